@@ -1,0 +1,38 @@
+# Two commands do everything: `make demo` and `make test`. See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+
+.PHONY: demo test lint test-sqlite test-postgres install system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	bash scripts/system-deps.sh
+
+demo: $(STAMP)
+	$(BIN)/xueliang demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+test-sqlite: $(STAMP)
+	XUELIANG_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider
+
+test-postgres: $(STAMP)
+	XUELIANG_TEST_DB=postgresql XUELIANG_TEST_PG_ADMIN_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider
+
+test: $(STAMP) system-deps lint test-sqlite test-postgres
+
+clean:
+	rm -rf $(VENV) var test-artifacts

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Debian packages the tests need: Chromium for browser tests, FFmpeg for the media benchmark peer,
+# CJK fonts so screenshots of the zh-CN UI show real glyphs. Installs only when root and missing.
+set -euo pipefail
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+[ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "system-deps: missing ${need[*]}; run as root or install them: apt-get install ${need[*]}" >&2
+  exit 0
+fi
+echo "system-deps: installing ${need[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

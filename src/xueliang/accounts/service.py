@@ -1,0 +1,201 @@
+"""Users, logins and sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xueliang.accounts import passwords
+from xueliang.accounts.models import AuthSession, Role, User
+from xueliang.accounts.policy import Principal
+from xueliang.audit import service as audit
+from xueliang.audit.service import Actor
+from xueliang.core.errors import Conflict, NotFound, TooManyRequests, Unauthorized, ValidationFailed
+from xueliang.regions.models import Region, RegionLevel
+
+# The region level each role is bound to: an operator to a township, a resident to a village...
+ROLE_LEVELS: dict[Role, set[RegionLevel]] = {
+    Role.admin: {RegionLevel.county, RegionLevel.province},
+    Role.auditor: {RegionLevel.county, RegionLevel.province},
+    Role.operator: {RegionLevel.township},
+    Role.duty_officer: {RegionLevel.village},
+    Role.volunteer: {RegionLevel.village},
+    Role.resident: {RegionLevel.village},
+    Role.grid_worker: {RegionLevel.village, RegionLevel.grid},
+}
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def principal_for(session: AsyncSession, user: User) -> Principal:
+    region = await session.get(Region, user.region_id)
+    assert region is not None
+    return Principal(user.id, user.username, user.role, region.id, region.path, user.household_id)
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+async def find_user(session: AsyncSession, username: str) -> User | None:
+    return (await session.scalars(select(User).where(User.username == username))).first()
+
+
+async def region_by_code(session: AsyncSession, code: str) -> Region:
+    region = (await session.scalars(select(Region).where(Region.code == code))).first()
+    if region is None:
+        raise ValidationFailed(f"no region with code {code!r}")
+    return region
+
+
+def _check_binding(role: Role, region: Region) -> None:
+    if region.level not in ROLE_LEVELS[role]:
+        allowed = ", ".join(sorted(level.value for level in ROLE_LEVELS[role]))
+        raise ValidationFailed(f"a {role.value} must belong to a region of level {allowed}, "
+                               f"not {region.level.value} {region.code}")
+
+
+async def create_user(
+    session: AsyncSession, actor: Actor, *, username: str, password: str, role: Role, region: Region,
+    display_name: str = "", household_id: int | None = None, phone: str = "", now: datetime,
+    audit_it: bool = True,
+) -> User:
+    username = username.strip()
+    if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        raise ValidationFailed("username must be 1-64 letters, digits, '.', '-' or '_'")
+    try:
+        passwords.check_strength(password)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from exc
+    _check_binding(role, region)
+    if await find_user(session, username) is not None:
+        raise Conflict(f"user {username!r} already exists")
+    user = User(
+        username=username, display_name=display_name or username, password_hash=passwords.hash_password(password),
+        role=role, region_id=region.id, household_id=household_id, phone=phone, created_at=now,
+        password_changed_at=now,
+    )
+    session.add(user)
+    await session.flush()
+    if audit_it:
+        await audit.append(session, actor, "user.create", at=now, target_type="user", target_id=user.id,
+                           detail={"username": username, "role": role.value, "region": region.code})
+    return user
+
+
+async def update_user(
+    session: AsyncSession, actor: Actor, user: User, *, now: datetime, role: Role | None = None,
+    region: Region | None = None, display_name: str | None = None, disabled: bool | None = None,
+    password: str | None = None,
+) -> User:
+    changes: dict[str, object] = {}
+    new_role = role or user.role
+    if region is not None or role is not None:
+        target_region = region or await session.get(Region, user.region_id)
+        assert target_region is not None
+        _check_binding(new_role, target_region)
+    if role is not None and role != user.role:
+        changes["role"] = [user.role.value, role.value]
+        user.role = role
+    if region is not None and region.id != user.region_id:
+        changes["region"] = region.code
+        user.region_id = region.id
+    if display_name is not None and display_name != user.display_name:
+        changes["display_name"] = display_name
+        user.display_name = display_name
+    if disabled is not None and disabled != user.disabled:
+        changes["disabled"] = disabled
+        user.disabled = disabled
+    if password is not None:
+        try:
+            passwords.check_strength(password)
+        except ValueError as exc:
+            raise ValidationFailed(str(exc)) from exc
+        user.password_hash = passwords.hash_password(password)
+        user.password_changed_at = now
+        changes["password"] = "changed"
+    if changes:
+        if "password" in changes or "disabled" in changes or "role" in changes or "region" in changes:
+            # Rights changed: existing sessions must not keep the old rights.
+            await session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
+        await audit.append(session, actor, "user.update", at=now, target_type="user", target_id=user.id,
+                           detail={"username": user.username, **changes})
+    return user
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    token: str
+    csrf_token: str
+    expires_at: datetime
+    user: User
+
+
+async def login(
+    session: AsyncSession, *, username: str, password: str, address: str, kind: str, now: datetime,
+    hours: int, max_per_account: int, max_per_address: int, window_s: int, client: str = "",
+) -> IssuedSession:
+    """Check the password, rate-limited by recent failures per account and per address (counted from
+    the audit trail, so the limit holds across processes and restarts)."""
+    since = now - timedelta(seconds=window_s)
+    if await audit.count_since(session, "auth.login_failed", since, actor=username) >= max_per_account:
+        raise TooManyRequests("too many failed logins for this account; try again later", code="login_locked")
+    if await audit.count_since(session, "auth.login_failed", since, address=address) >= max_per_address:
+        raise TooManyRequests("too many failed logins from this address; try again later", code="login_locked")
+    user = await find_user(session, username)
+    ok = False
+    if user is None:
+        passwords.burn_time(password)
+    else:
+        ok = passwords.verify_password(user.password_hash, password) and not user.disabled
+    if not ok or user is None:
+        await audit.append(session, Actor(user.id if user else None, username[:64], address),
+                           "auth.login_failed", at=now, target_type="user",
+                           detail={"reason": "disabled" if user is not None and user.disabled else "bad_credentials"})
+        await session.commit()
+        raise Unauthorized("wrong username or password", code="bad_credentials")
+    token = secrets.token_urlsafe(32)
+    issued = IssuedSession(token, secrets.token_urlsafe(24), now + timedelta(hours=hours), user)
+    session.add(AuthSession(token_hash=token_hash(token), user_id=user.id, kind=kind, csrf_token=issued.csrf_token,
+                            created_at=now, expires_at=issued.expires_at, client=client[:200]))
+    await audit.append(session, Actor(user.id, user.username, address), "auth.login", at=now,
+                       target_type="user", target_id=user.id, detail={"kind": kind})
+    await session.commit()
+    return issued
+
+
+async def resolve_session(session: AsyncSession, token: str, now: datetime) -> tuple[AuthSession, User] | None:
+    row = (await session.execute(
+        select(AuthSession, User).join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.token_hash == token_hash(token))
+    )).first()
+    if row is None:
+        return None
+    auth, user = row
+    if auth.expires_at <= now or user.disabled:
+        return None
+    return auth, user
+
+
+async def logout(session: AsyncSession, token: str, actor: Actor, now: datetime) -> None:
+    await session.execute(delete(AuthSession).where(AuthSession.token_hash == token_hash(token)))
+    await audit.append(session, actor, "auth.logout", at=now, target_type="user", target_id=actor.id or "")
+    await session.commit()
+
+
+async def list_users(session: AsyncSession, scope_path: str) -> list[tuple[User, Region]]:
+    rows = await session.execute(
+        select(User, Region).join(Region, Region.id == User.region_id)
+        .where(Region.path.startswith(scope_path, autoescape=True)).order_by(User.role, User.username)
+    )
+    return [(u, r) for u, r in rows.tuples()]

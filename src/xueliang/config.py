@@ -1,0 +1,64 @@
+"""Settings, built once per process and handed to `create_app` (never read at import time)."""
+
+from __future__ import annotations
+
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything configurable; env vars `XUELIANG_*` override an optional TOML file."""
+
+    model_config = SettingsConfigDict(env_prefix="XUELIANG_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str = ""
+    default_locale: str = "zh_CN"
+    timezone: str = "Asia/Shanghai"
+    session_hours: int = 12
+    cookie_secure: bool = False
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 20
+    login_window_seconds: int = 900
+    stream_token_seconds: int = Field(default=300, le=300)
+    sim_rtsp_base: str = "rtsp://127.0.0.1:8554"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'xueliang.db').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        """Secret from settings, else one persisted under data_dir so restarts keep sessions valid."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from an optional TOML file, then the environment, then explicit overrides."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        with config_file.open("rb") as fh:
+            values.update(tomllib.load(fh).get("xueliang", {}))
+    from_env = Settings()
+    values.update({name: getattr(from_env, name) for name in from_env.model_fields_set})
+    base = Settings(**values)
+    if overrides:
+        base = base.model_copy(update=overrides)
+    return base

@@ -1,0 +1,138 @@
+"""Routes for login, logout, the caller, and user administration."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+
+from xueliang.accounts import service
+from xueliang.accounts.deps import SESSION_COOKIE, Ctx, CurrentCaller, Session, client_address, require
+from xueliang.accounts.models import Role, User
+from xueliang.accounts.policy import ROLE_ACTIONS, Action
+from xueliang.accounts.schemas import (
+    LocaleIn, LoginIn, LoginOut, MeOut, TokenOut, UserCreate, UserOut, UserPatch,
+)
+from xueliang.core.errors import NotFound
+from xueliang.regions.models import Region
+
+router = APIRouter(tags=["accounts"])
+
+LANDING = {
+    Role.admin: "/", Role.operator: "/", Role.duty_officer: "/", Role.auditor: "/audit",
+    Role.grid_worker: "/m", Role.volunteer: "/m", Role.resident: "/m",
+}
+ALLOWED_NEXT = ("/", "/tv", "/m", "/audit", "/admin")
+
+
+def user_out(user: User, region: Region) -> UserOut:
+    return UserOut(id=user.id, username=user.username, display_name=user.display_name, role=user.role,
+                   region_id=region.id, region_code=region.code, region_name=region.name,
+                   household_id=user.household_id, disabled=user.disabled, locale=user.locale)
+
+
+def _landing(role: Role, wanted: str) -> str:
+    """Only our own pages are accepted as `next`, so a login link cannot redirect off-site."""
+    path = wanted.split("?", 1)[0]
+    if path in ALLOWED_NEXT or path.startswith(("/tv/", "/m/")):
+        return path
+    return LANDING[role]
+
+
+@router.post("/auth/login", response_model=LoginOut)
+async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx, session: Session) -> LoginOut:
+    s = ctx.settings
+    issued = await service.login(
+        session, username=body.username, password=body.password, address=client_address(request),
+        kind="cookie", now=ctx.clock.now(), hours=s.session_hours, max_per_account=s.login_max_failures_per_account,
+        max_per_address=s.login_max_failures_per_address, window_s=s.login_window_seconds,
+        client=request.headers.get("user-agent", ""))
+    response.set_cookie(SESSION_COOKIE, issued.token, max_age=s.session_hours * 3600, httponly=True,
+                        samesite="strict", secure=s.cookie_secure, path="/")
+    region = await session.get(Region, issued.user.region_id)
+    assert region is not None
+    return LoginOut(user=user_out(issued.user, region), landing=_landing(issued.user.role, body.next),
+                    csrf_token=issued.csrf_token, expires_at=issued.expires_at)
+
+
+@router.post("/auth/token", response_model=TokenOut)
+async def device_token(body: LoginIn, request: Request, ctx: Ctx, session: Session) -> TokenOut:
+    """Bearer tokens for devices and scripts that cannot keep cookies."""
+    s = ctx.settings
+    issued = await service.login(
+        session, username=body.username, password=body.password, address=client_address(request),
+        kind="bearer", now=ctx.clock.now(), hours=s.session_hours, max_per_account=s.login_max_failures_per_account,
+        max_per_address=s.login_max_failures_per_address, window_s=s.login_window_seconds,
+        client=request.headers.get("user-agent", ""))
+    return TokenOut(access_token=issued.token, expires_at=issued.expires_at)
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(caller: CurrentCaller, response: Response, ctx: Ctx, session: Session) -> None:
+    await service.logout(session, caller.token, caller.actor, ctx.clock.now())
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@router.get("/me", response_model=MeOut)
+async def me(caller: CurrentCaller, session: Session) -> MeOut:
+    region = await session.get(Region, caller.user.region_id)
+    assert region is not None
+    base = user_out(caller.user, region)
+    return MeOut(**base.model_dump(), csrf_token=caller.auth.csrf_token,
+                 permissions=sorted(a.value for a in ROLE_ACTIONS[caller.user.role]))
+
+
+@router.put("/me/locale", status_code=204)
+async def set_locale(body: LocaleIn, caller: CurrentCaller, session: Session) -> None:
+    user = await session.get(User, caller.user.id)
+    assert user is not None
+    user.locale = body.locale
+    await session.commit()
+
+
+async def _scoped_user(session: Session, caller: CurrentCaller, user_id: int) -> tuple[User, Region]:
+    row = (await session.execute(select(User, Region).join(Region, Region.id == User.region_id)
+                                 .where(User.id == user_id))).first()
+    if row is None or not row[1].path.startswith(caller.principal.region_path):
+        raise NotFound("user not found")
+    return row[0], row[1]
+
+
+@router.get("/users", response_model=list[UserOut])
+async def list_users(caller: CurrentCaller, session: Session) -> list[UserOut]:
+    require(caller, Action.manage_users)
+    return [user_out(u, r) for u, r in await service.list_users(session, caller.principal.region_path)]
+
+
+@router.post("/users", response_model=UserOut, status_code=201)
+async def create_user(body: UserCreate, caller: CurrentCaller, ctx: Ctx, session: Session) -> UserOut:
+    require(caller, Action.manage_users)
+    region = await service.region_by_code(session, body.region_code)
+    if not region.path.startswith(caller.principal.region_path):
+        raise NotFound("region not found")
+    user = await service.create_user(session, caller.actor, username=body.username, password=body.password,
+                                     role=body.role, region=region, display_name=body.display_name,
+                                     phone=body.phone, now=ctx.clock.now())
+    await session.commit()
+    return user_out(user, region)
+
+
+@router.get("/users/{user_id}", response_model=UserOut)
+async def get_user(user_id: int, caller: CurrentCaller, session: Session) -> UserOut:
+    require(caller, Action.manage_users)
+    return user_out(*await _scoped_user(session, caller, user_id))
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+async def patch_user(user_id: int, body: UserPatch, caller: CurrentCaller, ctx: Ctx, session: Session) -> UserOut:
+    require(caller, Action.manage_users)
+    user, region = await _scoped_user(session, caller, user_id)
+    new_region = None
+    if body.region_code is not None:
+        new_region = await service.region_by_code(session, body.region_code)
+        if not new_region.path.startswith(caller.principal.region_path):
+            raise NotFound("region not found")
+    await service.update_user(session, caller.actor, user, now=ctx.clock.now(), role=body.role,
+                              region=new_region, display_name=body.display_name, disabled=body.disabled,
+                              password=body.password)
+    await session.commit()
+    return user_out(user, new_region or region)

@@ -1,0 +1,56 @@
+"""The ASGI application factory: settings in, a ready app out. Nothing is built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from xueliang import __version__
+from xueliang.api import API_PREFIX, api_router, install_error_handlers
+from xueliang.config import Settings
+from xueliang.core import migrate
+from xueliang.core.clock import Clock, SystemClock
+from xueliang.core.context import AppContext
+from xueliang.core.db import Database
+from xueliang.web.views import mount_web
+
+StartupHook = Callable[[AppContext], Awaitable[Callable[[], Awaitable[None]] | None]]
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, migrate_on_start: bool = True,
+               startup_hooks: list[StartupHook] | None = None) -> FastAPI:
+    """`startup_hooks` let the media engine and other long-running services start with the app and
+    hand back their own shutdown."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url()
+    ctx = AppContext(settings=settings, db=Database(url), clock=clock or SystemClock(),
+                     secret=settings.resolved_secret_key())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if migrate_on_start:
+            await migrate.upgrade_async(url)
+        stops = []
+        for hook in startup_hooks or []:
+            stop = await hook(ctx)
+            if stop is not None:
+                stops.append(stop)
+        try:
+            yield
+        finally:
+            for stop in reversed(stops):
+                await stop()
+            await ctx.db.dispose()
+
+    app = FastAPI(
+        title="Xueliang", version=__version__, lifespan=lifespan, openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs", redoc_url=None,
+        description="Rural community safety and services platform. Errors are JSON `{code, message}`.",
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    app.include_router(api_router())
+    mount_web(app)
+    return app

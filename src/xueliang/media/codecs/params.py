@@ -1,0 +1,88 @@
+"""Codec parameters from parameter sets: building `CodecParams`, codec strings, in-band updates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from xueliang.media.codecs import h264, h265
+from xueliang.media.errors import MediaProtocolError
+from xueliang.media.frames import Codec, CodecParams
+
+
+def nal_type(codec: Codec, nalu: bytes) -> int:
+    return h264.nal_type(nalu) if codec is Codec.h264 else h265.nal_type(nalu)
+
+
+def is_vcl(codec: Codec, nalu: bytes) -> bool:
+    """Whether the NAL unit is a coded slice (an access unit needs at least one)."""
+    if codec is Codec.h264:
+        return h264.is_vcl(h264.nal_type(nalu))
+    return h265.is_vcl(h265.nal_type(nalu))
+
+
+def is_keyframe(codec: Codec, nalus: Iterable[bytes]) -> bool:
+    """An access unit decoding can start from: an IDR slice (H.264) or an IRAP picture (H.265)."""
+    if codec is Codec.h264:
+        return any(h264.is_keyframe_nal(h264.nal_type(n)) for n in nalus)
+    return any(h265.is_keyframe_nal(h265.nal_type(n)) for n in nalus)
+
+
+def sps_info(params: CodecParams) -> h264.H264Sps | h265.H265Sps:
+    """The parsed SPS: profile, level, compatibility flags (what avcC/hvcC boxes are built from)."""
+    return h264.parse_sps(params.sps) if params.codec is Codec.h264 else h265.parse_sps(params.sps)
+
+
+def codec_string(params: CodecParams) -> str:
+    """RFC 6381 codec string, e.g. `avc1.64001f` or `hvc1.1.6.L93.B0`."""
+    return sps_info(params).codec_string
+
+
+def make_params(codec: Codec, sps: bytes, pps: bytes, vps: bytes = b"") -> CodecParams:
+    """CodecParams with width and height read from the SPS; a bad SPS raises MediaProtocolError."""
+    if not pps:
+        raise MediaProtocolError(f"{codec}: missing PPS")
+    if codec is Codec.h265 and not vps:
+        raise MediaProtocolError("h265: missing VPS")
+    info = h264.parse_sps(sps) if codec is Codec.h264 else h265.parse_sps(sps)
+    if codec is Codec.h264 and h264.nal_type(pps) != h264.NAL_PPS:
+        raise MediaProtocolError("h264: PPS has the wrong NAL type")
+    if codec is Codec.h265 and (h265.nal_type(pps) != h265.NAL_PPS or h265.nal_type(vps) != h265.NAL_VPS):
+        raise MediaProtocolError("h265: VPS/PPS has the wrong NAL type")
+    return CodecParams(
+        codec=codec, sps=bytes(sps), pps=bytes(pps), vps=bytes(vps), width=info.width, height=info.height
+    )
+
+
+class ParamSetTracker:
+    """Keeps the current parameter sets of a stream: from SDP or a container first, then in-band."""
+
+    __slots__ = ("_pps", "_sps", "_vps", "codec", "current")
+
+    def __init__(self, codec: Codec, initial: CodecParams | None = None) -> None:
+        self.codec = codec
+        self.current = initial
+        self._sps = initial.sps if initial else b""
+        self._pps = initial.pps if initial else b""
+        self._vps = initial.vps if initial else b""
+
+    def update(self, nalus: Iterable[bytes]) -> CodecParams | None:
+        """Note parameter sets seen in an access unit; returns the (possibly new) current params."""
+        changed = False
+        for nalu in nalus:
+            if not nalu:
+                continue
+            kind = nal_type(self.codec, nalu)
+            if self.codec is Codec.h264:
+                if kind == h264.NAL_SPS and nalu != self._sps:
+                    self._sps, changed = nalu, True
+                elif kind == h264.NAL_PPS and nalu != self._pps:
+                    self._pps, changed = nalu, True
+            elif kind == h265.NAL_SPS and nalu != self._sps:
+                self._sps, changed = nalu, True
+            elif kind == h265.NAL_PPS and nalu != self._pps:
+                self._pps, changed = nalu, True
+            elif kind == h265.NAL_VPS and nalu != self._vps:
+                self._vps, changed = nalu, True
+        if changed and self._sps and self._pps and (self._vps or self.codec is Codec.h264):
+            self.current = make_params(self.codec, self._sps, self._pps, self._vps)
+        return self.current

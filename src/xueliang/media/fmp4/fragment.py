@@ -1,0 +1,91 @@
+"""One moof+mdat fragment per frame, built from a precompiled header in one struct call.
+
+Samples hold the frame's NAL units length-prefixed (AVCC, 4-byte lengths). Access unit delimiters,
+filler data and parameter sets are left out: parameter sets live in the init segment, which the
+channel renews whenever CodecParams change, so in-band copies would only repeat bytes on every
+keyframe (and an `avc1`/`hvc1` sample entry promises the decoder they are not needed)."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+from xueliang.media.fmp4.init import TRACK_ID
+from xueliang.media.frames import Codec
+
+# ISO/IEC 14496-12 sample_flags: sync = depends on nothing; others depend on earlier samples.
+SYNC_FLAGS = 0x02000000
+NON_SYNC_FLAGS = 0x01010000
+_TRUN_FLAGS = 0x000001 | 0x000100 | 0x000200 | 0x000400  # data offset, duration, size, flags
+_TRUN_CTS = 0x000800
+
+_H264_DROP = frozenset({7, 8, 9, 12})  # SPS, PPS, AUD, filler
+_H265_DROP = frozenset({32, 33, 34, 35, 38})  # VPS, SPS, PPS, AUD, filler
+_H264_VCL = frozenset(range(1, 6))
+
+_LEN = struct.Struct(">I")
+
+
+def _header(with_cts: bool) -> tuple[struct.Struct, int]:
+    trun_size = 36 if with_cts else 32
+    moof_size = 8 + 16 + 8 + 16 + 20 + trun_size
+    fmt = ">I4sI4sII" + "I4s" + "I4sII" + "I4sIQ" + "I4sIIiIII" + ("i" if with_cts else "") + "I4s"
+    return struct.Struct(fmt), moof_size
+
+
+_PLAIN, _PLAIN_MOOF = _header(False)
+_CTS, _CTS_MOOF = _header(True)
+
+
+def sample_nalus(codec: Codec, nalus: Sequence[bytes]) -> list[bytes]:
+    """The NAL units that belong in a sample, or [] when the frame carries no picture data."""
+    if codec is Codec.h264:
+        kept = [n for n in nalus if n and n[0] & 0x1F not in _H264_DROP]
+        return kept if any(n[0] & 0x1F in _H264_VCL for n in kept) else []
+    kept = [n for n in nalus if len(n) > 1 and (n[0] >> 1) & 0x3F not in _H265_DROP]
+    return kept if any((n[0] >> 1) & 0x3F < 32 for n in kept) else []
+
+
+class FragmentWriter:
+    """Numbers fragments (mfhd sequence) and writes each frame as its own moof+mdat."""
+
+    def __init__(self) -> None:
+        self.sequence = 0
+
+    def write(
+        self, decode_time: int, duration: int, keyframe: bool, nalus: Sequence[bytes], cts: int | None = None
+    ) -> bytes:
+        """A fragment for one sample; `nalus` must already be filtered by `sample_nalus`.
+
+        `decode_time` goes to tfdt (64-bit, 90 kHz); `duration` is the best estimate at writing time;
+        `cts` (composition minus decode time) is written only when given, e.g. for B-frames."""
+        self.sequence += 1
+        parts: list[bytes] = [b""]
+        size = 0
+        for nal in nalus:
+            parts.append(_LEN.pack(len(nal)))
+            parts.append(nal)
+            size += 4 + len(nal)
+        flags = SYNC_FLAGS if keyframe else NON_SYNC_FLAGS
+        if cts is None:
+            moof = _PLAIN_MOOF
+            parts[0] = _PLAIN.pack(
+                moof, b"moof", 16, b"mfhd", 0, self.sequence,
+                moof - 24, b"traf",
+                16, b"tfhd", 0x020000, TRACK_ID,
+                20, b"tfdt", 0x01000000, decode_time,
+                moof - 68, b"trun", _TRUN_FLAGS, 1, moof + 8, duration, size, flags,
+                size + 8, b"mdat",
+            )  # fmt: skip
+        else:
+            moof = _CTS_MOOF
+            parts[0] = _CTS.pack(
+                moof, b"moof", 16, b"mfhd", 0, self.sequence,
+                moof - 24, b"traf",
+                16, b"tfhd", 0x020000, TRACK_ID,
+                20, b"tfdt", 0x01000000, decode_time,
+                moof - 68, b"trun", 0x01000000 | _TRUN_FLAGS | _TRUN_CTS, 1, moof + 8, duration, size, flags,
+                cts,
+                size + 8, b"mdat",
+            )  # fmt: skip
+        return b"".join(parts)

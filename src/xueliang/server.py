@@ -1,0 +1,63 @@
+"""Running the app: `serve` for production, `demo` for the seeded county with simulated cameras."""
+
+from __future__ import annotations
+
+import asyncio
+
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from xueliang.app import create_app
+from xueliang.config import Settings
+from xueliang.core import migrate
+from xueliang.core.clock import SystemClock
+from xueliang.core.db import Database
+from xueliang.seed.demo import DEMO_PASSWORD
+from xueliang.seed.load import demo_logins, seed_demo
+
+console = Console()
+
+
+def serve_forever(settings: Settings) -> None:
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", proxy_headers=False,
+                ws_max_size=1 << 20)
+
+
+async def prepare_demo(settings: Settings) -> list[tuple[str, str, str]]:
+    """Migrate and seed (once); returns the demo logins to print."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url()
+    await migrate.upgrade_async(url)
+    db = Database(url)
+    try:
+        async with db.session() as session:
+            result = await seed_demo(session, now=SystemClock().now(), rtsp_base=settings.sim_rtsp_base)
+            logins = await demo_logins(session)
+    finally:
+        await db.dispose()
+    console.print("demo county seeded" if result.created else "demo county already in place")
+    return logins
+
+
+def print_logins(settings: Settings, logins: list[tuple[str, str, str]]) -> None:
+    table = Table(title=f"Demo logins (password for all: {DEMO_PASSWORD})")
+    table.add_column("username")
+    table.add_column("role")
+    table.add_column("name")
+    shown: dict[str, int] = {}
+    for username, role, name in logins:
+        shown[role] = shown.get(role, 0) + 1
+        if shown[role] <= 3:
+            table.add_row(username, role, name)
+    console.print(table)
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(f"console: {base}/   TV: {base}/tv   phone: {base}/m   API: {base}/api/v1/docs")
+
+
+def run_demo(settings: Settings, sim_port: int) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    logins = asyncio.run(prepare_demo(settings))
+    print_logins(settings, logins)
+    serve_forever(settings)

@@ -1,0 +1,110 @@
+"""Server-rendered pages for the three terminals: PC console (/), TV (/tv), phone (/m).
+
+Pages are shells; ES modules fill them from /api/v1. A page without a valid session redirects to the
+login page of the same terminal, so a TV never shows a mouse-only form."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from xueliang.accounts.deps import caller_from_request, get_ctx
+from xueliang.accounts.policy import ROLE_ACTIONS
+from xueliang.web import i18n
+
+WEB_DIR = Path(__file__).resolve().parent
+STATIC_DIR = WEB_DIR / "static"
+
+
+def _templates() -> Jinja2Templates:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(WEB_DIR / "templates"), autoescape=True,
+                             extensions=["jinja2.ext.i18n"])
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    return Jinja2Templates(env=env)
+
+
+def mount_web(app: FastAPI) -> None:
+    templates = _templates()
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+
+    async def render(request: Request, template: str, terminal: str, *, login_required: bool = True,
+                     **extra: Any) -> Response:
+        ctx = get_ctx(request)
+        async with ctx.db.session() as session:
+            caller = await caller_from_request(request, session)
+        if login_required and caller is None:
+            return RedirectResponse(f"/login?terminal={terminal}&next={request.url.path}", status_code=303)
+        locale = i18n.pick_locale(request.cookies.get(i18n.LANG_COOKIE), caller.user.locale if caller else None,
+                                  ctx.settings.default_locale)
+        tr = i18n.translations(locale)
+        me: dict[str, Any] | None = None
+        if caller is not None:
+            me = {"id": caller.user.id, "username": caller.user.username, "display_name": caller.user.display_name,
+                  "role": caller.user.role.value, "region_id": caller.principal.region_id,
+                  "household_id": caller.user.household_id,
+                  "permissions": sorted(a.value for a in ROLE_ACTIONS[caller.user.role])}
+        boot = {"locale": locale, "messages": i18n.js_catalog(locale), "me": me,
+                "csrf": caller.auth.csrf_token if caller else "", "timezone": ctx.settings.timezone}
+        context = {
+            "request": request, "locale": locale, "html_lang": i18n.HTML_LANG[locale], "terminal": terminal,
+            "me": me, "csrf_token": boot["csrf"], "gettext": tr.gettext, "ngettext": tr.ngettext,
+            "boot_json": Markup(json.dumps(boot, ensure_ascii=False).replace("</", "<\\/")), **extra,
+        }
+        response = templates.TemplateResponse(request, template, context)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.get("/", include_in_schema=False)
+    async def console(request: Request) -> Response:
+        return await render(request, "console.html", "console")
+
+    @app.get("/audit", include_in_schema=False)
+    async def audit_page(request: Request) -> Response:
+        return await render(request, "console.html", "console", section="audit")
+
+    @app.get("/admin", include_in_schema=False)
+    async def admin_page(request: Request) -> Response:
+        return await render(request, "console.html", "console", section="users")
+
+    @app.get("/tv", include_in_schema=False)
+    async def tv(request: Request) -> Response:
+        return await render(request, "tv.html", "tv")
+
+    @app.get("/m", include_in_schema=False)
+    async def mobile(request: Request) -> Response:
+        return await render(request, "mobile.html", "mobile")
+
+    @app.get("/login", include_in_schema=False)
+    async def login_page(request: Request, terminal: str = "console", next: str = "") -> Response:
+        terminal = terminal if terminal in ("console", "tv", "mobile") else "console"
+        return await render(request, "login.html", terminal, login_required=False, next_path=next)
+
+    @app.get("/lang/{locale}", include_in_schema=False)
+    async def switch_language(locale: str, back: str = "/") -> Response:
+        target = back if back.startswith("/") and not back.startswith("//") else "/"
+        response = RedirectResponse(target, status_code=303)
+        if locale in i18n.LOCALES:
+            response.set_cookie(i18n.LANG_COOKIE, locale, max_age=365 * 86400, samesite="lax", path="/")
+        return response
+
+    @app.get("/manifest.webmanifest", include_in_schema=False)
+    async def manifest() -> Response:
+        return FileResponse(STATIC_DIR / "mobile" / "manifest.webmanifest", media_type="application/manifest+json")
+
+    @app.get("/sw.js", include_in_schema=False)
+    async def service_worker() -> Response:
+        # Served from the root so its scope covers /m; never cached by the HTTP layer so updates land.
+        return FileResponse(STATIC_DIR / "mobile" / "sw.js", media_type="text/javascript",
+                            headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"})
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}

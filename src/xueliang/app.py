@@ -19,14 +19,23 @@ from xueliang.web.views import mount_web
 StartupHook = Callable[[AppContext], Awaitable[Callable[[], Awaitable[None]] | None]]
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None, migrate_on_start: bool = True,
-               startup_hooks: list[StartupHook] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    migrate_on_start: bool = True,
+    startup_hooks: list[StartupHook] | None = None,
+) -> FastAPI:
     """`startup_hooks` let the media engine and other long-running services start with the app and
     hand back their own shutdown."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url()
-    ctx = AppContext(settings=settings, db=Database(url), clock=clock or SystemClock(),
-                     secret=settings.resolved_secret_key())
+    ctx = AppContext(
+        settings=settings,
+        db=Database(url),
+        clock=clock or SystemClock(),
+        secret=settings.resolved_secret_key(),
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -45,8 +54,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, migrate_on_sta
             await ctx.db.dispose()
 
     app = FastAPI(
-        title="Xueliang", version=__version__, lifespan=lifespan, openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs", redoc_url=None,
+        title="Xueliang",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
         description="Rural community safety and services platform. Errors are JSON `{code, message}`.",
     )
     app.state.ctx = ctx

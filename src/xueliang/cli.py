@@ -14,7 +14,6 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,21 +32,29 @@ from xueliang.core.db import Database
 from xueliang.core.errors import AppError
 from xueliang.regions import geojson_import
 
-app = typer.Typer(help="Xueliang rural safety platform.", no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Xueliang rural safety platform.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 camera_app = typer.Typer(help="Cameras.", no_args_is_help=True)
 region_app = typer.Typer(help="Regions.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit trail.", no_args_is_help=True)
-for sub, name in ((db_app, "db"), (user_app, "user"), (camera_app, "camera"), (region_app, "region"),
-                  (audit_app, "audit")):
+for sub, name in (
+    (db_app, "db"),
+    (user_app, "user"),
+    (camera_app, "camera"),
+    (region_app, "region"),
+    (audit_app, "audit"),
+):
     app.add_typer(sub, name=name)
 
 out = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML settings file", exists=True,
-                                                 dir_okay=False)]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML settings file", exists=True, dir_okay=False)
+]
 
 
 class CliError(Exception):
@@ -70,8 +77,9 @@ def cli_actor() -> Actor:
 CLI_PRINCIPAL = Principal(0, "cli", Role.admin, 0, "")  # the operator at the console owns the whole tree
 
 
-def run_db(settings: Settings, job: Callable[[AsyncSession], Coroutine[Any, Any, T]], *,
-           upgrade: bool = True) -> T:
+def run_db(
+    settings: Settings, job: Callable[[AsyncSession], Coroutine[Any, Any, T]], *, upgrade: bool = True
+) -> T:
     """Run `job` in one session; any error rolls everything back and exits with a clear line."""
 
     async def main() -> T:
@@ -100,6 +108,8 @@ def run_db(settings: Settings, job: Callable[[AsyncSession], Coroutine[Any, Any,
         raise fail(f"database error: {exc.orig}") from None
     except SQLAlchemyError as exc:
         raise fail(f"database error: {exc}") from None
+    except ConnectionError as exc:
+        raise fail(f"database error: cannot connect: {exc}") from None
     except OSError as exc:
         raise fail(str(exc)) from None
 
@@ -114,13 +124,15 @@ def serve(config: ConfigOpt = None, host: str | None = None, port: int | None = 
 
 
 @app.command()
-def demo(config: ConfigOpt = None, port: int = 8000, sim_port: int = 8554,
-         data_dir: Path = Path("var")) -> None:
+def demo(
+    config: ConfigOpt = None, port: int = 8000, sim_port: int = 8554, data_dir: Path = Path("var")
+) -> None:
     """Seed the demo county into ./var and serve it, with simulated cameras beside it."""
     from xueliang.server import run_demo
 
-    settings = settings_from(config).model_copy(update={"port": port, "data_dir": data_dir,
-                                                        "sim_rtsp_base": f"rtsp://127.0.0.1:{sim_port}"})
+    settings = settings_from(config).model_copy(
+        update={"port": port, "data_dir": data_dir, "sim_rtsp_base": f"rtsp://127.0.0.1:{sim_port}"}
+    )
     run_demo(settings, sim_port=sim_port)
 
 
@@ -147,9 +159,11 @@ def _read_password(password_stdin: bool) -> str:
 
 @user_app.command("add")
 def user_add(
-    username: str, role: Annotated[Role, typer.Option(help="role of the user")],
+    username: str,
+    role: Annotated[Role, typer.Option(help="role of the user")],
     region: Annotated[str, typer.Option(help="civil code of the region the user belongs to")],
-    name: str = "", password_stdin: bool = typer.Option(False, help="read the password from standard input"),
+    name: str = "",
+    password_stdin: bool = typer.Option(False, help="read the password from standard input"),
     config: ConfigOpt = None,
 ) -> None:
     """Create a user."""
@@ -157,8 +171,16 @@ def user_add(
 
     async def job(session: AsyncSession) -> None:
         reg = await accounts.region_by_code(session, region)
-        await accounts.create_user(session, cli_actor(), username=username, password=password, role=role,
-                                   region=reg, display_name=name, now=SystemClock().now())
+        await accounts.create_user(
+            session,
+            cli_actor(),
+            username=username,
+            password=password,
+            role=role,
+            region=reg,
+            display_name=name,
+            now=SystemClock().now(),
+        )
         await session.commit()
 
     run_db(settings_from(config), job)
@@ -182,8 +204,9 @@ def user_passwd(username: str, password_stdin: bool = typer.Option(False), confi
 
 
 @user_app.command("disable")
-def user_disable(username: str, enable: bool = typer.Option(False, help="enable instead"),
-                 config: ConfigOpt = None) -> None:
+def user_disable(
+    username: str, enable: bool = typer.Option(False, help="enable instead"), config: ConfigOpt = None
+) -> None:
     """Disable (or --enable) a user; a disabled user's sessions end at once."""
 
     async def job(session: AsyncSession) -> None:
@@ -203,27 +226,54 @@ def user_list(config: ConfigOpt = None) -> None:
     rows = run_db(settings_from(config), lambda s: accounts.list_users(s, ""))
     table = Table("username", "name", "role", "region", "state")
     for user, region in rows:
-        table.add_row(user.username, user.display_name, user.role.value, f"{region.code} {region.name}",
-                      "disabled" if user.disabled else "active")
+        table.add_row(
+            user.username,
+            user.display_name,
+            user.role.value,
+            f"{region.code} {region.name}",
+            "disabled" if user.disabled else "active",
+        )
     out.print(table)
 
 
 @camera_app.command("add")
 def camera_add(
-    gb_id: str, name: Annotated[str, typer.Option()], region: Annotated[str, typer.Option(help="village code")],
+    gb_id: str,
+    name: Annotated[str, typer.Option()],
+    region: Annotated[str, typer.Option(help="village code")],
     url: Annotated[str, typer.Option(help="stream URL, e.g. rtsp://...")],
-    lat: Annotated[float, typer.Option()], lon: Annotated[float, typer.Option()],
-    kind: CameraKind = CameraKind.key_place, heading: float = 0.0, fov_angle: float = 90.0,
-    fov_range: float = 50.0, ptz: bool = False, public_view: bool = False, config: ConfigOpt = None,
+    lat: Annotated[float, typer.Option()],
+    lon: Annotated[float, typer.Option()],
+    kind: CameraKind = CameraKind.key_place,
+    heading: float = 0.0,
+    fov_angle: float = 90.0,
+    fov_range: float = 50.0,
+    ptz: bool = False,
+    public_view: bool = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Register one camera."""
 
     async def job(session: AsyncSession) -> None:
         reg = await accounts.region_by_code(session, region)
-        await cameras.create_camera(session, CLI_PRINCIPAL, cli_actor(), gb_id=gb_id, region_id=reg.id,
-                                    now=SystemClock().now(), name=name, kind=kind, lat=lat, lon=lon,
-                                    heading=heading, fov_angle=fov_angle, fov_range=fov_range, ptz=ptz,
-                                    public_view=public_view, stream_url=url)
+        await cameras.create_camera(
+            session,
+            CLI_PRINCIPAL,
+            cli_actor(),
+            gb_id=gb_id,
+            region_id=reg.id,
+            now=SystemClock().now(),
+            name=name,
+            kind=kind,
+            lat=lat,
+            lon=lon,
+            heading=heading,
+            fov_angle=fov_angle,
+            fov_range=fov_range,
+            ptz=ptz,
+            public_view=public_view,
+            stream_url=url,
+        )
         await session.commit()
 
     run_db(settings_from(config), job)
@@ -242,8 +292,15 @@ def camera_list(region: str = "", config: ConfigOpt = None) -> None:
 
     table = Table("id", "gb_id", "name", "village", "kind", "public", "enabled")
     for cam, reg in run_db(settings_from(config), job):
-        table.add_row(str(cam.id), cam.gb_id, cam.name, reg.name, cam.kind.value, "yes" if cam.public_view else "",
-                      "yes" if cam.enabled else "no")
+        table.add_row(
+            str(cam.id),
+            cam.gb_id,
+            cam.name,
+            reg.name,
+            cam.kind.value,
+            "yes" if cam.public_view else "",
+            "yes" if cam.enabled else "no",
+        )
     out.print(table)
 
 
@@ -253,7 +310,9 @@ def camera_import(file: Path, config: ConfigOpt = None) -> None:
 
     async def job(session: AsyncSession) -> int:
         try:
-            count = await csv_import.import_csv(session, CLI_PRINCIPAL, cli_actor(), file, SystemClock().now())
+            count = await csv_import.import_csv(
+                session, CLI_PRINCIPAL, cli_actor(), file, SystemClock().now()
+            )
         except csv_import.CsvImportError as exc:
             for problem in exc.errors:
                 err.print(f"[red]{file}:[/] {problem}", highlight=False)
@@ -276,15 +335,26 @@ def region_import(file: Path, config: ConfigOpt = None) -> None:
             for problem in exc.problems:
                 err.print(f"[red]{file}:[/] {problem}", highlight=False)
             raise CliError(f"{len(exc.problems)} problem(s); nothing was imported") from None
-        await audit.append(session, cli_actor(), "region.import", at=SystemClock().now(),
-                           detail={"file": file.name, "created": result.regions_created,
-                                   "updated": result.regions_updated, "places": result.places})
+        await audit.append(
+            session,
+            cli_actor(),
+            "region.import",
+            at=SystemClock().now(),
+            detail={
+                "file": file.name,
+                "created": result.regions_created,
+                "updated": result.regions_updated,
+                "places": result.places,
+            },
+        )
         await session.commit()
         return result
 
     result = run_db(settings_from(config), job)
-    out.print(f"regions: {result.regions_created} created, {result.regions_updated} updated; "
-              f"places: {result.places}")
+    out.print(
+        f"regions: {result.regions_created} created, {result.regions_updated} updated; "
+        f"places: {result.places}"
+    )
 
 
 @audit_app.command("verify")
@@ -292,12 +362,13 @@ def audit_verify(config: ConfigOpt = None) -> None:
     """Check the hash chain; report the first broken link."""
     result = run_db(settings_from(config), audit.verify)
     if not result.ok:
-        raise fail(f"audit chain broken at row {result.broken_seq}: {result.reason} "
-                   f"({result.checked} rows verified before it)")
+        raise fail(
+            f"audit chain broken at row {result.broken_seq}: {result.reason} "
+            f"({result.checked} rows verified before it)"
+        )
     out.print(f"audit chain intact: {result.checked} rows verified")
 
 
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()
-

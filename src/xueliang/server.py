@@ -21,8 +21,14 @@ console = Console()
 
 def serve_forever(settings: Settings) -> None:
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", proxy_headers=False,
-                ws_max_size=1 << 20)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        proxy_headers=False,
+        ws_max_size=1 << 20,
+    )
 
 
 async def prepare_demo(settings: Settings) -> list[tuple[str, str, str]]:

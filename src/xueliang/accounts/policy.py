@@ -32,26 +32,50 @@ class Action(enum.StrEnum):
 # What each role may do at all; the region scope then narrows where.
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.admin: frozenset(Action) - {Action.raise_alarm},
-    Role.operator: frozenset({
-        Action.list_cameras, Action.view_live, Action.view_recording, Action.export_video,
-        Action.control_ptz, Action.read_regions, Action.handle_alarms,
-    }),
-    Role.duty_officer: frozenset({
-        Action.list_cameras, Action.view_live, Action.view_recording, Action.control_ptz,
-        Action.read_regions, Action.handle_alarms, Action.raise_alarm,
-    }),
-    Role.grid_worker: frozenset({Action.list_cameras, Action.view_live, Action.read_regions,
-                                 Action.raise_alarm}),
+    Role.operator: frozenset(
+        {
+            Action.list_cameras,
+            Action.view_live,
+            Action.view_recording,
+            Action.export_video,
+            Action.control_ptz,
+            Action.read_regions,
+            Action.handle_alarms,
+        }
+    ),
+    Role.duty_officer: frozenset(
+        {
+            Action.list_cameras,
+            Action.view_live,
+            Action.view_recording,
+            Action.control_ptz,
+            Action.read_regions,
+            Action.handle_alarms,
+            Action.raise_alarm,
+        }
+    ),
+    Role.grid_worker: frozenset(
+        {Action.list_cameras, Action.view_live, Action.read_regions, Action.raise_alarm}
+    ),
     Role.volunteer: frozenset({Action.read_regions, Action.raise_alarm}),
-    Role.resident: frozenset({Action.list_cameras, Action.view_live, Action.read_regions,
-                              Action.raise_alarm}),
+    Role.resident: frozenset(
+        {Action.list_cameras, Action.view_live, Action.read_regions, Action.raise_alarm}
+    ),
     Role.auditor: frozenset({Action.read_audit, Action.read_regions}),
 }
 
 # Roles that see only cameras flagged for public view.
 PUBLIC_ONLY = frozenset({Role.resident})
-CAMERA_ACTIONS = frozenset({Action.list_cameras, Action.view_live, Action.view_recording,
-                            Action.export_video, Action.control_ptz, Action.manage_cameras})
+CAMERA_ACTIONS = frozenset(
+    {
+        Action.list_cameras,
+        Action.view_live,
+        Action.view_recording,
+        Action.export_video,
+        Action.control_ptz,
+        Action.manage_cameras,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +100,9 @@ def in_scope(p: Principal, region_path: str) -> bool:
 
 def may_see_region(p: Principal, region_path: str) -> bool:
     """A region is visible if it is in the subtree, or an ancestor (so a tree can be drawn to it)."""
-    return allows(p, Action.read_regions) and (in_scope(p, region_path) or p.region_path.startswith(region_path))
+    return allows(p, Action.read_regions) and (
+        in_scope(p, region_path) or p.region_path.startswith(region_path)
+    )
 
 
 def may_camera(p: Principal, action: Action, camera: Camera, camera_region_path: str) -> bool:

@@ -24,7 +24,7 @@ class LoginOut(BaseModel):
 
 class TokenOut(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type name
     expires_at: datetime
 
 

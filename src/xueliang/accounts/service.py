@@ -61,17 +61,32 @@ async def region_by_code(session: AsyncSession, code: str) -> Region:
 def _check_binding(role: Role, region: Region) -> None:
     if region.level not in ROLE_LEVELS[role]:
         allowed = ", ".join(sorted(level.value for level in ROLE_LEVELS[role]))
-        raise ValidationFailed(f"a {role.value} must belong to a region of level {allowed}, "
-                               f"not {region.level.value} {region.code}")
+        raise ValidationFailed(
+            f"a {role.value} must belong to a region of level {allowed}, "
+            f"not {region.level.value} {region.code}"
+        )
 
 
 async def create_user(
-    session: AsyncSession, actor: Actor, *, username: str, password: str, role: Role, region: Region,
-    display_name: str = "", household_id: int | None = None, phone: str = "", now: datetime,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    region: Region,
+    display_name: str = "",
+    household_id: int | None = None,
+    phone: str = "",
+    now: datetime,
     audit_it: bool = True,
 ) -> User:
     username = username.strip()
-    if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
+    if (
+        not username
+        or len(username) > 64
+        or not username.replace("_", "").replace("-", "").replace(".", "").isalnum()
+    ):
         raise ValidationFailed("username must be 1-64 letters, digits, '.', '-' or '_'")
     try:
         passwords.check_strength(password)
@@ -81,21 +96,41 @@ async def create_user(
     if await find_user(session, username) is not None:
         raise Conflict(f"user {username!r} already exists")
     user = User(
-        username=username, display_name=display_name or username, password_hash=passwords.hash_password(password),
-        role=role, region_id=region.id, household_id=household_id, phone=phone, created_at=now,
+        username=username,
+        display_name=display_name or username,
+        password_hash=passwords.hash_password(password),
+        role=role,
+        region_id=region.id,
+        household_id=household_id,
+        phone=phone,
+        created_at=now,
         password_changed_at=now,
     )
     session.add(user)
     await session.flush()
     if audit_it:
-        await audit.append(session, actor, "user.create", at=now, target_type="user", target_id=user.id,
-                           detail={"username": username, "role": role.value, "region": region.code})
+        await audit.append(
+            session,
+            actor,
+            "user.create",
+            at=now,
+            target_type="user",
+            target_id=user.id,
+            detail={"username": username, "role": role.value, "region": region.code},
+        )
     return user
 
 
 async def update_user(
-    session: AsyncSession, actor: Actor, user: User, *, now: datetime, role: Role | None = None,
-    region: Region | None = None, display_name: str | None = None, disabled: bool | None = None,
+    session: AsyncSession,
+    actor: Actor,
+    user: User,
+    *,
+    now: datetime,
+    role: Role | None = None,
+    region: Region | None = None,
+    display_name: str | None = None,
+    disabled: bool | None = None,
     password: str | None = None,
 ) -> User:
     changes: dict[str, object] = {}
@@ -123,13 +158,20 @@ async def update_user(
             raise ValidationFailed(str(exc)) from exc
         user.password_hash = passwords.hash_password(password)
         user.password_changed_at = now
-        changes["password"] = "changed"
+        changes["password"] = "changed"  # noqa: S105 - a marker, not a secret
     if changes:
         if "password" in changes or "disabled" in changes or "role" in changes or "region" in changes:
             # Rights changed: existing sessions must not keep the old rights.
             await session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
-        await audit.append(session, actor, "user.update", at=now, target_type="user", target_id=user.id,
-                           detail={"username": user.username, **changes})
+        await audit.append(
+            session,
+            actor,
+            "user.update",
+            at=now,
+            target_type="user",
+            target_id=user.id,
+            detail={"username": user.username, **changes},
+        )
     return user
 
 
@@ -142,8 +184,18 @@ class IssuedSession:
 
 
 async def login(
-    session: AsyncSession, *, username: str, password: str, address: str, kind: str, now: datetime,
-    hours: int, max_per_account: int, max_per_address: int, window_s: int, client: str = "",
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    kind: str,
+    now: datetime,
+    hours: int,
+    max_per_account: int,
+    max_per_address: int,
+    window_s: int,
+    client: str = "",
 ) -> IssuedSession:
     """Check the password, rate-limited by recent failures per account and per address (counted from
     the audit trail, so the limit holds across processes and restarts)."""
@@ -151,7 +203,9 @@ async def login(
     if await audit.count_since(session, "auth.login_failed", since, actor=username) >= max_per_account:
         raise TooManyRequests("too many failed logins for this account; try again later", code="login_locked")
     if await audit.count_since(session, "auth.login_failed", since, address=address) >= max_per_address:
-        raise TooManyRequests("too many failed logins from this address; try again later", code="login_locked")
+        raise TooManyRequests(
+            "too many failed logins from this address; try again later", code="login_locked"
+        )
     user = await find_user(session, username)
     ok = False
     if user is None:
@@ -159,26 +213,52 @@ async def login(
     else:
         ok = passwords.verify_password(user.password_hash, password) and not user.disabled
     if not ok or user is None:
-        await audit.append(session, Actor(user.id if user else None, username[:64], address),
-                           "auth.login_failed", at=now, target_type="user",
-                           detail={"reason": "disabled" if user is not None and user.disabled else "bad_credentials"})
+        await audit.append(
+            session,
+            Actor(user.id if user else None, username[:64], address),
+            "auth.login_failed",
+            at=now,
+            target_type="user",
+            detail={"reason": "disabled" if user is not None and user.disabled else "bad_credentials"},
+        )
         await session.commit()
         raise Unauthorized("wrong username or password", code="bad_credentials")
     token = secrets.token_urlsafe(32)
     issued = IssuedSession(token, secrets.token_urlsafe(24), now + timedelta(hours=hours), user)
-    session.add(AuthSession(token_hash=token_hash(token), user_id=user.id, kind=kind, csrf_token=issued.csrf_token,
-                            created_at=now, expires_at=issued.expires_at, client=client[:200]))
-    await audit.append(session, Actor(user.id, user.username, address), "auth.login", at=now,
-                       target_type="user", target_id=user.id, detail={"kind": kind})
+    session.add(
+        AuthSession(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            kind=kind,
+            csrf_token=issued.csrf_token,
+            created_at=now,
+            expires_at=issued.expires_at,
+            client=client[:200],
+        )
+    )
+    await audit.append(
+        session,
+        Actor(user.id, user.username, address),
+        "auth.login",
+        at=now,
+        target_type="user",
+        target_id=user.id,
+        detail={"kind": kind},
+    )
     await session.commit()
     return issued
 
 
-async def resolve_session(session: AsyncSession, token: str, now: datetime) -> tuple[AuthSession, User] | None:
-    row = (await session.execute(
-        select(AuthSession, User).join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.token_hash == token_hash(token))
-    )).first()
+async def resolve_session(
+    session: AsyncSession, token: str, now: datetime
+) -> tuple[AuthSession, User] | None:
+    row = (
+        await session.execute(
+            select(AuthSession, User)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.token_hash == token_hash(token))
+        )
+    ).first()
     if row is None:
         return None
     auth, user = row
@@ -195,7 +275,9 @@ async def logout(session: AsyncSession, token: str, actor: Actor, now: datetime)
 
 async def list_users(session: AsyncSession, scope_path: str) -> list[tuple[User, Region]]:
     rows = await session.execute(
-        select(User, Region).join(Region, Region.id == User.region_id)
-        .where(Region.path.startswith(scope_path, autoescape=True)).order_by(User.role, User.username)
+        select(User, Region)
+        .join(Region, Region.id == User.region_id)
+        .where(Region.path.startswith(scope_path, autoescape=True))
+        .order_by(User.role, User.username)
     )
-    return [(u, r) for u, r in rows.tuples()]
+    return [(u, r) for u, r in rows.all()]

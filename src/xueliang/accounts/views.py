@@ -10,7 +10,14 @@ from xueliang.accounts.deps import SESSION_COOKIE, Ctx, CurrentCaller, Session, 
 from xueliang.accounts.models import Role, User
 from xueliang.accounts.policy import ROLE_ACTIONS, Action
 from xueliang.accounts.schemas import (
-    LocaleIn, LoginIn, LoginOut, MeOut, TokenOut, UserCreate, UserOut, UserPatch,
+    LocaleIn,
+    LoginIn,
+    LoginOut,
+    MeOut,
+    TokenOut,
+    UserCreate,
+    UserOut,
+    UserPatch,
 )
 from xueliang.core.errors import NotFound
 from xueliang.regions.models import Region
@@ -18,16 +25,30 @@ from xueliang.regions.models import Region
 router = APIRouter(tags=["accounts"])
 
 LANDING = {
-    Role.admin: "/", Role.operator: "/", Role.duty_officer: "/", Role.auditor: "/audit",
-    Role.grid_worker: "/m", Role.volunteer: "/m", Role.resident: "/m",
+    Role.admin: "/",
+    Role.operator: "/",
+    Role.duty_officer: "/",
+    Role.auditor: "/audit",
+    Role.grid_worker: "/m",
+    Role.volunteer: "/m",
+    Role.resident: "/m",
 }
 ALLOWED_NEXT = ("/", "/tv", "/m", "/audit", "/admin")
 
 
 def user_out(user: User, region: Region) -> UserOut:
-    return UserOut(id=user.id, username=user.username, display_name=user.display_name, role=user.role,
-                   region_id=region.id, region_code=region.code, region_name=region.name,
-                   household_id=user.household_id, disabled=user.disabled, locale=user.locale)
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        region_id=region.id,
+        region_code=region.code,
+        region_name=region.name,
+        household_id=user.household_id,
+        disabled=user.disabled,
+        locale=user.locale,
+    )
 
 
 def _landing(role: Role, wanted: str) -> str:
@@ -42,16 +63,35 @@ def _landing(role: Role, wanted: str) -> str:
 async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx, session: Session) -> LoginOut:
     s = ctx.settings
     issued = await service.login(
-        session, username=body.username, password=body.password, address=client_address(request),
-        kind="cookie", now=ctx.clock.now(), hours=s.session_hours, max_per_account=s.login_max_failures_per_account,
-        max_per_address=s.login_max_failures_per_address, window_s=s.login_window_seconds,
-        client=request.headers.get("user-agent", ""))
-    response.set_cookie(SESSION_COOKIE, issued.token, max_age=s.session_hours * 3600, httponly=True,
-                        samesite="strict", secure=s.cookie_secure, path="/")
+        session,
+        username=body.username,
+        password=body.password,
+        address=client_address(request),
+        kind="cookie",
+        now=ctx.clock.now(),
+        hours=s.session_hours,
+        max_per_account=s.login_max_failures_per_account,
+        max_per_address=s.login_max_failures_per_address,
+        window_s=s.login_window_seconds,
+        client=request.headers.get("user-agent", ""),
+    )
+    response.set_cookie(
+        SESSION_COOKIE,
+        issued.token,
+        max_age=s.session_hours * 3600,
+        httponly=True,
+        samesite="strict",
+        secure=s.cookie_secure,
+        path="/",
+    )
     region = await session.get(Region, issued.user.region_id)
     assert region is not None
-    return LoginOut(user=user_out(issued.user, region), landing=_landing(issued.user.role, body.next),
-                    csrf_token=issued.csrf_token, expires_at=issued.expires_at)
+    return LoginOut(
+        user=user_out(issued.user, region),
+        landing=_landing(issued.user.role, body.next),
+        csrf_token=issued.csrf_token,
+        expires_at=issued.expires_at,
+    )
 
 
 @router.post("/auth/token", response_model=TokenOut)
@@ -59,10 +99,18 @@ async def device_token(body: LoginIn, request: Request, ctx: Ctx, session: Sessi
     """Bearer tokens for devices and scripts that cannot keep cookies."""
     s = ctx.settings
     issued = await service.login(
-        session, username=body.username, password=body.password, address=client_address(request),
-        kind="bearer", now=ctx.clock.now(), hours=s.session_hours, max_per_account=s.login_max_failures_per_account,
-        max_per_address=s.login_max_failures_per_address, window_s=s.login_window_seconds,
-        client=request.headers.get("user-agent", ""))
+        session,
+        username=body.username,
+        password=body.password,
+        address=client_address(request),
+        kind="bearer",
+        now=ctx.clock.now(),
+        hours=s.session_hours,
+        max_per_account=s.login_max_failures_per_account,
+        max_per_address=s.login_max_failures_per_address,
+        window_s=s.login_window_seconds,
+        client=request.headers.get("user-agent", ""),
+    )
     return TokenOut(access_token=issued.token, expires_at=issued.expires_at)
 
 
@@ -77,8 +125,11 @@ async def me(caller: CurrentCaller, session: Session) -> MeOut:
     region = await session.get(Region, caller.user.region_id)
     assert region is not None
     base = user_out(caller.user, region)
-    return MeOut(**base.model_dump(), csrf_token=caller.auth.csrf_token,
-                 permissions=sorted(a.value for a in ROLE_ACTIONS[caller.user.role]))
+    return MeOut(
+        **base.model_dump(),
+        csrf_token=caller.auth.csrf_token,
+        permissions=sorted(a.value for a in ROLE_ACTIONS[caller.user.role]),
+    )
 
 
 @router.put("/me/locale", status_code=204)
@@ -90,8 +141,11 @@ async def set_locale(body: LocaleIn, caller: CurrentCaller, session: Session) ->
 
 
 async def _scoped_user(session: Session, caller: CurrentCaller, user_id: int) -> tuple[User, Region]:
-    row = (await session.execute(select(User, Region).join(Region, Region.id == User.region_id)
-                                 .where(User.id == user_id))).first()
+    row = (
+        await session.execute(
+            select(User, Region).join(Region, Region.id == User.region_id).where(User.id == user_id)
+        )
+    ).first()
     if row is None or not row[1].path.startswith(caller.principal.region_path):
         raise NotFound("user not found")
     return row[0], row[1]
@@ -109,9 +163,17 @@ async def create_user(body: UserCreate, caller: CurrentCaller, ctx: Ctx, session
     region = await service.region_by_code(session, body.region_code)
     if not region.path.startswith(caller.principal.region_path):
         raise NotFound("region not found")
-    user = await service.create_user(session, caller.actor, username=body.username, password=body.password,
-                                     role=body.role, region=region, display_name=body.display_name,
-                                     phone=body.phone, now=ctx.clock.now())
+    user = await service.create_user(
+        session,
+        caller.actor,
+        username=body.username,
+        password=body.password,
+        role=body.role,
+        region=region,
+        display_name=body.display_name,
+        phone=body.phone,
+        now=ctx.clock.now(),
+    )
     await session.commit()
     return user_out(user, region)
 
@@ -123,7 +185,9 @@ async def get_user(user_id: int, caller: CurrentCaller, session: Session) -> Use
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-async def patch_user(user_id: int, body: UserPatch, caller: CurrentCaller, ctx: Ctx, session: Session) -> UserOut:
+async def patch_user(
+    user_id: int, body: UserPatch, caller: CurrentCaller, ctx: Ctx, session: Session
+) -> UserOut:
     require(caller, Action.manage_users)
     user, region = await _scoped_user(session, caller, user_id)
     new_region = None
@@ -131,8 +195,16 @@ async def patch_user(user_id: int, body: UserPatch, caller: CurrentCaller, ctx: 
         new_region = await service.region_by_code(session, body.region_code)
         if not new_region.path.startswith(caller.principal.region_path):
             raise NotFound("region not found")
-    await service.update_user(session, caller.actor, user, now=ctx.clock.now(), role=body.role,
-                              region=new_region, display_name=body.display_name, disabled=body.disabled,
-                              password=body.password)
+    await service.update_user(
+        session,
+        caller.actor,
+        user,
+        now=ctx.clock.now(),
+        role=body.role,
+        region=new_region,
+        display_name=body.display_name,
+        disabled=body.disabled,
+        password=body.password,
+    )
     await session.commit()
     return user_out(user, new_region or region)

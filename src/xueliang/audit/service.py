@@ -31,39 +31,83 @@ SYSTEM = Actor(None, "system")
 
 
 def row_digest(
-    *, seq: int, at: datetime, actor_id: int | None, actor: str, action: str, target_type: str,
-    target_id: str, address: str, detail: dict[str, Any], prev_hash: str,
+    *,
+    seq: int,
+    at: datetime,
+    actor_id: int | None,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    address: str,
+    detail: dict[str, Any],
+    prev_hash: str,
 ) -> str:
     body = json.dumps(
-        [seq, at.isoformat(timespec="microseconds"), actor_id, actor, action, target_type, target_id,
-         address, detail, prev_hash],
-        ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+        [
+            seq,
+            at.isoformat(timespec="microseconds"),
+            actor_id,
+            actor,
+            action,
+            target_type,
+            target_id,
+            address,
+            detail,
+            prev_hash,
+        ],
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
     )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
 def _digest_of(ev: AuditEvent) -> str:
     return row_digest(
-        seq=ev.seq, at=ev.at, actor_id=ev.actor_id, actor=ev.actor, action=ev.action,
-        target_type=ev.target_type, target_id=ev.target_id, address=ev.address, detail=ev.detail,
+        seq=ev.seq,
+        at=ev.at,
+        actor_id=ev.actor_id,
+        actor=ev.actor,
+        action=ev.action,
+        target_type=ev.target_type,
+        target_id=ev.target_id,
+        address=ev.address,
+        detail=ev.detail,
         prev_hash=ev.prev_hash,
     )
 
 
 async def append(
-    session: AsyncSession, actor: Actor, action: str, *, at: datetime, target_type: str = "",
-    target_id: str | int = "", detail: dict[str, Any] | None = None,
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    *,
+    at: datetime,
+    target_type: str = "",
+    target_id: str | int = "",
+    detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Add one link inside the caller's transaction, so the action and its record commit together."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    last = (await session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    )).first()
+    last = (
+        await session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        )
+    ).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     ev = AuditEvent(
-        seq=seq, at=at, actor_id=actor.id, actor=actor.name, action=action, target_type=target_type,
-        target_id=str(target_id), address=actor.address, detail=detail or {}, prev_hash=prev,
+        seq=seq,
+        at=at,
+        actor_id=actor.id,
+        actor=actor.name,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        address=actor.address,
+        detail=detail or {},
+        prev_hash=prev,
     )
     ev.hash = _digest_of(ev)
     session.add(ev)
@@ -82,9 +126,11 @@ class VerifyResult:
 async def _rows(session: AsyncSession, batch: int = 2000) -> AsyncIterator[AuditEvent]:
     after = 0
     while True:
-        rows = (await session.scalars(
-            select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)
-        )).all()
+        rows = (
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)
+            )
+        ).all()
         if not rows:
             return
         for row in rows:
@@ -108,7 +154,11 @@ async def verify(session: AsyncSession) -> VerifyResult:
 
 async def count_since(session: AsyncSession, action: str, since: datetime, **match: str) -> int:
     """Count recent events, e.g. failed logins per account or address for rate limiting."""
-    q = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action, AuditEvent.at >= since)
+    q = (
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == action, AuditEvent.at >= since)
+    )
     for column, value in match.items():
         q = q.where(getattr(AuditEvent, column) == value)
     return int((await session.execute(q)).scalar_one())

@@ -39,9 +39,13 @@ class VerifyOut(BaseModel):
 
 @router.get("/audit", response_model=list[AuditOut])
 async def list_audit(
-    caller: CurrentCaller, session: Session, action: str = Query(default="", max_length=64),
-    actor: str = Query(default="", max_length=64), target_type: str = Query(default="", max_length=32),
-    before_seq: int | None = None, limit: int = Query(default=100, ge=1, le=1000),
+    caller: CurrentCaller,
+    session: Session,
+    action: str = Query(default="", max_length=64),
+    actor: str = Query(default="", max_length=64),
+    target_type: str = Query(default="", max_length=32),
+    before_seq: int | None = None,
+    limit: int = Query(default=100, ge=1, le=1000),
 ) -> list[AuditOut]:
     """Newest first; page with `before_seq`."""
     require(caller, Action.read_audit)

@@ -21,8 +21,20 @@ from xueliang.core.errors import AppError
 from xueliang.core.ids import GB_ID
 from xueliang.regions.models import Region
 
-COLUMNS = ["gb_id", "name", "region_code", "kind", "lat", "lon", "heading", "fov_angle", "fov_range", "ptz",
-           "public_view", "stream_url"]
+COLUMNS = [
+    "gb_id",
+    "name",
+    "region_code",
+    "kind",
+    "lat",
+    "lon",
+    "heading",
+    "fov_angle",
+    "fov_range",
+    "ptz",
+    "public_view",
+    "stream_url",
+]
 OPTIONAL = ["name_en", "enabled", "record", "retention_days"]
 TRUE, FALSE = {"1", "true", "yes", "y", "是"}, {"0", "false", "no", "n", "否", ""}
 
@@ -53,10 +65,16 @@ def _bool(value: str) -> bool:
 
 def _row_fields(row: dict[str, str]) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "name": row["name"].strip(), "kind": CameraKind(row["kind"].strip()),
-        "lat": float(row["lat"]), "lon": float(row["lon"]), "heading": float(row["heading"]),
-        "fov_angle": float(row["fov_angle"]), "fov_range": float(row["fov_range"]),
-        "ptz": _bool(row["ptz"]), "public_view": _bool(row["public_view"]), "stream_url": row["stream_url"].strip(),
+        "name": row["name"].strip(),
+        "kind": CameraKind(row["kind"].strip()),
+        "lat": float(row["lat"]),
+        "lon": float(row["lon"]),
+        "heading": float(row["heading"]),
+        "fov_angle": float(row["fov_angle"]),
+        "fov_range": float(row["fov_range"]),
+        "ptz": _bool(row["ptz"]),
+        "public_view": _bool(row["public_view"]),
+        "stream_url": row["stream_url"].strip(),
     }
     if row.get("name_en"):
         fields["name_en"] = row["name_en"].strip()
@@ -117,10 +135,17 @@ async def import_csv(session: AsyncSession, p: Principal, actor: Actor, path: Pa
         raise CsvImportError(errors)
     for line, gb_id, region, fields in good:
         try:
-            await service.create_camera(session, p, actor, gb_id=gb_id, region_id=region.id, now=now,
-                                        audit_it=False, **fields)
+            await service.create_camera(
+                session, p, actor, gb_id=gb_id, region_id=region.id, now=now, audit_it=False, **fields
+            )
         except AppError as exc:
             raise CsvImportError([RowError(line, exc.message)]) from exc
-    await audit.append(session, actor, "camera.import", at=now, target_type="camera",
-                       detail={"file": path.name, "count": len(good)})
+    await audit.append(
+        session,
+        actor,
+        "camera.import",
+        at=now,
+        target_type="camera",
+        detail={"file": path.name, "count": len(good)},
+    )
     return len(good)

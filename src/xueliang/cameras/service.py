@@ -28,8 +28,9 @@ class CameraQuery:
     enabled: bool | None = None
 
 
-async def list_cameras(session: AsyncSession, p: Principal, q: CameraQuery,
-                       action: Action = Action.list_cameras) -> list[tuple[Camera, Region]]:
+async def list_cameras(
+    session: AsyncSession, p: Principal, q: CameraQuery, action: Action = Action.list_cameras
+) -> list[tuple[Camera, Region]]:
     stmt = select(Camera, Region).join(Region, Region.id == Camera.region_id).where(camera_filter(p, action))
     if q.region_id is not None:
         under = await session.get(Region, q.region_id)
@@ -41,37 +42,67 @@ async def list_cameras(session: AsyncSession, p: Principal, q: CameraQuery,
     if q.text:
         like = f"%{q.text}%"
         stmt = stmt.where(or_(Camera.name.ilike(like), Camera.name_en.ilike(like), Camera.gb_id.like(like)))
-    for column, value in ((Camera.public_view, q.public_view), (Camera.ptz, q.ptz), (Camera.enabled, q.enabled)):
+    for column, value in (
+        (Camera.public_view, q.public_view),
+        (Camera.ptz, q.ptz),
+        (Camera.enabled, q.enabled),
+    ):
         if value is not None:
             stmt = stmt.where(column.is_(value))
     rows = await session.execute(stmt.order_by(Region.path, Camera.gb_id))
-    return [(c, r) for c, r in rows.tuples()]
+    return [(c, r) for c, r in rows.all()]
 
 
-async def get_camera(session: AsyncSession, p: Principal, camera_id: int,
-                     action: Action = Action.list_cameras) -> tuple[Camera, Region]:
+async def get_camera(
+    session: AsyncSession, p: Principal, camera_id: int, action: Action = Action.list_cameras
+) -> tuple[Camera, Region]:
     """The camera if the caller may do `action` on it; otherwise NotFound, exactly as if it were missing."""
-    row = (await session.execute(
-        select(Camera, Region).join(Region, Region.id == Camera.region_id)
-        .where(Camera.id == camera_id, camera_filter(p, action))
-    )).first()
+    row = (
+        await session.execute(
+            select(Camera, Region)
+            .join(Region, Region.id == Camera.region_id)
+            .where(Camera.id == camera_id, camera_filter(p, action))
+        )
+    ).first()
     if row is None:
         raise NotFound("camera not found")
     return row[0], row[1]
 
 
-async def open_camera(session: AsyncSession, p: Principal, actor: Actor, camera_id: int, now: datetime,
-                      purpose: str = "live") -> tuple[Camera, Region]:
+async def open_camera(
+    session: AsyncSession, p: Principal, actor: Actor, camera_id: int, now: datetime, purpose: str = "live"
+) -> tuple[Camera, Region]:
     """Grant a view of a camera; the grant is audited in the same transaction before it is answered."""
     camera, region = await get_camera(session, p, camera_id, Action.view_live)
-    await audit.append(session, actor, "camera.open", at=now, target_type="camera", target_id=camera.id,
-                       detail={"gb_id": camera.gb_id, "purpose": purpose})
+    await audit.append(
+        session,
+        actor,
+        "camera.open",
+        at=now,
+        target_type="camera",
+        target_id=camera.id,
+        detail={"gb_id": camera.gb_id, "purpose": purpose},
+    )
     await session.commit()
     return camera, region
 
 
-EDITABLE = ("name", "name_en", "kind", "lat", "lon", "heading", "fov_angle", "fov_range", "ptz", "public_view",
-            "enabled", "record", "stream_url", "retention_days")
+EDITABLE = (
+    "name",
+    "name_en",
+    "kind",
+    "lat",
+    "lon",
+    "heading",
+    "fov_angle",
+    "fov_range",
+    "ptz",
+    "public_view",
+    "enabled",
+    "record",
+    "stream_url",
+    "retention_days",
+)
 
 
 def validate_fields(fields: dict[str, Any]) -> None:
@@ -88,13 +119,23 @@ def validate_fields(fields: dict[str, Any]) -> None:
     if "retention_days" in fields and not 1 <= int(fields["retention_days"]) <= 3650:
         raise ValidationFailed("retention_days must be between 1 and 3650")
     url = fields.get("stream_url")
-    if url is not None and not str(url).startswith(("rtsp://", "rtsps://", "rtmp://", "http://", "https://",
-                                                    "file:", "gb28181:")):
+    if url is not None and not str(url).startswith(
+        ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "file:", "gb28181:")
+    ):
         raise ValidationFailed("stream_url must be an rtsp://, rtmp://, http(s)://, file: or gb28181: URL")
 
 
-async def create_camera(session: AsyncSession, p: Principal, actor: Actor, *, gb_id: str, region_id: int,
-                        now: datetime, audit_it: bool = True, **fields: Any) -> Camera:
+async def create_camera(
+    session: AsyncSession,
+    p: Principal,
+    actor: Actor,
+    *,
+    gb_id: str,
+    region_id: int,
+    now: datetime,
+    audit_it: bool = True,
+    **fields: Any,
+) -> Camera:
     if not GB_ID.match(gb_id):
         raise ValidationFailed(f"gb_id must be 20 digits, got {gb_id!r}")
     region = await session.get(Region, region_id)
@@ -115,13 +156,21 @@ async def create_camera(session: AsyncSession, p: Principal, actor: Actor, *, gb
     session.add(camera)
     await session.flush()
     if audit_it:
-        await audit.append(session, actor, "camera.create", at=now, target_type="camera", target_id=camera.id,
-                           detail={"gb_id": gb_id, "region": region.code})
+        await audit.append(
+            session,
+            actor,
+            "camera.create",
+            at=now,
+            target_type="camera",
+            target_id=camera.id,
+            detail={"gb_id": gb_id, "region": region.code},
+        )
     return camera
 
 
-async def update_camera(session: AsyncSession, p: Principal, actor: Actor, camera_id: int, now: datetime,
-                        **fields: Any) -> Camera:
+async def update_camera(
+    session: AsyncSession, p: Principal, actor: Actor, camera_id: int, now: datetime, **fields: Any
+) -> Camera:
     camera, _ = await get_camera(session, p, camera_id, Action.manage_cameras)
     unknown = set(fields) - set(EDITABLE)
     if unknown:
@@ -131,13 +180,29 @@ async def update_camera(session: AsyncSession, p: Principal, actor: Actor, camer
     for key, value in changed.items():
         setattr(camera, key, value)
     if changed:
-        await audit.append(session, actor, "camera.update", at=now, target_type="camera", target_id=camera.id,
-                           detail={"gb_id": camera.gb_id, **{k: str(v) for k, v in changed.items()}})
+        await audit.append(
+            session,
+            actor,
+            "camera.update",
+            at=now,
+            target_type="camera",
+            target_id=camera.id,
+            detail={"gb_id": camera.gb_id, **{k: str(v) for k, v in changed.items()}},
+        )
     return camera
 
 
-async def delete_camera(session: AsyncSession, p: Principal, actor: Actor, camera_id: int, now: datetime) -> None:
+async def delete_camera(
+    session: AsyncSession, p: Principal, actor: Actor, camera_id: int, now: datetime
+) -> None:
     camera, _ = await get_camera(session, p, camera_id, Action.manage_cameras)
     await session.delete(camera)
-    await audit.append(session, actor, "camera.delete", at=now, target_type="camera", target_id=camera_id,
-                       detail={"gb_id": camera.gb_id})
+    await audit.append(
+        session,
+        actor,
+        "camera.delete",
+        at=now,
+        target_type="camera",
+        target_id=camera_id,
+        detail={"gb_id": camera.gb_id},
+    )

@@ -16,11 +16,23 @@ router = APIRouter(tags=["cameras"])
 
 def camera_out(camera: Camera, region: Region, admin: bool = False) -> CameraOut:
     data = {
-        "id": camera.id, "gb_id": camera.gb_id, "name": camera.name, "name_en": camera.name_en,
-        "region_id": region.id, "region_code": region.code, "region_name": region.name, "kind": camera.kind,
-        "lat": camera.lat, "lon": camera.lon, "heading": camera.heading, "fov_angle": camera.fov_angle,
-        "fov_range": camera.fov_range, "ptz": camera.ptz, "public_view": camera.public_view,
-        "enabled": camera.enabled, "record": camera.record,
+        "id": camera.id,
+        "gb_id": camera.gb_id,
+        "name": camera.name,
+        "name_en": camera.name_en,
+        "region_id": region.id,
+        "region_code": region.code,
+        "region_name": region.name,
+        "kind": camera.kind,
+        "lat": camera.lat,
+        "lon": camera.lon,
+        "heading": camera.heading,
+        "fov_angle": camera.fov_angle,
+        "fov_range": camera.fov_range,
+        "ptz": camera.ptz,
+        "public_view": camera.public_view,
+        "enabled": camera.enabled,
+        "record": camera.record,
     }
     if admin:
         return CameraAdminOut(**data, stream_url=camera.stream_url, retention_days=camera.retention_days)
@@ -29,13 +41,19 @@ def camera_out(camera: Camera, region: Region, admin: bool = False) -> CameraOut
 
 @router.get("/cameras", response_model=list[CameraOut | CameraAdminOut])
 async def list_cameras(
-    caller: CurrentCaller, session: Session, region_id: int | None = None, kind: CameraKind | None = None,
-    q: str = Query(default="", max_length=100), public_view: bool | None = None, ptz: bool | None = None,
+    caller: CurrentCaller,
+    session: Session,
+    region_id: int | None = None,
+    kind: CameraKind | None = None,
+    q: str = Query(default="", max_length=100),
+    public_view: bool | None = None,
+    ptz: bool | None = None,
     enabled: bool | None = None,
 ) -> list[CameraOut]:
     require(caller, Action.list_cameras)
-    query = service.CameraQuery(region_id=region_id, kind=kind, text=q, public_view=public_view, ptz=ptz,
-                                enabled=enabled)
+    query = service.CameraQuery(
+        region_id=region_id, kind=kind, text=q, public_view=public_view, ptz=ptz, enabled=enabled
+    )
     admin = allows(caller.principal, Action.manage_cameras)
     return [camera_out(c, r, admin) for c, r in await service.list_cameras(session, caller.principal, query)]
 
@@ -49,18 +67,29 @@ async def get_camera(camera_id: int, caller: CurrentCaller, session: Session) ->
 @router.post("/cameras/{camera_id}/open", response_model=OpenOut)
 async def open_camera(camera_id: int, caller: CurrentCaller, ctx: Ctx, session: Session) -> OpenOut:
     """Grants a live view: audited, and answered with stream URLs carrying short-lived signed tokens."""
-    camera, region = await service.open_camera(session, caller.principal, caller.actor, camera_id, ctx.clock.now())
+    camera, region = await service.open_camera(
+        session, caller.principal, caller.actor, camera_id, ctx.clock.now()
+    )
     issue_streams = ctx.extras.get("issue_streams")
     streams: dict[str, str] = issue_streams(caller, camera) if issue_streams else {}
-    return OpenOut(camera=camera_out(camera, region), streams=streams, expires_in=ctx.settings.stream_token_seconds)
+    return OpenOut(
+        camera=camera_out(camera, region), streams=streams, expires_in=ctx.settings.stream_token_seconds
+    )
 
 
 @router.post("/cameras", response_model=CameraAdminOut, status_code=201)
 async def create_camera(body: CameraCreate, caller: CurrentCaller, ctx: Ctx, session: Session) -> CameraOut:
     require(caller, Action.manage_cameras)
     fields = body.model_dump(exclude_none=True, exclude={"gb_id", "region_id"})
-    camera = await service.create_camera(session, caller.principal, caller.actor, gb_id=body.gb_id,
-                                         region_id=body.region_id, now=ctx.clock.now(), **fields)
+    camera = await service.create_camera(
+        session,
+        caller.principal,
+        caller.actor,
+        gb_id=body.gb_id,
+        region_id=body.region_id,
+        now=ctx.clock.now(),
+        **fields,
+    )
     await session.commit()
     region = await session.get(Region, camera.region_id)
     assert region is not None
@@ -68,11 +97,18 @@ async def create_camera(body: CameraCreate, caller: CurrentCaller, ctx: Ctx, ses
 
 
 @router.patch("/cameras/{camera_id}", response_model=CameraAdminOut)
-async def patch_camera(camera_id: int, body: CameraFields, caller: CurrentCaller, ctx: Ctx,
-                       session: Session) -> CameraOut:
+async def patch_camera(
+    camera_id: int, body: CameraFields, caller: CurrentCaller, ctx: Ctx, session: Session
+) -> CameraOut:
     require(caller, Action.manage_cameras)
-    camera = await service.update_camera(session, caller.principal, caller.actor, camera_id, ctx.clock.now(),
-                                         **body.model_dump(exclude_none=True))
+    camera = await service.update_camera(
+        session,
+        caller.principal,
+        caller.actor,
+        camera_id,
+        ctx.clock.now(),
+        **body.model_dump(exclude_none=True),
+    )
     await session.commit()
     region = await session.get(Region, camera.region_id)
     assert region is not None

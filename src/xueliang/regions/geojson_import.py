@@ -133,8 +133,17 @@ async def import_features(session: AsyncSession, data: dict[str, Any]) -> Import
             problems.append(f"feature {idx}: region {props['region_code']!r} not found")
             continue
         lon, lat = geom["coordinates"][:2]
-        session.add(Place(region_id=owner.id, kind=props["place"], name=props["name"], name_en=props.get("name_en", ""),
-                          lat=float(lat), lon=float(lon), households=int(props.get("households", 0))))
+        session.add(
+            Place(
+                region_id=owner.id,
+                kind=props["place"],
+                name=props["name"],
+                name_en=props.get("name_en", ""),
+                lat=float(lat),
+                lon=float(lon),
+                households=int(props.get("households", 0)),
+            )
+        )
         result.places += 1
     if problems:
         raise ImportError_(problems)

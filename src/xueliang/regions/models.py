@@ -19,8 +19,13 @@ class RegionLevel(enum.StrEnum):
     grid = "grid"
 
 
-LEVEL_ORDER = [RegionLevel.province, RegionLevel.county, RegionLevel.township, RegionLevel.village,
-               RegionLevel.grid]
+LEVEL_ORDER = [
+    RegionLevel.province,
+    RegionLevel.county,
+    RegionLevel.township,
+    RegionLevel.village,
+    RegionLevel.grid,
+]
 
 
 class Region(Base):

@@ -43,21 +43,40 @@ async def map_layers(session: AsyncSession, p: Principal) -> dict[str, Any]:
     features: list[dict[str, Any]] = []
     for region in await visible_regions(session, p):
         if region.boundary and region.path.startswith(p.region_path):
-            features.append({
-                "type": "Feature", "geometry": region.boundary,
-                "properties": {"kind": "region", "id": region.id, "code": region.code, "level": region.level.value,
-                               "name": region.name, "name_en": region.name_en},
-            })
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": region.boundary,
+                    "properties": {
+                        "kind": "region",
+                        "id": region.id,
+                        "code": region.code,
+                        "level": region.level.value,
+                        "name": region.name,
+                        "name_en": region.name_en,
+                    },
+                }
+            )
     places = await session.scalars(
-        select(Place).join(Region, Region.id == Place.region_id)
+        select(Place)
+        .join(Region, Region.id == Place.region_id)
         .where(Region.path.startswith(p.region_path, autoescape=True))
     )
     for place in places:
-        features.append({
-            "type": "Feature", "geometry": {"type": "Point", "coordinates": [place.lon, place.lat]},
-            "properties": {"kind": place.kind, "id": place.id, "name": place.name, "name_en": place.name_en,
-                           "region_id": place.region_id, "households": place.households},
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [place.lon, place.lat]},
+                "properties": {
+                    "kind": place.kind,
+                    "id": place.id,
+                    "name": place.name,
+                    "name_en": place.name_en,
+                    "region_id": place.region_id,
+                    "households": place.households,
+                },
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 

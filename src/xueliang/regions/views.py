@@ -15,9 +15,19 @@ router = APIRouter(tags=["regions"])
 
 
 def region_out(region: Region, scope_path: str) -> RegionOut:
-    return RegionOut(id=region.id, code=region.code, name=region.name, name_en=region.name_en, level=region.level,
-                     parent_id=region.parent_id, households=region.households, population=region.population,
-                     lat=region.lat, lon=region.lon, in_scope=region.path.startswith(scope_path))
+    return RegionOut(
+        id=region.id,
+        code=region.code,
+        name=region.name,
+        name_en=region.name_en,
+        level=region.level,
+        parent_id=region.parent_id,
+        households=region.households,
+        population=region.population,
+        lat=region.lat,
+        lon=region.lon,
+        in_scope=region.path.startswith(scope_path),
+    )
 
 
 @router.get("/regions", response_model=list[RegionOut])
@@ -34,4 +44,6 @@ async def region_map(caller: CurrentCaller, session: Session) -> dict[str, Any]:
 
 @router.get("/regions/{region_id}", response_model=RegionOut)
 async def get_region(region_id: int, caller: CurrentCaller, session: Session) -> RegionOut:
-    return region_out(await service.get_region(session, caller.principal, region_id), caller.principal.region_path)
+    return region_out(
+        await service.get_region(session, caller.principal, region_id), caller.principal.region_path
+    )

@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from shapely.geometry import Point, Polygon, mapping
+from shapely.geometry import Polygon, mapping
 from shapely.ops import unary_union
 
 from xueliang.accounts.models import Role
@@ -35,19 +35,42 @@ VILLAGES = [  # code, name, name_en, township code, cameras, households, people
     ("513223102205", "红光村", "Hongguang Village", "513223102", 5, 492, 1648),
 ]
 NODE_REGIONS = ["513223", "513223101", "513223102", "513223101201", "513223102201"]
-DEMO_PASSWORD = "xueliang-demo"  # demo only; printed by `xueliang demo`, never used by `serve`
+DEMO_PASSWORD = "xueliang-demo"  # noqa: S105 - demo only; printed by `xueliang demo`, never used by `serve`
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何罗高林"
-GIVEN = ["建国", "秀英", "桂兰", "德明", "春花", "志强", "玉梅", "永福", "海燕", "文华", "国平", "红梅", "小军",
-         "丽华", "明亮", "淑芬", "金山", "晓东", "翠兰", "光荣"]
+GIVEN = [
+    "建国",
+    "秀英",
+    "桂兰",
+    "德明",
+    "春花",
+    "志强",
+    "玉梅",
+    "永福",
+    "海燕",
+    "文华",
+    "国平",
+    "红梅",
+    "小军",
+    "丽华",
+    "明亮",
+    "淑芬",
+    "金山",
+    "晓东",
+    "翠兰",
+    "光荣",
+]
 GROUPS = ["一组", "二组", "三组"]
 CAMERA_PLACES = {
     CameraKind.key_place: ["村委会", "小学门口", "卫生室", "文化广场", "河堤", "便民超市"],
     CameraKind.intersection: ["村口路口", "桥头", "三岔路口", "国道路口"],
     CameraKind.settlement: ["聚居点", "新村安置点", "老街"],
 }
-KIND_EN = {CameraKind.key_place: "key place", CameraKind.intersection: "intersection",
-           CameraKind.settlement: "settlement"}
+KIND_EN = {
+    CameraKind.key_place: "key place",
+    CameraKind.intersection: "intersection",
+    CameraKind.settlement: "settlement",
+}
 
 
 @dataclass
@@ -90,14 +113,20 @@ def _blob(rng: random.Random, lat: float, lon: float, radius_m: float, corners: 
     for i in range(corners):
         angle = 2 * math.pi * i / corners
         r = radius_m * rng.uniform(0.75, 1.15)
-        pts.append((lon + r * math.cos(angle) / (111_320 * math.cos(math.radians(lat))),
-                    lat + r * math.sin(angle) / 110_540))
+        pts.append(
+            (
+                lon + r * math.cos(angle) / (111_320 * math.cos(math.radians(lat))),
+                lat + r * math.sin(angle) / 110_540,
+            )
+        )
     return Polygon(pts)
 
 
 def _offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float, float]:
-    return (round(lat + north_m / 110_540, 6),
-            round(lon + east_m / (111_320 * math.cos(math.radians(lat))), 6))
+    return (
+        round(lat + north_m / 110_540, 6),
+        round(lon + east_m / (111_320 * math.cos(math.radians(lat))), 6),
+    )
 
 
 def _name(rng: random.Random) -> str:
@@ -116,12 +145,34 @@ def build() -> DemoCounty:
         lat, lon = _offset(t_lat, t_lon, 2600 * math.sin(angle), 2600 * math.cos(angle))
         outline = _blob(rng, lat, lon, 1100)
         village_shapes.setdefault(township, []).append(outline)
-        features.append({"type": "Feature", "geometry": mapping(outline), "properties": {
-            "code": code, "name": name, "name_en": name_en, "level": "village", "parent_code": township,
-            "households": households, "population": people}})
-        features.append({"type": "Feature", "geometry": mapping(outline.buffer(-0.0025)), "properties": {
-            "code": code + "01", "name": f"{name}第一网格", "name_en": f"{name_en} grid 1", "level": "grid",
-            "parent_code": code}})
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": mapping(outline),
+                "properties": {
+                    "code": code,
+                    "name": name,
+                    "name_en": name_en,
+                    "level": "village",
+                    "parent_code": township,
+                    "households": households,
+                    "population": people,
+                },
+            }
+        )
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": mapping(outline.buffer(-0.0025)),
+                "properties": {
+                    "code": code + "01",
+                    "name": f"{name}第一网格",
+                    "name_en": f"{name_en} grid 1",
+                    "level": "grid",
+                    "parent_code": code,
+                },
+            }
+        )
         shares = [rng.uniform(0.8, 1.2) for _ in GROUPS]
         left = households
         settlements = []
@@ -130,20 +181,44 @@ def build() -> DemoCounty:
             left -= count
             s_lat, s_lon = _offset(lat, lon, rng.uniform(-500, 500), rng.uniform(-500, 500))
             settlements.append((s_lat, s_lon))
-            features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [s_lon, s_lat]},
-                             "properties": {"place": "settlement", "name": f"{name}{group}",
-                                            "name_en": f"{name_en} group {g_idx + 1}", "region_code": code,
-                                            "households": count}})
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [s_lon, s_lat]},
+                    "properties": {
+                        "place": "settlement",
+                        "name": f"{name}{group}",
+                        "name_en": f"{name_en} group {g_idx + 1}",
+                        "region_code": code,
+                        "households": count,
+                    },
+                }
+            )
         exits = []
         for e_idx, (dn, de) in enumerate(((1000, 0), (0, 1000), (-1000, 0), (0, -1000))):
             e_lat, e_lon = _offset(lat, lon, dn * rng.uniform(0.85, 0.95), de * rng.uniform(0.85, 0.95))
             exits.append((e_lat, e_lon))
-            features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [e_lon, e_lat]},
-                             "properties": {"place": "exit", "name": f"{name}{'北东南西'[e_idx]}路口",
-                                            "name_en": f"{name_en} {('north', 'east', 'south', 'west')[e_idx]} exit",
-                                            "region_code": code}})
-        kinds = [CameraKind.intersection, CameraKind.key_place, CameraKind.settlement, CameraKind.intersection,
-                 CameraKind.key_place, CameraKind.settlement, CameraKind.settlement]
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [e_lon, e_lat]},
+                    "properties": {
+                        "place": "exit",
+                        "name": f"{name}{'北东南西'[e_idx]}路口",
+                        "name_en": f"{name_en} {('north', 'east', 'south', 'west')[e_idx]} exit",
+                        "region_code": code,
+                    },
+                }
+            )
+        kinds = [
+            CameraKind.intersection,
+            CameraKind.key_place,
+            CameraKind.settlement,
+            CameraKind.intersection,
+            CameraKind.key_place,
+            CameraKind.settlement,
+            CameraKind.settlement,
+        ]
         for c_idx in range(n_cams):
             number += 1
             kind = kinds[c_idx]
@@ -155,36 +230,78 @@ def build() -> DemoCounty:
             else:
                 c_lat, c_lon = _offset(lat, lon, rng.uniform(-150, 150), rng.uniform(-150, 150))
             place = CAMERA_PLACES[kind][(c_idx + v_idx) % len(CAMERA_PLACES[kind])]
-            cameras.append(DemoCamera(
-                number=number, gb_id=gb_id(COUNTY_CODE + "00", TYPE_CAMERA, number), name=f"{name}{place}",
-                name_en=f"{name_en} {KIND_EN[kind]} {c_idx + 1}", region_code=code, kind=kind, lat=c_lat,
-                lon=c_lon, heading=float(rng.randrange(0, 360, 5)), fov_angle=float(rng.choice([60, 75, 90, 100])),
-                fov_range=float(rng.choice([40, 60, 80, 120])), ptz=c_idx == 1,
-                public_view=kind is not CameraKind.key_place or c_idx == 1))
+            cameras.append(
+                DemoCamera(
+                    number=number,
+                    gb_id=gb_id(COUNTY_CODE + "00", TYPE_CAMERA, number),
+                    name=f"{name}{place}",
+                    name_en=f"{name_en} {KIND_EN[kind]} {c_idx + 1}",
+                    region_code=code,
+                    kind=kind,
+                    lat=c_lat,
+                    lon=c_lon,
+                    heading=float(rng.randrange(0, 360, 5)),
+                    fov_angle=float(rng.choice([60, 75, 90, 100])),
+                    fov_range=float(rng.choice([40, 60, 80, 120])),
+                    ptz=c_idx == 1,
+                    public_view=kind is not CameraKind.key_place or c_idx == 1,
+                )
+            )
     for code, name, name_en, _centre in TOWNSHIPS:
         outline = unary_union(village_shapes[code]).convex_hull.buffer(0.004)
         members = [v for v in VILLAGES if v[3] == code]
-        features.append({"type": "Feature", "geometry": mapping(outline), "properties": {
-            "code": code, "name": name, "name_en": name_en, "level": "township", "parent_code": COUNTY_CODE,
-            "households": sum(v[5] for v in members), "population": sum(v[6] for v in members)}})
-    county_outline = unary_union([shape for shapes in village_shapes.values() for shape in shapes]).convex_hull
-    features.append({"type": "Feature", "geometry": mapping(county_outline.buffer(1500 / 111_000)), "properties": {
-        "code": COUNTY_CODE, "name": COUNTY[0], "name_en": COUNTY[1], "level": "county",
-        "households": sum(v[5] for v in VILLAGES), "population": sum(v[6] for v in VILLAGES)}})
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": mapping(outline),
+                "properties": {
+                    "code": code,
+                    "name": name,
+                    "name_en": name_en,
+                    "level": "township",
+                    "parent_code": COUNTY_CODE,
+                    "households": sum(v[5] for v in members),
+                    "population": sum(v[6] for v in members),
+                },
+            }
+        )
+    county_outline = unary_union(
+        [shape for shapes in village_shapes.values() for shape in shapes]
+    ).convex_hull
+    features.append(
+        {
+            "type": "Feature",
+            "geometry": mapping(county_outline.buffer(1500 / 111_000)),
+            "properties": {
+                "code": COUNTY_CODE,
+                "name": COUNTY[0],
+                "name_en": COUNTY[1],
+                "level": "county",
+                "households": sum(v[5] for v in VILLAGES),
+                "population": sum(v[6] for v in VILLAGES),
+            },
+        }
+    )
     return DemoCounty({"type": "FeatureCollection", "features": features}, cameras, _users(rng), _nodes())
 
 
 def _users(rng: random.Random) -> list[DemoUser]:
-    users = [DemoUser("admin", "县平台管理员", Role.admin, COUNTY_CODE),
-             DemoUser("auditor", "县审计员", Role.auditor, COUNTY_CODE),
-             DemoUser("op-qingxi", "清溪派出所值班员", Role.operator, "513223101"),
-             DemoUser("op-shimen", "石门派出所值班员", Role.operator, "513223102")]
+    users = [
+        DemoUser("admin", "县平台管理员", Role.admin, COUNTY_CODE),
+        DemoUser("auditor", "县审计员", Role.auditor, COUNTY_CODE),
+        DemoUser("op-qingxi", "清溪派出所值班员", Role.operator, "513223101"),
+        DemoUser("op-shimen", "石门派出所值班员", Role.operator, "513223102"),
+    ]
     for v_idx, (code, name, *_rest) in enumerate(VILLAGES, start=1):
         users.append(DemoUser(f"duty-v{v_idx:02d}", f"{name}值班员{_name(rng)}", Role.duty_officer, code))
         users.append(DemoUser(f"gw-{v_idx:02d}", f"{name}网格员{_name(rng)}", Role.grid_worker, code))
         for k in (1, 2):
-            users.append(DemoUser(f"vol-v{v_idx:02d}-{k}", f"{name}联防队员{_name(rng)}", Role.volunteer, code))
-        users.append(DemoUser(f"res-v{v_idx:02d}", f"{name}村民{_name(rng)}", Role.resident, code, household=True))
+            users.append(
+                DemoUser(f"vol-v{v_idx:02d}-{k}", f"{name}联防队员{_name(rng)}", Role.volunteer, code)
+            )
+        users.append(
+            DemoUser(f"res-v{v_idx:02d}", f"{name}村民{_name(rng)}", Role.resident, code, household=True)
+        )
     return users
 
 
@@ -195,6 +312,8 @@ def _nodes() -> list[tuple[str, str, str, str | None]]:
     for serial, code in enumerate(NODE_REGIONS, start=1):
         node_id = gb_id(COUNTY_CODE + "00", TYPE_PLATFORM, serial)
         by_code[code] = node_id
-        parent = by_code.get(code[:9]) if len(code) == 12 else by_code.get(COUNTY_CODE) if len(code) == 9 else None
+        parent = (
+            by_code.get(code[:9]) if len(code) == 12 else by_code.get(COUNTY_CODE) if len(code) == 9 else None
+        )
         nodes.append((node_id, f"{names[code]}平台", code, parent))
     return nodes

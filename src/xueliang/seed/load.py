@@ -9,9 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts import service as accounts
-from xueliang.accounts.models import User
+from xueliang.accounts.models import Role, User
 from xueliang.accounts.policy import Principal
-from xueliang.accounts.models import Role
 from xueliang.audit import service as audit
 from xueliang.audit.service import SYSTEM
 from xueliang.cameras import service as cameras
@@ -38,37 +37,78 @@ async def seed_demo(session: AsyncSession, *, now: datetime, rtsp_base: str) -> 
 
     node_ids: dict[str, int] = {}
     for gb, name, region_code, parent in county.nodes:
-        node = Node(gb_id=gb, name=name, region_id=regions[region_code].id,
-                    parent_id=node_ids.get(parent) if parent else None, is_local=region_code == root.code)
+        node = Node(
+            gb_id=gb,
+            name=name,
+            region_id=regions[region_code].id,
+            parent_id=node_ids.get(parent) if parent else None,
+            is_local=region_code == root.code,
+        )
         session.add(node)
         await session.flush()
         node_ids[gb] = node.id
 
     for cam in county.cameras:
         await cameras.create_camera(
-            session, system, SYSTEM, gb_id=cam.gb_id, region_id=regions[cam.region_code].id, now=now,
-            audit_it=False, name=cam.name, name_en=cam.name_en, kind=cam.kind, lat=cam.lat, lon=cam.lon,
-            heading=cam.heading, fov_angle=cam.fov_angle, fov_range=cam.fov_range, ptz=cam.ptz,
-            public_view=cam.public_view, stream_url=f"{rtsp_base}/cam/{cam.number}")
+            session,
+            system,
+            SYSTEM,
+            gb_id=cam.gb_id,
+            region_id=regions[cam.region_code].id,
+            now=now,
+            audit_it=False,
+            name=cam.name,
+            name_en=cam.name_en,
+            kind=cam.kind,
+            lat=cam.lat,
+            lon=cam.lon,
+            heading=cam.heading,
+            fov_angle=cam.fov_angle,
+            fov_range=cam.fov_range,
+            ptz=cam.ptz,
+            public_view=cam.public_view,
+            stream_url=f"{rtsp_base}/cam/{cam.number}",
+        )
 
     for n, user in enumerate(county.users, start=1):
         region = regions[user.region_code]
         household_id = None
         if user.household:
-            hh = Household(region_id=region.id, code=f"{region.code}{n:04d}", head_name=user.display_name[-3:],
-                           members=3, address=f"{region.name}一组{n}号", lat=region.lat, lon=region.lon)
+            hh = Household(
+                region_id=region.id,
+                code=f"{region.code}{n:04d}",
+                head_name=user.display_name[-3:],
+                members=3,
+                address=f"{region.name}一组{n}号",
+                lat=region.lat,
+                lon=region.lon,
+            )
             session.add(hh)
             await session.flush()
             household_id = hh.id
-        await accounts.create_user(session, SYSTEM, username=user.username, password=DEMO_PASSWORD,
-                                   role=user.role, region=region, display_name=user.display_name,
-                                   household_id=household_id, now=now, audit_it=False)
-    await audit.append(session, SYSTEM, "demo.seed", at=now, detail={
-        "regions": len(regions), "cameras": len(county.cameras), "users": len(county.users)})
+        await accounts.create_user(
+            session,
+            SYSTEM,
+            username=user.username,
+            password=DEMO_PASSWORD,
+            role=user.role,
+            region=region,
+            display_name=user.display_name,
+            household_id=household_id,
+            now=now,
+            audit_it=False,
+        )
+    await audit.append(
+        session,
+        SYSTEM,
+        "demo.seed",
+        at=now,
+        detail={"regions": len(regions), "cameras": len(county.cameras), "users": len(county.users)},
+    )
     await session.commit()
     return SeedResult(True, county)
 
 
 async def demo_logins(session: AsyncSession) -> list[tuple[str, str, str]]:
     rows = await session.execute(select(User.username, User.role, User.display_name).order_by(User.id))
-    return [(u, r.value, d) for u, r, d in rows.tuples()]
+    return [(u, r.value, d) for u, r, d in rows.all()]

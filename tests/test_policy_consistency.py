@@ -1,0 +1,50 @@
+"""The policy's two faces agree: `may_camera` (one object) and `camera_filter` (SQL for lists)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from xueliang.accounts import service as accounts
+from xueliang.accounts.models import User
+from xueliang.accounts.policy import CAMERA_ACTIONS, camera_filter, may_camera
+from xueliang.cameras.models import Camera
+from xueliang.core.db import Database
+from xueliang.regions.models import Region
+
+
+@pytest.mark.parametrize("action", sorted(CAMERA_ACTIONS))
+async def test_object_and_sql_decisions_agree(seeded_url: str, action: str) -> None:
+    from xueliang.accounts.policy import Action
+
+    act = Action(action)
+    db = Database(seeded_url)
+    try:
+        async with db.session() as s:
+            cameras = (
+                await s.execute(select(Camera, Region.path).join(Region, Region.id == Camera.region_id))
+            ).all()
+            users = (await s.scalars(select(User))).all()
+            checked = 0
+            for user in users:
+                p = await accounts.principal_for(s, user)
+                by_sql = set(
+                    (
+                        await s.scalars(
+                            select(Camera.id)
+                            .join(Region, Region.id == Camera.region_id)
+                            .where(camera_filter(p, act))
+                        )
+                    ).all()
+                )
+                by_object = {cam.id for cam, path in cameras if may_camera(p, act, cam, path)}
+                assert by_sql == by_object, (user.username, action)
+                checked += len(by_object)
+            assert checked > 0 or action in (
+                "export_video",
+                "manage_cameras",
+                "control_ptz",
+                "view_recording",
+            )
+    finally:
+        await db.dispose()

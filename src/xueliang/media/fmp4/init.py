@@ -48,12 +48,14 @@ def _avcc(params: CodecParams, info: H264Info) -> bytes:
     ]
     if info.profile_idc in (100, 110, 122, 144):
         body.append(
-            bytes([
-                0xFC | info.chroma_format_idc,
-                0xF8 | (info.bit_depth_luma - 8),
-                0xF8 | (info.bit_depth_chroma - 8),
-                0,
-            ])
+            bytes(
+                [
+                    0xFC | info.chroma_format_idc,
+                    0xF8 | (info.bit_depth_luma - 8),
+                    0xF8 | (info.bit_depth_chroma - 8),
+                    0,
+                ]
+            )
         )
     return box(b"avcC", *body)
 

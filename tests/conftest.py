@@ -105,6 +105,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def make_settings(url: str, data_dir: Path, **extra: object) -> Settings:
+    """Settings for a test app; the media engine stays off unless a test turns it on."""
+    extra.setdefault("media_enabled", False)
     return Settings(database_url=url, data_dir=data_dir, secret_key="test-secret-" + "x" * 32, **extra)  # type: ignore[arg-type]
 
 

@@ -8,9 +8,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xueliang.accounts.views import router as accounts_router
+from xueliang.alarms.views import router as alarms_router
 from xueliang.audit.views import router as audit_router
 from xueliang.cameras.views import router as cameras_router
 from xueliang.core.errors import AppError
+from xueliang.media.health_views import router as health_router
 from xueliang.regions.views import router as regions_router
 
 API_PREFIX = "/api/v1"
@@ -18,7 +20,8 @@ API_PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for sub in (accounts_router, regions_router, cameras_router, audit_router):
+    # health_router before cameras_router: /cameras/health must win over /cameras/{camera_id}
+    for sub in (accounts_router, regions_router, health_router, cameras_router, audit_router, alarms_router):
         router.include_router(sub)
     return router
 

@@ -14,9 +14,19 @@ from xueliang.core import migrate
 from xueliang.core.clock import Clock, SystemClock
 from xueliang.core.context import AppContext
 from xueliang.core.db import Database
+from xueliang.media.plane import MediaPlane
 from xueliang.web.views import mount_web
 
-StartupHook = Callable[[AppContext], Awaitable[Callable[[], Awaitable[None]] | None]]
+Stop = Callable[[], Awaitable[None]]
+StartupHook = Callable[[AppContext], Awaitable[Stop | None]]
+
+
+def _media_hook(plane: MediaPlane) -> StartupHook:
+    async def start(_ctx: AppContext) -> Stop:
+        await plane.start()
+        return plane.stop
+
+    return start
 
 
 def create_app(
@@ -26,8 +36,8 @@ def create_app(
     migrate_on_start: bool = True,
     startup_hooks: list[StartupHook] | None = None,
 ) -> FastAPI:
-    """`startup_hooks` let the media engine and other long-running services start with the app and
-    hand back their own shutdown."""
+    """`startup_hooks` let long-running services (alarm timers, MQTT) start with the app and hand back
+    their own shutdown; the media engine is one of them unless `settings.media_enabled` is off."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url()
     ctx = AppContext(
@@ -36,17 +46,18 @@ def create_app(
         clock=clock or SystemClock(),
         secret=settings.resolved_secret_key(),
     )
+    hooks = list(startup_hooks or [])
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if migrate_on_start:
             await migrate.upgrade_async(url)
-        stops = []
-        for hook in startup_hooks or []:
-            stop = await hook(ctx)
-            if stop is not None:
-                stops.append(stop)
+        stops: list[Stop] = []
         try:
+            for hook in hooks:
+                stop = await hook(ctx)
+                if stop is not None:
+                    stops.append(stop)
             yield
         finally:
             for stop in reversed(stops):
@@ -65,5 +76,10 @@ def create_app(
     app.state.ctx = ctx
     install_error_handlers(app)
     app.include_router(api_router())
+    if settings.media_enabled:
+        plane = MediaPlane(ctx)
+        ctx.extras["media"] = plane
+        app.include_router(plane.gateway.router)
+        hooks.insert(0, _media_hook(plane))
     mount_web(app)
     return app

@@ -136,6 +136,37 @@ def demo(
     run_demo(settings, sim_port=sim_port)
 
 
+@app.command()
+def sim(
+    cameras: Annotated[int, typer.Option(min=1, max=999, help="number of simulated cameras")] = 59,
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8554,
+    host: str = "127.0.0.1",
+    size: Annotated[str, typer.Option(help="picture size WxH, e.g. 640x360 or 1280x720")] = "640x360",
+    data_dir: Path = Path("var"),
+    auth: Annotated[str, typer.Option(help="require Digest auth as USER:PASSWORD")] = "",
+) -> None:
+    """Serve simulated cameras over RTSP at rtsp://HOST:PORT/cam/N (loops encoded once, then replayed)."""
+    from xueliang.media.sim.server import run_simulator
+
+    try:
+        width, height = (int(v) for v in size.lower().split("x", 1))
+    except ValueError:
+        raise fail(f"--size must look like 640x360, not {size!r}") from None
+    credentials = None
+    if auth:
+        user, sep, secret = auth.partition(":")
+        if not sep or not user:
+            raise fail("--auth must look like USER:PASSWORD")
+        credentials = (user, secret)
+    out.print(f"simulating {cameras} cameras at rtsp://{host}:{port}/cam/1..{cameras} ({width}x{height})")
+    try:
+        asyncio.run(run_simulator(cameras, host, port, data_dir, size=(width, height), auth=credentials))
+    except OSError as exc:
+        raise fail(f"cannot serve on {host}:{port}: {exc}") from None
+    except KeyboardInterrupt:
+        pass
+
+
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOpt = None, revision: str = "head") -> None:
     """Apply schema migrations."""

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     login_window_seconds: int = 900
     stream_token_seconds: int = Field(default=300, le=300)
     sim_rtsp_base: str = "rtsp://127.0.0.1:8554"
+    media_enabled: bool = True  # pull cameras; off for API-only tests and admin tools
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import uvicorn
 from rich.console import Console
@@ -20,7 +22,9 @@ console = Console()
 
 
 def serve_forever(settings: Settings) -> None:
-    app = create_app(settings)
+    from xueliang.alarms.tasks import alarm_startup_hooks
+
+    app = create_app(settings, startup_hooks=alarm_startup_hooks(settings))
     uvicorn.run(
         app,
         host=settings.host,
@@ -28,6 +32,7 @@ def serve_forever(settings: Settings) -> None:
         log_level="info",
         proxy_headers=False,
         ws_max_size=1 << 20,
+        ws_per_message_deflate=False,  # compressing video fragments costs CPU and saves nothing
     )
 
 
@@ -62,8 +67,33 @@ def print_logins(settings: Settings, logins: list[tuple[str, str, str]]) -> None
     console.print(f"console: {base}/   TV: {base}/tv   phone: {base}/m   API: {base}/api/v1/docs")
 
 
+def start_simulator(settings: Settings, cameras: int, port: int) -> subprocess.Popen[bytes]:
+    """The simulator runs beside the platform in its own process, as a real camera farm would."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "xueliang",
+        "sim",
+        "--cameras",
+        str(cameras),
+        "--port",
+        str(port),
+        "--data-dir",
+        str(settings.data_dir),
+    ]
+    return subprocess.Popen(cmd)  # noqa: S603 - our own interpreter and module, numeric arguments
+
+
 def run_demo(settings: Settings, sim_port: int) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logins = asyncio.run(prepare_demo(settings))
-    print_logins(settings, logins)
-    serve_forever(settings)
+    sim = start_simulator(settings, 59, sim_port)
+    try:
+        print_logins(settings, logins)
+        serve_forever(settings)
+    finally:
+        sim.terminate()
+        try:
+            sim.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            sim.kill()

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts import service
@@ -71,6 +71,29 @@ async def caller_from_request(request: Request, session: AsyncSession) -> Caller
         return None
     auth, user = resolved
     return Caller(user, await service.principal_for(session, user), auth, token, client_address(request))
+
+
+async def caller_from_websocket(websocket: WebSocket) -> Caller | None:
+    """WebSockets authenticate by the session cookie (same-origin pages) or `Authorization: Bearer`.
+    The handshake is a GET, so no CSRF token applies; Origin is checked instead."""
+    origin = websocket.headers.get("origin")
+    host = websocket.headers.get("host", "")
+    if origin is not None and origin.split("://", 1)[-1] != host:
+        return None
+    header = websocket.headers.get("authorization", "")
+    token = (
+        header[7:].strip() if header.lower().startswith("bearer ") else websocket.cookies.get(SESSION_COOKIE)
+    )
+    if not token:
+        return None
+    ctx: AppContext = websocket.app.state.ctx
+    async with ctx.db.session() as session:
+        resolved = await service.resolve_session(session, token, ctx.clock.now())
+        if resolved is None:
+            return None
+        auth, user = resolved
+        address = websocket.client.host if websocket.client else ""
+        return Caller(user, await service.principal_for(session, user), auth, token, address)
 
 
 async def current_caller(request: Request, session: Session) -> Caller:

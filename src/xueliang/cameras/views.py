@@ -9,6 +9,8 @@ from xueliang.accounts.policy import Action, allows
 from xueliang.cameras import service
 from xueliang.cameras.models import Camera, CameraKind
 from xueliang.cameras.schemas import CameraAdminOut, CameraCreate, CameraFields, CameraOut, OpenOut
+from xueliang.core.context import AppContext
+from xueliang.media.plane import MediaPlane
 from xueliang.regions.models import Region
 
 router = APIRouter(tags=["cameras"])
@@ -70,11 +72,33 @@ async def open_camera(camera_id: int, caller: CurrentCaller, ctx: Ctx, session: 
     camera, region = await service.open_camera(
         session, caller.principal, caller.actor, camera_id, ctx.clock.now()
     )
-    issue_streams = ctx.extras.get("issue_streams")
-    streams: dict[str, str] = issue_streams(caller, camera) if issue_streams else {}
     return OpenOut(
-        camera=camera_out(camera, region), streams=streams, expires_in=ctx.settings.stream_token_seconds
+        camera=camera_out(camera, region),
+        streams=_streams(ctx, caller.user.id, camera.id),
+        expires_in=ctx.settings.stream_token_seconds,
     )
+
+
+@router.post("/cameras/{camera_id}/token", response_model=OpenOut)
+async def refresh_stream_token(camera_id: int, caller: CurrentCaller, ctx: Ctx, session: Session) -> OpenOut:
+    """Fresh stream URLs for a view already open (the policy is asked again; no new `camera.open`)."""
+    camera, region = await service.get_camera(session, caller.principal, camera_id, Action.view_live)
+    return OpenOut(
+        camera=camera_out(camera, region),
+        streams=_streams(ctx, caller.user.id, camera.id),
+        expires_in=ctx.settings.stream_token_seconds,
+    )
+
+
+def _streams(ctx: AppContext, user_id: int, camera_id: int) -> dict[str, str]:
+    plane: MediaPlane | None = ctx.extras.get("media")
+    return plane.stream_urls(user_id, camera_id) if plane is not None else {}
+
+
+async def _sync_media(ctx: AppContext, camera_id: int) -> None:
+    plane: MediaPlane | None = ctx.extras.get("media")
+    if plane is not None:
+        await plane.sync_camera(camera_id)
 
 
 @router.post("/cameras", response_model=CameraAdminOut, status_code=201)
@@ -91,6 +115,7 @@ async def create_camera(body: CameraCreate, caller: CurrentCaller, ctx: Ctx, ses
         **fields,
     )
     await session.commit()
+    await _sync_media(ctx, camera.id)
     region = await session.get(Region, camera.region_id)
     assert region is not None
     return camera_out(camera, region, admin=True)
@@ -110,6 +135,7 @@ async def patch_camera(
         **body.model_dump(exclude_none=True),
     )
     await session.commit()
+    await _sync_media(ctx, camera.id)
     region = await session.get(Region, camera.region_id)
     assert region is not None
     return camera_out(camera, region, admin=True)
@@ -120,3 +146,4 @@ async def delete_camera(camera_id: int, caller: CurrentCaller, ctx: Ctx, session
     require(caller, Action.manage_cameras)
     await service.delete_camera(session, caller.principal, caller.actor, camera_id, ctx.clock.now())
     await session.commit()
+    await _sync_media(ctx, camera_id)

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Self
 
 from xueliang.media.channel import Channel, ChannelConfig
+from xueliang.media.errors import MediaError
 from xueliang.media.frames import AccessUnit
 from xueliang.media.hls import HlsConfig, HlsPackager
 
@@ -269,8 +270,12 @@ class MediaEngine:
             if isinstance(exc, TimeoutError) and deadline.expired():
                 reason = f"no data for {stale:g} s"
             else:
-                reason = f"{type(exc).__name__}: {exc}"
-                log.warning("camera %s: source failed: %s", camera.spec.camera_id, reason, exc_info=True)
+                # A camera's own faults (refused, malformed reply) are expected: one line, no traceback.
+                expected = isinstance(exc, MediaError)
+                reason = str(exc) if expected else f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "camera %s: source failed: %s", camera.spec.camera_id, reason, exc_info=not expected
+                )
         finally:
             aclose = getattr(source, "aclose", None)
             if aclose is not None:

@@ -1,0 +1,136 @@
+"""Camera health for the console: current status per camera and status changes, scoped by the policy."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel
+
+from xueliang.accounts.deps import CurrentCaller, Session, caller_from_websocket, require
+from xueliang.accounts.policy import Action
+from xueliang.cameras import service as cameras
+from xueliang.media.engine import CameraHealth, HealthEvent, UnknownCamera
+from xueliang.media.plane import MediaPlane
+
+router = APIRouter(tags=["cameras"])
+
+
+class HealthOut(BaseModel):
+    camera_id: int
+    status: str
+    reason: str
+    since: float
+    reconnects: int
+    fps: float
+    bitrate_bps: float
+    last_keyframe_at: float | None
+    viewers: int
+    codec: str | None
+    width: int
+    height: int
+
+
+class EventOut(BaseModel):
+    camera_id: int
+    status: str
+    reason: str
+    at: float
+    reconnects: int
+
+
+def _plane(request: Request | WebSocket) -> MediaPlane | None:
+    plane: MediaPlane | None = request.app.state.ctx.extras.get("media")
+    return plane
+
+
+def health_out(h: CameraHealth) -> HealthOut:
+    return HealthOut(
+        camera_id=h.camera_id,
+        status=h.status.value,
+        reason=h.reason,
+        since=h.since,
+        reconnects=h.reconnects,
+        fps=round(h.fps, 2),
+        bitrate_bps=round(h.bitrate_bps),
+        last_keyframe_at=h.last_keyframe_at,
+        viewers=h.viewers,
+        codec=h.codec,
+        width=h.width,
+        height=h.height,
+    )
+
+
+def event_out(e: HealthEvent) -> EventOut:
+    return EventOut(
+        camera_id=e.camera_id, status=e.status.value, reason=e.reason, at=e.at, reconnects=e.reconnects
+    )
+
+
+@router.get("/cameras/health", response_model=list[HealthOut])
+async def camera_health(request: Request, caller: CurrentCaller, session: Session) -> list[HealthOut]:
+    """Status of every camera in scope that the engine pulls (disabled cameras are absent)."""
+    require(caller, Action.list_cameras)
+    plane = _plane(request)
+    if plane is None:
+        return []
+    out = []
+    for cam, _region in await cameras.list_cameras(session, caller.principal, cameras.CameraQuery()):
+        try:
+            out.append(health_out(plane.engine.health(cam.id)))
+        except UnknownCamera:
+            continue
+    return out
+
+
+@router.get("/cameras/events", response_model=list[EventOut])
+async def camera_events(request: Request, caller: CurrentCaller, session: Session) -> list[EventOut]:
+    """Recent status changes (newest last) of cameras in scope, kept in memory since start-up."""
+    require(caller, Action.list_cameras)
+    plane = _plane(request)
+    if plane is None:
+        return []
+    visible = {c.id for c, _ in await cameras.list_cameras(session, caller.principal, cameras.CameraQuery())}
+    return [event_out(e) for e in plane.recent_events if e.camera_id in visible]
+
+
+@router.websocket("/cameras/events/ws")
+async def camera_events_ws(websocket: WebSocket) -> None:
+    """Pushes each status change of a camera in scope as JSON the moment the engine reports it."""
+    plane = _plane(websocket)
+    caller = await caller_from_websocket(websocket)
+    if caller is None:
+        await websocket.close(code=4401, reason="log in first")
+        return
+    ctx = websocket.app.state.ctx
+    async with ctx.db.session() as session:
+        visible = {
+            c.id for c, _ in await cameras.list_cameras(session, caller.principal, cameras.CameraQuery())
+        }
+    await websocket.accept()
+    if plane is None:
+        await websocket.close(code=1011, reason="media engine not running")
+        return
+    queue: asyncio.Queue[HealthEvent] = asyncio.Queue(maxsize=1000)
+
+    def listen(event: HealthEvent) -> None:
+        if event.camera_id in visible and not queue.full():
+            queue.put_nowait(event)
+
+    plane.status_listeners.append(listen)
+    try:
+        snapshot: list[dict[str, Any]] = []
+        for cam_id in visible:
+            try:
+                snapshot.append(health_out(plane.engine.health(cam_id)).model_dump())
+            except UnknownCamera:
+                continue
+        await websocket.send_json({"type": "snapshot", "cameras": snapshot})
+        while True:
+            event = await queue.get()
+            await websocket.send_json({"type": "status", **event_out(event).model_dump()})
+    except WebSocketDisconnect:
+        pass
+    finally:
+        plane.status_listeners.remove(listen)

@@ -1,0 +1,165 @@
+"""RTP packets → access units: depacketize, merge same-timestamp NAL units, close a frame on the
+marker bit (or when the next timestamp starts), drop frames damaged by loss, start at a keyframe."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from xueliang.media.codecs.params import ParamSetTracker, is_keyframe, is_vcl
+from xueliang.media.frames import AccessUnit, Codec, CodecParams
+from xueliang.media.rtp.h264 import H264Depacketizer
+from xueliang.media.rtp.h265 import H265Depacketizer
+from xueliang.media.rtp.packet import RtpPacket
+from xueliang.media.rtp.timeline import Timeline
+
+_MAX_CARRY = 16  # non-VCL NAL units held for the next frame; more means a broken sender
+
+
+@dataclass(slots=True)
+class AssemblerStats:
+    frames: int = 0
+    packets: int = 0
+    lost_packets: int = 0
+    late_packets: int = 0
+    damaged_frames: int = 0
+    skipped_frames: int = 0  # before the first keyframe, or without parameter sets
+
+
+class FrameAssembler:
+    """Feeds `emit` one AccessUnit per complete, undamaged frame (90 kHz clock, as RFC 6184 and
+    RFC 7798 require). Malformed payloads raise MediaProtocolError; loss never raises."""
+
+    def __init__(
+        self,
+        codec: Codec,
+        payload_type: int,
+        emit: Callable[[AccessUnit], None],
+        *,
+        params: CodecParams | None = None,
+        timeline: Timeline | None = None,
+        donl: bool = False,
+        wait_keyframe_after_loss: bool = False,
+    ) -> None:
+        self.codec = codec
+        self.payload_type = payload_type
+        self.stats = AssemblerStats()
+        self._emit = emit
+        self._params = ParamSetTracker(codec, params)
+        self._timeline = timeline if timeline is not None else Timeline()
+        self._timeline.new_session()
+        self._depack: H264Depacketizer | H265Depacketizer = (
+            H264Depacketizer() if codec is Codec.h264 else H265Depacketizer(donl)
+        )
+        self._resync_on_loss = wait_keyframe_after_loss
+        self._ssrc: int | None = None
+        self._seq: int | None = None
+        self._open = False
+        self._ts = 0
+        self._closed_ts: int | None = None
+        self._nalus: list[bytes] = []
+        self._has_vcl = False
+        self._damaged = False
+        self._carry: list[bytes] = []
+        self._waiting_keyframe = True
+
+    @property
+    def params(self) -> CodecParams | None:
+        return self._params.current
+
+    def resync(self) -> None:
+        """Drop frames until the next keyframe (the consumer lost some frames)."""
+        self._waiting_keyframe = True
+
+    def push(self, packet: RtpPacket) -> None:
+        if packet.payload_type != self.payload_type:
+            return
+        stats = self.stats
+        stats.packets += 1
+        if packet.ssrc != self._ssrc:
+            if self._ssrc is not None:
+                self._restart()
+            self._ssrc = packet.ssrc
+        if self._seq is not None:
+            gap = (packet.sequence - self._seq) & 0xFFFF
+            if gap == 0 or gap >= 0x8000:
+                stats.late_packets += 1
+                return
+            if gap != 1:
+                stats.lost_packets += gap - 1
+                self._loss(packet.timestamp)
+        self._seq = packet.sequence
+        ts = packet.timestamp
+        if self._open and ts != self._ts:
+            self._flush()
+        if not self._open:
+            if ts == self._closed_ts:
+                self._straggler(packet.payload)
+                return
+            self._open, self._ts, self._has_vcl = True, ts, False
+        depack = self._depack
+        nalus = depack.push(packet.payload)
+        if depack.broken:
+            depack.broken = False
+            self._damaged = True
+        if nalus:
+            self._nalus.extend(nalus)
+            if not self._has_vcl:
+                self._has_vcl = any(is_vcl(self.codec, n) for n in nalus)
+        if packet.marker and self._has_vcl:
+            self._flush()
+
+    def _loss(self, ts: int) -> None:
+        if self._open and ts != self._ts:
+            self._damaged = True
+            self._flush()
+        self._damaged = True
+        self._depack.reset()
+        self._depack.broken = False
+
+    def _restart(self) -> None:
+        """The sender changed SSRC: a new stream on the same session."""
+        self._open, self._nalus, self._carry, self._damaged = False, [], [], False
+        self._seq, self._closed_ts, self._waiting_keyframe = None, None, True
+        self._depack.reset()
+        self._depack.broken = False
+        self._timeline.new_session()
+
+    def _straggler(self, payload: bytes) -> None:
+        """A packet for a frame already closed by its marker: keep parameter sets, drop slices."""
+        self.stats.late_packets += 1
+        for nalu in self._depack.push(payload):
+            if not is_vcl(self.codec, nalu) and len(self._carry) < _MAX_CARRY:
+                self._carry.append(nalu)
+        self._depack.broken = False
+
+    def _flush(self) -> None:
+        nalus = self._carry + self._nalus if self._carry else self._nalus
+        self._open, self._nalus, self._closed_ts = False, [], self._ts
+        if self._damaged:
+            self._damaged, self._carry = False, []
+            self.stats.damaged_frames += 1
+            if self._resync_on_loss:
+                self._waiting_keyframe = True
+            return
+        if not self._has_vcl:
+            self._carry = nalus[-_MAX_CARRY:]
+            return
+        self._carry = []
+        params = self._params.update(nalus)
+        keyframe = is_keyframe(self.codec, nalus)
+        if params is None or (self._waiting_keyframe and not keyframe):
+            self.stats.skipped_frames += 1
+            return
+        self._waiting_keyframe = False
+        self.stats.frames += 1
+        self._emit(
+            AccessUnit(
+                nalus=nalus,
+                pts=self._timeline.map(self._ts),
+                keyframe=keyframe,
+                params=params,
+                arrived_ns=time.monotonic_ns(),
+            )
+        )

@@ -1,0 +1,477 @@
+"""The RTSP pulling client: DESCRIBE/SETUP/PLAY over one TCP connection, RTP interleaved on it (the
+default: passes NAT, loses nothing) or over UDP; keepalive before the session times out; a read
+timeout catches silent drops. Access units come out of an async iterator.
+
+    source = RtspSource("rtsp://user:pw@cam/stream")
+    async with source.open() as session:
+        async for au in session:
+            ...
+
+The source keeps one timeline, so a new session after a reconnect continues its timestamps.
+Everything a session can fail with is a `MediaError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import socket
+from types import TracebackType
+from typing import Literal, Self
+from urllib.parse import unquote, urlsplit
+
+from xueliang.media.errors import MediaAuthError, MediaConnectionError, MediaError, MediaProtocolError
+from xueliang.media.frames import AccessUnit, Codec, CodecParams
+from xueliang.media.rtp.assembler import AssemblerStats, FrameAssembler
+from xueliang.media.rtp.packet import parse_rtp
+from xueliang.media.rtp.timeline import Timeline
+from xueliang.media.rtsp.auth import ClientAuth, parse_auth_header
+from xueliang.media.rtsp.fields import parse_pair, parse_session, parse_transport
+from xueliang.media.rtsp.message import Headers, InterleavedFrame, RtspParser, RtspRequest, RtspResponse
+from xueliang.media.rtsp.sdp import VideoTrack, parse_sdp, resolve_control, video_track
+
+log = logging.getLogger(__name__)
+
+Transport = Literal["tcp", "udp"]
+_HIGH_WATER = 64  # frames queued for the consumer before TCP reading pauses
+_LOW_WATER = 8
+_UDP_OVERFLOW = 256  # frames queued on UDP (cannot pause): drop them and resync at a keyframe
+_UDP_RCVBUF = 2 * 1024 * 1024
+
+
+class RtspSource:
+    """A camera reachable over RTSP. Credentials come from the URL or the arguments."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        transport: Transport = "tcp",
+        username: str | None = None,
+        password: str | None = None,
+        connect_timeout: float = 5.0,
+        request_timeout: float = 5.0,
+        read_timeout: float = 5.0,
+        user_agent: str = "Xueliang",
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "rtsp" or not parts.hostname:
+            raise MediaProtocolError(f"not an rtsp:// URL: {url[:80]!r}")
+        try:
+            self.port = parts.port or 554
+        except ValueError as exc:
+            raise MediaProtocolError(f"bad port in {url[:80]!r}") from exc
+        self.host = parts.hostname
+        netloc = parts.netloc.rpartition("@")[2]
+        self.url = parts._replace(netloc=netloc).geturl()  # never carries credentials
+        user = username if username is not None else unquote(parts.username or "")
+        secret = password if password is not None else unquote(parts.password or "")
+        self.credentials = (user, secret) if user else None
+        self.transport: Transport = transport
+        self.connect_timeout = connect_timeout
+        self.request_timeout = request_timeout
+        self.read_timeout = read_timeout
+        self.user_agent = user_agent
+        self.timeline = Timeline()
+
+    def open(self) -> RtspSession:
+        """A new session (connects on `async with` or the first `__anext__`)."""
+        return RtspSession(self)
+
+
+class _Control(asyncio.Protocol):
+    """The RTSP TCP connection: responses, server requests and interleaved RTP."""
+
+    def __init__(self, session: RtspSession) -> None:
+        self.session = session
+        self.parser = RtspParser()
+
+    def data_received(self, data: bytes) -> None:
+        session = self.session
+        session.last_rx = session.loop.time()
+        session.bytes_received += len(data)
+        try:
+            for item in self.parser.feed(data):
+                if type(item) is InterleavedFrame:
+                    if item.channel == session.rtp_channel:
+                        session.on_rtp(item.data)
+                elif isinstance(item, RtspResponse):
+                    session.on_response(item)
+                elif isinstance(item, RtspRequest):
+                    session.on_request(item)
+        except MediaError as exc:
+            session.fail(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        detail = f": {exc}" if exc else ""
+        self.session.fail(MediaConnectionError(f"connection closed by {self.session.source.host}{detail}"))
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, session: RtspSession, rtp: bool) -> None:
+        self.session = session
+        self.rtp = rtp
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        session = self.session
+        if addr[0] != session.server_ip:
+            return
+        session.last_rx = session.loop.time()
+        session.bytes_received += len(data)
+        if self.rtp:
+            session.on_rtp(data)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("UDP error from %s: %s", self.session.source.host, exc)
+
+
+class RtspSession:
+    """One RTSP session: an async iterator of access units, closed with `close()` or `async with`."""
+
+    def __init__(self, source: RtspSource) -> None:
+        self.source = source
+        self.loop = asyncio.get_running_loop()
+        self.track: VideoTrack | None = None
+        self.rtp_channel = -1
+        self.server_ip = ""
+        self.last_rx = 0.0
+        self.bytes_received = 0
+        self._auth = ClientAuth(*source.credentials) if source.credentials else None
+        self._control: asyncio.Transport | None = None
+        self._udp: list[asyncio.DatagramTransport] = []
+        self._assembler: FrameAssembler | None = None
+        self._frames: collections.deque[AccessUnit] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._pending: dict[int, asyncio.Future[RtspResponse]] = {}
+        self._cseq = 0
+        self._session_id: str | None = None
+        self._session_timeout = 60.0
+        self._public = ""
+        self._keepalive_method = "OPTIONS"
+        self._keepalive_cseq: int | None = None
+        self._last_keepalive = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._paused = False
+        self._started = False
+        self._closed = False
+        self._error: MediaError | None = None
+
+    # -- public -----------------------------------------------------------------------------------
+
+    @property
+    def codec(self) -> Codec | None:
+        return self.track.codec if self.track else None
+
+    @property
+    def params(self) -> CodecParams | None:
+        """Current parameter sets (SDP first, then in-band); None until known."""
+        if self._assembler is not None and self._assembler.params is not None:
+            return self._assembler.params
+        return self.track.params if self.track else None
+
+    @property
+    def stats(self) -> AssemblerStats:
+        return self._assembler.stats if self._assembler else AssemblerStats()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> AccessUnit:
+        if not self._started:
+            await self.start()
+        frames = self._frames
+        while not frames:
+            if self._error is not None:
+                raise self._error
+            if self._closed:
+                raise StopAsyncIteration
+            self._waiter = self.loop.create_future()
+            await self._waiter
+        au = frames.popleft()
+        if self._paused and len(frames) <= _LOW_WATER and self._control is not None:
+            self._paused = False
+            self._control.resume_reading()
+        return au
+
+    async def start(self) -> None:
+        """Connect, DESCRIBE, SETUP the video track, PLAY."""
+        if self._started:
+            return
+        self._started = True
+        try:
+            await self._handshake()
+        except BaseException as exc:
+            await self.close()
+            if isinstance(exc, OSError):
+                raise MediaConnectionError(f"{self.source.host}: {exc}") from exc
+            raise
+        self.last_rx = self._last_keepalive = self.loop.time()
+        self._timer = self.loop.call_later(self._tick_interval, self._tick)
+
+    async def close(self) -> None:
+        """TEARDOWN (best effort, not awaited) and release sockets; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        control = self._control
+        if control is not None and not control.is_closing():
+            if self._session_id and self._error is None:
+                self._send("TEARDOWN", self.source.url)
+            control.close()
+        for transport in self._udp:
+            transport.close()
+        for fut in self._pending.values():
+            fut.cancel()
+        self._pending.clear()
+        self._wake()
+
+    # -- handshake ---------------------------------------------------------------------------------
+
+    async def _handshake(self) -> None:
+        src = self.source
+        try:
+            async with asyncio.timeout(src.connect_timeout):
+                control, _ = await self.loop.create_connection(lambda: _Control(self), src.host, src.port)
+        except TimeoutError as exc:
+            raise MediaConnectionError(f"{src.host}:{src.port}: connect timed out") from exc
+        except OSError as exc:
+            raise MediaConnectionError(f"{src.host}:{src.port}: {exc.strerror or exc}") from exc
+        self._control = control
+        self.server_ip = control.get_extra_info("peername")[0]
+        options = await self._request("OPTIONS", src.url)
+        if options.status < 300:
+            self._public = (options.headers.get("Public") or "").upper()
+        if "GET_PARAMETER" in self._public:
+            self._keepalive_method = "GET_PARAMETER"
+        accept = Headers([("Accept", "application/sdp")])
+        describe = _ok("DESCRIBE", await self._request("DESCRIBE", src.url, accept))
+        base = describe.headers.get("Content-Base") or describe.headers.get("Content-Location") or src.url
+        session_description = parse_sdp(describe.body)
+        track = video_track(session_description, base)
+        self.track = track
+        self._assembler = FrameAssembler(
+            track.codec,
+            track.payload_type,
+            self._emit,
+            params=track.params,
+            timeline=src.timeline,
+            donl=track.donl,
+        )
+        if src.transport == "tcp":
+            spec = "RTP/AVP/TCP;unicast;interleaved=0-1"
+        else:
+            port = await self._open_udp(control.get_extra_info("sockname")[0])
+            spec = f"RTP/AVP;unicast;client_port={port}-{port + 1}"
+        setup = _ok("SETUP", await self._request("SETUP", track.control_url, Headers([("Transport", spec)])))
+        session_header = setup.headers.get("Session")
+        if session_header is None:
+            raise MediaProtocolError("SETUP answer has no Session header")
+        self._session_id, timeout = parse_session(session_header)
+        self._session_timeout = timeout or 60.0
+        proto, params = parse_transport(setup.headers.get("Transport") or "")
+        if src.transport == "tcp":
+            if not proto.endswith("/TCP") or "interleaved" not in params:
+                raise MediaProtocolError(f"server refused TCP interleaving: {proto}")
+            self.rtp_channel = parse_pair(params["interleaved"], "interleaved channels")[0]
+        elif proto.endswith("/TCP"):
+            raise MediaProtocolError("server refused UDP transport")
+        base_control = resolve_control(base, session_description.attribute("control"))
+        _ok("PLAY", await self._request("PLAY", base_control, Headers([("Range", "npt=0.000-")])))
+
+    async def _open_udp(self, local_ip: str) -> int:
+        """Bind an even RTP port and the next one for RTCP."""
+        for _ in range(32):
+            rtp, _ = await self.loop.create_datagram_endpoint(
+                lambda: _Udp(self, True), local_addr=(local_ip, 0)
+            )
+            port = rtp.get_extra_info("sockname")[1]
+            if port % 2 == 0 and port < 65535:
+                try:
+                    rtcp, _ = await self.loop.create_datagram_endpoint(
+                        lambda: _Udp(self, False), local_addr=(local_ip, port + 1)
+                    )
+                except OSError:
+                    pass
+                else:
+                    sock = rtp.get_extra_info("socket")
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _UDP_RCVBUF)
+                    self._udp = [rtp, rtcp]
+                    return int(port)
+            rtp.close()
+        raise MediaConnectionError("no free UDP port pair for RTP/RTCP")
+
+    # -- requests ----------------------------------------------------------------------------------
+
+    def _send(self, method: str, url: str, extra: Headers | None = None) -> tuple[int, RtspRequest]:
+        self._cseq += 1
+        headers = Headers([("CSeq", str(self._cseq)), ("User-Agent", self.source.user_agent)])
+        if self._session_id:
+            headers.add("Session", self._session_id)
+        if self._auth is not None and self._auth.ready:
+            authorization = self._auth.header(method, url)
+            if authorization:
+                headers.add("Authorization", authorization)
+        for name, value in extra or ():
+            headers.add(name, value)
+        request = RtspRequest(method, url, headers)
+        if self._control is not None and not self._control.is_closing():
+            self._control.write(request.to_bytes())
+        return self._cseq, request
+
+    async def _exchange(self, method: str, url: str, extra: Headers | None) -> RtspResponse:
+        if self._error is not None:
+            raise self._error
+        cseq, _ = self._send(method, url, extra)
+        future: asyncio.Future[RtspResponse] = self.loop.create_future()
+        self._pending[cseq] = future
+        try:
+            async with asyncio.timeout(self.source.request_timeout):
+                return await future
+        except TimeoutError as exc:
+            timeout = self.source.request_timeout
+            raise MediaConnectionError(f"no answer to {method} within {timeout:g} s") from exc
+        finally:
+            self._pending.pop(cseq, None)
+
+    async def _request(self, method: str, url: str, extra: Headers | None = None) -> RtspResponse:
+        """Send a request, answering an authentication challenge when one comes back."""
+        answered = False
+        for _ in range(3):
+            response = await self._exchange(method, url, extra)
+            if response.status != 401:
+                return response
+            if self._auth is None:
+                raise MediaAuthError(f"{method}: 401 Unauthorized and no credentials are configured")
+            challenges = response.headers.get_all("WWW-Authenticate")
+            stale = any(
+                c.params.get("stale", "").lower() == "true" for v in challenges for c in parse_auth_header(v)
+            )
+            if answered and not stale:
+                raise MediaAuthError(f"{method}: 401 Unauthorized: wrong username or password")
+            if not self._auth.accept(challenges):
+                raise MediaAuthError(f"{method}: 401 Unauthorized with no supported authentication scheme")
+            answered = True
+        raise MediaAuthError(f"{method}: 401 Unauthorized after repeated stale nonces")
+
+    # -- events from the transports -----------------------------------------------------------------
+
+    def on_rtp(self, data: bytes) -> None:
+        assembler = self._assembler
+        if assembler is None or self._error is not None:
+            return
+        try:
+            assembler.push(parse_rtp(data))
+        except MediaError as exc:
+            self.fail(exc)
+
+    def on_response(self, response: RtspResponse) -> None:
+        cseq = response.cseq
+        future = None
+        if cseq is not None and cseq.strip().isdigit():
+            future = self._pending.get(int(cseq))
+        elif self._pending:
+            future = next(iter(self._pending.values()))
+        if future is not None and not future.done():
+            future.set_result(response)
+
+    def on_request(self, request: RtspRequest) -> None:
+        """Servers rarely ask us anything; answer keepalive-style requests, refuse the rest."""
+        known = request.method in ("OPTIONS", "GET_PARAMETER")
+        reply = RtspResponse(200 if known else 501, "OK" if known else "Not Implemented")
+        if request.cseq is not None:
+            reply.headers.add("CSeq", request.cseq)
+        if self._control is not None and not self._control.is_closing():
+            self._control.write(reply.to_bytes())
+
+    def fail(self, error: MediaError) -> None:
+        """End the session with `error` (the first one wins); the iterator raises it."""
+        if self._error is not None or self._closed:
+            return
+        self._error = error
+        if self._control is not None:
+            self._control.abort()
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(error)
+        self._wake()
+
+    def _emit(self, au: AccessUnit) -> None:
+        frames = self._frames
+        frames.append(au)
+        self._wake()
+        if len(frames) >= _HIGH_WATER:
+            if self.source.transport == "tcp":
+                if not self._paused and self._control is not None:
+                    self._paused = True
+                    self._control.pause_reading()
+            elif len(frames) > _UDP_OVERFLOW and self._assembler is not None:
+                frames.clear()
+                self._assembler.resync()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- timers ------------------------------------------------------------------------------------
+
+    @property
+    def _tick_interval(self) -> float:
+        return max(0.05, min(1.0, self.source.read_timeout / 4))
+
+    def _tick(self) -> None:
+        """Once a second or so: detect silence, send the keepalive when it is due."""
+        if self._closed or self._error is not None:
+            return
+        now = self.loop.time()
+        if not self._paused and now - self.last_rx > self.source.read_timeout:
+            silence = self.source.read_timeout
+            self.fail(MediaConnectionError(f"no data from {self.source.host} for {silence:g} s"))
+            return
+        if now - self._last_keepalive >= max(1.0, self._session_timeout / 2):
+            self._last_keepalive = now
+            self._keepalive()
+        self._timer = self.loop.call_later(self._tick_interval, self._tick)
+
+    def _keepalive(self) -> None:
+        if self._keepalive_cseq is not None:
+            stale = self._pending.pop(self._keepalive_cseq, None)
+            if stale is not None:
+                stale.cancel()
+        method = self._keepalive_method
+        cseq, _ = self._send(method, self.source.url)
+        future: asyncio.Future[RtspResponse] = self.loop.create_future()
+        self._pending[cseq] = future
+        self._keepalive_cseq = cseq
+
+        def done(fut: asyncio.Future[RtspResponse]) -> None:
+            self._pending.pop(cseq, None)
+            if fut.cancelled() or fut.exception() is not None:
+                return
+            response = fut.result()
+            if response.status == 401 and self._auth is not None:
+                with contextlib.suppress(MediaProtocolError):
+                    self._auth.accept(response.headers.get_all("WWW-Authenticate"))
+            elif response.status >= 300 and method == "GET_PARAMETER":
+                self._keepalive_method = "OPTIONS"
+
+        future.add_done_callback(done)
+
+
+def _ok(method: str, response: RtspResponse) -> RtspResponse:
+    if not 200 <= response.status < 300:
+        raise MediaProtocolError(f"{method} answered {response.status} {response.reason}".strip())
+    return response

@@ -11,13 +11,14 @@ from typing import Any
 
 import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from xueliang.accounts.deps import caller_from_request, get_ctx
 from xueliang.accounts.policy import ROLE_ACTIONS
+from xueliang.regions.models import Region
 from xueliang.web import i18n
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -25,38 +26,70 @@ STATIC_DIR = WEB_DIR / "static"
 
 
 def _templates() -> Jinja2Templates:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(WEB_DIR / "templates"), autoescape=True,
-                             extensions=["jinja2.ext.i18n"])
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(WEB_DIR / "templates"), autoescape=True, extensions=["jinja2.ext.i18n"]
+    )
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     return Jinja2Templates(env=env)
+
+
+def _script_json(data: dict[str, Any]) -> Markup:
+    """JSON safe inside <script>: '<', '>' and '&' only occur in strings, where \\u escapes mean the same."""
+    text = json.dumps(data, ensure_ascii=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)  # noqa: S704 - escaped above; no markup can end the script element
 
 
 def mount_web(app: FastAPI) -> None:
     templates = _templates()
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
-    async def render(request: Request, template: str, terminal: str, *, login_required: bool = True,
-                     **extra: Any) -> Response:
+    async def render(
+        request: Request, template: str, terminal: str, *, login_required: bool = True, **extra: Any
+    ) -> Response:
         ctx = get_ctx(request)
         async with ctx.db.session() as session:
             caller = await caller_from_request(request, session)
+            region = await session.get(Region, caller.user.region_id) if caller is not None else None
         if login_required and caller is None:
             return RedirectResponse(f"/login?terminal={terminal}&next={request.url.path}", status_code=303)
-        locale = i18n.pick_locale(request.cookies.get(i18n.LANG_COOKIE), caller.user.locale if caller else None,
-                                  ctx.settings.default_locale)
+        locale = i18n.pick_locale(
+            request.cookies.get(i18n.LANG_COOKIE),
+            caller.user.locale if caller else None,
+            ctx.settings.default_locale,
+        )
         tr = i18n.translations(locale)
         me: dict[str, Any] | None = None
         if caller is not None:
-            me = {"id": caller.user.id, "username": caller.user.username, "display_name": caller.user.display_name,
-                  "role": caller.user.role.value, "region_id": caller.principal.region_id,
-                  "household_id": caller.user.household_id,
-                  "permissions": sorted(a.value for a in ROLE_ACTIONS[caller.user.role])}
-        boot = {"locale": locale, "messages": i18n.js_catalog(locale), "me": me,
-                "csrf": caller.auth.csrf_token if caller else "", "timezone": ctx.settings.timezone}
+            me = {
+                "id": caller.user.id,
+                "username": caller.user.username,
+                "display_name": caller.user.display_name,
+                "role": caller.user.role.value,
+                "region_id": caller.principal.region_id,
+                "region_name": region.name if region else "",
+                "region_name_en": region.name_en if region else "",
+                "household_id": caller.user.household_id,
+                "permissions": sorted(a.value for a in ROLE_ACTIONS[caller.user.role]),
+            }
+        boot = {
+            "locale": locale,
+            "messages": i18n.js_catalog(locale),
+            "me": me,
+            "csrf": caller.auth.csrf_token if caller else "",
+            "timezone": ctx.settings.timezone,
+        }
         context = {
-            "request": request, "locale": locale, "html_lang": i18n.HTML_LANG[locale], "terminal": terminal,
-            "me": me, "csrf_token": boot["csrf"], "gettext": tr.gettext, "ngettext": tr.ngettext,
-            "boot_json": Markup(json.dumps(boot, ensure_ascii=False).replace("</", "<\\/")), **extra,
+            "request": request,
+            "locale": locale,
+            "html_lang": i18n.HTML_LANG[locale],
+            "terminal": terminal,
+            "me": me,
+            "csrf_token": boot["csrf"],
+            "gettext": tr.gettext,
+            "ngettext": tr.ngettext,
+            "boot_json": _script_json(boot),
+            **extra,
         }
         response = templates.TemplateResponse(request, template, context)
         response.headers["Cache-Control"] = "no-store"
@@ -64,7 +97,7 @@ def mount_web(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False)
     async def console(request: Request) -> Response:
-        return await render(request, "console.html", "console")
+        return await render(request, "console.html", "console", section="cameras")
 
     @app.get("/audit", include_in_schema=False)
     async def audit_page(request: Request) -> Response:
@@ -95,15 +128,25 @@ def mount_web(app: FastAPI) -> None:
             response.set_cookie(i18n.LANG_COOKIE, locale, max_age=365 * 86400, samesite="lax", path="/")
         return response
 
+    @app.get("/m/offline", include_in_schema=False)
+    async def mobile_offline(request: Request) -> Response:
+        # What the phone app's service worker shows when the network is gone (it caches this page).
+        return await render(request, "offline.html", "mobile", login_required=False)
+
     @app.get("/manifest.webmanifest", include_in_schema=False)
     async def manifest() -> Response:
-        return FileResponse(STATIC_DIR / "mobile" / "manifest.webmanifest", media_type="application/manifest+json")
+        return FileResponse(
+            STATIC_DIR / "mobile" / "manifest.webmanifest", media_type="application/manifest+json"
+        )
 
     @app.get("/sw.js", include_in_schema=False)
     async def service_worker() -> Response:
         # Served from the root so its scope covers /m; never cached by the HTTP layer so updates land.
-        return FileResponse(STATIC_DIR / "mobile" / "sw.js", media_type="text/javascript",
-                            headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"})
+        return FileResponse(
+            STATIC_DIR / "mobile" / "sw.js",
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -4,13 +4,15 @@ seeded once with the demo county; an in-process API client; a real uvicorn serve
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -31,7 +33,16 @@ PG_ADMIN = os.environ.get(
 )
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
+T = TypeVar("T")
+
 passwords.use_fast_hashing_for_tests()
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a worker thread: works even where a loop already runs in this thread (Playwright's
+    sync API keeps one running in the main thread)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def pytest_report_header() -> str:
@@ -67,13 +78,13 @@ def make_db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[
         if not _pg_reachable():
             pytest.skip("PostgreSQL selected but no server answers on 127.0.0.1:5432")
         name = f"xl_test_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+        run_async(_pg_admin(f'CREATE DATABASE "{name}"'))
         created.append(name)
         return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
 
     yield make
     for name in created:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_async(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def seed_database(url: str) -> None:
@@ -88,7 +99,7 @@ def seed_database(url: str) -> None:
         finally:
             await db.dispose()
 
-    asyncio.run(run())
+    run_async(run())
 
 
 @pytest.fixture(scope="session")

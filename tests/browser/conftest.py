@@ -90,3 +90,6 @@ def api_json(page: Page, base_url: str, path: str) -> Any:
     response = page.request.get(f"{base_url}/api/v1{path}")
     assert response.ok, f"{path}: {response.status} {response.text()}"
     return response.json()
+
+
+from tests.node_support import node  # noqa: E402, F401 - the real node fixture for live-video tests

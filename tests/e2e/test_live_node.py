@@ -16,7 +16,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.e2e.conftest import Node, wait_for
+from tests.node_support import Node, wait_for
 from xueliang.media.sim.marker import decode_marker
 
 pytestmark = pytest.mark.slow

@@ -230,6 +230,8 @@ def build() -> DemoCounty:
             else:
                 c_lat, c_lon = _offset(lat, lon, rng.uniform(-150, 150), rng.uniform(-150, 150))
             place = CAMERA_PLACES[kind][(c_idx + v_idx) % len(CAMERA_PLACES[kind])]
+            if any(c.name == f"{name}{place}" for c in cameras):
+                place += "二号"  # two cameras at the same kind of place: tell them apart
             cameras.append(
                 DemoCamera(
                     number=number,

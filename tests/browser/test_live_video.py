@@ -1,0 +1,113 @@
+"""Real live video in Chromium: simulator -> RTSP ingest -> fMP4 over WebSocket -> Media Source
+Extensions. The frame the browser shows is read back from a canvas and its identity marker decoded, so
+the test proves the right camera reached the right screen."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.node_support import Node, wait_for
+from xueliang.media.sim.marker import decode_marker
+from xueliang.seed.demo import DEMO_PASSWORD
+
+from .conftest import NewPage, api_json, login_form
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+FRAME_JS = """(sel) => {
+    const v = document.querySelector(sel);
+    if (!v || !v.videoWidth || v.readyState < 2) return null;
+    const c = document.createElement('canvas');
+    c.width = v.videoWidth; c.height = v.videoHeight;
+    const g = c.getContext('2d');
+    g.drawImage(v, 0, 0);
+    const pixels = g.getImageData(0, 0, c.width, c.height).data;
+    return {w: c.width, h: c.height, t: v.currentTime, data: Array.from(pixels)};
+}"""
+
+
+def shown_marker(page: Page, selector: str) -> tuple[int | None, float]:
+    """The camera number in the picture the <video> shows now, and its playback time."""
+    frame = page.evaluate(FRAME_JS, selector)
+    if frame is None:
+        return None, 0.0
+    rgba = np.array(frame["data"], dtype=np.uint8).reshape(frame["h"], frame["w"], 4)
+    return decode_marker(rgba[..., :3]), float(frame["t"])
+
+
+def wait_playing(page: Page, selector: str, camera_number: int, timeout: float = 30) -> None:
+    """Until the video advances and shows `camera_number` in its pixels."""
+    first_t: list[float] = []
+
+    def ok() -> bool:
+        marker, t = shown_marker(page, selector)
+        if marker is None:
+            return False
+        if not first_t:
+            first_t.append(t)
+        return marker == camera_number and t > first_t[0] + 0.5
+
+    try:
+        wait_for(ok, timeout, f"camera {camera_number} playing in {selector}", every=0.25)
+    except AssertionError:
+        state = page.evaluate(
+            """(sel) => { const v = document.querySelector(sel); return v && {rs: v.readyState,
+            t: v.currentTime, w: v.videoWidth, paused: v.paused, err: v.error && v.error.message,
+            msg: document.body.innerText.slice(0, 300)}; }""",
+            selector,
+        )
+        raise AssertionError(
+            f"camera {camera_number} not playing in {selector}: {state}, "
+            f"marker now {shown_marker(page, selector)[0]}"
+        ) from None
+
+
+def number_of(gb_id: str) -> int:
+    return int(gb_id[-6:])
+
+
+def online(node: Node) -> bool:
+    health = node.client("admin").get("/api/v1/cameras/health").json()
+    return sum(h["status"] == "online" for h in health) == 4
+
+
+def test_console_plays_a_live_tile(new_page: NewPage, node: Node, artifacts: Path) -> None:
+    wait_for(lambda: online(node), 60, "simulated cameras online")
+    page = new_page(1440, 900)
+    login_form(page, node.url, "op-qingxi")
+    cam = next(c for c in api_json(page, node.url, "/cameras") if c["enabled"])
+    page.locator(f'[data-camera-id="{cam["id"]}"]').first.click()
+    page.get_by_role("button", name=re.compile("实时|live", re.I)).first.click()
+    video = "#wall video"
+    expect(page.locator(video).first).to_be_attached()
+    wait_playing(page, video, number_of(cam["gb_id"]))
+    page.screenshot(path=str(artifacts / "browser-console-live-tile.png"))
+
+
+def test_tv_switches_live_camera_with_arrow_keys(new_page: NewPage, node: Node, artifacts: Path) -> None:
+    wait_for(lambda: online(node), 60, "simulated cameras online")
+    page = new_page(1280, 720)
+    page.goto(f"{node.url}/login?terminal=tv&next=/tv")
+    page.keyboard.type("res-v01")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.type(DEMO_PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{node.url}/tv")
+    cams = api_json(page, node.url, "/cameras")
+    assert len(cams) >= 2
+    expect(page.locator("#tile-cameras")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#screen-list .tv-card").nth(0)).to_be_focused()
+    page.keyboard.press("Enter")
+    video = "#tv-player video"
+    wait_playing(page, video, number_of(cams[0]["gb_id"]))
+    page.screenshot(path=str(artifacts / "browser-tv-live-1.png"))
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#view-name")).to_have_text(cams[1]["name"])
+    wait_playing(page, video, number_of(cams[1]["gb_id"]))
+    page.screenshot(path=str(artifacts / "browser-tv-live-2.png"))

@@ -1,0 +1,143 @@
+"""A whole node end to end: the simulator as its own process, the platform under uvicorn with the media
+engine on, pulling the simulator's cameras over real RTSP."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from tests.conftest import LiveServer, free_port, make_settings, run_async
+from xueliang.app import create_app
+from xueliang.cameras.models import Camera
+from xueliang.core import migrate
+from xueliang.core.clock import SystemClock
+from xueliang.core.context import AppContext
+from xueliang.core.db import Database
+from xueliang.seed.demo import DEMO_PASSWORD
+from xueliang.seed.load import seed_demo
+
+SIM_CAMERAS = 4  # cameras 1..4 are all in village 1 (上坪村), mixing public and non-public ones
+SIM_CACHE = Path(__file__).resolve().parents[2] / "var" / "test-cache"  # encoded loops survive runs
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, every: float = 0.1) -> float:
+    """Polls until true; returns the seconds it took, or fails naming what did not happen."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
+    return time.monotonic() - start
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Simulator:
+    """`xueliang sim` in its own process, stoppable and restartable on the same port."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 120.0) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "xueliang",
+            "sim",
+            "--cameras",
+            str(SIM_CAMERAS),
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(SIM_CACHE),
+        ]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(lambda: port_open(self.port), timeout, "the simulator to listen")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+@dataclass
+class Node:
+    server: LiveServer
+    sim: Simulator
+    loop_box: list[asyncio.AbstractEventLoop] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def client(self, username: str) -> httpx.Client:
+        c = httpx.Client(base_url=self.url, timeout=10)
+        r = c.post("/api/v1/auth/login", json={"username": username, "password": DEMO_PASSWORD})
+        assert r.status_code == 200, r.text
+        c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        return c
+
+    def in_server_loop(self, fn: Callable[[], object]) -> object:
+        async def call() -> object:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(call(), self.loop_box[0]).result(timeout=10)
+
+
+def seed_for_sim(url: str, sim_port: int) -> None:
+    async def run() -> None:
+        await migrate.upgrade_async(url)
+        db = Database(url)
+        try:
+            async with db.session() as s:
+                await seed_demo(s, now=SystemClock().now(), rtsp_base=f"rtsp://127.0.0.1:{sim_port}")
+                numbers_beyond = [f"{n:06d}" for n in range(SIM_CAMERAS + 1, 60)]
+                await s.execute(
+                    update(Camera)
+                    .where(Camera.gb_id.in_([f"51322300001320{n}" for n in numbers_beyond]))
+                    .values(enabled=False)
+                )
+                await s.commit()
+        finally:
+            await db.dispose()
+
+    run_async(run())
+
+
+@pytest.fixture(scope="module")
+def node(make_db_url: Callable[[], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    sim = Simulator(free_port())
+    url = make_db_url()
+    seed_for_sim(url, sim.port)
+    sim.start()
+    loop_box: list[asyncio.AbstractEventLoop] = []
+
+    async def remember_loop(_ctx: AppContext) -> None:
+        loop_box.append(asyncio.get_running_loop())
+
+    settings = make_settings(url, tmp_path_factory.mktemp("node"), media_enabled=True)
+    server = LiveServer(create_app(settings, migrate_on_start=False, startup_hooks=[remember_loop]))
+    server.start()
+    try:
+        yield Node(server, sim, loop_box)
+    finally:
+        server.stop()
+        sim.stop()

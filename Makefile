@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: demo test lint test-sqlite test-postgres install system-deps clean
+.PHONY: demo test lint test-sqlite test-postgres install system-deps clean i18n
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ test-postgres: $(STAMP)
 	XUELIANG_TEST_DB=postgresql XUELIANG_TEST_PG_ADMIN_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider
 
 test: $(STAMP) system-deps lint test-sqlite test-postgres
+
+# Refresh the translation catalogs after changing UI strings (then translate the new zh_CN entries).
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k t -k _ -o messages.pot src/xueliang/web
+	$(BIN)/pybabel update -i messages.pot -d src/xueliang/web/locale --ignore-obsolete
+	rm -f messages.pot
 
 clean:
 	rm -rf $(VENV) var test-artifacts

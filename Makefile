@@ -36,8 +36,8 @@ test: $(STAMP) system-deps lint test-sqlite test-postgres
 
 # Refresh the translation catalogs after changing UI strings (then translate the new zh_CN entries).
 i18n: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k t -k _ -o messages.pot src/xueliang/web
-	$(BIN)/pybabel update -i messages.pot -d src/xueliang/web/locale --ignore-obsolete
+	$(BIN)/pybabel extract -F babel.cfg -k t -o messages.pot --no-location --sort-output src/xueliang/web
+	$(BIN)/pybabel update -i messages.pot -d src/xueliang/web/locale -D messages --no-fuzzy-matching
 	rm -f messages.pot
 
 clean:

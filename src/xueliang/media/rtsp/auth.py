@@ -207,25 +207,49 @@ class ClientAuth:
 AuthResult = Literal["ok", "stale", "denied"]
 
 
-class DigestServerAuth:
-    """Server side of Digest MD5 with qop=auth: stateless nonces (time + HMAC) that expire."""
+class ServerAuth:
+    """Server side: Digest MD5 with qop=auth and stateless nonces (time + HMAC) that expire, and
+    Basic when `allow_basic` (some old players speak nothing else; it sends the password in clear)."""
 
-    def __init__(self, username: str, password: str, realm: str = "Xueliang", nonce_ttl: float = 300.0):
+    def __init__(
+        self,
+        username: str,
+        password: str,
+        realm: str = "Xueliang",
+        nonce_ttl: float = 300.0,
+        allow_basic: bool = False,
+    ) -> None:
         self.username = username
         self.password = password
         self.realm = realm
         self.nonce_ttl = nonce_ttl
+        self.allow_basic = allow_basic
         self._secret = secrets.token_bytes(32)
 
     def _sign(self, stamp: str) -> str:
         return hmac.new(self._secret, stamp.encode(), hashlib.sha256).hexdigest()[:32]
 
     def challenge(self, stale: bool = False) -> str:
-        """A WWW-Authenticate value with a fresh nonce."""
+        """The Digest WWW-Authenticate value, with a fresh nonce."""
         stamp = f"{time.time_ns() // 1000:x}"
         nonce = f"{stamp}{self._sign(stamp)}"
         value = f'Digest realm={_quote(self.realm)}, nonce="{nonce}", algorithm=MD5, qop="auth"'
         return value + (", stale=TRUE" if stale else "")
+
+    def challenges(self, stale: bool = False) -> list[str]:
+        """One WWW-Authenticate header value per scheme offered, strongest first."""
+        basic = [f"Basic realm={_quote(self.realm)}"] if self.allow_basic else []
+        return [self.challenge(stale), *basic]
+
+    def _check_basic(self, token: str) -> AuthResult:
+        try:
+            decoded = base64.b64decode(token, validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return "denied"
+        user, _, password = decoded.partition(":")
+        user_ok = hmac.compare_digest(user.encode(), self.username.encode())
+        password_ok = hmac.compare_digest(password.encode(), self.password.encode())
+        return "ok" if user_ok and password_ok else "denied"
 
     def check(self, method: str, authorization: str | None) -> AuthResult:
         """Verify an Authorization value; `stale` asks the client to retry with a new nonce."""
@@ -235,7 +259,11 @@ class DigestServerAuth:
             creds = parse_auth_header(authorization)
         except MediaProtocolError:
             return "denied"
-        if len(creds) != 1 or creds[0].scheme != "digest":
+        if len(creds) != 1:
+            return "denied"
+        if creds[0].scheme == "basic" and self.allow_basic:
+            return self._check_basic(creds[0].params.get("token68", ""))
+        if creds[0].scheme != "digest":
             return "denied"
         p = creds[0].params
         nonce = p.get("nonce", "")

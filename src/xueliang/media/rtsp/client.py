@@ -8,7 +8,8 @@ timeout catches silent drops. Access units come out of an async iterator.
             ...
 
 The source keeps one timeline, so a new session after a reconnect continues its timestamps.
-Everything a session can fail with is a `MediaError`.
+A camera that answers 461 to TCP interleaving is pulled over UDP instead.
+Everything a session can fail with is a `MediaError`; a failed session has released its sockets.
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ class RtspSession:
     def __init__(self, source: RtspSource) -> None:
         self.source = source
         self.loop = asyncio.get_running_loop()
+        self.transport: Transport = source.transport  # "udp" after a fallback
         self.track: VideoTrack | None = None
         self.rtp_channel = -1
         self.server_ip = ""
@@ -270,19 +272,25 @@ class RtspSession:
             timeline=src.timeline,
             donl=track.donl,
         )
-        if src.transport == "tcp":
-            spec = "RTP/AVP/TCP;unicast;interleaved=0-1"
-        else:
-            port = await self._open_udp(control.get_extra_info("sockname")[0])
-            spec = f"RTP/AVP;unicast;client_port={port}-{port + 1}"
-        setup = _ok("SETUP", await self._request("SETUP", track.control_url, Headers([("Transport", spec)])))
+        local_ip = control.get_extra_info("sockname")[0]
+        if self.transport == "tcp":
+            spec = Headers([("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")])
+            setup = await self._request("SETUP", track.control_url, spec)
+            if setup.status == 461:  # Unsupported Transport: the camera only streams over UDP
+                log.info("%s refuses TCP interleaving; falling back to UDP", src.host)
+                self.transport = "udp"
+        if self.transport == "udp":
+            port = await self._open_udp(local_ip)
+            spec = Headers([("Transport", f"RTP/AVP;unicast;client_port={port}-{port + 1}")])
+            setup = await self._request("SETUP", track.control_url, spec)
+        _ok("SETUP", setup)
         session_header = setup.headers.get("Session")
         if session_header is None:
             raise MediaProtocolError("SETUP answer has no Session header")
         self._session_id, timeout = parse_session(session_header)
         self._session_timeout = timeout or 60.0
         proto, params = parse_transport(setup.headers.get("Transport") or "")
-        if src.transport == "tcp":
+        if self.transport == "tcp":
             if not proto.endswith("/TCP") or "interleaved" not in params:
                 raise MediaProtocolError(f"server refused TCP interleaving: {proto}")
             self.rtp_channel = parse_pair(params["interleaved"], "interleaved channels")[0]
@@ -401,8 +409,12 @@ class RtspSession:
         if self._error is not None or self._closed:
             return
         self._error = error
+        if self._timer is not None:
+            self._timer.cancel()
         if self._control is not None:
             self._control.abort()
+        for transport in self._udp:
+            transport.close()
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(error)
@@ -413,7 +425,7 @@ class RtspSession:
         frames.append(au)
         self._wake()
         if len(frames) >= _HIGH_WATER:
-            if self.source.transport == "tcp":
+            if self.transport == "tcp":
                 if not self._paused and self._control is not None:
                     self._paused = True
                     self._control.pause_reading()

@@ -5,6 +5,7 @@ starts with an IDR, so frame 0 may follow the last frame."""
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import tempfile
@@ -23,6 +24,8 @@ from xueliang.media.codecs.params import make_params
 from xueliang.media.errors import MediaProtocolError
 from xueliang.media.frames import Codec, CodecParams
 from xueliang.media.sim.marker import draw_marker, region
+
+log = logging.getLogger(__name__)
 
 RENDER_VERSION = 1  # bump when the picture changes, so cached loops are re-encoded
 
@@ -186,6 +189,7 @@ def ensure_loop(data_dir: Path, number: int, spec: LoopSpec) -> Path:
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
+    log.info("simulator: encoding the loop of camera %d (first run only)", number)
     data = encode_loop(number, spec)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".encoding-", suffix=".h264")
     try:

@@ -4,6 +4,8 @@ top-left corner, cell size = picture height / 15 (24 px at 360p, 48 px at 720p).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -52,15 +54,17 @@ def draw_marker(rgb: npt.NDArray[np.uint8], number: int) -> None:
         rgb[top : top + cell, left : left + cell] = 255 if bit else 0
 
 
-def decode_marker(rgb: npt.NDArray[np.uint8]) -> int | None:
+def decode_marker(rgb: npt.NDArray[Any]) -> int | None:
     """The camera number shown in an RGB (or single-channel luma) picture, or None when no valid
     marker is there (a cell too grey to read, a wrong sync pattern or a CRC mismatch)."""
     if rgb.ndim not in (2, 3) or rgb.shape[0] < 60:
         return None
-    luma = rgb.astype(np.float32) if rgb.ndim == 2 else rgb[..., :3].astype(np.float32).mean(axis=2)
     cell = cell_size(rgb.shape[0])
-    if luma.shape[1] < cell * (COLS + 2):
+    _, _, x1, y1 = region(rgb.shape[0])
+    if rgb.shape[1] < x1:
         return None
+    corner = rgb[:y1, :x1].astype(np.float32)
+    luma = corner if rgb.ndim == 2 else corner[..., :3].mean(axis=2)
     inset = cell // 4
     bits: list[int] = []
     for index in range(COLS * ROWS):

@@ -17,7 +17,7 @@ from typing import Self
 from urllib.parse import urlsplit
 
 from xueliang.media.errors import MediaProtocolError
-from xueliang.media.rtsp.auth import DigestServerAuth
+from xueliang.media.rtsp.auth import ServerAuth
 from xueliang.media.rtsp.fields import parse_pair, parse_session, parse_transport
 from xueliang.media.rtsp.message import Headers, InterleavedFrame, RtspParser, RtspRequest, RtspResponse
 from xueliang.media.rtsp.sdp import video_sdp
@@ -119,6 +119,7 @@ class RtspSimulator:
         seconds: int = 4,
         auth: tuple[str, str] | None = None,
         session_timeout: int = 60,
+        allow_tcp: bool = True,
     ) -> None:
         if isinstance(cameras, int):
             self.aliases: dict[str, int] = {}
@@ -132,8 +133,9 @@ class RtspSimulator:
         self.port = port
         self.data_dir = data_dir
         self.spec = LoopSpec(width=size[0], height=size[1], fps=fps, seconds=seconds)
-        self.auth = DigestServerAuth(*auth) if auth else None
+        self.auth = ServerAuth(*auth) if auth else None
         self.session_timeout = session_timeout
+        self.allow_tcp = allow_tcp  # False: act like a camera that only streams over UDP
         self.requests: collections.Counter[str] = collections.Counter()  # by method, for health checks
         self.connections: set[_Connection] = set()
         self.sessions: dict[str, _Session] = {}
@@ -321,8 +323,10 @@ class RtspSimulator:
         if self.auth is not None:
             verdict = self.auth.check(method, request.headers.get("Authorization"))
             if verdict != "ok":
-                challenge = self.auth.challenge(stale=verdict == "stale")
-                return RtspResponse(401, "Unauthorized", Headers([("WWW-Authenticate", challenge)]))
+                challenges = self.auth.challenges(stale=verdict == "stale")
+                return RtspResponse(
+                    401, "Unauthorized", Headers([("WWW-Authenticate", c) for c in challenges])
+                )
         session = self._session_of(request)
         if session is not None:
             session.last_seen = self.loop.time()
@@ -369,6 +373,8 @@ class RtspSimulator:
         try:
             proto, params = parse_transport(request.headers.get("Transport") or "")
             session = _Session(secrets.token_hex(8), conn, camera, last_seen=self.loop.time())
+            if proto.endswith("/TCP") and not self.allow_tcp:
+                return RtspResponse(461, "Unsupported Transport")
             if proto.endswith("/TCP"):
                 first, second = parse_pair(params.get("interleaved", "0-1"), "interleaved channels")
                 if first > 255 or second > 255:

@@ -1,0 +1,191 @@
+"""Arbitrary and mutated input to every parser a camera can reach: the only exception allowed out is
+MediaProtocolError, which ends that camera's session and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.media.bitwriter import h264_sps, h265_sps
+from tests.media.helpers import encode_clip
+from xueliang.media.codecs import h264, h265
+from xueliang.media.codecs.annexb import split_annexb, split_length_prefixed
+from xueliang.media.codecs.config_record import parse_avcc, parse_hvcc
+from xueliang.media.codecs.params import ParamSetTracker
+from xueliang.media.errors import MediaProtocolError
+from xueliang.media.frames import AccessUnit, Codec
+from xueliang.media.rtp.assembler import FrameAssembler
+from xueliang.media.rtp.h264 import H264Depacketizer
+from xueliang.media.rtp.h265 import H265Depacketizer
+from xueliang.media.rtp.packet import RtpPacket, parse_rtp
+from xueliang.media.rtsp.auth import ClientAuth, ServerAuth, parse_auth_header
+from xueliang.media.rtsp.fields import parse_pair, parse_session, parse_transport
+from xueliang.media.rtsp.message import RtspParser
+from xueliang.media.rtsp.sdp import parse_sdp, video_track
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def clean(fn: Callable[..., Any], *args: Any) -> None:
+    """Call fn; a MediaProtocolError is the accepted way to refuse input."""
+    try:
+        fn(*args)
+    except MediaProtocolError as exc:
+        assert exc.reason
+
+
+def mutate(data: bytes, edits: list[tuple[int, int]]) -> bytes:
+    out = bytearray(data)
+    for pos, value in edits:
+        if out:
+            out[pos % len(out)] = value
+    return bytes(out)
+
+
+edits = st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=6)
+
+RTSP_STREAM = (
+    b"RTSP/1.0 200 OK\r\nCSeq: 2\r\nContent-Type: application/sdp\r\nContent-Length: 10\r\n\r\nv=0\r\ns=x\r\n"
+    b"$\x00\x00\x10" + bytes(16) + b"OPTIONS rtsp://h/ RTSP/1.0\r\nCSeq: 9\r\n\r\n"
+)
+
+
+@FUZZ
+@given(st.lists(st.binary(max_size=200), max_size=8))
+def test_rtsp_parser_on_arbitrary_bytes(chunks: list[bytes]) -> None:
+    parser = RtspParser()
+    for chunk in chunks:
+        clean(parser.feed, chunk)
+
+
+@FUZZ
+@given(edits, st.integers(1, 64))
+def test_rtsp_parser_on_mutated_streams(changes: list[tuple[int, int]], chunk: int) -> None:
+    data = mutate(RTSP_STREAM, changes)
+    parser = RtspParser()
+    try:
+        for pos in range(0, len(data), chunk):
+            parser.feed(data[pos : pos + chunk])
+    except MediaProtocolError:
+        pass
+
+
+SDP = (
+    "v=0\r\no=- 0 0 IN IP4 h\r\ns=x\r\na=control:*\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+    "a=fmtp:96 packetization-mode=1;sprop-parameter-sets=Z0IAH5WoFAFuQA==,aM48gA==\r\na=control:trackID=0\r\n"
+)
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=400), st.text(max_size=400)))
+def test_sdp_on_arbitrary_input(data: bytes | str) -> None:
+    clean(lambda: video_track(parse_sdp(data), "rtsp://h/a"))
+
+
+@FUZZ
+@given(edits)
+def test_sdp_on_mutated_descriptions(changes: list[tuple[int, int]]) -> None:
+    clean(lambda: video_track(parse_sdp(mutate(SDP.encode(), changes)), "rtsp://h/a"))
+
+
+@FUZZ
+@given(
+    st.sampled_from(["H264", "H265", "HEVC", "h264"]),
+    st.text(max_size=40),
+    st.text(max_size=40),
+    st.text(max_size=10),
+)
+def test_sdp_with_arbitrary_attribute_values(
+    encoding: str, fmtp: str, control: str, rtpmap_tail: str
+) -> None:
+    text = (
+        f"m=video 0 RTP/AVP 96\na=rtpmap:96 {encoding}/{rtpmap_tail}\na=fmtp:96 {fmtp}\na=control:{control}\n"
+    )
+    clean(lambda: video_track(parse_sdp(text), "rtsp://h/a"))
+
+
+@FUZZ
+@given(st.binary(max_size=100))
+def test_rtp_on_arbitrary_bytes(data: bytes) -> None:
+    clean(parse_rtp, data)
+
+
+@FUZZ
+@given(st.lists(st.binary(max_size=60), max_size=12), st.booleans())
+def test_depacketizers_on_arbitrary_payloads(payloads: list[bytes], donl: bool) -> None:
+    for depack in (H264Depacketizer(), H265Depacketizer(donl)):
+        for payload in payloads:
+            clean(depack.push, payload)
+
+
+packets = st.builds(
+    RtpPacket,
+    payload_type=st.just(96),
+    sequence=st.integers(0, 65535),
+    timestamp=st.integers(0, 2**32 - 1),
+    ssrc=st.sampled_from([1, 2]),
+    payload=st.binary(min_size=0, max_size=40),
+    marker=st.booleans(),
+)
+
+
+@FUZZ
+@given(st.lists(packets, max_size=30), st.sampled_from([Codec.h264, Codec.h265]))
+def test_frame_assembler_on_arbitrary_packets(stream: list[RtpPacket], codec: Codec) -> None:
+    out: list[AccessUnit] = []
+    assembler = FrameAssembler(codec, 96, out.append)
+    for packet in stream:
+        clean(assembler.push, packet)
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)), max_size=8), st.booleans())
+def test_frame_assembler_on_mutated_real_streams(changes: list[tuple[int, int]], h265_stream: bool) -> None:
+    """Real frames with corrupted bytes: in-band SPS included, so the SPS parser is reached too."""
+    codec = Codec.h265 if h265_stream else Codec.h264
+    clip = encode_clip(codec, 160, 96, 3, 3)
+    out: list[AccessUnit] = []
+    assembler = FrameAssembler(codec, 96, out.append)
+    for index, au in enumerate(clip):
+        for i, nalu in enumerate(au):
+            payload = mutate(nalu[:300], changes) if index == 0 else nalu[:300]
+            packet = RtpPacket(96, index * 10 + i, index * 3600, 1, payload, i == len(au) - 1)
+            clean(assembler.push, packet)
+
+
+@FUZZ
+@given(st.binary(max_size=80))
+def test_sps_parsers_on_arbitrary_bytes(data: bytes) -> None:
+    clean(h264.parse_sps, b"\x67" + data)
+    clean(h265.parse_sps, b"\x42\x01" + data)
+    clean(ParamSetTracker(Codec.h264).update, [b"\x67" + data, b"\x68\xce"])
+
+
+@FUZZ
+@given(edits)
+def test_sps_parsers_on_mutated_units(changes: list[tuple[int, int]]) -> None:
+    clean(h264.parse_sps, mutate(h264_sps(scaling=True, poc_type=1), changes))
+    clean(h265.parse_sps, mutate(h265_sps(sub_layers=3), changes))
+
+
+@FUZZ
+@given(st.binary(max_size=120), st.sampled_from([1, 2, 4]))
+def test_bitstream_framing_on_arbitrary_bytes(data: bytes, size: int) -> None:
+    clean(split_annexb, data)
+    clean(split_length_prefixed, data, size)
+    clean(parse_avcc, data)
+    clean(parse_hvcc, data)
+
+
+@FUZZ
+@given(st.text(max_size=120))
+def test_header_fields_on_arbitrary_text(text: str) -> None:
+    clean(parse_auth_header, text)
+    clean(parse_transport, text)
+    clean(parse_session, text)
+    clean(parse_pair, text, "ports")
+    clean(ClientAuth("u", "p").accept, [text])
+    assert ServerAuth("u", "p").check("DESCRIBE", text) in ("ok", "stale", "denied")

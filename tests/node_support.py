@@ -133,7 +133,7 @@ def node(make_db_url: Callable[[], str], tmp_path_factory: pytest.TempPathFactor
     async def remember_loop(_ctx: AppContext) -> None:
         loop_box.append(asyncio.get_running_loop())
 
-    settings = make_settings(url, tmp_path_factory.mktemp("node"), media_enabled=True)
+    settings = make_settings(url, tmp_path_factory.mktemp("node"), media_enabled=True, rtsp_port=0)
     server = LiveServer(create_app(settings, migrate_on_start=False, startup_hooks=[remember_loop]))
     server.start()
     try:

@@ -13,6 +13,7 @@ from xueliang.audit.views import router as audit_router
 from xueliang.cameras.views import router as cameras_router
 from xueliang.core.errors import AppError
 from xueliang.media.health_views import router as health_router
+from xueliang.recordings.views import router as recordings_router
 from xueliang.regions.views import router as regions_router
 
 API_PREFIX = "/api/v1"
@@ -21,7 +22,15 @@ API_PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     # health_router before cameras_router: /cameras/health must win over /cameras/{camera_id}
-    for sub in (accounts_router, regions_router, health_router, cameras_router, audit_router, alarms_router):
+    for sub in (
+        accounts_router,
+        regions_router,
+        health_router,
+        cameras_router,
+        audit_router,
+        alarms_router,
+        recordings_router,
+    ):
         router.include_router(sub)
     return router
 

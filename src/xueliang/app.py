@@ -15,6 +15,10 @@ from xueliang.core.clock import Clock, SystemClock
 from xueliang.core.context import AppContext
 from xueliang.core.db import Database
 from xueliang.media.plane import MediaPlane
+from xueliang.media.plane_rtsp import router as rtsp_router
+from xueliang.recordings.config import RecordingSettings
+from xueliang.recordings.tasks import RecordingsNode, recordings_hook
+from xueliang.recordings.views import playback_router
 from xueliang.web.views import mount_web
 
 Stop = Callable[[], Awaitable[None]]
@@ -35,9 +39,11 @@ def create_app(
     clock: Clock | None = None,
     migrate_on_start: bool = True,
     startup_hooks: list[StartupHook] | None = None,
+    recording: RecordingSettings | None = None,
 ) -> FastAPI:
     """`startup_hooks` let long-running services (alarm timers, MQTT) start with the app and hand back
-    their own shutdown; the media engine is one of them unless `settings.media_enabled` is off."""
+    their own shutdown; the media engine is one of them unless `settings.media_enabled` is off.
+    `recording` defaults to the `XUELIANG_RECORDING_*` environment."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url()
     ctx = AppContext(
@@ -47,6 +53,9 @@ def create_app(
         secret=settings.resolved_secret_key(),
     )
     hooks = list(startup_hooks or [])
+    recordings = RecordingsNode(ctx, recording or RecordingSettings())
+    ctx.extras["recordings"] = recordings
+    hooks.append(recordings_hook(recordings))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -76,10 +85,13 @@ def create_app(
     app.state.ctx = ctx
     install_error_handlers(app)
     app.include_router(api_router())
+    app.include_router(playback_router)
     if settings.media_enabled:
         plane = MediaPlane(ctx)
+        plane.hooks.append(recordings)  # the recorder follows the plane's cameras
         ctx.extras["media"] = plane
         app.include_router(plane.gateway.router)
+        app.include_router(rtsp_router)
         hooks.insert(0, _media_hook(plane))
     mount_web(app)
     return app

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     stream_token_seconds: int = Field(default=300, le=300)
     sim_rtsp_base: str = "rtsp://127.0.0.1:8554"
     media_enabled: bool = True  # pull cameras; off for API-only tests and admin tools
+    rtsp_enabled: bool = True  # re-serve every camera at rtsp://rtsp_host:rtsp_port/live/<id> (with media)
+    rtsp_host: str = ""  # bind address; empty: the same as `host`
+    rtsp_port: int = Field(default=8555, ge=0, le=65535)  # 0: any free port
+    rtsp_url_base: str = ""  # how clients reach it, e.g. rtsp://node.example:8555 (behind NAT, 0.0.0.0)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

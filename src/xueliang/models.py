@@ -1,9 +1,46 @@
 """Imports every domain's tables so Alembic and `create_all` see one complete metadata."""
 
 from xueliang.accounts.models import AuthSession, User
+from xueliang.alarms.models import (
+    Alarm,
+    AlarmDevice,
+    AlarmEvent,
+    AlarmPress,
+    GuardAssignment,
+    GuardPoint,
+    Mobilization,
+    MobilizationTask,
+    StationConfig,
+)
 from xueliang.audit.models import AuditEvent
 from xueliang.cameras.models import Camera
 from xueliang.core.db import Base
+from xueliang.core.tasks import Timer
+from xueliang.recordings.models import EvidenceLock, RecordingExport, RecordingGap, RecordingSegment
 from xueliang.regions.models import Household, Node, Place, Region
 
-__all__ = ["AuditEvent", "AuthSession", "Base", "Camera", "Household", "Node", "Place", "Region", "User"]
+__all__ = [
+    "Alarm",
+    "AlarmDevice",
+    "AlarmEvent",
+    "AlarmPress",
+    "AuditEvent",
+    "AuthSession",
+    "Base",
+    "Camera",
+    "EvidenceLock",
+    "GuardAssignment",
+    "GuardPoint",
+    "Household",
+    "Mobilization",
+    "MobilizationTask",
+    "Node",
+    "Place",
+    "RecordingExport",
+    "RecordingGap",
+    "RecordingSegment",
+    "Region",
+    "StationConfig",
+    "Timer",
+    "User",
+]

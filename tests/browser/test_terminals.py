@@ -58,10 +58,10 @@ def test_resident_reaches_camera_on_tv_with_keyboard_only(
     assert ring["outline"] == "solid" and ring["outlineWidth"] >= 4, ring
     page.keyboard.press("ArrowRight")
     expect(page.locator(".tv-tile.tile-alarm")).to_be_focused()
-    page.keyboard.press("Enter")  # a placeholder until alarms land
-    expect(page.locator("#tv-modal")).to_be_visible()
-    page.keyboard.press("Backspace")
-    expect(page.locator("#tv-modal")).to_be_hidden()
+    page.keyboard.press("Enter")  # the alarm asks first (test_alarms_ui.py sends one)...
+    expect(page.locator("#tv-alarm")).to_have_attribute("data-phase", "confirm")
+    page.keyboard.press("Backspace")  # ...and Back cancels it
+    expect(page.locator("#tv-alarm")).to_be_hidden()
     expect(page.locator(".tv-tile.tile-alarm")).to_be_focused()
     page.keyboard.press("ArrowLeft")
     expect(cams_tile).to_be_focused()
@@ -107,8 +107,8 @@ def test_resident_reaches_camera_on_tv_with_keyboard_only(
     page.keyboard.press("Escape")
     expect(cams_tile).to_be_focused()
 
-    # Set-top browsers that only send keyCodes: the red key (403) shows the alarm placeholder, webOS Back
-    # (461) closes it, Tizen Back (10009) leaves the list.
+    # Set-top browsers that only send keyCodes: the red key (403) asks to call the police station, webOS
+    # Back (461) cancels, Tizen Back (10009) leaves the list.
     def remote(code: int) -> None:
         page.evaluate(
             """code => {
@@ -120,9 +120,9 @@ def test_resident_reaches_camera_on_tv_with_keyboard_only(
         )
 
     remote(403)
-    expect(page.locator("#tv-modal")).to_be_visible()
+    expect(page.locator("#tv-alarm")).to_have_attribute("data-phase", "confirm")
     remote(461)
-    expect(page.locator("#tv-modal")).to_be_hidden()
+    expect(page.locator("#tv-alarm")).to_be_hidden()
     remote(13)
     expect(cards.nth(0)).to_be_focused()
     remote(10009)

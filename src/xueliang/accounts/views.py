@@ -33,7 +33,7 @@ LANDING = {
     Role.volunteer: "/m",
     Role.resident: "/m",
 }
-ALLOWED_NEXT = ("/", "/tv", "/m", "/audit", "/admin")
+ALLOWED_NEXT = ("/", "/tv", "/m", "/audit", "/admin", "/alarms")
 
 
 def user_out(user: User, region: Region) -> UserOut:

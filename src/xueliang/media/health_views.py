@@ -12,7 +12,7 @@ from xueliang.accounts.deps import CurrentCaller, Session, caller_from_websocket
 from xueliang.accounts.policy import Action
 from xueliang.cameras import service as cameras
 from xueliang.media.engine import CameraHealth, HealthEvent, UnknownCamera
-from xueliang.media.plane import MediaPlane
+from xueliang.media.plane import MediaPlane, PlaneEvent
 
 router = APIRouter(tags=["cameras"])
 
@@ -38,6 +38,7 @@ class EventOut(BaseModel):
     reason: str
     at: float
     reconnects: int
+    kind: str = "camera"  # "storage": the camera's recording failed or resumed (status says which)
 
 
 def _plane(request: Request | WebSocket) -> MediaPlane | None:
@@ -62,7 +63,10 @@ def health_out(h: CameraHealth) -> HealthOut:
     )
 
 
-def event_out(e: HealthEvent) -> EventOut:
+def event_out(e: PlaneEvent) -> EventOut:
+    if not isinstance(e, HealthEvent):
+        return EventOut(camera_id=e.camera_id, status=e.status.value, reason=e.reason, at=e.at, reconnects=0,
+                        kind=e.kind)  # fmt: skip
     return EventOut(
         camera_id=e.camera_id, status=e.status.value, reason=e.reason, at=e.at, reconnects=e.reconnects
     )
@@ -112,9 +116,9 @@ async def camera_events_ws(websocket: WebSocket) -> None:
     if plane is None:
         await websocket.close(code=1011, reason="media engine not running")
         return
-    queue: asyncio.Queue[HealthEvent] = asyncio.Queue(maxsize=1000)
+    queue: asyncio.Queue[PlaneEvent] = asyncio.Queue(maxsize=1000)
 
-    def listen(event: HealthEvent) -> None:
+    def listen(event: PlaneEvent) -> None:
         if event.camera_id in visible and not queue.full():
             queue.put_nowait(event)
 

@@ -63,6 +63,10 @@ Recheck = Callable[[StreamClaims], Awaitable[bool]]
 
 CLOSE_TOKEN, CLOSE_FORBIDDEN, CLOSE_UNKNOWN, CLOSE_SLOW, CLOSE_GOING_AWAY = 4401, 4403, 4404, 4408, 1001
 
+fragment_sent_probe: Callable[[Fragment], None] | None = None
+"""Off (None) by default. bench/media.py sets it to measure the latency the platform adds: from the
+arrival of a frame's last RTP packet (`Fragment.arrived_ns`) to its fragment handed to the WebSocket."""
+
 
 @dataclass(slots=True)
 class LiveSession:
@@ -409,6 +413,8 @@ class _WsStream:
                     async with lock:
                         await ws.send_bytes(item.data)
                     self.bytes_sent += len(item.data)
+                    if fragment_sent_probe is not None:
+                        fragment_sent_probe(item)
                 elif type(item) is InitSegment:
                     track = item.track
                     await self.text({

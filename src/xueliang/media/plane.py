@@ -1,15 +1,17 @@
 """The media plane wired into the app: engine + live gateway + the access policy + the audit trail.
 
-This is the only media module that knows about users, cameras in the database and the audit trail;
-the engine, channels and sinks below it know only camera ids and access units."""
+This (with plane_rtsp.py, its RTSP re-serve side) is the only media module that knows about users,
+cameras in the database and the audit trail; the engine, channels and sinks below it know only camera
+ids and access units."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -26,11 +28,26 @@ from xueliang.media import tokens
 from xueliang.media.engine import CameraSpec, EngineConfig, HealthEvent, MediaEngine
 from xueliang.media.frames import AccessUnit
 from xueliang.media.live import LiveGateway, LiveSession
+from xueliang.media.plane_rtsp import PlaneRtspAccess
+from xueliang.media.recorder import StorageEvent
+from xueliang.media.reserve import ReServeConfig, RtspReServer
 from xueliang.media.sources import open_source
 
 log = logging.getLogger(__name__)
 LIVE_PREFIX = "/api/v1/live"
-StatusListener = Callable[[HealthEvent], Any]
+PlaneEvent = HealthEvent | StorageEvent
+StatusListener = Callable[[PlaneEvent], Any]
+
+
+class PlaneHook(Protocol):
+    """A sink that follows the plane's cameras (the recorder): told when the engine has started, when
+    an admin change re-synced a camera, and before the engine stops."""
+
+    async def plane_started(self, plane: MediaPlane, cameras: Sequence[Camera]) -> None: ...
+
+    async def camera_changed(self, plane: MediaPlane, camera_id: int, camera: Camera | None) -> None: ...
+
+    async def plane_stopping(self, plane: MediaPlane) -> None: ...
 
 
 def spec_for(camera: Camera) -> CameraSpec:
@@ -52,9 +69,20 @@ class MediaPlane:
             on_session_start=self._session_started,
             on_session_end=self._session_ended,
         )
-        self.recent_events: collections.deque[HealthEvent] = collections.deque(maxlen=1000)
+        self.recent_events: collections.deque[PlaneEvent] = collections.deque(maxlen=1000)
         self.status_listeners: list[StatusListener] = []
+        self.hooks: list[PlaneHook] = []
+        self.rtsp: RtspReServer | None = None
+        settings = ctx.settings
+        if settings.rtsp_enabled:
+            rtsp = ReServeConfig(
+                host=settings.rtsp_host or settings.host,
+                port=settings.rtsp_port,
+                url_base=settings.rtsp_url_base,
+            )
+            self.rtsp = RtspReServer(self.engine, PlaneRtspAccess(self), rtsp)
         self._watch_task: Any = None
+        self._deliveries: set[asyncio.Task[None]] = set()
 
     # -- sources -----------------------------------------------------------------------------------
     async def _pull(self, spec: CameraSpec) -> AsyncIterator[AccessUnit]:
@@ -68,30 +96,52 @@ class MediaPlane:
                 yield au
 
     async def start(self) -> None:
-        import asyncio
-
         async with self.ctx.db.session() as session:
             rows = (await session.scalars(select(Camera).where(Camera.enabled.is_(True)))).all()
         await self.engine.start([spec_for(c) for c in rows])
         self._watch_task = asyncio.create_task(self._watch_health(), name="media-health-watch")
+        for hook in self.hooks:
+            await hook.plane_started(self, rows)
+        if self.rtsp is not None:
+            try:
+                await self.rtsp.start()
+            except OSError as exc:  # live video in the browser matters more than the re-serve
+                log.error("RTSP re-serve not started on port %s: %s", self.rtsp.config.port, exc)
 
     async def stop(self) -> None:
+        for hook in reversed(self.hooks):
+            try:
+                await hook.plane_stopping(self)
+            except Exception:
+                log.exception("media plane hook failed at stop")
         if self._watch_task is not None:
             self._watch_task.cancel()
+        if self.rtsp is not None:
+            await self.rtsp.stop()
         await self.gateway.aclose()
         await self.engine.stop()
 
     async def _watch_health(self) -> None:
         async with self.engine.subscribe() as events:
             async for event in events:
-                self.recent_events.append(event)
-                for listener in list(self.status_listeners):
-                    try:
-                        result = listener(event)
-                        if hasattr(result, "__await__"):
-                            await result
-                    except Exception:
-                        log.exception("camera status listener failed for camera %s", event.camera_id)
+                await self._deliver(event)
+
+    async def _deliver(self, event: PlaneEvent) -> None:
+        self.recent_events.append(event)
+        for listener in list(self.status_listeners):
+            try:
+                result = listener(event)
+                if hasattr(result, "__await__"):
+                    await result
+            except Exception:
+                log.exception("camera status listener failed for camera %s", event.camera_id)
+
+    def publish(self, event: PlaneEvent) -> None:
+        """Hand an event from synchronous code (the recorder's storage events) to the same listeners
+        and recent events as camera health, so the console shows both in one place."""
+        task = asyncio.get_running_loop().create_task(self._deliver(event))
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
 
     async def sync_camera(self, camera_id: int) -> None:
         """After an admin change: start, restart or stop pulling the camera to match the database."""
@@ -102,6 +152,8 @@ class MediaPlane:
             self._sources.pop(camera_id, None)
         if camera is not None and camera.enabled:
             self.engine.add_camera(spec_for(camera))
+        for hook in self.hooks:
+            await hook.camera_changed(self, camera_id, camera)
 
     # -- tokens and access ---------------------------------------------------------------------------
     def stream_urls(self, user_id: int, camera_id: int) -> dict[str, str]:
@@ -111,24 +163,31 @@ class MediaPlane:
             self.secret, user_id, camera_id, Action.view_live.value, ttl, self.ctx.clock.now()
         )
         base = f"{LIVE_PREFIX}/{camera_id}"
-        return {
+        urls = {
             "ws": f"{base}/ws?token={token}",
             "hls": f"{base}/hls/index.m3u8?token={token}",
             "token": token,
         }
+        if self.rtsp is not None and self.rtsp.running:
+            urls["rtsp"] = self.rtsp.url(camera_id, token)
+        return urls
 
     def _verify(self, token: str, camera_id: int) -> tokens.StreamClaims:
         return tokens.verify(self.secret, token, camera_id, Action.view_live.value, self.ctx.clock.now())
 
     async def _recheck(self, claims: tokens.StreamClaims) -> bool:
         """Re-asks the policy, so revoked rights (disabled user, flag cleared, moved region) end streams."""
+        return await self.may_view(claims.user_id, claims.camera_id)
+
+    async def may_view(self, user_id: int, camera_id: int) -> bool:
+        """The access policy, asked now: may this user watch this camera live?"""
         async with self.ctx.db.session() as session:
-            user = await session.get(User, claims.user_id)
+            user = await session.get(User, user_id)
             if user is None or user.disabled:
                 return False
             principal = await accounts.principal_for(session, user)
             try:
-                await cameras.get_camera(session, principal, claims.camera_id, Action.view_live)
+                await cameras.get_camera(session, principal, camera_id, Action.view_live)
             except NotFound:
                 return False
             return True

@@ -11,13 +11,13 @@ from typing import Any
 
 import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from xueliang.accounts.deps import caller_from_request, get_ctx
-from xueliang.accounts.policy import ROLE_ACTIONS
+from xueliang.accounts.policy import ROLE_ACTIONS, Action, allows
 from xueliang.regions.models import Region
 from xueliang.web import i18n
 
@@ -106,6 +106,20 @@ def mount_web(app: FastAPI) -> None:
     @app.get("/admin", include_in_schema=False)
     async def admin_page(request: Request) -> Response:
         return await render(request, "console.html", "console", section="users")
+
+    @app.get("/alarms", include_in_schema=False)
+    async def alarms_page(request: Request) -> Response:
+        return await render(request, "console.html", "console", section="alarms")
+
+    @app.get("/playback", include_in_schema=False)
+    async def playback_page(request: Request) -> Response:
+        # Recorded video: like every recording route, the page does not exist for roles that never see
+        # recordings (residents), rather than telling them it is forbidden.
+        async with get_ctx(request).db.session() as session:
+            caller = await caller_from_request(request, session)
+        if caller is not None and not allows(caller.principal, Action.view_recording):
+            return JSONResponse({"code": "not_found", "message": "not found"}, status_code=404)
+        return await render(request, "playback.html", "console", section="playback")
 
     @app.get("/tv", include_in_schema=False)
     async def tv(request: Request) -> Response:

@@ -24,6 +24,8 @@ _H265_DROP = frozenset({32, 33, 34, 35, 38})  # VPS, SPS, PPS, AUD, filler
 _H264_VCL = frozenset(range(1, 6))
 
 _LEN = struct.Struct(">I")
+_CTS_FIELD = struct.Struct(">i")
+_TRUN_AT = 68  # moof(8) + mfhd(16) + traf(8) + tfhd(16) + tfdt(20): where `FragmentWriter` puts trun
 
 
 def _header(with_cts: bool) -> tuple[struct.Struct, int]:
@@ -89,3 +91,32 @@ class FragmentWriter:
                 size + 8, b"mdat",
             )  # fmt: skip
         return b"".join(parts)
+
+
+def read_sample(fragment: bytes) -> tuple[list[bytes], int | None]:
+    """The NAL units and composition offset of a fragment written by `FragmentWriter` (the RTSP
+    re-serve turns the channel's fragments back into RTP without a second copy of every frame).
+
+    Raises ValueError for anything `FragmentWriter` would not have written."""
+    data = fragment
+    if len(data) < _PLAIN_MOOF + 8 or data[4:8] != b"moof" or data[_TRUN_AT + 4 : _TRUN_AT + 8] != b"trun":
+        raise ValueError("not a single-sample fragment")
+    moof = _LEN.unpack_from(data, 0)[0]
+    if moof not in (_PLAIN_MOOF, _CTS_MOOF) or data[moof + 4 : moof + 8] != b"mdat":
+        raise ValueError("not a single-sample fragment")
+    cts = None
+    if _LEN.unpack_from(data, _TRUN_AT + 8)[0] & _TRUN_CTS:
+        cts = _CTS_FIELD.unpack_from(data, _TRUN_AT + 32)[0]
+    end = moof + _LEN.unpack_from(data, moof)[0]
+    if end > len(data):
+        raise ValueError("fragment truncated")
+    nalus: list[bytes] = []
+    pos = moof + 8
+    while pos + 4 <= end:
+        size = _LEN.unpack_from(data, pos)[0]
+        pos += 4
+        if pos + size > end:
+            raise ValueError("NAL unit runs past the sample")
+        nalus.append(data[pos : pos + size])
+        pos += size
+    return nalus, cts

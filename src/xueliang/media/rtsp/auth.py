@@ -207,23 +207,14 @@ class ClientAuth:
 AuthResult = Literal["ok", "stale", "denied"]
 
 
-class ServerAuth:
-    """Server side: Digest MD5 with qop=auth and stateless nonces (time + HMAC) that expire, and
-    Basic when `allow_basic` (some old players speak nothing else; it sends the password in clear)."""
+class DigestRealm:
+    """Server side of Digest MD5 (qop=auth) for any number of users: stateless nonces (time + HMAC)
+    that expire, and the check of a response against the password the caller looked up. Kept apart
+    from the user store so a server can fetch the password asynchronously (e.g. from a database)."""
 
-    def __init__(
-        self,
-        username: str,
-        password: str,
-        realm: str = "Xueliang",
-        nonce_ttl: float = 300.0,
-        allow_basic: bool = False,
-    ) -> None:
-        self.username = username
-        self.password = password
+    def __init__(self, realm: str = "Xueliang", nonce_ttl: float = 300.0) -> None:
         self.realm = realm
         self.nonce_ttl = nonce_ttl
-        self.allow_basic = allow_basic
         self._secret = secrets.token_bytes(32)
 
     def _sign(self, stamp: str) -> str:
@@ -235,6 +226,79 @@ class ServerAuth:
         nonce = f"{stamp}{self._sign(stamp)}"
         value = f'Digest realm={_quote(self.realm)}, nonce="{nonce}", algorithm=MD5, qop="auth"'
         return value + (", stale=TRUE" if stale else "")
+
+    @staticmethod
+    def credentials(authorization: str | None) -> Challenge | None:
+        """The single credential an Authorization value carries (any scheme), or None if unusable."""
+        if not authorization:
+            return None
+        try:
+            creds = parse_auth_header(authorization)
+        except MediaProtocolError:
+            return None
+        return creds[0] if len(creds) == 1 else None
+
+    def verify(self, method: str, creds: Challenge, password: str) -> AuthResult:
+        """Check Digest credentials (from `credentials`) against the user's password; `stale` asks the
+        client to retry with a new nonce. The caller has matched `creds.params["username"]`."""
+        if creds.scheme != "digest":
+            return "denied"
+        p = creds.params
+        nonce = p.get("nonce", "")
+        if len(nonce) <= 32 or not hmac.compare_digest(self._sign(nonce[:-32]), nonce[-32:]):
+            return "denied"
+        if p.get("realm") != self.realm or "uri" not in p or "username" not in p:
+            return "denied"
+        qop = p.get("qop")
+        if qop not in (None, "auth") or p.get("algorithm", "MD5").upper() != "MD5":
+            return "denied"
+        expected = digest_response(
+            algorithm="MD5",
+            username=p["username"],
+            realm=self.realm,
+            password=password,
+            method=method,
+            uri=p["uri"],
+            nonce=nonce,
+            qop=qop,
+            nc=p.get("nc", ""),
+            cnonce=p.get("cnonce", ""),
+        )
+        if not hmac.compare_digest(expected, p.get("response", "")):
+            return "denied"
+        try:
+            issued_us = int(nonce[:-32], 16)
+        except ValueError:
+            return "denied"
+        if time.time_ns() // 1000 - issued_us > self.nonce_ttl * 1_000_000:
+            return "stale"
+        return "ok"
+
+
+class ServerAuth:
+    """Server side for one fixed user: Digest (see DigestRealm), and Basic when `allow_basic` (some old
+    players speak nothing else; it sends the password in clear)."""
+
+    def __init__(
+        self,
+        username: str,
+        password: str,
+        realm: str = "Xueliang",
+        nonce_ttl: float = 300.0,
+        allow_basic: bool = False,
+    ) -> None:
+        self.username = username
+        self.password = password
+        self.allow_basic = allow_basic
+        self.digest = DigestRealm(realm, nonce_ttl)
+
+    @property
+    def realm(self) -> str:
+        return self.digest.realm
+
+    def challenge(self, stale: bool = False) -> str:
+        """The Digest WWW-Authenticate value, with a fresh nonce."""
+        return self.digest.challenge(stale)
 
     def challenges(self, stale: bool = False) -> list[str]:
         """One WWW-Authenticate header value per scheme offered, strongest first."""
@@ -253,45 +317,11 @@ class ServerAuth:
 
     def check(self, method: str, authorization: str | None) -> AuthResult:
         """Verify an Authorization value; `stale` asks the client to retry with a new nonce."""
-        if not authorization:
+        creds = self.digest.credentials(authorization)
+        if creds is None:
             return "denied"
-        try:
-            creds = parse_auth_header(authorization)
-        except MediaProtocolError:
+        if creds.scheme == "basic" and self.allow_basic:
+            return self._check_basic(creds.params.get("token68", ""))
+        if creds.params.get("username") != self.username:
             return "denied"
-        if len(creds) != 1:
-            return "denied"
-        if creds[0].scheme == "basic" and self.allow_basic:
-            return self._check_basic(creds[0].params.get("token68", ""))
-        if creds[0].scheme != "digest":
-            return "denied"
-        p = creds[0].params
-        nonce = p.get("nonce", "")
-        if len(nonce) <= 32 or not hmac.compare_digest(self._sign(nonce[:-32]), nonce[-32:]):
-            return "denied"
-        if p.get("username") != self.username or p.get("realm") != self.realm or "uri" not in p:
-            return "denied"
-        qop = p.get("qop")
-        if qop not in (None, "auth") or p.get("algorithm", "MD5").upper() != "MD5":
-            return "denied"
-        expected = digest_response(
-            algorithm="MD5",
-            username=self.username,
-            realm=self.realm,
-            password=self.password,
-            method=method,
-            uri=p["uri"],
-            nonce=nonce,
-            qop=qop,
-            nc=p.get("nc", ""),
-            cnonce=p.get("cnonce", ""),
-        )
-        if not hmac.compare_digest(expected, p.get("response", "")):
-            return "denied"
-        try:
-            issued_us = int(nonce[:-32], 16)
-        except ValueError:
-            return "denied"
-        if time.time_ns() // 1000 - issued_us > self.nonce_ttl * 1_000_000:
-            return "stale"
-        return "ok"
+        return self.digest.verify(method, creds, self.password)

@@ -17,10 +17,11 @@ from typing import Self
 from urllib.parse import urlsplit
 
 from xueliang.media.errors import MediaProtocolError
+from xueliang.media.rtsp import serving
 from xueliang.media.rtsp.auth import ServerAuth
-from xueliang.media.rtsp.fields import parse_pair, parse_session, parse_transport
-from xueliang.media.rtsp.message import Headers, InterleavedFrame, RtspParser, RtspRequest, RtspResponse
+from xueliang.media.rtsp.message import InterleavedFrame, RtspParser, RtspRequest, RtspResponse
 from xueliang.media.rtsp.sdp import video_sdp
+from xueliang.media.rtsp.serving import TcpTransport
 from xueliang.media.sim.encode import LoopSpec, load_loop
 from xueliang.media.sim.packets import PAYLOAD_TYPE, PreparedFrame, prepare_frames
 
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 
 _MAX_CATCH_UP = 25  # frames sent at once after the event loop stalled; beyond that, skip ahead
 _MAX_WRITE_BUFFER = 8 * 1024 * 1024  # a TCP client this far behind is cut off
-_PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER"
 
 
 @dataclass(slots=True)
@@ -78,7 +78,7 @@ class _Connection(asyncio.Protocol):
             items = self.parser.feed(data)
         except MediaProtocolError as exc:
             log.info("simulator: bad request from %s: %s", self.peer_ip, exc)
-            self.write(RtspResponse(400, "Bad Request"))
+            self.write(serving.error(400))
             if self.transport is not None:
                 self.transport.close()
             return
@@ -310,24 +310,18 @@ class RtspSimulator:
 
     def handle(self, conn: _Connection, request: RtspRequest) -> RtspResponse:
         self.requests[request.method] += 1
-        response = self._dispatch(conn, request)
-        if request.cseq is not None:
-            response.headers.set("CSeq", request.cseq)
-        response.headers.add("Server", "Xueliang-sim")
-        return response
+        return serving.finish(self._dispatch(conn, request), request, "Xueliang-sim")
 
     def _dispatch(self, conn: _Connection, request: RtspRequest) -> RtspResponse:
         method = request.method
         if method == "OPTIONS":
-            return RtspResponse(200, "OK", Headers([("Public", _PUBLIC)]))
+            return serving.options()
         if self.auth is not None:
             verdict = self.auth.check(method, request.headers.get("Authorization"))
             if verdict != "ok":
-                challenges = self.auth.challenges(stale=verdict == "stale")
-                return RtspResponse(
-                    401, "Unauthorized", Headers([("WWW-Authenticate", c) for c in challenges])
-                )
-        session = self._session_of(request)
+                return serving.unauthorized(self.auth.challenges(stale=verdict == "stale"))
+        ident = serving.session_id(request)
+        session = self.sessions.get(ident) if ident is not None else None
         if session is not None:
             session.last_seen = self.loop.time()
         if method == "GET_PARAMETER":
@@ -338,70 +332,43 @@ class RtspSimulator:
             return self._setup(conn, request)
         if method in ("PLAY", "PAUSE", "TEARDOWN"):
             if session is None or session.conn is not conn:
-                return RtspResponse(454, "Session Not Found")
+                return serving.error(454)
             if method == "TEARDOWN":
                 self._end_session(session)
                 return RtspResponse(200, "OK")
             if method == "PAUSE":
                 session.camera.playing.discard(session)
-                return RtspResponse(200, "OK", Headers([("Session", session.ident)]))
+                return serving.ok(session.ident)
             return self._play(session, request)
-        return RtspResponse(501, "Not Implemented")
-
-    def _session_of(self, request: RtspRequest) -> _Session | None:
-        value = request.headers.get("Session")
-        if value is None:
-            return None
-        try:
-            ident, _ = parse_session(value)
-        except MediaProtocolError:
-            return None
-        return self.sessions.get(ident)
+        return serving.error(501)
 
     def _describe(self, request: RtspRequest) -> RtspResponse:
         camera = self._camera_for(request.uri)
         if camera is None:
-            return RtspResponse(404, "Not Found")
+            return serving.error(404)
         base = request.uri if request.uri.endswith("/") else request.uri + "/"
-        headers = Headers([("Content-Base", base), ("Content-Type", "application/sdp")])
-        return RtspResponse(200, "OK", headers, camera.sdp)
+        return serving.described(base, camera.sdp)
 
     def _setup(self, conn: _Connection, request: RtspRequest) -> RtspResponse:
         camera = self._camera_for(request.uri)
         if camera is None:
-            return RtspResponse(404, "Not Found")
+            return serving.error(404)
         try:
-            proto, params = parse_transport(request.headers.get("Transport") or "")
-            session = _Session(secrets.token_hex(8), conn, camera, last_seen=self.loop.time())
-            if proto.endswith("/TCP") and not self.allow_tcp:
-                return RtspResponse(461, "Unsupported Transport")
-            if proto.endswith("/TCP"):
-                first, second = parse_pair(params.get("interleaved", "0-1"), "interleaved channels")
-                if first > 255 or second > 255:
-                    raise MediaProtocolError("interleaved channel out of range")
-                session.channel = first
-                reply = f"RTP/AVP/TCP;unicast;interleaved={first}-{second}"
-            elif "multicast" in params or "client_port" not in params:
-                return RtspResponse(461, "Unsupported Transport")
-            else:
-                rtp_port, rtcp_port = parse_pair(params["client_port"], "client ports")
-                session.udp_addr = (conn.peer_ip, rtp_port)  # only ever to the peer: no reflection
-                server_rtp, server_rtcp = self._udp_ports
-                reply = (
-                    f"RTP/AVP;unicast;client_port={rtp_port}-{rtcp_port};"
-                    f"server_port={server_rtp}-{server_rtcp}"
-                )
+            transport = serving.negotiate(request, tcp=self.allow_tcp)
         except MediaProtocolError:
-            return RtspResponse(400, "Bad Request")
+            return serving.error(400)
+        except LookupError:
+            return serving.error(461)
+        session = _Session(secrets.token_hex(8), conn, camera, last_seen=self.loop.time())
+        if isinstance(transport, TcpTransport):
+            session.channel = transport.rtp
+            reply = transport.reply()
+        else:
+            session.udp_addr = (conn.peer_ip, transport.rtp)  # only ever to the peer: no reflection
+            reply = transport.reply(self._udp_ports)
         self.sessions[session.ident] = session
         conn.sessions.add(session)
-        headers = Headers(
-            [
-                ("Transport", f"{reply};ssrc={session.ssrc:08X}"),
-                ("Session", f"{session.ident};timeout={self.session_timeout}"),
-            ]
-        )
-        return RtspResponse(200, "OK", headers)
+        return serving.set_up(f"{reply};ssrc={session.ssrc:08X}", session.ident, self.session_timeout)
 
     def _play(self, session: _Session, request: RtspRequest) -> RtspResponse:
         if session not in session.camera.playing:
@@ -410,14 +377,7 @@ class RtspSimulator:
         step = 90000 // self.spec.fps
         next_ts = (session.ts_base + (self._tick_no + 1 - session.start_tick) * step) & 0xFFFFFFFF
         track = request.uri.rstrip("/") + "/trackID=0"
-        headers = Headers(
-            [
-                ("Session", session.ident),
-                ("Range", "npt=0.000-"),
-                ("RTP-Info", f"url={track};seq={session.seq};rtptime={next_ts}"),
-            ]
-        )
-        return RtspResponse(200, "OK", headers)
+        return serving.playing(session.ident, track, session.seq, next_ts)
 
 
 async def run_simulator(

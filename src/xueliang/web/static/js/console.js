@@ -1,6 +1,8 @@
 // PC console: cameras (region tree, filtered list, SVG map, detail, video wall), user admin, audit trail.
 // Sections are built only when the caller's permissions allow them (the server renders the same rule).
+// Alarms (queue, detail, history, the raise button): alarm-console.js.
 
+import { initAlarmBell, initAlarmConsole, initAlarmHistory, initRaiseButton } from "./alarm-console.js";
 import { api, can, me, openStreams, toast, wireCommon } from "./api.js";
 import { $, $$, debounce, h } from "./dom.js";
 import { formatDateTime, kindLabel, levelLabel, localName, roleLabel, t, yesNo } from "./i18n.js";
@@ -18,6 +20,9 @@ if (section === "cameras") {
 } else if (section === "users" && can("manage_users")) {
   initUsers();
 }
+if (section === "alarms" && can("handle_alarms")) initAlarmHistory();
+else if (can("handle_alarms") && !(section === "cameras" && can("list_cameras"))) initAlarmBell();
+if (can("raise_alarm") && !can("handle_alarms")) initRaiseButton();
 
 // ---------------------------------------------------------------------------------------------- cameras
 
@@ -219,35 +224,44 @@ async function initCameras() {
       h("dl", { class: "detail-fields" }, fields));
   }
 
-  // Map / wall tabs --------------------------------------------------------------------------------------
+  // Map / wall tabs ("split": both, the map above the wall, as while handling an alarm) ---------------------
+  let tab = "map";
   function showTab(which) {
-    const wallOn = which === "wall";
-    $("#map").hidden = wallOn;
-    $("#wall").hidden = !wallOn;
-    $("#wall-layouts").hidden = !wallOn;
-    $("#tab-map").setAttribute("aria-selected", String(!wallOn));
-    $("#tab-wall").setAttribute("aria-selected", String(wallOn));
+    tab = which;
+    $("#map").hidden = which === "wall";
+    $("#wall").hidden = which === "map";
+    $("#wall-layouts").hidden = which === "map";
+    $(".center").classList.toggle("split", which === "split");
+    for (const name of ["map", "wall", "split"]) $(`#tab-${name}`)?.setAttribute("aria-selected", String(which === name));
   }
   $("#tab-map").addEventListener("click", () => showTab("map"));
   $("#tab-wall").addEventListener("click", () => showTab("wall"));
+  $("#tab-split")?.addEventListener("click", () => showTab("split"));
+  function setWallLayout(n, { onlyGrow = false } = {}) {
+    if (onlyGrow && wall.size() >= n) return;
+    wall.setLayout(n);
+    for (const b of $$("#wall-layouts [data-layout]")) b.setAttribute("aria-pressed", String(Number(b.dataset.layout) === n));
+  }
   for (const btn of $$("#wall-layouts [data-layout]")) {
-    btn.addEventListener("click", () => {
-      wall.setLayout(Number(btn.dataset.layout));
-      for (const b of $$("#wall-layouts [data-layout]")) b.setAttribute("aria-pressed", String(b === btn));
-    });
+    btn.addEventListener("click", () => setWallLayout(Number(btn.dataset.layout)));
   }
 
-  async function openLive(cam) {
+  /** Live video of `cam` on the wall; `tile` puts it in that tile, `keep` leaves it if already shown. */
+  async function openLive(cam, { tile, keep = false } = {}) {
     if (!can("view_live")) return;
+    if (keep && wall.has(cam.id)) return;
     let out;
     try { out = await api(`/cameras/${cam.id}/open`, { method: "POST" }); } catch { return; }
-    showTab("wall");
-    wall.show(out.camera, out.streams, () => openLive(cam));
+    if (tab === "map") showTab("wall");
+    wall.show(out.camera, out.streams, () => openLive(cam), tile);
   }
 
   renderList();
   markTree();
   map.setCameras(cameras);
+  if (can("handle_alarms")) {
+    initAlarmConsole({ map, showTab, setWallLayout, openLive: (cam, opts) => openLive(cam, { keep: true, ...opts }) });
+  }
 }
 
 /** The camera wall: 1, 4, 9 or 16 tiles; a click picks the tile the next camera goes to. */
@@ -311,8 +325,12 @@ function createWall(el) {
   build();
   return {
     setLayout(n) { size = n; build(); },
-    show(camera, streams, retry) {
+    size: () => size,
+    has: (cameraId) => tiles.some((tile) => tile.camera && tile.camera.id === cameraId),
+    /** Shows `camera` in its tile if it is on the wall, else in tile `index` if given, else a free one. */
+    show(camera, streams, retry, index) {
       let i = tiles.findIndex((tile) => tile.camera && tile.camera.id === camera.id);
+      if (i < 0 && index !== undefined && index < size) i = index;
       if (i < 0) i = tiles[target] && !tiles[target].camera ? target : tiles.findIndex((tile) => !tile.camera);
       if (i < 0) i = target;
       if (tiles[i].player) tiles[i].player.close();

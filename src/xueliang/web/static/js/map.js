@@ -70,7 +70,8 @@ export function createMap(host, geojson, { onCameraClick, onRegionClick } = {}) 
   const gLabels = h("svg:g", { class: "map-labels" });
   const gPlaces = h("svg:g", { class: "map-places" });
   const gCams = h("svg:g", { class: "map-cameras" });
-  svg.append(gRegions, gLabels, gPlaces, gCams);
+  const gOverlay = h("svg:g", { class: "map-overlay" }); // alarms, guard points: above everything
+  svg.append(gRegions, gLabels, gPlaces, gCams, gOverlay);
 
   const pins = []; // {el, x, y}: groups drawn in pixels
   const pin = (parent, x, y, cls, ...children) => {
@@ -330,6 +331,50 @@ export function createMap(host, geojson, { onCameraClick, onRegionClick } = {}) 
     if (reveal && (outside || unit() > 6)) animateTo(m.x, m.y, Math.min(vb.w, 1600));
   }
 
+  /**
+   * A named layer of markers drawn in pixels above the cameras (e.g. "alarms", "guard"): each item is
+   * {lat, lon, cls, title, nodes: [SVG elements centred on 0,0], onClick}. Replaces the layer's markers.
+   */
+  const overlays = new Map();
+  function setOverlay(name, items) {
+    const old = overlays.get(name);
+    if (old) {
+      for (const rec of old.recs) pins.splice(pins.indexOf(rec), 1);
+      old.group.remove();
+    }
+    const group = h("svg:g", { class: `overlay overlay-${name}` });
+    const recs = [];
+    for (const item of items) {
+      const [x, y] = project(item.lon, item.lat);
+      const rec = pin(group, x, y, `overlay-pin ${item.cls || ""}`, item.title ? h("svg:title", {}, item.title) : null,
+        ...(item.nodes || []));
+      if (item.onClick) {
+        rec.el.setAttribute("tabindex", "0");
+        rec.el.setAttribute("role", "button");
+        rec.el.addEventListener("click", () => { if (!dragged) item.onClick(); });
+        rec.el.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); item.onClick(); } });
+      }
+      if (item.dataset) Object.assign(rec.el.dataset, item.dataset);
+      recs.push(rec);
+    }
+    gOverlay.append(group);
+    overlays.set(name, { group, recs });
+    apply();
+  }
+
+  /** Animates to show all of `points` ([{lat, lon}]), with a margin. */
+  function fitPoints(points) {
+    const b = boundsOf(points.map((p) => project(p.lon, p.lat)));
+    if (b) fitBounds([b[0] - 150, b[1] - 150, b[2] + 150, b[3] + 150]);
+  }
+
+  /** Moves (animated unless `animate` is false) to a point; `width` is the visible width in metres. */
+  function focusPoint(lat, lon, width = 1200, { animate = true } = {}) {
+    const [x, y] = project(lon, lat);
+    if (animate) animateTo(x, y, width);
+    else { cancelAnimationFrame(anim); setView(x, y, width); }
+  }
+
   function highlightRegion(id) {
     for (const [rid, path] of regionPaths) path.classList.toggle("active", rid === id);
   }
@@ -347,7 +392,7 @@ export function createMap(host, geojson, { onCameraClick, onRegionClick } = {}) 
   fitBounds(all, false);
 
   return {
-    svg, setCameras, select, showRegion, highlightRegion, fitAll: () => fitBounds(all),
+    svg, setCameras, select, showRegion, highlightRegion, fitAll: () => fitBounds(all), setOverlay, focusPoint, fitPoints,
     markerCount: () => camMarkers.size,
   };
 }

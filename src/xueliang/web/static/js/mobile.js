@@ -1,7 +1,9 @@
 // Phone app (/m): installable (manifest + service worker), the cameras this person may watch as big
 // tap targets, tap -> live view. The view is a hash route (#camera-ID), so the phone's Back button works.
+// The alarm button and the mobilization tasks of volunteers and grid workers: alarm-mobile.js.
 
-import { api, can, me, openStreams, toast, wireCommon } from "./api.js";
+import { initMobileAlarm } from "./alarm-mobile.js";
+import { api, can, me, openStreams, wireCommon } from "./api.js";
 import { $, h } from "./dom.js";
 import { kindLabel, localName, t, yesNo } from "./i18n.js";
 import { createPlayer } from "./player.js";
@@ -29,7 +31,7 @@ $("#m-install").addEventListener("click", async () => {
   $("#m-install").hidden = true;
 });
 
-$("#m-alarm").addEventListener("click", () => toast(t("One-click alarm is coming soon. In an emergency, call 110.")));
+initMobileAlarm();
 
 const state = { cameras: [], player: null, seq: 0 };
 const list = $("#m-list");

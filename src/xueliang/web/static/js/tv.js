@@ -1,7 +1,9 @@
 // TV set-top box: remote control only (arrows, OK, Back, the red key). Focus moves spatially between
 // elements marked data-nav (and the language links); the focused one wears a large yellow ring.
 // Screens: home (tiles) -> camera list (cards) -> full-screen live view (◀ ▶ switch camera, Back returns).
+// The red key and the Alarm tile raise a one-click alarm (alarm-tv.js), from any screen.
 
+import { createTvAlarm } from "./alarm-tv.js";
 import { api, can, openStreams, wireCommon } from "./api.js";
 import { $, $$, h } from "./dom.js";
 import { formatClock, formatDate, kindLabel, localName, t } from "./i18n.js";
@@ -111,9 +113,15 @@ function closeModal() {
 }
 $("#modal-ok").addEventListener("click", closeModal);
 
-function alarmPlaceholder() {
-  openModal(t("One-click alarm"), t("One-click alarm is coming soon. In an emergency, call 110."));
-}
+const alarm = createTvAlarm({
+  tile: $(".tv-tile.tile-alarm"),
+  restoreFocus: (el) => {
+    if (!modal.hidden) $("#modal-ok").focus();
+    else if (state.screen === "view") screens.view.focus();
+    else if (el && el.isConnected && !el.closest("[hidden]")) focus(el);
+    else focus(state.lastFocus[state.screen] || navigables()[0]);
+  },
+});
 
 function goHome() {
   show("home");
@@ -172,7 +180,7 @@ function activate(el) {
   if (!el) return;
   const go = el.dataset.go;
   if (go === "cameras") goList();
-  else if (go === "alarm") alarmPlaceholder();
+  else if (go === "alarm") alarm.press("tile");
   else if (go === "services") openModal(t("Services"), t("Village services are coming soon."));
   else if (el.dataset.index !== undefined) openView(Number(el.dataset.index));
   else el.click();
@@ -182,7 +190,7 @@ document.addEventListener("keydown", (e) => {
   const key = remoteKey(e);
   if (!key) return;
   e.preventDefault(); // no page scrolling, no history navigation, no native button activation
-  if (key === "red") { if (modal.hidden) alarmPlaceholder(); return; }
+  if (alarm.handleKey(key, e.repeat)) return; // the red key anywhere; every key while the alarm screen is up
   if (!modal.hidden) {
     if (key === "ok" || key === "back") closeModal();
     return;

@@ -3,13 +3,16 @@
 //   /api/...      network first, the last answer as the offline fallback (deleted on logout by api.js);
 //                 live-video URLs and anything carrying a token are never cached
 //   pages         network; offline -> the cached /m/offline page
-const SHELL_CACHE = "xl-shell-v1";
+const SHELL_CACHE = "xl-shell-v2";
 const API_CACHE = "xl-api";
 const SHELL = [
   "/m/offline",
   "/manifest.webmanifest",
   "/static/css/base.css",
   "/static/css/mobile.css",
+  "/static/css/alarms.css",
+  "/static/js/alarm-client.js",
+  "/static/js/alarm-mobile.js",
   "/static/js/api.js",
   "/static/js/dom.js",
   "/static/js/i18n.js",

@@ -1,0 +1,1 @@
+"""One-click alarms: intake, routing, workflow, escalation, mobilization, records."""

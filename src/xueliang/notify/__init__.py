@@ -1,0 +1,1 @@
+"""Pushes to consoles, TVs and phones (in-process hub, PostgreSQL bridge between processes)."""

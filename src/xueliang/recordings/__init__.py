@@ -1,0 +1,1 @@
+"""Recordings: the segment index, gaps, evidence locks, exports, retention, playback and their routes."""

@@ -1,0 +1,499 @@
+"""Recording routes: index, timeline, playback (HLS VOD and the console's plan), locks, retention,
+exports and storage health.
+
+Access: every route asks the policy for `view_recording` (or `export_video` / `manage_cameras`) on the
+camera, and a caller without it (a resident, above all) gets 404 as if nothing were there. Media
+routes (`/api/v1/playback/...`, export downloads) carry a short-lived token bound to user, camera and
+action, because players and download links cannot send headers; the policy is asked again for the
+token's user at least every 30 s. A bad token is answered 404 too; only an expired genuine one gets
+401, so a player knows to ask for a fresh one."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
+from sqlalchemy import select
+
+from xueliang.accounts import service as accounts
+from xueliang.accounts.deps import Ctx, CurrentCaller, Session, client_address
+from xueliang.accounts.models import User
+from xueliang.accounts.policy import Action, camera_filter
+from xueliang.audit import service as audit
+from xueliang.audit.service import Actor
+from xueliang.cameras import service as cameras
+from xueliang.cameras.models import Camera
+from xueliang.core.clock import as_utc
+from xueliang.core.context import AppContext
+from xueliang.core.errors import NotFound, Unauthorized
+from xueliang.media import playback, tokens
+from xueliang.recordings import export as exporting
+from xueliang.recordings import service
+from xueliang.recordings.models import EvidenceLock, ExportState, RecordingExport, RecordingSegment
+from xueliang.recordings.schemas import (
+    CameraStorageOut,
+    ExportFileOut,
+    ExportIn,
+    ExportOut,
+    GapOut,
+    HealthOut,
+    LockIn,
+    LockOut,
+    PlaybackIn,
+    PlaybackOut,
+    RetentionIn,
+    RetentionOut,
+    SegmentOut,
+    SpanOut,
+    StorageEventOut,
+    TimelineOut,
+)
+from xueliang.recordings.tasks import RecordingsNode, node_of
+from xueliang.regions.models import Region
+
+router = APIRouter(tags=["recordings"])
+playback_router = APIRouter(prefix="/api/v1/playback", tags=["recordings"])
+
+PLAYBACK_PREFIX = "/api/v1/playback"
+RECHECK_EVERY = 30.0
+MAX_PLAYBACK = timedelta(days=1)
+From = Annotated[datetime, Query(alias="from")]
+To = Annotated[datetime, Query(alias="to")]
+
+
+def _node(ctx: AppContext) -> RecordingsNode:
+    return node_of(ctx)
+
+
+# -- tokens ------------------------------------------------------------------------------------------
+
+
+def _issue(ctx: AppContext, user_id: int, camera_id: int, action: Action) -> str:
+    ttl = ctx.settings.stream_token_seconds
+    return tokens.issue(ctx.secret.encode(), user_id, camera_id, action.value, ttl, ctx.clock.now())
+
+
+async def _claims(ctx: AppContext, token: str, camera_id: int, action: Action) -> tokens.StreamClaims:
+    """The token's claims if it is genuine, unexpired, for this camera and action, and its user may
+    still do the action (asked again at most every 30 s per token)."""
+    try:
+        claims = tokens.verify(ctx.secret.encode(), token, camera_id, action.value, ctx.clock.now())
+    except tokens.TokenExpired as exc:
+        raise Unauthorized("token expired: ask for a fresh one", code="token_expired") from exc
+    except (tokens.TokenError, tokens.TokenScopeError) as exc:
+        raise NotFound("not found") from exc
+    node = _node(ctx)
+    key = (claims.user_id, claims.camera_id, claims.nonce)
+    now = time.monotonic()
+    if now - node.rechecked.get(key, -RECHECK_EVERY) >= RECHECK_EVERY:
+        async with ctx.db.session() as session:
+            user = await session.get(User, claims.user_id)
+            if user is None or user.disabled:
+                raise NotFound("not found")
+            principal = await accounts.principal_for(session, user)
+            await cameras.get_camera(session, principal, camera_id, action)
+        if len(node.rechecked) > 10_000:
+            node.rechecked.clear()
+        node.rechecked[key] = now
+    return claims
+
+
+async def _token_actor(ctx: AppContext, request: Request, claims: tokens.StreamClaims) -> Actor:
+    async with ctx.db.session() as session:
+        user = await session.get(User, claims.user_id)
+    return Actor(claims.user_id, user.username if user else "", client_address(request))
+
+
+# -- index and timeline ------------------------------------------------------------------------------
+
+
+def _segment_out(row: RecordingSegment) -> SegmentOut:
+    return SegmentOut(
+        id=row.id,
+        camera_id=row.camera_id,
+        start=row.starts_at,
+        end=row.ends_at,
+        bytes=row.bytes,
+        frames=row.frames,
+        state=row.state.value,
+        path=row.path,
+        repaired=row.repaired,
+    )
+
+
+def _lock_out(lock: EvidenceLock) -> LockOut:
+    return LockOut(
+        id=lock.id,
+        camera_id=lock.camera_id,
+        start=lock.starts_at,
+        end=lock.ends_at,
+        reason=lock.reason,
+        created_by=lock.created_by,
+        created_at=lock.created_at,
+    )
+
+
+@router.get("/recordings", response_model=list[SegmentOut])
+async def list_recordings(
+    caller: CurrentCaller,
+    session: Session,
+    camera_id: int,
+    lo: From,
+    hi: To,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+) -> list[SegmentOut]:
+    """Segments of one camera overlapping the range, oldest first."""
+    await cameras.get_camera(session, caller.principal, camera_id, Action.view_recording)
+    lo, hi = service.check_range(lo, hi, timedelta(days=31))
+    return [_segment_out(r) for r in await service.segments_between(session, camera_id, lo, hi, limit)]
+
+
+@router.get("/recordings/health", response_model=HealthOut)
+async def storage_health(caller: CurrentCaller, session: Session, ctx: Ctx) -> HealthOut:
+    """Disk space, the guard, cameras whose recording fails now, and recent storage events (of cameras
+    the caller may see)."""
+    service.may_record_anything(caller.principal)
+    visible = set(
+        await session.scalars(
+            select(Camera.id)
+            .join(Region, Region.id == Camera.region_id)
+            .where(camera_filter(caller.principal, Action.view_recording))
+        )
+    )
+    health = _node(ctx).health()
+    failing = [CameraStorageOut(**f) for f in health.failing if f["camera_id"] in visible]
+    events = [
+        StorageEventOut(camera_id=e.camera_id, status=e.status.value, reason=e.reason, at=e.at)
+        for e in health.events
+        if e.camera_id in visible
+    ]
+    return HealthOut(
+        ok=health.ok and not failing,
+        total_bytes=health.total_bytes,
+        free_bytes=health.free_bytes,
+        guard_bytes=health.guard_bytes,
+        recorder_running=health.recorder_running,
+        recording=health.recording,
+        failing=failing,
+        events=events,
+        last_retention=health.last_retention,
+    )
+
+
+@router.get("/cameras/{camera_id}/timeline", response_model=TimelineOut)
+async def camera_timeline(
+    caller: CurrentCaller, session: Session, camera_id: int, lo: From, hi: To
+) -> TimelineOut:
+    """Recorded spans, gaps with their reasons and evidence locks in the range; keyframe times too
+    when the range is at most an hour (for stepping)."""
+    line = await service.timeline(session, caller.principal, camera_id, lo, hi)
+    latest = await service.segments_between(session, camera_id, line.hi - timedelta(hours=2), line.hi)
+    return TimelineOut(
+        camera_id=camera_id,
+        start=line.lo,
+        end=line.hi,
+        spans=[SpanOut(start=s.start, end=s.end) for s in line.spans],
+        gaps=[GapOut(start=g.starts_at, end=g.ends_at, reason=g.reason) for g in line.gaps],
+        locks=[_lock_out(lock) for lock in line.locks],
+        keyframes=line.keyframes,
+        segments=line.segments,
+        bytes=line.bytes,
+        codec=latest[-1].codec if latest else None,
+    )
+
+
+# -- playback ----------------------------------------------------------------------------------------
+
+
+@router.post("/recordings/playback", response_model=PlaybackOut)
+async def open_playback(body: PlaybackIn, caller: CurrentCaller, session: Session, ctx: Ctx) -> PlaybackOut:
+    """A token and the URLs to play a camera's recording of a range (HLS VOD, or the console's plan).
+    Opening is audited (`recording.view`); `refresh` only renews the token of a view already open."""
+    camera, _ = await cameras.get_camera(session, caller.principal, body.camera_id, Action.view_recording)
+    lo, hi = service.check_range(body.lo, body.hi, MAX_PLAYBACK)
+    token = _issue(ctx, caller.user.id, camera.id, Action.view_recording)
+    if not body.refresh:
+        await audit.append(
+            session,
+            caller.actor,
+            "recording.view",
+            at=ctx.clock.now(),
+            target_type="camera",
+            target_id=camera.id,
+            detail={"gb_id": camera.gb_id, "from": lo.isoformat(), "to": hi.isoformat()},
+        )
+        await session.commit()
+    query = f"from={_q(lo)}&to={_q(hi)}&token={token}"
+    base = f"{PLAYBACK_PREFIX}/{camera.id}"
+    return PlaybackOut(
+        camera_id=camera.id,
+        token=token,
+        expires_in=ctx.settings.stream_token_seconds,
+        hls=f"{base}/index.m3u8?{query}",
+        plan=f"{base}/plan.json?{query}",
+    )
+
+
+def _q(moment: datetime) -> str:
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def _views(ctx: AppContext, camera_id: int, lo: datetime, hi: datetime) -> list[playback.SegmentView]:
+    async with ctx.db.session() as session:
+        rows = await service.segments_between(session, camera_id, lo, hi)
+    return [service.view_of(r) for r in rows]
+
+
+@playback_router.get("/{camera_id}/index.m3u8")
+async def vod_playlist(ctx: Ctx, camera_id: int, lo: From, hi: To, token: str = "") -> Response:
+    """HLS VOD of the range: whole GOPs of the recorded files as they lie on disk."""
+    await _claims(ctx, token, camera_id, Action.view_recording)
+    lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
+    views = await _views(ctx, camera_id, lo, hi)
+    target = _node(ctx).settings.playback_chunk_seconds
+    text, _ = playback.render_vod(views, lo.timestamp(), hi.timestamp(), target, f"?token={token}")
+    return Response(text, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache"})
+
+
+@playback_router.get("/{camera_id}/plan.json")
+async def playback_plan(ctx: Ctx, camera_id: int, lo: From, hi: To, token: str = "") -> dict[str, Any]:
+    """The same chunks as the playlist, with wall-clock times and keyframes, for the console's player
+    (which maps tfdt to wall time with each segment's `start` and `media_start`)."""
+    claims = await _claims(ctx, token, camera_id, Action.view_recording)
+    lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
+    views = await _views(ctx, camera_id, lo, hi)
+    target = _node(ctx).settings.playback_chunk_seconds
+    base = f"{PLAYBACK_PREFIX}/{camera_id}"
+    segments = []
+    for view in views:
+        chunks = playback.segment_chunks(view, target, lo.timestamp(), hi.timestamp())
+        if not chunks:
+            continue
+        segments.append({
+            "id": view.id, "start": view.start, "end": view.end, "media_start": view.media_start,
+            "codec": view.codec, "mime": f'video/mp4; codecs="{view.codec}"',
+            "init": f"{base}/init/{view.id}.mp4?token={token}",
+            "keyframes": [view.start + ms / 1000 for ms, off in view.keyframes if off < view.bytes],
+            "chunks": [{"url": f"{base}/chunk/{view.id}/{c.first}-{c.last}.m4s?token={token}",
+                        "start": c.start, "end": c.end} for c in chunks],
+        })  # fmt: skip
+    return {
+        "camera_id": camera_id,
+        "from": lo.timestamp(),
+        "to": hi.timestamp(),
+        "expires": claims.expires,
+        "segments": segments,
+    }
+
+
+async def _segment(
+    ctx: AppContext, camera_id: int, segment_id: int
+) -> tuple[playback.SegmentView, RecordingsNode]:
+    async with ctx.db.session() as session:
+        row = await session.get(RecordingSegment, segment_id)
+    if row is None or row.camera_id != camera_id or row.frames == 0:
+        raise NotFound("not found")
+    return service.view_of(row), _node(ctx)
+
+
+async def _read(node: RecordingsNode, view: playback.SegmentView, first: int, last: int) -> bytes:
+    try:
+        return await asyncio.to_thread(playback.read_range, node.root / view.path, first, last)
+    except OSError as exc:
+        raise NotFound("recording file unavailable") from exc
+
+
+@playback_router.get("/{camera_id}/init/{segment_id}.mp4")
+async def vod_init(ctx: Ctx, camera_id: int, segment_id: int, token: str = "") -> Response:
+    await _claims(ctx, token, camera_id, Action.view_recording)
+    view, node = await _segment(ctx, camera_id, segment_id)
+    data = await _read(node, view, 0, view.init_size)
+    return Response(data, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@playback_router.get("/{camera_id}/chunk/{segment_id}/{first:int}-{last:int}.m4s")
+async def vod_chunk(
+    ctx: Ctx, camera_id: int, segment_id: int, first: int, last: int, token: str = ""
+) -> Response:
+    await _claims(ctx, token, camera_id, Action.view_recording)
+    view, node = await _segment(ctx, camera_id, segment_id)
+    if not playback.valid_range(view, first, last):
+        raise NotFound("no such chunk")
+    data = await _read(node, view, first, last)
+    return Response(data, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@playback_router.get("/{camera_id}/at.mp4")
+async def seek_gop(ctx: Ctx, camera_id: int, t: datetime, token: str = "") -> Response:
+    """Seek: the init segment and the GOP holding time `t`, playable on their own (a preview, or the
+    first thing a player appends). `X-Start` is the Unix time of the GOP's keyframe."""
+    await _claims(ctx, token, camera_id, Action.view_recording)
+    at = as_utc(t)
+    async with ctx.db.session() as session:
+        row = await service.segment_at(session, camera_id, at)
+    if row is None:
+        raise NotFound("no recording at this time")
+    view = service.view_of(row)
+    gop = playback.gop_at(view, at.timestamp())
+    if gop is None:
+        raise NotFound("no recording at this time")
+    node = _node(ctx)
+    data = await _read(node, view, 0, view.init_size) + await _read(node, view, gop.first, gop.last)
+    return Response(
+        data,
+        media_type="video/mp4",
+        headers={
+            "Cache-Control": "private, max-age=3600",
+            "X-Start": f"{gop.start:.3f}",
+            "X-Segment": str(view.id),
+        },
+    )
+
+
+# -- evidence locks and retention --------------------------------------------------------------------
+
+
+@router.get("/recordings/locks", response_model=list[LockOut])
+async def list_locks(caller: CurrentCaller, session: Session, camera_id: int | None = None) -> list[LockOut]:
+    return [_lock_out(lock) for lock in await service.visible_locks(session, caller.principal, camera_id)]
+
+
+@router.post("/recordings/locks", response_model=LockOut, status_code=201)
+async def lock_range(body: LockIn, caller: CurrentCaller, session: Session, ctx: Ctx) -> LockOut:
+    """Keep a camera's recording of a range from retention (evidence); audited."""
+    lock = await service.create_lock(
+        session,
+        caller.principal,
+        caller.actor,
+        body.camera_id,
+        body.lo,
+        body.hi,
+        body.reason,
+        ctx.clock.now(),
+    )
+    await session.commit()
+    return _lock_out(lock)
+
+
+@router.delete("/recordings/locks/{lock_id}", response_model=LockOut)
+async def unlock_range(lock_id: int, caller: CurrentCaller, session: Session, ctx: Ctx) -> LockOut:
+    lock = await service.release_lock(session, caller.principal, caller.actor, lock_id, ctx.clock.now())
+    await session.commit()
+    return _lock_out(lock)
+
+
+@router.put("/recordings/cameras/{camera_id}/retention", response_model=RetentionOut)
+async def set_retention(
+    camera_id: int, body: RetentionIn, caller: CurrentCaller, session: Session, ctx: Ctx
+) -> RetentionOut:
+    """Days to keep a camera's recordings, and whether it records at all; audited."""
+    camera = await service.set_retention(
+        session,
+        caller.principal,
+        caller.actor,
+        camera_id,
+        ctx.clock.now(),
+        days=body.days,
+        record=body.record,
+    )
+    await session.commit()
+    node = _node(ctx)
+    plane = ctx.extras.get("media")
+    if body.record is not None and plane is not None:
+        await node.camera_changed(plane, camera.id, camera)
+    node.wake_retention()
+    return RetentionOut(camera_id=camera.id, retention_days=camera.retention_days, record=camera.record)
+
+
+# -- exports -----------------------------------------------------------------------------------------
+
+
+def _export_out(ctx: AppContext, export: RecordingExport, user_id: int | None = None) -> ExportOut:
+    files = [
+        ExportFileOut(name=str(f["name"]), bytes=int(f["bytes"]), sha256=str(f["sha256"]))
+        for f in export.files
+    ]
+    expires_in = None
+    if user_id is not None and export.state is ExportState.ready:
+        token = _issue(ctx, user_id, export.camera_id, Action.export_video)
+        directory = _node(ctx).export_dir(export)
+        for name in (exporting.MANIFEST, exporting.SIGNATURE):
+            path = directory / name
+            if path.is_file():
+                data = path.read_bytes()
+                files.append(
+                    ExportFileOut(name=name, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+                )
+        base = f"/api/v1/recordings/exports/{export.id}/files"
+        files = [f.model_copy(update={"url": f"{base}/{f.name}?token={token}"}) for f in files]
+        expires_in = ctx.settings.stream_token_seconds
+    return ExportOut(
+        id=export.id,
+        camera_id=export.camera_id,
+        start=export.starts_at,
+        end=export.ends_at,
+        reason=export.reason,
+        username=export.username,
+        created_at=export.created_at,
+        state=export.state.value,
+        error=export.error,
+        bytes=export.bytes,
+        files=files,
+        expires_in=expires_in,
+    )
+
+
+@router.post("/recordings/exports", response_model=ExportOut, status_code=202)
+async def create_export(body: ExportIn, caller: CurrentCaller, session: Session, ctx: Ctx) -> ExportOut:
+    """Start an evidence export (MP4 + signed manifest) of a camera's range; audited. Poll
+    GET /recordings/exports/{id} until `state` is `ready`: it then lists the files with download
+    links that carry a short-lived token."""
+    node = _node(ctx)
+    export = await service.create_export(
+        session, caller.principal, caller.actor, body.camera_id, body.lo, body.hi, body.reason,
+        ctx.clock.now(), node.settings.max_export_hours,
+    )  # fmt: skip
+    await session.commit()
+    node.submit_export(export.id)
+    return _export_out(ctx, export)
+
+
+@router.get("/recordings/exports", response_model=list[ExportOut])
+async def list_exports(caller: CurrentCaller, session: Session, ctx: Ctx) -> list[ExportOut]:
+    return [_export_out(ctx, e) for e in await service.visible_exports(session, caller.principal)]
+
+
+@router.get("/recordings/exports/{export_id}", response_model=ExportOut)
+async def get_export(export_id: int, caller: CurrentCaller, session: Session, ctx: Ctx) -> ExportOut:
+    export, _ = await service.get_export(session, caller.principal, export_id)
+    return _export_out(ctx, export, caller.user.id)
+
+
+@router.get("/recordings/exports/{export_id}/files/{name}")
+async def download_export_file(
+    request: Request, ctx: Ctx, export_id: int, name: str, token: str = ""
+) -> Response:
+    """One file of a ready export, by a link with a short-lived token; each download is audited."""
+    async with ctx.db.session() as session:
+        export = await session.get(RecordingExport, export_id)
+    if export is None or export.state is not ExportState.ready:
+        raise NotFound("not found")
+    claims = await _claims(ctx, token, export.camera_id, Action.export_video)
+    names = {str(f["name"]) for f in export.files} | {exporting.MANIFEST, exporting.SIGNATURE}
+    path = _node(ctx).export_dir(export) / name
+    if name not in names or not path.is_file():
+        raise NotFound("not found")
+    actor = await _token_actor(ctx, request, claims)
+    async with ctx.db.session() as session:
+        await audit.append(
+            session, actor, "recording.export.download", at=ctx.clock.now(), target_type="camera",
+            target_id=export.camera_id, detail={"export": export.id, "file": name},
+        )  # fmt: skip
+        await session.commit()
+    media = "video/mp4" if name.endswith(".mp4") else "application/octet-stream"
+    return FileResponse(path, media_type=media, filename=name)

@@ -1,0 +1,347 @@
+"""Recording routes against a real app: timeline, playback (HLS VOD, plan, seek), tokens, locks,
+retention, exports, health, and the policy: residents get 404 from every one of them."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import statistics
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from tests.conftest import LoggedIn, make_settings
+from tests.recordings.conftest import Rig, decode
+
+from xueliang.app import create_app
+from xueliang.audit.models import AuditEvent
+from xueliang.core.db import Database
+from xueliang.media import tokens
+from xueliang.recordings import export as exporting
+from xueliang.recordings.config import RecordingSettings
+
+Login = Callable[[str], Awaitable[httpx.AsyncClient]]
+
+
+def iso(ts: float | datetime) -> str:
+    moment = ts if isinstance(ts, datetime) else datetime.fromtimestamp(ts, UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@pytest.fixture
+async def rec_app(rec_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    settings = make_settings(rec_url, tmp_path / "data")
+    recording = RecordingSettings(retention_every=3600, min_free_bytes=0, min_free_percent=0)
+    application = create_app(settings, migrate_on_start=False, recording=recording)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def login(rec_app: FastAPI) -> AsyncIterator[Login]:
+    clients: list[httpx.AsyncClient] = []
+
+    async def do(username: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=rec_app, client=("127.0.0.1", 50002))
+        c = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        clients.append(c)
+        return await LoggedIn(c).login(username)
+
+    yield do
+    for c in clients:
+        await c.aclose()
+
+
+@pytest.fixture
+async def recorded(
+    rig_factory: Callable[..., Rig], tmp_path: Path, village_cameras: list[int], rec_app: FastAPI
+) -> Rig:
+    """10 s of two cameras recorded into the app's recordings folder, 2 s segments."""
+    rig = rig_factory(start=time.time() - 60, root=tmp_path / "data" / "recordings")
+    await rig.start(village_cameras[0], village_cameras[-1])  # one non-public, one public camera
+    await rig.record(10.0)
+    await rig.recorder.stop()
+    return rig
+
+
+async def audit_rows(url: str, action: str) -> list[AuditEvent]:
+    db = Database(url)
+    try:
+        async with db.session() as session:
+            return list(await session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+    finally:
+        await db.dispose()
+
+
+def span(rig: Rig) -> tuple[str, str]:
+    end = rig.wall.now
+    return iso(end - 30), iso(end + 1)
+
+
+async def test_timeline_lists_spans_gaps_and_keyframes(
+    recorded: Rig, login: Login, village_cameras: list[int]
+) -> None:
+    op = await login("op-qingxi")
+    cam = village_cameras[0]
+    lo, hi = span(recorded)
+    line = (await op.get(f"/api/v1/cameras/{cam}/timeline", params={"from": lo, "to": hi})).json()
+    assert len(line["spans"]) == 1 and line["segments"] >= 4
+    start = datetime.fromisoformat(line["spans"][0]["start"]).timestamp()
+    end = datetime.fromisoformat(line["spans"][0]["end"]).timestamp()
+    assert abs((end - start) - 10.0) < 0.05
+    assert len(line["keyframes"]) == 10 and line["codec"].startswith("avc1.")
+    assert [g["reason"] for g in line["gaps"]] == ["recorder stopped"]
+    listed = (await op.get("/api/v1/recordings", params={"camera_id": cam, "from": lo, "to": hi})).json()
+    assert [s["id"] for s in listed] == [r.id for r in await recorded.segments(cam)]
+    other = await login("op-shimen")  # another township: the camera does not exist for them
+    assert (
+        await other.get(f"/api/v1/cameras/{cam}/timeline", params={"from": lo, "to": hi})
+    ).status_code == 404
+
+
+async def _playback(op: httpx.AsyncClient, cam: int, lo: str, hi: str) -> dict[str, str]:
+    r = await op.post("/api/v1/recordings/playback", json={"camera_id": cam, "from": lo, "to": hi})
+    assert r.status_code == 200, r.text
+    opened: dict[str, str] = r.json()
+    return opened
+
+
+async def test_hls_vod_serves_the_recorded_bytes(
+    recorded: Rig, login: Login, village_cameras: list[int], rec_url: str
+) -> None:
+    op = await login("op-qingxi")
+    cam = village_cameras[0]
+    lo, hi = span(recorded)
+    opened = await _playback(op, cam, lo, hi)
+    assert [e.detail["from"] for e in await audit_rows(rec_url, "recording.view")]
+    playlist = (await op.get(opened["hls"])).text
+    assert (
+        playlist.startswith("#EXTM3U")
+        and "#EXT-X-PLAYLIST-TYPE:VOD" in playlist
+        and "#EXT-X-ENDLIST" in playlist
+    )
+    base = opened["hls"].split("index.m3u8")[0]
+    rows = {r.id: r for r in await recorded.segments(cam)}
+    frames = 0
+    for block in playlist.split("#EXT-X-MAP:")[1:]:
+        init_uri = re.search(r'URI="([^"]+)"', block)
+        assert init_uri is not None
+        data = (await op.get(base + init_uri.group(1))).content
+        chunk_uris = [line for line in block.splitlines() if line.startswith("chunk/")]
+        for uri in chunk_uris:
+            r = await op.get(base + uri)
+            assert r.status_code == 200
+            data += r.content
+        segment_id = int(init_uri.group(1).split("/")[1].split(".")[0])
+        video = decode(data)
+        assert video.frames == rows[segment_id].frames  # whole files, range covers them
+        frames += video.frames
+    assert frames == 250
+    # A sub-range lists only the GOPs that overlap it.
+    first = min(rows.values(), key=lambda r: r.starts_at)
+    narrow = await _playback(
+        op, cam, iso(first.starts_at + timedelta(seconds=0.5)), iso(first.starts_at + timedelta(seconds=1.5))
+    )
+    narrow_list = (await op.get(narrow["hls"])).text
+    assert narrow_list.count("#EXTINF") == 1
+
+
+async def test_seek_returns_the_gop_holding_the_time_fast(
+    recorded: Rig, login: Login, village_cameras: list[int]
+) -> None:
+    op = await login("op-qingxi")
+    cam = village_cameras[0]
+    lo, hi = span(recorded)
+    opened = await _playback(op, cam, lo, hi)
+    token = opened["token"]
+    rows = await recorded.segments(cam)
+    start, end = rows[0].starts_at.timestamp(), rows[-1].ends_at.timestamp()
+    latencies = []
+    for k in range(20):
+        t = start + (end - start) * (k + 0.5) / 20
+        began = time.perf_counter()
+        r = await op.get(f"/api/v1/playback/{cam}/at.mp4", params={"t": iso(t), "token": token})
+        assert r.status_code == 200
+        video = decode(r.content)  # the first frame is decodable on its own: a keyframe
+        latencies.append(time.perf_counter() - began)
+        gop_start = float(r.headers["X-Start"])
+        assert gop_start <= t < gop_start + 1.0 + 0.05
+        assert video.keyframes >= 1
+    latencies.sort()
+    assert statistics.median(latencies) < 0.2 and latencies[18] < 0.2
+    plan = (await op.get(opened["plan"])).json()
+    assert sum(len(s["chunks"]) for s in plan["segments"]) >= 5
+    assert sum(len(s["keyframes"]) for s in plan["segments"]) == 10
+    gap_time = iso(end + 0.5)
+    assert (
+        await op.get(f"/api/v1/playback/{cam}/at.mp4", params={"t": gap_time, "token": token})
+    ).status_code == 404
+
+
+async def test_tokens_are_bound_checked_and_expire(
+    recorded: Rig, login: Login, village_cameras: list[int], rec_app: FastAPI
+) -> None:
+    op = await login("op-qingxi")
+    cam, other = village_cameras[0], village_cameras[-1]
+    lo, hi = span(recorded)
+    opened = await _playback(op, cam, lo, hi)
+    good = opened["token"]
+    url = f"/api/v1/playback/{cam}/index.m3u8"
+    params = {"from": lo, "to": hi}
+    assert (await op.get(url, params={**params, "token": good})).status_code == 200
+    anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=rec_app), base_url="http://testserver")
+    async with anonymous:
+        assert (
+            await anonymous.get(url, params={**params, "token": good})
+        ).status_code == 200  # the link works alone
+        assert (await anonymous.get(url, params=params)).status_code == 404
+        tampered = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
+        assert (await anonymous.get(url, params={**params, "token": tampered})).status_code == 404
+        other_url = f"/api/v1/playback/{other}/index.m3u8"
+        assert (await anonymous.get(other_url, params={**params, "token": good})).status_code == 404
+        secret = rec_app.state.ctx.secret.encode()
+        user_id = (await op.get("/api/v1/me")).json()["id"]
+        old = tokens.issue(
+            secret, user_id, cam, "view_recording", 60, datetime.now(UTC) - timedelta(minutes=5)
+        )
+        expired = await anonymous.get(url, params={**params, "token": old})
+        assert expired.status_code == 401 and expired.json()["code"] == "token_expired"
+        live = tokens.issue(secret, user_id, cam, "view_live", 60, datetime.now(UTC))
+        assert (await anonymous.get(url, params={**params, "token": live})).status_code == 404
+
+
+async def test_locks_and_retention_changes_are_audited(
+    recorded: Rig, login: Login, village_cameras: list[int], rec_url: str
+) -> None:
+    op = await login("op-qingxi")
+    duty = await login("duty-v01")
+    admin = await login("admin")
+    cam = village_cameras[0]
+    lo, hi = span(recorded)
+    body = {"camera_id": cam, "from": lo, "to": hi, "reason": "burglary case 2026-117"}
+    assert (await duty.post("/api/v1/recordings/locks", json=body)).status_code == 404  # may view, not lock
+    made = await op.post("/api/v1/recordings/locks", json=body)
+    assert made.status_code == 201
+    lock = made.json()
+    assert [
+        x["id"] for x in (await duty.get("/api/v1/recordings/locks", params={"camera_id": cam})).json()
+    ] == [lock["id"]]
+    (locked,) = await audit_rows(rec_url, "recording.lock")
+    assert locked.actor == "op-qingxi" and locked.detail["reason"] == "burglary case 2026-117"
+    assert (await op.delete(f"/api/v1/recordings/locks/{lock['id']}")).status_code == 200
+    assert (await op.delete(f"/api/v1/recordings/locks/{lock['id']}")).status_code == 404
+    (unlocked,) = await audit_rows(rec_url, "recording.unlock")
+    assert unlocked.detail["lock"] == lock["id"]
+
+    put = f"/api/v1/recordings/cameras/{cam}/retention"
+    assert (await op.put(put, json={"days": 45})).status_code == 404  # operators do not set retention
+    changed = await admin.put(put, json={"days": 45})
+    assert changed.json() == {"camera_id": cam, "retention_days": 45, "record": True}
+    (audited,) = [e for e in await audit_rows(rec_url, "recording.retention") if e.target_id == str(cam)]
+    assert audited.detail["retention_days"] == {"from": 30, "to": 45}
+    assert (await admin.put(put, json={"days": 30})).status_code == 200
+
+
+async def test_export_is_signed_audited_and_downloadable(
+    recorded: Rig, login: Login, village_cameras: list[int], rec_url: str, tmp_path: Path, rec_app: FastAPI
+) -> None:
+    op = await login("op-qingxi")
+    duty = await login("duty-v01")
+    cam = village_cameras[0]
+    rows = await recorded.segments(cam)
+    lo, hi = iso(rows[0].starts_at), iso(rows[-1].ends_at)
+    body = {"camera_id": cam, "from": lo, "to": hi, "reason": "theft at the grain store"}
+    assert (await duty.post("/api/v1/recordings/exports", json=body)).status_code == 404
+    made = await op.post("/api/v1/recordings/exports", json=body)
+    assert made.status_code == 202, made.text
+    export_id = made.json()["id"]
+    deadline = time.monotonic() + 30
+    while (state := (await op.get(f"/api/v1/recordings/exports/{export_id}")).json())["state"] == "running":
+        assert time.monotonic() < deadline, "export did not finish"
+        await asyncio.sleep(0.05)
+    assert state["state"] == "ready", state["error"]
+    (audited,) = await audit_rows(rec_url, "recording.export")
+    assert audited.detail["export"] == export_id and audited.detail["reason"] == "theft at the grain store"
+    out = tmp_path / "download"
+    out.mkdir()
+    anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=rec_app), base_url="http://testserver")
+    async with anonymous:
+        for f in state["files"]:
+            r = await anonymous.get(f["url"])
+            assert r.status_code == 200
+            (out / f["name"]).write_bytes(r.content)
+        assert (await anonymous.get(state["files"][0]["url"].split("?")[0])).status_code == 404
+    assert len(await audit_rows(rec_url, "recording.export.download")) == len(state["files"])
+    report = exporting.verify(out)
+    assert report.ok, report.problems
+    manifest = report.manifest or {}
+    assert (
+        manifest["operator"]["username"] == "op-qingxi" and manifest["reason"] == "theft at the grain store"
+    )
+    assert manifest["camera"]["id"] == cam
+    (mp4,) = [f for f in state["files"] if f["name"].endswith(".mp4")]
+    video = decode(out / mp4["name"])
+    assert video.frames == sum(r.frames for r in rows) == 250
+    assert abs(video.duration - (rows[-1].ends_at - rows[0].starts_at).total_seconds()) < 0.05
+
+
+def recording_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path template) of every recording, playback and export route the app serves."""
+    found = []
+    for path, operations in app.openapi()["paths"].items():
+        if path.startswith(("/api/v1/recordings", "/api/v1/playback")) or path.endswith("/timeline"):
+            found.extend((method.upper(), path) for method in sorted(operations))
+    return found
+
+
+async def test_a_resident_gets_404_from_every_recording_route(
+    recorded: Rig, login: Login, village_cameras: list[int], rec_app: FastAPI
+) -> None:
+    """res-v01 lives in village 1 and may watch this camera live: still 404 on every route, with the ids
+    of things that exist (a lock, an export, a segment). Tokens are bearer links; a resident cannot get
+    one, so the media routes are tried with a made-up one."""
+    op = await login("op-qingxi")
+    resident = await login("res-v01")
+    cam = village_cameras[-1]
+    assert (await resident.get(f"/api/v1/cameras/{cam}")).status_code == 200  # they may watch it live
+    lo, hi = span(recorded)
+    await _playback(op, cam, lo, hi)
+    rows = await recorded.segments(cam)
+    lock = (
+        await op.post(
+            "/api/v1/recordings/locks", json={"camera_id": cam, "from": lo, "to": hi, "reason": "x"}
+        )
+    ).json()
+    made = (
+        await op.post(
+            "/api/v1/recordings/exports", json={"camera_id": cam, "from": lo, "to": hi, "reason": "x"}
+        )
+    ).json()
+    values = {
+        "camera_id": str(cam),
+        "segment_id": str(rows[0].id),
+        "first": str(rows[0].keyframes[0][1]),
+        "last": str(rows[0].bytes),
+        "lock_id": str(lock["id"]),
+        "export_id": str(made["id"]),
+        "name": "manifest.json",
+    }
+    query = {"camera_id": str(cam), "from": lo, "to": hi, "t": lo, "token": "x"}
+    body = {"camera_id": cam, "from": lo, "to": hi, "reason": "curious", "days": 1}
+    routes = recording_routes(rec_app)
+    assert len(routes) >= 17
+    for method, template in routes:
+        path = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m.group(1)], template)
+        r = await resident.request(
+            method, path, params=query, json=body if method in ("POST", "PUT") else None
+        )
+        assert r.status_code == 404, (method, template, r.status_code, r.text)
+    page = await resident.get("/playback")
+    assert page.status_code == 404
+    health = await op.get("/api/v1/recordings/health")
+    assert health.status_code == 200 and health.json()["recorder_running"] is False

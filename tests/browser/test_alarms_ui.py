@@ -70,6 +70,16 @@ CORNER_JS = """([sel, w, h]) => {
 }"""
 
 
+# TV-side clock: when the screen switched to "received" (the server's 2xx arrived).
+RECORD_TV_JS = """() => {
+    const at = window.__alarmAt = {};
+    new MutationObserver(() => {
+        const box = document.querySelector('#tv-alarm');
+        if (!at.received && box && box.dataset.status === 'received') at.received = Date.now();
+    }).observe(document.body, {attributes: true, subtree: true, attributeFilter: ['data-status']});
+}"""
+
+
 def shown_camera(page: Page, selector: str) -> tuple[int | None, float]:
     """The camera number in the picture the <video> shows now (its identity marker), and its time."""
     size = page.evaluate(
@@ -174,6 +184,7 @@ def test_red_key_reaches_the_station_console_with_a_live_tile(
 
     # The red key twice (a double press well within 3 s): sent at once, no OK needed.
     op.evaluate(RECORD_JS)
+    tv.evaluate(RECORD_TV_JS)
     first = tv.evaluate(RED_KEY_JS)
     expect(overlay).to_have_attribute("data-phase", "confirm")
     pressed = tv.evaluate(RED_KEY_JS)
@@ -196,7 +207,9 @@ def test_red_key_reaches_the_station_console_with_a_live_tile(
     tile_video = f'#wall .tile[data-camera-id="{first_cam["camera_id"]}"] video'
     op.wait_for_function("() => window.__alarmAt.toast && window.__alarmAt.playing", timeout=30_000)
     at = op.evaluate("() => window.__alarmAt")
+    received = tv.evaluate("() => window.__alarmAt.received")
     timing = {
+        "press_to_tv_received_ms": received - pressed,
         "press_to_toast_ms": at["toast"] - pressed,
         "press_to_queue_ms": at["queue"] - pressed,
         "press_to_playing_tile_ms": at["playing"] - pressed,

@@ -41,7 +41,7 @@ class MqttConfig:
     username: str | None = None
     password: str | None = None
     session_expiry_s: int = 86_400  # how long the broker keeps presses for us while we are down
-    concurrency: int = 32
+    concurrency: int = 256  # presses in flight; they meet in the intake batch
     reconnect_s: float = 2.0
 
     def raise_filter(self) -> str:

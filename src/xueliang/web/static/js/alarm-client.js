@@ -161,6 +161,13 @@ export function connect(handlers) {
   };
 }
 
+/** Whether the sender's screens follow `alarm`: staff (who hear every alarm of their area) follow only
+ * the ones they raised themselves; residents their household's, volunteers their own (all they hear). */
+export function followed(alarm) {
+  const me = (window.XL || {}).me || {};
+  return !(me.permissions || []).includes("handle_alarms") || alarm.raised_by === me.id;
+}
+
 /** Alarms by id, keeping only the newest copy of each (the server bumps `version` on every change). */
 export class AlarmStore {
   constructor() { this.byId = new Map(); }

@@ -41,8 +41,12 @@ function conflictText(err) {
   return ours ? `${ours} (${err.detail})` : err.message;
 }
 
+// Names in the page's language where the console knows the place (the alarm carries the Chinese ones).
+const names = { region: (id, fallback) => fallback, camera: (id, fallback) => fallback };
+
 function place(alarm) {
-  return [alarm.region_name, alarm.household_head || alarm.household_address].filter(Boolean).join(" · ");
+  return [names.region(alarm.region_id, alarm.region_name), alarm.household_head || alarm.household_address]
+    .filter(Boolean).join(" · ");
 }
 
 function ackSeconds(alarm) {
@@ -99,7 +103,7 @@ function createFeed() {
         store.reset(msg.alarms || []);
         emit("reset");
         const waiting = store.open().filter((a) => a.state === "new").length;
-        if (waiting) toast(t("{n} alarms waiting for acknowledgement.", { n: waiting }), "error", 8000);
+        if (waiting) toast(t("Alarms waiting for acknowledgement: {n}", { n: waiting }), "error", 8000);
         return;
       }
       // Back after a disconnect: alarms raised meanwhile are news; the rest is a refresh.
@@ -144,7 +148,7 @@ function alarmToast(alarm, event, onOpen) {
     : t("Alarm no. {id}: {kind}", { id: alarm.id, kind: alarmKindLabel(alarm.kind) });
   el.replaceChildren(
     h("strong", {}, title),
-    h("span", {}, place(alarm) || alarm.station_name),
+    h("span", {}, place(alarm) || names.region(alarm.station_region_id, alarm.station_name)),
     h("small", {}, `${sourceLabel(alarm.source)} · ${formatClock(new Date(alarm.received_at))}`),
     h("button", { type: "button", class: "btn btn-sm", onclick: () => { el.remove(); onOpen(alarm.id); } }, t("Open")));
   return el;
@@ -228,8 +232,7 @@ function createDetail(container, feed, hooks = {}) {
     render();
     try {
       const out = await api(`/alarms/${a.id}/${spec.path}`, { method: "POST", body: body || {}, quiet: true });
-      feed.update(out);
-      toast(t("Alarm no. {id}: {state}", { id: out.id, state: stateLabel(out.state) }), "ok", 3000);
+      feed.update(out); // the panel shows the new state; no toast needed
     } catch (err) {
       st.error = conflictText(err);
       if (err instanceof ApiError && err.status === 409) refresh(); // show what the state really is now
@@ -347,14 +350,14 @@ function createDetail(container, feed, hooks = {}) {
     const row = (label, value) => (value === null || value === undefined || value === "" ? [] : [h("dt", {}, label), h("dd", {}, value)]);
     const tta = ackSeconds(a);
     const fields = [
-      row(t("Village"), a.region_name),
+      row(t("Village"), names.region(a.region_id, a.region_name)),
       row(t("Household"), a.household_head ? `${a.household_head}${a.household_code ? ` (${a.household_code})` : ""}` : ""),
       row(t("Address"), a.household_address),
       row(t("Phone"), a.household_phone ? h("a", { href: `tel:${a.household_phone}` }, a.household_phone) : ""),
       row(t("Received"), a.received_at ? `${formatDateTime(a.received_at)} (${ago(a.received_at)})` : ""),
       row(t("Raised from"), a.source ? sourceLabel(a.source) : ""),
       row(t("Presses"), a.press_count > 1 ? String(a.press_count) : ""),
-      row(t("Station"), a.station_name),
+      row(t("Station"), names.region(a.station_region_id, a.station_name)),
       row(t("Location"), a.lat !== null && a.lat !== undefined ? `${a.lat.toFixed(5)}, ${a.lon.toFixed(5)}` : ""),
       row(t("Time to acknowledge"), tta !== null ? duration(tta) : ""),
       row(t("Dispatched to"), a.dispatched_to),
@@ -373,7 +376,7 @@ function createDetail(container, feed, hooks = {}) {
     const cams = (a.cameras || []).map((c) => h("li", {},
       h(hooks.openCamera ? "button" : "div", { type: hooks.openCamera ? "button" : null, class: "alarm-cam",
         dataset: { cameraId: c.camera_id }, onclick: hooks.openCamera ? () => hooks.openCamera(c.camera_id) : null },
-      h("span", { class: "alarm-cam-name" }, c.name),
+      h("span", { class: "alarm-cam-name" }, names.camera(c.camera_id, c.name)),
       h("span", { class: "alarm-cam-sub" }, `${Math.round(c.distance_m)} m`,
         c.covers ? h("span", { class: "badge badge-ok" }, t("sees the place")) : null))));
     const mob = st.mob ? mobView() : null;
@@ -428,7 +431,7 @@ function createDetail(container, feed, hooks = {}) {
         h("span", { class: "ev-main" },
           h("strong", {}, eventLabel(e.action)),
           e.actor ? h("span", { class: "muted" }, ` · ${e.actor}`) : null,
-          e.detail && e.detail.to ? h("span", {}, ` → ${e.detail.to}`) : null,
+          e.detail && e.detail.dispatched_to ? h("span", {}, ` → ${e.detail.dispatched_to}`) : null,
           e.note ? h("span", { class: "ev-note" }, e.note) : null)))
         : [h("li", { class: "muted" }, t("Loading…"))]),
       h("form", { class: "alarm-note-form", onsubmit: (e) => { e.preventDefault(); addNote(e.currentTarget.elements.note); } },
@@ -466,9 +469,9 @@ function queueItem(a, selected, onSelect) {
   },
   h("span", { class: "alarm-item-dot", "aria-hidden": "true" }),
   h("span", { class: "alarm-item-main" },
-    h("span", { class: "alarm-item-title" }, t("No. {id}", { id: a.id }), " ", alarmKindLabel(a.kind), " · ", a.region_name || ""),
+    h("span", { class: "alarm-item-title" }, t("No. {id}", { id: a.id }), " ", alarmKindLabel(a.kind)),
     h("span", { class: "alarm-item-sub" },
-      [a.household_head, formatClock(new Date(a.received_at)), ago(a.received_at)].filter(Boolean).join(" · "))),
+      [place(a), formatClock(new Date(a.received_at)), ago(a.received_at)].filter(Boolean).join(" · "))),
   h("span", { class: "alarm-item-flags" },
     a.escalation_level ? h("span", { class: "flag flag-off" }, t("Escalated")) : null,
     a.press_count > 1 ? h("span", { class: "flag" }, `×${a.press_count}`) : null,
@@ -496,9 +499,11 @@ function guardMarker(p) {
 
 /**
  * The cameras section for staff: `map`, `wall` (createWall), `showTab(name)` ("map" | "wall" | "split"),
- * `openLive({id}, {tile})` come from console.js.
+ * `openLive({id}, {tile})`, and `regionName(id, fallback)`, `cameraName(id, fallback)` come from console.js.
  */
-export function initAlarmConsole({ map, showTab, openLive, setWallLayout }) {
+export function initAlarmConsole({ map, showTab, openLive, setWallLayout, regionName, cameraName }) {
+  if (regionName) names.region = regionName;
+  if (cameraName) names.camera = cameraName;
   unlockSoundOnGesture();
   const feed = createFeed();
   const queue = $("#alarm-queue");
@@ -560,10 +565,10 @@ export function initAlarmConsole({ map, showTab, openLive, setWallLayout }) {
   feed.on("raised", (a, loud, event) => {
     const current = selected && feed.store.get(selected);
     // Take the operator straight to it unless they are busy with another open alarm. Order matters for
-    // the first second: the camera requests go out, the toast shows, then the rest is drawn.
+    // the first second: the toast shows, the camera requests go out, then the rest is drawn.
     const take = loud && (!current || CLOSED.has(current.state) || current.id === a.id);
-    const opening = take ? openCameras(a) : null;
     if (loud) alarmToast(a, event, (id) => select(id));
+    const opening = take ? openCameras(a) : null;
     if (take) select(a.id, { opening });
     renderQueue();
     if (loud) playAlarmSound();

@@ -5,7 +5,7 @@
 // the police station" only after the 2xx, then "an operator is on it" from the WebSocket.
 // Tasks: GET /alarms/tasks/mine, then live `task` events; "I'm in position" confirms at the guard point.
 
-import { AlarmRefused, AlarmStore, ago, connect, pendingPress, playAlarmSound, raise, refusedText,
+import { AlarmRefused, AlarmStore, ago, connect, followed, pendingPress, playAlarmSound, raise, refusedText,
   statusText, unlockSoundOnGesture } from "./alarm-client.js";
 import { api, me, toast } from "./api.js";
 import { $, h } from "./dom.js";
@@ -207,7 +207,7 @@ export function initMobileAlarm() {
 
   connect({
     hello: (msg) => {
-      store.reset(msg.alarms || []);
+      store.reset((msg.alarms || []).filter(followed));
       if (state.phase === "idle" || state.phase === "status") {
         if (!state.alarmId || !store.get(state.alarmId)) {
           const latest = store.open().sort((x, y) => y.id - x.id)[0];
@@ -222,7 +222,7 @@ export function initMobileAlarm() {
         renderTasks();
       }
     },
-    alarm: (msg) => applyAlarm(msg.alarm),
+    alarm: (msg) => { if (followed(msg.alarm)) applyAlarm(msg.alarm); },
     task: (msg) => applyTask(msg),
   });
 

@@ -6,7 +6,7 @@
 // "Cancel" closes, and so does doing nothing for 20 s. The screen says "received by the police station" only after the server's 2xx (it
 // commits before it answers), then "an operator is on it" when the WebSocket reports `in_progress`.
 
-import { AlarmRefused, AlarmStore, connect, pendingPress, raise, refusedText, statusText } from "./alarm-client.js";
+import { AlarmRefused, AlarmStore, connect, followed, pendingPress, raise, refusedText, statusText } from "./alarm-client.js";
 import { h } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
 
@@ -58,6 +58,7 @@ export function createTvAlarm({ tile, restoreFocus }) {
     }
     state.phase = phase;
     overlay.dataset.phase = phase;
+    if (phase !== "status" && phase !== "refused") delete overlay.dataset.status;
     clearTimeout(state.timer);
     if (phase === "confirm") state.timer = setTimeout(close, CONFIRM_TIMEOUT_MS);
     if (phase === "idle") {
@@ -217,12 +218,12 @@ export function createTvAlarm({ tile, restoreFocus }) {
 
   connect({
     hello: (msg) => {
-      store.reset(msg.alarms || []);
+      store.reset((msg.alarms || []).filter(followed));
       const current = state.alarmId && store.get(state.alarmId);
       if (current && state.phase === "status") render("status", { focusFirst: false });
       updateTile();
     },
-    alarm: (msg) => apply(msg.alarm),
+    alarm: (msg) => { if (followed(msg.alarm)) apply(msg.alarm); },
   });
 
   updateTile();

@@ -260,7 +260,12 @@ async function initCameras() {
   markTree();
   map.setCameras(cameras);
   if (can("handle_alarms")) {
-    initAlarmConsole({ map, showTab, setWallLayout, openLive: (cam, opts) => openLive(cam, { keep: true, ...opts }) });
+    const camById = new Map(cameras.map((cam) => [cam.id, cam]));
+    initAlarmConsole({
+      map, showTab, setWallLayout, openLive: (cam, opts) => openLive(cam, { keep: true, ...opts }),
+      regionName: (id, fallback) => (state.regionById.has(id) ? localName(state.regionById.get(id)) : fallback),
+      cameraName: (id, fallback) => (camById.has(id) ? localName(camById.get(id)) : fallback),
+    });
   }
 }
 

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import update
 
 from tests.conftest import LiveServer, free_port, make_settings, run_async
+from xueliang.alarms.tasks import AlarmSettings, alarm_startup_hooks
 from xueliang.app import create_app
 from xueliang.cameras.models import Camera
 from xueliang.core import migrate
@@ -134,7 +135,9 @@ def node(make_db_url: Callable[[], str], tmp_path_factory: pytest.TempPathFactor
         loop_box.append(asyncio.get_running_loop())
 
     settings = make_settings(url, tmp_path_factory.mktemp("node"), media_enabled=True, rtsp_port=0)
-    server = LiveServer(create_app(settings, migrate_on_start=False, startup_hooks=[remember_loop]))
+    alarms = alarm_startup_hooks(settings, AlarmSettings(mqtt_enabled=False, pg_bridge=False))
+    hooks = [remember_loop, *alarms]
+    server = LiveServer(create_app(settings, migrate_on_start=False, startup_hooks=hooks))
     server.start()
     try:
         yield Node(server, sim, loop_box)

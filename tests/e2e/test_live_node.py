@@ -150,6 +150,15 @@ def test_simulator_outage_offline_then_back_without_leaks(node: Node) -> None:
     offline_after = time.monotonic() - stopped
     events = admin.get("/api/v1/cameras/events").json()
     assert any(e["status"] == "offline" for e in events)
+    # A camera that was online and stopped is a technical alarm at its township's police station.
+    station = node.client("op-qingxi")
+
+    def offline_alarms() -> set[int]:
+        rows = station.get("/api/v1/alarms", params={"kind": "camera_offline", "open": True}).json()
+        return {a["camera_id"] for a in rows}
+
+    wait_for(lambda: len(offline_alarms()) == 4, 10, "4 camera_offline alarms at the Qingxi station")
+    assert node.client("op-shimen").get("/api/v1/alarms", params={"kind": "camera_offline"}).json() == []
 
     node.sim.start()
     back = time.monotonic()

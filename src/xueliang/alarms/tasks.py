@@ -4,13 +4,15 @@ to `create_app(..., startup_hooks=...)`."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.alarms import escalation
+from xueliang.alarms import escalation, flows
 from xueliang.alarms.intake import IntakeBatcher
 from xueliang.alarms.mqtt import AlarmMqtt, MqttConfig
 from xueliang.alarms.push import alarm_event
@@ -20,6 +22,7 @@ from xueliang.core.tasks import AfterCommit, Timer, TimerRunner
 from xueliang.notify.hub import hub_of
 from xueliang.notify.pg import PgBridge, asyncpg_dsn
 
+log = logging.getLogger(__name__)
 Stop = Callable[[], Awaitable[None]]
 StartupHook = Callable[[AppContext], Awaitable[Stop | None]]
 
@@ -119,9 +122,41 @@ def mqtt_hook(config: MqttConfig) -> StartupHook:
     return start
 
 
+def camera_offline_hook() -> StartupHook:
+    """A camera that was online and stops sending is a technical alarm, routed like any other. Cameras
+    that never came up since start-up (a node started before its cameras) raise nothing."""
+
+    async def start(ctx: AppContext) -> Stop | None:
+        plane = ctx.extras.get("media")
+        if plane is None:
+            return None
+        last: dict[int, str] = {}
+
+        async def on_status(event: Any) -> None:
+            camera_id = getattr(event, "camera_id", None)
+            status = str(getattr(getattr(event, "status", ""), "value", getattr(event, "status", "")))
+            if camera_id is None or getattr(event, "kind", "camera") != "camera":
+                return
+            was, last[camera_id] = last.get(camera_id), status
+            if status == "offline" and was == "online":
+                try:
+                    await flows.raise_technical_alarm(ctx, camera_id, getattr(event, "reason", ""))
+                except Exception:
+                    log.exception("could not raise the offline alarm of camera %s", camera_id)
+
+        plane.status_listeners.append(on_status)
+
+        async def stop() -> None:
+            plane.status_listeners.remove(on_status)
+
+        return stop
+
+    return start
+
+
 def alarm_startup_hooks(settings: Settings, alarm_settings: AlarmSettings | None = None) -> list[StartupHook]:
     cfg = alarm_settings or AlarmSettings()
-    hooks = [timer_hook(cfg.timer_max_idle_s), intake_hook()]
+    hooks = [timer_hook(cfg.timer_max_idle_s), intake_hook(), camera_offline_hook()]
     if cfg.pg_bridge:
         hooks.append(pg_bridge_hook())
     if cfg.mqtt_enabled:

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from xueliang.media.codecs.h264 import parse_sps as parse_h264_sps
+from xueliang.media.codecs.h265 import parse_sps as parse_h265_sps
+from xueliang.media.errors import MediaProtocolError
 from xueliang.media.fmp4 import FragmentWriter, InitSegmentError, build_init, sample_nalus
-from xueliang.media.fmp4.bits import BitstreamError
-from xueliang.media.fmp4.sps import parse_h264_sps, parse_h265_sps
 from xueliang.media.frames import AccessUnit, Codec, CodecParams
 
 from .clips import FRAME_TICKS, encode_clip, read_marker
@@ -141,7 +142,7 @@ def test_unreadable_parameter_sets_are_a_clean_error(h264_clip: list[AccessUnit]
 def test_arbitrary_parameter_sets_never_crash(data: bytes, codec: Codec) -> None:
     header = b"\x67" if codec is Codec.h264 else b"\x42\x01"
     for sps in (data, header + data):
-        with contextlib.suppress(BitstreamError):
+        with contextlib.suppress(MediaProtocolError):
             (parse_h264_sps if codec is Codec.h264 else parse_h265_sps)(sps)
         with contextlib.suppress(InitSegmentError):
             build_init(CodecParams(codec, sps=sps, pps=b"\x68\xce", vps=b"\x40\x01\x0c"))

@@ -8,9 +8,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from xueliang.media.fmp4.bits import BitstreamError
+from xueliang.media.codecs import h264, h265
+from xueliang.media.errors import MediaProtocolError
 from xueliang.media.fmp4.boxes import box, full_box
-from xueliang.media.fmp4.sps import H264Info, H265Info, parse_h264_sps, parse_h265_sps
 from xueliang.media.frames import Codec, CodecParams
 
 TIMESCALE = 90_000
@@ -36,7 +36,7 @@ class TrackInit:
         return f'video/mp4; codecs="{self.codec}"'
 
 
-def _avcc(params: CodecParams, info: H264Info) -> bytes:
+def _avcc(params: CodecParams, info: h264.H264Sps) -> bytes:
     sps, pps = params.sps, params.pps
     body = [
         bytes([1, sps[1], sps[2], sps[3], 0xFF, 0xE1]),
@@ -60,14 +60,14 @@ def _avcc(params: CodecParams, info: H264Info) -> bytes:
     return box(b"avcC", *body)
 
 
-def _hvcc(params: CodecParams, info: H265Info) -> bytes:
+def _hvcc(params: CodecParams, info: h265.H265Sps) -> bytes:
     arrays = [(32, params.vps), (33, params.sps), (34, params.pps)]
     head = struct.pack(
         ">BBI6sBHBBBBHB",
         1,
         (info.profile_space << 6) | (info.tier_flag << 5) | info.profile_idc,
-        info.compatibility_flags,
-        info.constraint_flags,
+        info.profile_compatibility_flags,
+        info.constraint_indicator_flags.to_bytes(6, "big"),
         info.level_idc,
         0xF000,  # min_spatial_segmentation_idc = 0
         0xFC,  # parallelismType unknown
@@ -84,15 +84,6 @@ def _hvcc(params: CodecParams, info: H265Info) -> bytes:
     return box(b"hvcC", *body)
 
 
-def _h265_codec_string(info: H265Info) -> str:
-    space = ("", "A", "B", "C")[info.profile_space]
-    compat = int(f"{info.compatibility_flags:032b}"[::-1], 2)
-    constraints = info.constraint_flags.rstrip(b"\x00")
-    tail = "".join(f".{b:02X}" for b in constraints)
-    tier = "H" if info.tier_flag else "L"
-    return f"hvc1.{space}{info.profile_idc}.{compat:X}.{tier}{info.level_idc}{tail}"
-
-
 def _visual_sample_entry(kind: bytes, width: int, height: int, config: bytes) -> bytes:
     return box(
         kind,
@@ -107,18 +98,18 @@ def _sample_entry(params: CodecParams) -> tuple[bytes, str, int, int]:
         raise InitSegmentError("SPS and PPS are required")
     try:
         if params.codec is Codec.h264:
-            avc = parse_h264_sps(params.sps)
+            avc = h264.parse_sps(params.sps)
             width, height = params.width or avc.width, params.height or avc.height
             codec = "avc1." + params.sps[1:4].hex()
             return _visual_sample_entry(b"avc1", width, height, _avcc(params, avc)), codec, width, height
         if not params.vps:
             raise InitSegmentError("H.265 needs a VPS")
-        hevc = parse_h265_sps(params.sps)
-    except BitstreamError as exc:
+        hevc = h265.parse_sps(params.sps)
+    except MediaProtocolError as exc:
         raise InitSegmentError(f"unreadable SPS: {exc}") from exc
     width, height = params.width or hevc.width, params.height or hevc.height
     entry = _visual_sample_entry(b"hvc1", width, height, _hvcc(params, hevc))
-    return entry, _h265_codec_string(hevc), width, height
+    return entry, hevc.codec_string, width, height
 
 
 def build_init(params: CodecParams, timescale: int = TIMESCALE) -> TrackInit:

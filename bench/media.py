@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import gc
 import json
 import os
 import random
@@ -325,18 +326,28 @@ def serve_main(probe_path: str) -> None:
     from xueliang.server import serve_forever
 
     samples = array("q")
+    gc_pauses = array("q")  # ns per collection: a long one stalls every stream at once
+    gc_started = [0]
 
     def probe(fragment: Fragment) -> None:
         samples.append(time.monotonic_ns() - fragment.arrived_ns)
 
+    def on_gc(phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_started[0] = time.monotonic_ns()
+        else:
+            gc_pauses.append(time.monotonic_ns() - gc_started[0])
+
     def dump(_sig: int, _frame: FrameType | None) -> None:
-        values = [v // 1000 for v in samples]
+        values = {"latency_us": [v // 1000 for v in samples], "gc_pauses_us": [v // 1000 for v in gc_pauses]}
         del samples[:]
+        del gc_pauses[:]
         tmp = probe_path + ".tmp"
         Path(tmp).write_text(json.dumps(values))
         os.replace(tmp, probe_path)
 
     live.fragment_sent_probe = probe
+    gc.callbacks.append(on_gc)
     signal.signal(signal.SIGUSR1, dump)
     serve_forever(load_settings())
 
@@ -451,12 +462,12 @@ class Server:
         path: str = r.json()["streams"]["ws"]
         return path
 
-    def latencies_us(self) -> list[int]:
-        """The probe's samples since the previous call."""
+    def probe_window(self) -> dict[str, list[int]]:
+        """The probe's samples since the previous call: latencies and GC pauses (µs)."""
         self.probe.unlink(missing_ok=True)
         self.proc.send_signal(signal.SIGUSR1)
         wait_until(self.probe.exists, 10, "the latency probe's samples", every=0.05)
-        values: list[int] = json.loads(self.probe.read_text())
+        values: dict[str, list[int]] = json.loads(self.probe.read_text())
         return values
 
 
@@ -563,12 +574,12 @@ def run_ours(run: Run, cameras: int, args: argparse.Namespace, tag: str) -> dict
         viewers = start_viewers(run, server, paths, tag)
         wait_until(lambda: sum(h["viewers"] for h in server.health()) >= cameras, 30, "one viewer per camera")
         time.sleep(args.warmup)
-        server.latencies_us()  # starts the probe's window
+        server.probe_window()  # starts the probe's window
         seen = viewers.stats()
         cpu = measure_window(
             {"server": [server.proc.pid], "viewers": [viewers.proc.pid], "sim": run.sim_pids}, args.window
         )
-        latencies = server.latencies_us()
+        probed = server.probe_window()
         seen_after = viewers.stats()
         health = server.health()
         rss_kb = status_kb(server.proc.pid, "VmRSS")
@@ -577,7 +588,8 @@ def run_ours(run: Run, cameras: int, args: argparse.Namespace, tag: str) -> dict
         run.procs.remove(viewers.proc)
         joiners = run_joiners(run, server, args)
     frames = seen_after["frames"] - seen["frames"]
-    lat_ms = [v / 1000 for v in latencies]
+    lat_ms = [v / 1000 for v in probed["latency_us"]]
+    gc_ms = [v / 1000 for v in probed["gc_pauses_us"]]
     ingest_fps = statistics.mean(h["fps"] for h in health)
     fps_per_viewer = frames / cpu["wall_s"] / cameras
     return {
@@ -595,6 +607,7 @@ def run_ours(run: Run, cameras: int, args: argparse.Namespace, tag: str) -> dict
             "max": _r(max(lat_ms, default=None), 3),
             "samples": len(lat_ms),
         },
+        "gc_pauses_ms": {"count": len(gc_ms), "max": _r(max(gc_ms, default=None), 2)},
         "ttff_ms": joiners,
         "viewers": {
             "fps_per_viewer": round(fps_per_viewer, 2),

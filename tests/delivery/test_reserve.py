@@ -364,3 +364,32 @@ async def test_stop_ends_every_session_and_leaves_no_tasks(clips: dict[int, list
             await session.close()
         assert not server.running and server.playing == 0
     await wait_until(lambda: len(asyncio.all_tasks()) <= before, what="tasks to finish")
+
+
+async def test_pause_play_teardown_on_one_connection(clips: dict[int, list[AccessUnit]]) -> None:
+    async with rig(clips) as r:
+        await wait_until(lambda: r.engine.channel(1).init is not None, what="a picture")
+        client = await RawClient.connect(r.server.port)
+        try:
+            assert (await client.request("DESCRIBE", r.url(1, "ok-1"))).status == 200
+            setup = await client.request(
+                "SETUP", r.url(1) + "/trackID=0", Transport="RTP/AVP/TCP;interleaved=0-1"
+            )
+            session = (setup.headers.get("Session") or "").split(";")[0]
+            assert (await client.request("PLAY", r.url(1), Session=session)).status == 200
+            await wait_until(lambda: r.server.playing == 1, what="playing")
+            assert (await client.request("PAUSE", r.url(1), Session=session)).status == 200
+            assert r.server.playing == 0 and r.engine.health(1).viewers == 0
+            assert (await client.request("PLAY", r.url(1), Session=session)).status == 200
+            before = client.media_bytes
+            await client.request("GET_PARAMETER", r.url(1), Session=session)  # media flows meanwhile
+            await wait_until(lambda: r.server.playing == 1, what="playing again")
+            assert (await client.request("TEARDOWN", r.url(1), Session=session)).status == 200
+            assert client.media_bytes > before
+            assert (await client.request("OPTIONS", "*")).status == 200  # the connection stays open
+            assert (await client.request("PLAY", r.url(1), Session=session)).status == 454
+        finally:
+            client.close()
+        await wait_until(lambda: len(r.access.ended) == 1, what="the end report")
+        assert len(r.access.started) == 1 and r.access.ended[0].reason == "teardown"
+        assert r.access.ended[0].bytes_sent > 0

@@ -74,7 +74,8 @@ class _Session:
     viewer: Viewer | None = None
     task: asyncio.Task[None] | None = None
     live: LiveSession | None = None
-    reported: bool = False
+    start_report: asyncio.Task[None] | None = None  # the end is reported only after the start
+    ended: bool = False
     bytes_sent: int = 0
 
     @property
@@ -411,6 +412,10 @@ class RtspReServer:
                 client=session.client.peer,
                 started_at=time.time(),
             )
+            # Apart from the session's task, so PAUSE or TEARDOWN cannot cancel it half-written.
+            session.start_report = asyncio.create_task(
+                self._report(self.access.session_started, session.live)
+            )
         session.task = asyncio.create_task(self._run(session, packager), name=f"rtsp-reserve-{camera_id}")
 
     async def _run(self, session: _Session, packager: RtpPackager) -> None:
@@ -418,9 +423,6 @@ class RtspReServer:
         pump = asyncio.create_task(self._pump(session, session.viewer, packager))
         guard = asyncio.create_task(self._guard(session, session.viewer))
         try:
-            if not session.reported:  # while the first frames go out
-                session.reported = True
-                await self._report(self.access.session_started, session.live)
             done, _ = await asyncio.wait({pump, guard}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             pump.cancel()
@@ -449,6 +451,8 @@ class RtspReServer:
                 if type(item) is Fragment:
                     if params is None:
                         continue
+                    if transport.is_closing():
+                        return "client left"
                     frame, pts = packager.prepare(item, params)
                     data = frame.for_tcp(channel, session.seq, ts_base + pts, ssrc)
                     session.seq = (session.seq + frame.packets) & 0xFFFF
@@ -495,9 +499,14 @@ class RtspReServer:
                 self._packagers[session.camera_id] = (packager, count - 1)
 
     async def _end(self, session: _Session, reason: str) -> None:
-        await self._stop_pump(session, reason)
+        if session.ended:  # TEARDOWN and the connection closing may race
+            return
+        session.ended = True
         session.client.sessions.pop(session.ident, None)
+        await self._stop_pump(session, reason)
         live = session.live
+        if session.start_report is not None:
+            await session.start_report
         if live is not None and live.ended_at is None:
             live.ended_at, live.bytes_sent = time.time(), session.bytes_sent
             live.reason = live.reason or reason

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts import service
 from xueliang.accounts.deps import SESSION_COOKIE, Ctx, CurrentCaller, Session, client_address, require
@@ -19,6 +20,7 @@ from xueliang.accounts.schemas import (
     UserOut,
     UserPatch,
 )
+from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound
 from xueliang.regions.models import Region
 
@@ -59,15 +61,16 @@ def _landing(role: Role, wanted: str) -> str:
     return LANDING[role]
 
 
-@router.post("/auth/login", response_model=LoginOut)
-async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx, session: Session) -> LoginOut:
+async def _check_login(
+    body: LoginIn, request: Request, ctx: AppContext, session: AsyncSession, kind: str
+) -> service.IssuedSession:
     s = ctx.settings
-    issued = await service.login(
+    return await service.login(
         session,
         username=body.username,
         password=body.password,
         address=client_address(request),
-        kind="cookie",
+        kind=kind,
         now=ctx.clock.now(),
         hours=s.session_hours,
         max_per_account=s.login_max_failures_per_account,
@@ -75,6 +78,12 @@ async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx, s
         window_s=s.login_window_seconds,
         client=request.headers.get("user-agent", ""),
     )
+
+
+@router.post("/auth/login", response_model=LoginOut)
+async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx, session: Session) -> LoginOut:
+    s = ctx.settings
+    issued = await _check_login(body, request, ctx, session, "cookie")
     response.set_cookie(
         SESSION_COOKIE,
         issued.token,
@@ -97,20 +106,7 @@ async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx, s
 @router.post("/auth/token", response_model=TokenOut)
 async def device_token(body: LoginIn, request: Request, ctx: Ctx, session: Session) -> TokenOut:
     """Bearer tokens for devices and scripts that cannot keep cookies."""
-    s = ctx.settings
-    issued = await service.login(
-        session,
-        username=body.username,
-        password=body.password,
-        address=client_address(request),
-        kind="bearer",
-        now=ctx.clock.now(),
-        hours=s.session_hours,
-        max_per_account=s.login_max_failures_per_account,
-        max_per_address=s.login_max_failures_per_address,
-        window_s=s.login_window_seconds,
-        client=request.headers.get("user-agent", ""),
-    )
+    issued = await _check_login(body, request, ctx, session, "bearer")
     return TokenOut(access_token=issued.token, expires_at=issued.expires_at)
 
 

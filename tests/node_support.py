@@ -124,7 +124,9 @@ def seed_for_sim(url: str, sim_port: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def node(make_db_url: Callable[[], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+def node(
+    request: pytest.FixtureRequest, make_db_url: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Node]:
     sim = Simulator(free_port())
     url = make_db_url()
     seed_for_sim(url, sim.port)
@@ -135,8 +137,9 @@ def node(make_db_url: Callable[[], str], tmp_path_factory: pytest.TempPathFactor
         loop_box.append(asyncio.get_running_loop())
 
     settings = make_settings(url, tmp_path_factory.mktemp("node"), media_enabled=True, rtsp_port=0)
-    alarms = alarm_startup_hooks(settings, AlarmSettings(mqtt_enabled=False, pg_bridge=False))
-    hooks = [remember_loop, *alarms]
+    hooks = [remember_loop]
+    if getattr(request.module, "NODE_WITH_ALARM_SERVICES", False):  # timers, intake, camera-offline alarms
+        hooks += alarm_startup_hooks(settings, AlarmSettings(mqtt_enabled=False, pg_bridge=False))
     server = LiveServer(create_app(settings, migrate_on_start=False, startup_hooks=hooks))
     server.start()
     try:

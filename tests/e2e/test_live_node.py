@@ -20,6 +20,7 @@ from tests.node_support import Node, wait_for
 from xueliang.media.sim.marker import decode_marker
 
 pytestmark = pytest.mark.slow
+NODE_WITH_ALARM_SERVICES = True  # the outage test checks the camera-offline technical alarms
 
 
 def number_of(gb_id: str) -> int:

@@ -182,7 +182,7 @@ function createDetail(container, feed, hooks = {}) {
         const [mob, plan] = await Promise.all([api(`/alarms/${id}/mobilization`, { quiet: true }),
           st.plan ? Promise.resolve(st.plan) : api(`/alarms/plans/${detail.region_id}`, { quiet: true }).catch(() => null)]);
         if (seq !== st.seq) return;
-        st.mob = mob;
+        st.mob = mergeMob(mob, st.mob);
         st.plan = plan;
       } catch { st.mob = null; }
     }
@@ -207,6 +207,18 @@ function createDetail(container, feed, hooks = {}) {
   }
 
   /** Guard points of the plan with their tasks: manned (someone in position) and since when. */
+  /** A mobilization read over HTTP may predate a task event that the WebSocket already delivered:
+   * keep whichever copy of each task is further along, so a manned point never flips back. */
+  function mergeMob(fresh, known) {
+    if (!fresh || !known || known.id !== fresh.id) return fresh;
+    const rank = { assigned: 0, in_position: 1, closed: 2 };
+    const seen = new Map(known.tasks.map((x) => [x.id, x]));
+    return { ...fresh, tasks: fresh.tasks.map((x) => {
+      const k = seen.get(x.id);
+      return k && rank[k.state] > rank[x.state] ? k : x;
+    }) };
+  }
+
   function mobView() {
     const tasks = st.mob ? st.mob.tasks : [];
     const points = new Map();

@@ -45,6 +45,30 @@ from xueliang.seed.demo import DEMO_PASSWORD
 from xueliang.seed.load import seed_demo
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+BROKER_CONF = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" / "xueliang.conf"
+
+
+def start_private_broker(work: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """Mosquitto on a free loopback port with the project's broker settings (deploy/mosquitto), so the
+    figures do not depend on how the machine's own broker is configured."""
+    port = free_port()
+    lines = []
+    for line in BROKER_CONF.read_text().splitlines():
+        key = line.split("#", 1)[0].split()
+        if not key or key[0] in {"listener", "persistence", "persistence_location"}:
+            continue
+        lines.append(" ".join(key))
+    conf = work / "mosquitto.conf"
+    conf.write_text("\n".join([f"listener {port} 127.0.0.1", "persistence false", *lines]) + "\n")
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT}
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], **quiet)  # type: ignore[call-overload]
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, port
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("the private mosquitto did not start; try --broker system")
 
 
 def free_port() -> int:
@@ -250,6 +274,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     url, pg_name = await make_database(args.db, work)
     duty_paths, buttons = await prepare(url, buttons_needed)
     port = free_port()
+    broker: subprocess.Popen[bytes] | None = None
+    broker_port = 1883
+    if args.broker == "private":
+        broker, broker_port = start_private_broker(work)
     run_id = uuid.uuid4().hex[:8]
     prefix = f"xlbench/{run_id}"
     env = {
@@ -259,6 +287,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "XUELIANG_PORT": str(port),
         "XUELIANG_SECRET_KEY": "bench-" + "b" * 40,
         "XUELIANG_ALARM_MQTT_PREFIX": prefix,
+        "XUELIANG_ALARM_MQTT_PORT": str(broker_port),
         "XUELIANG_ALARM_MQTT_CLIENT_ID": f"xlbench-server-{run_id}",
         "XUELIANG_ALARM_MQTT_SESSION_EXPIRY_S": "5",
     }
@@ -271,6 +300,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "db": args.db,
         "consoles": args.consoles,
         "duration_s": args.duration,
+        "broker": args.broker,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -299,7 +329,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         ws_url = base.replace("http://", "ws://") + "/api/v1/alarms/ws"
         await consoles.open(ws_url, op_tokens, args.consoles)
         async with aiomqtt.Client(
-            "127.0.0.1", 1883, identifier=f"xlbench-dev-{run_id}", max_inflight_messages=1000
+            "127.0.0.1",
+            broker_port,
+            identifier=f"xlbench-dev-{run_id}",
+            max_inflight_messages=1000,
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],  # as docs/alarms-mqtt.md asks
         ) as mqtt:
             acks: dict[str, tuple[float, dict[str, Any]]] = {}
             await mqtt.subscribe(f"{prefix}/alarm/+/ack", qos=1)
@@ -330,6 +364,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         except TimeoutError:
             proc.kill()
         log.close()
+        if broker is not None:
+            broker.terminate()
+            broker.wait(10)
         await drop_database(pg_name)
     return result
 
@@ -426,6 +463,12 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per rate")
     parser.add_argument("--consoles", type=int, default=50)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--broker",
+        choices=["private", "system"],
+        default="private",
+        help="private: a mosquitto of our own with deploy/mosquitto/xueliang.conf; system: 127.0.0.1:1883",
+    )
     parser.add_argument("--server-cmd", default="", help="run this instead of `python -m xueliang serve`")
     parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for late answers")
     print(json.dumps(asyncio.run(main(parser.parse_args())), ensure_ascii=False))

@@ -32,8 +32,14 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def db_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_ctx(request).db.read_session() as session:
+        yield session
+
+
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 Session = Annotated[AsyncSession, Depends(db_session)]
+ReadSession = Annotated[AsyncSession, Depends(db_read_session)]  # routes that never write
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,7 @@ async def caller_from_websocket(websocket: WebSocket) -> Caller | None:
     if not token:
         return None
     ctx: AppContext = websocket.app.state.ctx
-    async with ctx.db.session() as session:
+    async with ctx.db.read_session() as session:
         resolved = await service.resolve_session(session, token, ctx.clock.now())
         if resolved is None:
             return None
@@ -96,11 +102,13 @@ async def caller_from_websocket(websocket: WebSocket) -> Caller | None:
         return Caller(user, await service.principal_for(session, user), auth, token, address)
 
 
-async def current_caller(request: Request, session: Session) -> Caller:
+async def current_caller(request: Request) -> Caller:
     """The logged-in caller. Cookie sessions must echo their CSRF token on state-changing requests;
-    bearer tokens are not sent by browsers on their own, so they need none."""
+    bearer tokens are not sent by browsers on their own, so they need none. Looked up in a read
+    session of its own, so a request holds no write turn (SQLite) until its handler writes."""
     found = _token_from(request)
-    caller = await caller_from_request(request, session)
+    async with get_ctx(request).db.read_session() as session:
+        caller = await caller_from_request(request, session)
     if caller is None or found is None:
         raise Unauthorized("log in first", code="not_logged_in")
     if found[1] and request.method not in SAFE_METHODS:

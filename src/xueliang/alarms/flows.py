@@ -64,17 +64,20 @@ async def press_from_caller(session: AsyncSession, p: Principal, body: AlarmIn) 
 
 
 async def raise_from_caller(
-    ctx: AppContext, session: AsyncSession, p: Principal, actor: Actor, body: AlarmIn
+    ctx: AppContext, reader: AsyncSession, p: Principal, actor: Actor, body: AlarmIn
 ) -> IntakeResult:
-    press = await press_from_caller(session, p, body)
+    """`reader` only looks the press up; the write is the intake batch's (or, without one, a
+    session of its own), so the request never holds a write turn while it waits for the commit."""
+    press = await press_from_caller(reader, p, body)
+    await reader.rollback()
     batcher = batcher_of(ctx)
     if batcher is not None:
-        await session.rollback()  # end this request's transaction: the batch writes (SQLite: one writer)
         return await batcher.submit(ready(press), actor)
-    result = await service.intake(session, press, actor, ctx.clock.now())
-    if result.event:
-        await publish_alarm(ctx, session, result.alarm, [result.event])
-    return result
+    async with ctx.db.session() as session:
+        result = await service.intake(session, press, actor, ctx.clock.now())
+        if result.event:
+            await publish_alarm(ctx, session, result.alarm, [result.event])
+        return result
 
 
 @dataclass(frozen=True)

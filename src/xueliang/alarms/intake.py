@@ -117,15 +117,20 @@ class IntakeBatcher:
             except IntegrityError:
                 await session.rollback()
                 results = [await service.intake(session, i.press, i.actor, now) for i in live if i.press]
-            self.batches += 1
-            self.presses += len(live)
-            for item, result in zip(live, results, strict=True):
-                item.future.set_result(result)
-            announced: set[int] = set()
-            for result in results:
-                if result.event and result.alarm.id not in announced:
-                    announced.add(result.alarm.id)
-                    await publish_alarm(self.ctx, session, result.alarm, [result.event])
+        # Committed and the write turn handed on: answer, then render the pushes from a read session.
+        self.batches += 1
+        self.presses += len(live)
+        for item, result in zip(live, results, strict=True):
+            item.future.set_result(result)
+        announced: dict[int, IntakeResult] = {}
+        for result in results:
+            if result.event and result.alarm.id not in announced:
+                announced[result.alarm.id] = result
+        if announced:
+            async with self.ctx.db.read_session() as reader:
+                for result in announced.values():
+                    if result.event:
+                        await publish_alarm(self.ctx, reader, result.alarm, [result.event])
 
 
 async def _store_batch(

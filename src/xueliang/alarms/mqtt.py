@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import re
+import socket
 import uuid as uuid_mod
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -135,6 +136,9 @@ class AlarmMqtt:
             clean_start=False,
             properties=props,
             logger=log,
+            # An ack is a small packet right after our PUBACK of the press: with Nagle on, it waits
+            # for the broker's delayed ACK (~40 ms here) before it leaves.
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
 
     async def run(self) -> None:

@@ -7,8 +7,9 @@ from datetime import datetime
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.accounts.deps import Ctx, CurrentCaller, Session, require
+from xueliang.accounts.deps import Ctx, CurrentCaller, ReadSession, Session, require
 from xueliang.accounts.policy import Action as PolicyAction
 from xueliang.accounts.policy import may_configure_alarms, may_handle_alarm
 from xueliang.alarms import cache, flows, mobilization, service, stats
@@ -45,7 +46,7 @@ router = APIRouter(prefix="/alarms", tags=["alarms"])
 router.include_router(ws_router)
 
 
-async def _out(session: Session, caller: CurrentCaller, alarm: Alarm) -> AlarmOut | AlarmStatusOut:
+async def _out(session: AsyncSession, caller: CurrentCaller, alarm: Alarm) -> AlarmOut | AlarmStatusOut:
     if may_handle_alarm(caller.principal, alarm.region_path):
         return await alarm_out(session, alarm)
     return status_out(alarm)
@@ -53,7 +54,7 @@ async def _out(session: Session, caller: CurrentCaller, alarm: Alarm) -> AlarmOu
 
 @router.post("", response_model=RaiseOut, status_code=201)
 async def raise_alarm(
-    body: AlarmIn, caller: CurrentCaller, ctx: Ctx, session: Session, response: Response
+    body: AlarmIn, caller: CurrentCaller, ctx: Ctx, session: ReadSession, response: Response
 ) -> RaiseOut:
     """Answered only after the alarm is committed. 201: a new alarm; 200: this uuid was already
     received (a retry) or the press was counted on the sender's open alarm."""

@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from xueliang.core import sqlite
 from xueliang.core.clock import as_utc
+from xueliang.core.sqlite_driver import BUSY_TIMEOUT_MS
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -45,23 +47,29 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.close()
-
-
-def _sqlite_begin_immediate(conn: Any) -> None:
-    # A deferred transaction that reads, then writes after another connection committed fails with
-    # SQLITE_BUSY_SNAPSHOT; taking the write lock at BEGIN serializes writers instead.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30, "isolation_level": None})
+        sqlite_url = make_url(url).set(drivername=sqlite.DRIVER)
+        engine = create_async_engine(sqlite_url, connect_args={"isolation_level": None})
+        dialect = engine.dialect
+        assert isinstance(dialect, sqlite.GatedSQLiteDialect)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine.sync_engine, "connect", lambda conn, _rec: dialect.on_connect_reset(conn))
+        event.listen(engine.sync_engine, "begin", dialect.begin)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def read_only(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool, for transactions that only read: they never wait for a writer (SQLite:
+    deferred snapshot; PostgreSQL: READ ONLY), and a write in one is refused by the database."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{sqlite.READ_ONLY: True})
+    return engine.execution_options(postgresql_readonly=True)
 
 
 class Database:
@@ -71,10 +79,17 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = async_sessionmaker(read_only(self.engine), expire_on_commit=False)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """For work that only reads (who is calling, what to push): it never queues behind writers."""
+        async with self.read_sessions() as session:
             yield session
 
     async def dispose(self) -> None:

@@ -213,7 +213,8 @@ class TimerRunner:
                 delay = self.max_idle
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                    async with asyncio.timeout(delay):  # not wait_for: 3.11's can eat a cancel
+                        await self._wake.wait()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run_forever(), name="xueliang-timers")

@@ -486,7 +486,8 @@ class _WsStream:
                 wake = min(wake, remind_at)
             self._token_changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._token_changed.wait(), max(0.01, wake - now))
+                async with asyncio.timeout(max(0.01, wake - now)):  # not wait_for: 3.11's can eat a cancel
+                    await self._token_changed.wait()
 
 
 def live_router(

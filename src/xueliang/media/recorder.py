@@ -76,11 +76,14 @@ class SegmentState:
 
 @dataclass(frozen=True, slots=True)
 class OpenSegment:
-    """Insert a row in state `open` before the file exists; `hole_reason` explains any hole before it."""
+    """Insert a row in state `open` before the file exists; `hole_reason` explains any hole before it.
+    `after_break`: the recorder knows the stream was interrupted (restart, outage, stall), so any hole
+    is a gap, not jitter."""
 
     key: int
     state: SegmentState
     hole_reason: str
+    after_break: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +156,7 @@ class _Segment:
     start: float
     media_start: int
     hole_reason: str
+    after_break: bool = False
     chunks: list[bytes] = field(default_factory=list)
     metas: list[_Pending] = field(default_factory=list)
     buffered: int = 0  # bytes appended so far, init included (file size once all is written)
@@ -419,6 +423,7 @@ class Recorder:
             start=start,
             media_start=frag.decode_time,
             hole_reason=track.hole_reason or "not recording",
+            after_break=bool(track.hole_reason),
             buffered=len(init.data),
         )
         seg.chunks.append(init.data)
@@ -453,7 +458,7 @@ class Recorder:
                 gaps.append(track)
             for seg in track.segments():
                 if seg.row_id is None and not seg.open_sent:
-                    ops.append(OpenSegment(seg.key, seg.state(), seg.hole_reason))
+                    ops.append(OpenSegment(seg.key, seg.state(), seg.hole_reason, seg.after_break))
                     opening.append(seg)
         if not ops:
             return

@@ -34,6 +34,7 @@ from xueliang.recordings.models import SegmentState as RowState
 log = logging.getLogger(__name__)
 
 GAP_TOLERANCE = 2.0  # seconds: a shorter hole between segments is jitter, not a gap
+BREAK_TOLERANCE = 0.1  # seconds: after a known break (restart, outage) a hole is a gap unless tiny
 
 
 def utc(ts: float) -> datetime:
@@ -121,7 +122,8 @@ class DbIndex:
             gap.ends_at = max(start, gap.starts_at)
         else:
             previous = await last_segment_end(session, state.camera_id, start)
-            if previous is not None and start - previous > self.gap_tolerance:
+            tolerance = timedelta(seconds=BREAK_TOLERANCE) if op.after_break else self.gap_tolerance
+            if previous is not None and start - previous > tolerance:
                 session.add(
                     RecordingGap(
                         camera_id=state.camera_id,

@@ -210,7 +210,8 @@ class RecordingsNode:
                 log.exception("retention run failed")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.retention_every)
+                async with asyncio.timeout(self.settings.retention_every):  # wait_for can eat a cancel
+                    await self._wake.wait()
 
     # -- exports --------------------------------------------------------------------------------------
 

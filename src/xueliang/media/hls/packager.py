@@ -170,7 +170,8 @@ class HlsPackager:
             if self.closed or remaining <= 0:
                 return False
             try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                async with asyncio.timeout(remaining):  # not wait_for: 3.11's can eat a cancel
+                    await self._changed.wait()
             except TimeoutError:
                 return self.has(msn, part)
         return True

@@ -245,6 +245,9 @@ function createDetail(container, feed, hooks = {}) {
     try {
       const out = await api(`/alarms/${a.id}/${spec.path}`, { method: "POST", body: body || {}, quiet: true });
       feed.update(out); // the panel shows the new state; no toast needed
+      // The push of this change may arrive after this answer and then be dropped as already known:
+      // re-read the timeline here, not only on the push.
+      refresh();
     } catch (err) {
       st.error = conflictText(err);
       if (err instanceof ApiError && err.status === 409) refresh(); // show what the state really is now

@@ -57,8 +57,14 @@ def markers_in(mp4: bytes) -> set[int | None]:
 def test_cameras_come_online(node: Node) -> None:
     admin = node.client("admin")
     wait_for(lambda: list(statuses(admin).values()).count("online") == 4, 60, "4 cameras online")
-    health = admin.get("/api/v1/cameras/health").json()
-    assert all(h["codec"].startswith("avc1.") and h["width"] == 640 and h["fps"] > 0 for h in health)
+
+    def measured() -> bool:  # fps is a rate: it needs a second frame after "online" (the first one)
+        health = admin.get("/api/v1/cameras/health").json()
+        return len(health) == 4 and all(
+            h["codec"].startswith("avc1.") and h["width"] == 640 and h["fps"] > 0 for h in health
+        )
+
+    wait_for(measured, 10, "codec, size and frame rate of the 4 cameras")
 
 
 def test_resident_watches_own_camera_over_websocket(node: Node) -> None:

@@ -122,15 +122,14 @@ class IntakeBatcher:
         self.presses += len(live)
         for item, result in zip(live, results, strict=True):
             item.future.set_result(result)
-        announced: dict[int, IntakeResult] = {}
+        announced: dict[int, tuple[Alarm, str]] = {}  # first change per alarm, in batch order
         for result in results:
-            if result.event and result.alarm.id not in announced:
-                announced[result.alarm.id] = result
+            if result.event:
+                announced.setdefault(result.alarm.id, (result.alarm, result.event))
         if announced:
             async with self.ctx.db.read_session() as reader:
-                for result in announced.values():
-                    if result.event:
-                        await publish_alarm(self.ctx, reader, result.alarm, [result.event])
+                for alarm, event in announced.values():
+                    await publish_alarm(self.ctx, reader, alarm, [event])
 
 
 async def _store_batch(

@@ -14,7 +14,6 @@ from sqlalchemy.types import TypeDecorator
 
 from xueliang.core import sqlite
 from xueliang.core.clock import as_utc
-from xueliang.core.sqlite_driver import BUSY_TIMEOUT_MS
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -42,24 +41,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else as_utc(value)
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    cur.close()
-
-
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         sqlite_url = make_url(url).set(drivername=sqlite.DRIVER)
         engine = create_async_engine(sqlite_url, connect_args={"isolation_level": None})
         dialect = engine.dialect
         assert isinstance(dialect, sqlite.GatedSQLiteDialect)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "connect", lambda conn, _rec: dialect.on_connect_reset(conn))
-        event.listen(engine.sync_engine, "begin", dialect.begin)
+        event.listen(engine.sync_engine, "begin", dialect.begin)  # connection set-up: dialect.on_connect
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

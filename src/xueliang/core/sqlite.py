@@ -20,6 +20,7 @@ import asyncio
 import sqlite3
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.dialects import registry
@@ -103,8 +104,20 @@ class GatedSQLiteDialect(SQLiteDialect_aiosqlite):
         self._holders: dict[int, asyncio.Lock] = {}  # id(driver connection) -> gate it holds
         self._query_only: dict[int, bool] = {}
 
-    def on_connect_reset(self, dbapi_connection: Any) -> None:
-        self._query_only[id(_raw(dbapi_connection))] = False  # a new connection: pragma default
+    def on_connect(self) -> Callable[[Any], None]:
+        """Every new connection: WAL, durable commits, foreign keys; query_only at its default."""
+        inherited = super().on_connect()
+
+        def setup(dbapi_connection: Any) -> None:
+            if inherited is not None:
+                inherited(dbapi_connection)
+            cursor = dbapi_connection.cursor()
+            for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+                cursor.execute(f"PRAGMA {pragma}")
+            cursor.close()
+            self._query_only[id(_raw(dbapi_connection))] = False
+
+        return setup
 
     def begin(self, conn: Connection) -> None:
         raw = _raw(conn.connection)

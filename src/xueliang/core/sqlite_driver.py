@@ -13,7 +13,7 @@ busy timeout (BUSY_TIMEOUT_MS), and the dialect retries BEGIN IMMEDIATE without 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 
 BUSY_TIMEOUT_MS = 20  # the longest a statement may hold the loop waiting on another process's lock
+# (sqlite3's `timeout` is SQLite's busy timeout: the one place it is set)
 
 
 class InlineCursor:
@@ -34,9 +35,6 @@ class InlineCursor:
 
     async def __aenter__(self) -> InlineCursor:
         return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        self._cursor.close()
 
     @property
     def description(self) -> Any:
@@ -101,15 +99,8 @@ class InlineConnection:
     def isolation_level(self, value: str | None) -> None:
         self._conn.isolation_level = value  # type: ignore[assignment]
 
-    @property
-    def in_transaction(self) -> bool:
-        return self._conn.in_transaction
-
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._conn.cursor())
-
-    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> InlineCursor:
-        return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
         self._conn.commit()

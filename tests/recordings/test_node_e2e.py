@@ -58,6 +58,7 @@ def port_open(port: int) -> bool:
 
 CAMERAS = 2  # simulated cameras 1 and 2, both in village 1 (op-qingxi's township)
 GB = [f"51322300001320{n:06d}" for n in range(1, CAMERAS + 1)]
+DISK_MB = 256  # the tmpfs of the disk-full test
 
 
 def run(coro: Any) -> Any:
@@ -348,7 +349,9 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         pytest.skip("mounting a tmpfs needs root")
     mount = tmp_path / "disk"
     mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], check=True)
+    # Two 1 Mbit/s cameras write ~15 MB a minute; 256 MB leaves the test minutes before recording alone
+    # could fill the disk (16 MB once did, on a slow CI machine, before the test filled it on purpose).
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(mount)], check=True)
     try:
         yield mount
     finally:
@@ -356,14 +359,19 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def fill(directory: Path) -> Path:
+    """Fill the disk to the last byte; fails the test if recording had already filled it (then the test
+    would not be about the moment the disk fills)."""
     filler = directory / "filler"
+    written = 0
     with filler.open("wb") as fh:
         try:
             while True:
                 fh.write(b"\0" * (64 << 10))
                 fh.flush()
+                written += 64 << 10
         except OSError:
             pass
+    assert written >= (DISK_MB << 20) // 2, f"recordings filled the disk first ({written} bytes left)"
     return filler
 
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event, update
 
 from tests.conftest import make_settings, seed_database
+from xueliang.accounts import session_cache
+from xueliang.accounts.models import AuthSession, Role, User
+from xueliang.accounts.policy import Principal
 from xueliang.app import create_app
+from xueliang.core.db import Database
 
 Login = Callable[..., Awaitable[httpx.AsyncClient]]
 
@@ -119,3 +126,70 @@ async def test_disabling_a_user_ends_their_session_and_is_audited(fresh_app: Fas
         assert r.status_code == 401
         trail = (await admin.get("/api/v1/audit", params={"action": "user.update"})).json()
         assert trail[0]["detail"]["username"] == "res-v02" and trail[0]["detail"]["disabled"] is True
+
+
+def _auth_statements(app: FastAPI) -> list[str]:
+    """Statements that read the auth_sessions table, recorded from now on."""
+    seen: list[str] = []
+    engine = app.state.ctx.db.engine.sync_engine
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "auth_sessions" in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    return seen
+
+
+async def test_a_session_is_looked_up_once_while_it_is_fresh(fresh_app: FastAPI) -> None:
+    async with client_from(fresh_app, "127.0.0.1") as res:
+        await res.post("/api/v1/auth/login", json={"username": "res-v02", "password": "xueliang-demo"})
+        lookups = _auth_statements(fresh_app)
+        for _ in range(5):
+            assert (await res.get("/api/v1/me")).status_code == 200
+        assert len(lookups) == 1
+
+
+async def test_a_change_made_elsewhere_reaches_cached_sessions_within_the_ttl(
+    fresh_app: FastAPI, fresh_url: str
+) -> None:
+    """Another process (the CLI, a second server) disables a user behind this process's back."""
+    async with client_from(fresh_app, "127.0.0.1") as res:
+        await res.post("/api/v1/auth/login", json={"username": "res-v02", "password": "xueliang-demo"})
+        assert (await res.get("/api/v1/me")).status_code == 200
+        other = Database(fresh_url)
+        try:
+            async with other.session() as session:
+                await session.execute(update(User).where(User.username == "res-v02").values(disabled=True))
+                await session.commit()
+        finally:
+            await other.dispose()
+        changed_at = time.monotonic()
+        while (await res.get("/api/v1/me")).status_code == 200:
+            assert time.monotonic() - changed_at < session_cache.TTL_S + 2, "still served after the TTL"
+            await asyncio.sleep(0.1)
+        assert (await res.get("/api/v1/cameras")).status_code == 401
+
+
+async def test_own_changes_reach_cached_sessions_at_once(fresh_app: FastAPI) -> None:
+    async with client_from(fresh_app, "127.0.0.1") as res:
+        r = await res.post("/api/v1/auth/login", json={"username": "res-v02", "password": "xueliang-demo"})
+        res.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        assert (await res.get("/api/v1/me")).json()["locale"] != "en"
+        assert (await res.put("/api/v1/me/locale", json={"locale": "en"})).status_code == 204
+        assert (await res.get("/api/v1/me")).json()["locale"] == "en"
+        assert 'lang="en"' in (await res.get("/tv")).text
+
+
+def test_a_lookup_that_raced_a_change_is_not_remembered() -> None:
+    """Rows read before a change committed must not be cached after the change forgot the user."""
+    session_cache.clear()
+    user = User(id=7, username="u", role=Role.resident, region_id=1)
+    auth = AuthSession(token_hash="h", user_id=7, csrf_token="c")
+    resolved = session_cache.Resolved(auth, user, Principal(7, "u", Role.resident, 1, "/1/", None))
+    began = session_cache.generation()
+    session_cache._forget("db", 7, None)  # the change commits while the lookup is reading
+    session_cache.put("db", "h", resolved, began)
+    assert session_cache.get("db", "h") is None
+    session_cache.put("db", "h", resolved, session_cache.generation())
+    assert session_cache.get("db", "h") is resolved

@@ -6,11 +6,12 @@ import hmac
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.accounts import service
+from xueliang.accounts import service, session_cache
 from xueliang.accounts.models import AuthSession, User
 from xueliang.accounts.policy import Action, Principal, allows
 from xueliang.audit.service import Actor
@@ -67,48 +68,65 @@ def _token_from(request: Request) -> tuple[str, bool] | None:
     return (cookie, True) if cookie else None
 
 
-async def caller_from_request(request: Request, session: AsyncSession) -> Caller | None:
+async def resolve_token(ctx: AppContext, token: str) -> session_cache.Resolved | None:
+    """Token → session, user and principal: from the session cache while fresh, else from a read
+    session of its own (a request holds no write turn on SQLite until its handler writes)."""
+    hashed = service.token_hash(token)
+    db = str(ctx.db.engine.url)
+    found = session_cache.get(db, hashed)
+    if found is None:
+        generation = session_cache.generation()
+        async with ctx.db.read_session() as session:
+            row = await service.session_row(session, hashed)
+            if row is None:
+                return None
+            auth, user = row
+            found = session_cache.Resolved(auth, user, await service.principal_for(session, user))
+        session_cache.put(db, hashed, found, generation)
+    if found.auth.expires_at <= ctx.clock.now() or found.user.disabled:
+        return None
+    return found
+
+
+async def caller_from_request(request: Request) -> Caller | None:
     found = _token_from(request)
     if found is None:
         return None
     token, _ = found
-    resolved = await service.resolve_session(session, token, get_ctx(request).clock.now())
+    resolved = await resolve_token(get_ctx(request), token)
     if resolved is None:
         return None
-    auth, user = resolved
-    return Caller(user, await service.principal_for(session, user), auth, token, client_address(request))
+    return Caller(resolved.user, resolved.principal, resolved.auth, token, client_address(request))
+
+
+def websocket_token(websocket: WebSocket) -> str | None:
+    """`Authorization: Bearer`, or the session cookie of a same-origin page. The handshake is a GET,
+    so no CSRF token applies; the Origin is checked instead (cross-site WebSocket hijacking)."""
+    origin = websocket.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != websocket.headers.get("host", ""):
+        return None
+    header = websocket.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return websocket.cookies.get(SESSION_COOKIE) or None
 
 
 async def caller_from_websocket(websocket: WebSocket) -> Caller | None:
-    """WebSockets authenticate by the session cookie (same-origin pages) or `Authorization: Bearer`.
-    The handshake is a GET, so no CSRF token applies; Origin is checked instead."""
-    origin = websocket.headers.get("origin")
-    host = websocket.headers.get("host", "")
-    if origin is not None and origin.split("://", 1)[-1] != host:
+    token = websocket_token(websocket)
+    if token is None:
         return None
-    header = websocket.headers.get("authorization", "")
-    token = (
-        header[7:].strip() if header.lower().startswith("bearer ") else websocket.cookies.get(SESSION_COOKIE)
-    )
-    if not token:
+    resolved = await resolve_token(websocket.app.state.ctx, token)
+    if resolved is None:
         return None
-    ctx: AppContext = websocket.app.state.ctx
-    async with ctx.db.read_session() as session:
-        resolved = await service.resolve_session(session, token, ctx.clock.now())
-        if resolved is None:
-            return None
-        auth, user = resolved
-        address = websocket.client.host if websocket.client else ""
-        return Caller(user, await service.principal_for(session, user), auth, token, address)
+    address = websocket.client.host if websocket.client else ""
+    return Caller(resolved.user, resolved.principal, resolved.auth, token, address)
 
 
 async def current_caller(request: Request) -> Caller:
     """The logged-in caller. Cookie sessions must echo their CSRF token on state-changing requests;
-    bearer tokens are not sent by browsers on their own, so they need none. Looked up in a read
-    session of its own, so a request holds no write turn (SQLite) until its handler writes."""
+    bearer tokens are not sent by browsers on their own, so they need none."""
     found = _token_from(request)
-    async with get_ctx(request).db.read_session() as session:
-        caller = await caller_from_request(request, session)
+    caller = await caller_from_request(request)
     if caller is None or found is None:
         raise Unauthorized("log in first", code="not_logged_in")
     if found[1] and request.method not in SAFE_METHODS:

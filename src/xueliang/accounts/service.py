@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.accounts import passwords
+from xueliang.accounts import passwords, session_cache
 from xueliang.accounts.models import AuthSession, Role, User
 from xueliang.accounts.policy import Principal
 from xueliang.audit import service as audit
@@ -163,6 +163,7 @@ async def update_user(
         if "password" in changes or "disabled" in changes or "role" in changes or "region" in changes:
             # Rights changed: existing sessions must not keep the old rights.
             await session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
+        session_cache.forget(session, user_id=user.id)  # cached callers hold the old row
         await audit.append(
             session,
             actor,
@@ -249,16 +250,22 @@ async def login(
     return issued
 
 
-async def resolve_session(
-    session: AsyncSession, token: str, now: datetime
-) -> tuple[AuthSession, User] | None:
+async def session_row(session: AsyncSession, hashed_token: str) -> tuple[AuthSession, User] | None:
+    """The session and its user, whether expired or disabled or not: the caller judges by its clock."""
     row = (
         await session.execute(
             select(AuthSession, User)
             .join(User, User.id == AuthSession.user_id)
-            .where(AuthSession.token_hash == token_hash(token))
+            .where(AuthSession.token_hash == hashed_token)
         )
     ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def resolve_session(
+    session: AsyncSession, token: str, now: datetime
+) -> tuple[AuthSession, User] | None:
+    row = await session_row(session, token_hash(token))
     if row is None:
         return None
     auth, user = row
@@ -268,6 +275,7 @@ async def resolve_session(
 
 
 async def logout(session: AsyncSession, token: str, actor: Actor, now: datetime) -> None:
+    session_cache.forget(session, token_hash=token_hash(token))
     await session.execute(delete(AuthSession).where(AuthSession.token_hash == token_hash(token)))
     await audit.append(session, actor, "auth.logout", at=now, target_type="user", target_id=actor.id or "")
     await session.commit()

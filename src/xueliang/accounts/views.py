@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.accounts import service
+from xueliang.accounts import service, session_cache
 from xueliang.accounts.deps import SESSION_COOKIE, Ctx, CurrentCaller, Session, client_address, require
 from xueliang.accounts.models import Role, User
 from xueliang.accounts.policy import ROLE_ACTIONS, Action
@@ -133,6 +133,7 @@ async def set_locale(body: LocaleIn, caller: CurrentCaller, session: Session) ->
     user = await session.get(User, caller.user.id)
     assert user is not None
     user.locale = body.locale
+    session_cache.forget(session, user_id=user.id)
     await session.commit()
 
 

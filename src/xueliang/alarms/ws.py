@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from xueliang.accounts import service as accounts
-from xueliang.accounts.deps import SESSION_COOKIE, Caller
+from xueliang.accounts.deps import Caller, caller_from_websocket
 from xueliang.accounts.policy import may_handle_alarm
 from xueliang.alarms import mobilization, service
 from xueliang.alarms.push import audience_for
@@ -28,34 +26,9 @@ POLICY_VIOLATION = 1008
 SNAPSHOT_LIMIT = 200
 
 
-def _origin_ok(ws: WebSocket) -> bool:
-    origin = ws.headers.get("origin")
-    if origin is None:
-        return True  # not a browser
-    return urlsplit(origin).netloc == ws.headers.get("host", "")
-
-
-async def _authenticate(ws: WebSocket, ctx: AppContext) -> Caller | None:
-    header = ws.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        token = header[7:].strip()
-    else:
-        token = ws.cookies.get(SESSION_COOKIE, "")
-        if not token or not _origin_ok(ws):
-            return None
-    async with ctx.db.session() as session:
-        resolved = await accounts.resolve_session(session, token, ctx.clock.now())
-        if resolved is None:
-            return None
-        auth, user = resolved
-        principal = await accounts.principal_for(session, user)
-    address = ws.client.host if ws.client else ""
-    return Caller(user, principal, auth, token, address)
-
-
 async def _hello(ctx: AppContext, caller: Caller) -> str:
     p = caller.principal
-    async with ctx.db.session() as session:
+    async with ctx.db.read_session() as session:
         alarms = await service.list_alarms(session, p, service.AlarmQuery(open_only=True), SNAPSHOT_LIMIT)
         rendered = [
             (await alarm_out(session, a)).model_dump(mode="json")
@@ -87,7 +60,7 @@ async def _listen(ws: WebSocket) -> None:
 @router.websocket("/ws")
 async def alarm_socket(ws: WebSocket) -> None:
     ctx: AppContext = ws.app.state.ctx
-    caller = await _authenticate(ws, ctx)
+    caller = await caller_from_websocket(ws)
     if caller is None:
         await ws.close(code=POLICY_VIOLATION, reason="log in first")
         return

@@ -48,9 +48,11 @@ def mount_web(app: FastAPI) -> None:
         request: Request, template: str, terminal: str, *, login_required: bool = True, **extra: Any
     ) -> Response:
         ctx = get_ctx(request)
-        async with ctx.db.read_session() as session:
-            caller = await caller_from_request(request, session)
-            region = await session.get(Region, caller.user.region_id) if caller is not None else None
+        caller = await caller_from_request(request)
+        region = None
+        if caller is not None:
+            async with ctx.db.read_session() as session:
+                region = await session.get(Region, caller.user.region_id)
         if login_required and caller is None:
             return RedirectResponse(f"/login?terminal={terminal}&next={request.url.path}", status_code=303)
         locale = i18n.pick_locale(
@@ -115,8 +117,7 @@ def mount_web(app: FastAPI) -> None:
     async def playback_page(request: Request) -> Response:
         # Recorded video: like every recording route, the page does not exist for roles that never see
         # recordings (residents), rather than telling them it is forbidden.
-        async with get_ctx(request).db.read_session() as session:
-            caller = await caller_from_request(request, session)
+        caller = await caller_from_request(request)
         if caller is not None and not allows(caller.principal, Action.view_recording):
             return JSONResponse({"code": "not_found", "message": "not found"}, status_code=404)
         return await render(request, "playback.html", "console", section="playback")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -14,12 +15,15 @@ from xueliang.core import migrate
 from xueliang.core.clock import Clock, SystemClock
 from xueliang.core.context import AppContext
 from xueliang.core.db import Database
+from xueliang.core.heap import freeze_startup_heap
 from xueliang.media.plane import MediaPlane
 from xueliang.media.plane_rtsp import router as rtsp_router
 from xueliang.recordings.config import RecordingSettings
 from xueliang.recordings.tasks import RecordingsNode, recordings_hook
 from xueliang.recordings.views import playback_router
 from xueliang.web.views import mount_web
+
+log = logging.getLogger(__name__)
 
 Stop = Callable[[], Awaitable[None]]
 StartupHook = Callable[[AppContext], Awaitable[Stop | None]]
@@ -40,10 +44,12 @@ def create_app(
     migrate_on_start: bool = True,
     startup_hooks: list[StartupHook] | None = None,
     recording: RecordingSettings | None = None,
+    freeze_heap: bool = False,
 ) -> FastAPI:
     """`startup_hooks` let long-running services (alarm timers, MQTT) start with the app and hand back
     their own shutdown; the media engine is one of them unless `settings.media_enabled` is off.
-    `recording` defaults to the `XUELIANG_RECORDING_*` environment."""
+    `recording` defaults to the `XUELIANG_RECORDING_*` environment. `freeze_heap` (the server, not
+    tests, which make many apps in one process) hides the start-up heap from the garbage collector."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url()
     ctx = AppContext(
@@ -67,6 +73,8 @@ def create_app(
                 stop = await hook(ctx)
                 if stop is not None:
                     stops.append(stop)
+            if freeze_heap:
+                log.info("start-up heap frozen: %d objects", freeze_startup_heap())
             yield
         finally:
             for stop in reversed(stops):

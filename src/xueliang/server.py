@@ -24,7 +24,7 @@ console = Console()
 def serve_forever(settings: Settings) -> None:
     from xueliang.alarms.tasks import alarm_startup_hooks
 
-    app = create_app(settings, startup_hooks=alarm_startup_hooks(settings))
+    app = create_app(settings, startup_hooks=alarm_startup_hooks(settings), freeze_heap=True)
     uvicorn.run(
         app,
         host=settings.host,

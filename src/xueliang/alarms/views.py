@@ -303,12 +303,26 @@ async def _act(
     return await alarm_out(session, change.alarm)
 
 
-@router.post("/{alarm_id}/acknowledge", response_model=AlarmOut)
-async def acknowledge(
-    alarm_id: int, caller: CurrentCaller, ctx: Ctx, session: Session, body: NoteIn | None = None
-) -> AlarmOut:
-    """409 `illegal_transition` if someone else acknowledged it first."""
-    return await _act(alarm_id, Action.acknowledge, caller, ctx, session, note=body.note if body else "")
+def _note_only_action(action: Action, path: str, summary: str) -> None:
+    """The transitions whose body is at most a note: one route each, alike but for the action."""
+
+    async def act(
+        alarm_id: int, caller: CurrentCaller, ctx: Ctx, session: Session, body: NoteIn | None = None
+    ) -> AlarmOut:
+        return await _act(alarm_id, action, caller, ctx, session, note=body.note if body else "")
+
+    act.__name__ = act.__qualname__ = path.replace("-", "_")  # the OpenAPI operation id
+    act.__doc__ = summary
+    router.post(f"/{{alarm_id}}/{path}", response_model=AlarmOut)(act)
+
+
+for _action, _path, _summary in (
+    (Action.acknowledge, "acknowledge", "409 `illegal_transition` if someone else acknowledged it first."),
+    (Action.on_scene, "on-scene", "The dispatched responder has arrived."),
+    (Action.resolve, "resolve", "Closed: the incident is dealt with."),
+    (Action.false_alarm, "false-alarm", "Closed: there was no incident."),
+):
+    _note_only_action(_action, _path, _summary)
 
 
 @router.post("/{alarm_id}/dispatch", response_model=AlarmOut)
@@ -318,27 +332,6 @@ async def dispatch(
     return await _act(
         alarm_id, Action.dispatch, caller, ctx, session, note=body.note, to=body.to, user_id=body.user_id
     )
-
-
-@router.post("/{alarm_id}/on-scene", response_model=AlarmOut)
-async def on_scene(
-    alarm_id: int, caller: CurrentCaller, ctx: Ctx, session: Session, body: NoteIn | None = None
-) -> AlarmOut:
-    return await _act(alarm_id, Action.on_scene, caller, ctx, session, note=body.note if body else "")
-
-
-@router.post("/{alarm_id}/resolve", response_model=AlarmOut)
-async def resolve(
-    alarm_id: int, caller: CurrentCaller, ctx: Ctx, session: Session, body: NoteIn | None = None
-) -> AlarmOut:
-    return await _act(alarm_id, Action.resolve, caller, ctx, session, note=body.note if body else "")
-
-
-@router.post("/{alarm_id}/false-alarm", response_model=AlarmOut)
-async def false_alarm(
-    alarm_id: int, caller: CurrentCaller, ctx: Ctx, session: Session, body: NoteIn | None = None
-) -> AlarmOut:
-    return await _act(alarm_id, Action.false_alarm, caller, ctx, session, note=body.note if body else "")
 
 
 @router.post("/{alarm_id}/notes", response_model=AlarmOut)

@@ -88,6 +88,43 @@ async def test_background_runner_wakes_for_a_new_timer(alarm_url: str) -> None:
         await db.dispose()
 
 
+async def test_a_timer_due_after_the_runners_next_look_does_not_wake_it(alarm_url: str) -> None:
+    """An alarm's escalation timer is due in a minute; waking the runner for it cost two extra
+    transactions per alarm batch."""
+    db = Database(alarm_url)
+    fired = asyncio.Event()
+
+    async def handler(session: AsyncSession, timer: Timer, now: datetime) -> AfterCommit | None:
+        async def after() -> None:
+            fired.set()
+
+        return after
+
+    runner = TimerRunner(db, SystemClock(), max_idle=600)
+    runner.register("test.later", handler)
+    runner.start()
+    try:
+        for _ in range(100):  # until its first pass is over and it sleeps
+            if runner._sleeping_until is not None:
+                break
+            await asyncio.sleep(0.01)
+        planned = runner._sleeping_until
+        assert planned is not None
+        async with db.session() as s:
+            await tasks.schedule(s, "test.later", SystemClock().now() + timedelta(hours=1), {})
+            await s.commit()
+        await asyncio.sleep(0.05)  # room for a wrong wake-up to show: a pass would plan anew
+        assert runner._sleeping_until == planned, "woken for a timer it would see in time anyway"
+        async with db.session() as s:
+            await tasks.schedule(s, "test.later", SystemClock().now(), {})
+            await s.commit()
+        await asyncio.wait_for(fired.wait(), 5)  # max_idle is 10 minutes: only a wake-up fires it
+        assert runner._sleeping_until != planned
+    finally:
+        await runner.stop()
+        await db.dispose()
+
+
 @pytest.mark.skipif(BACKEND != "postgresql", reason="LISTEN/NOTIFY is PostgreSQL's")
 async def test_events_cross_processes_through_postgres(alarm_url: str) -> None:
     here, there = Hub(), Hub()

@@ -49,14 +49,21 @@ class Timer(Base):
 _runners: weakref.WeakSet[TimerRunner] = weakref.WeakSet()
 
 
-def _wake_all(_session: Session) -> None:
+_EARLIEST_DUE = "xueliang.timers.earliest_due"  # in Session.info: the earliest timer added since commit
+
+
+def _wake_all(session: Session) -> None:
+    due = session.info.pop(_EARLIEST_DUE, None)
     for runner in list(_runners):
-        runner.wake()
+        runner.wake(due)
 
 
-def _wake_after_commit(session: AsyncSession) -> None:
-    """Runners in this process re-read the next due time once the new timer is committed."""
+def _wake_after_commit(session: AsyncSession, due_at: datetime) -> None:
+    """Runners in this process re-read the next due time once the new timer is committed, if it is
+    due before they would look again anyway."""
     sync = session.sync_session
+    earliest = sync.info.get(_EARLIEST_DUE)
+    sync.info[_EARLIEST_DUE] = due_at if earliest is None else min(earliest, due_at)
     if not event.contains(sync, "after_commit", _wake_all):
         event.listen(sync, "after_commit", _wake_all)
 
@@ -72,7 +79,7 @@ async def schedule(
     """Add a timer inside the caller's transaction: it exists exactly when the caller's work does."""
     timer = Timer(kind=kind, key=key, due_at=due_at, payload=payload or {}, done=False, attempts=0)
     session.add(timer)  # written with the caller's next flush or commit
-    _wake_after_commit(session)
+    _wake_after_commit(session, due_at)
     return timer
 
 
@@ -95,7 +102,7 @@ async def schedule_many(
         for kind, due, payload, key in timers
     ]
     await session.execute(insert(Timer), rows)
-    _wake_after_commit(session)
+    _wake_after_commit(session, min(due for _, due, _, _ in timers))
 
 
 async def cancel(session: AsyncSession, key: str) -> bool:
@@ -125,17 +132,25 @@ class TimerRunner:
         self.retry_after = retry_after
         self.handlers: dict[str, Handler] = {}
         self._wake = asyncio.Event()
+        self._sleeping_until: datetime | None = None  # while waiting: when it will look again anyway
         self._task: asyncio.Task[None] | None = None
         _runners.add(self)
 
     def register(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
 
-    def wake(self) -> None:
+    def wake(self, due: datetime | None = None) -> None:
+        """Look for due timers now. `due`: the earliest timer just added; a runner that will look
+        before then anyway sleeps on (an alarm's escalation timer, due in a minute, used to cost two
+        extra transactions per alarm batch)."""
+        until = self._sleeping_until
+        with contextlib.suppress(TypeError):  # naive vs aware: wake, to be safe
+            if due is not None and until is not None and due >= until:
+                return
         self._wake.set()
 
     async def next_due(self) -> datetime | None:
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             q = select(Timer.due_at).where(Timer.done.is_(False)).order_by(Timer.due_at).limit(1)
             found: datetime | None = (await session.execute(q)).scalar_one_or_none()
             return found
@@ -143,7 +158,7 @@ class TimerRunner:
     async def run_due(self) -> int:
         """Fire every timer due now; returns how many fired."""
         now = self.clock.now()
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:  # claiming is the conditional UPDATE in _fire
             q = (
                 select(Timer.id)
                 .where(Timer.done.is_(False), Timer.due_at <= now, Timer.kind.in_(self.handlers))
@@ -212,9 +227,13 @@ class TimerRunner:
                 log.exception("timer runner pass failed")
                 delay = self.max_idle
             if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):  # not wait_for: 3.11's can eat a cancel
-                        await self._wake.wait()
+                self._sleeping_until = self.clock.now() + timedelta(seconds=delay)
+                try:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(delay):  # not wait_for: 3.11's can eat a cancel
+                            await self._wake.wait()
+                finally:
+                    self._sleeping_until = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run_forever(), name="xueliang-timers")

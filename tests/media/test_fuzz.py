@@ -14,7 +14,7 @@ from tests.media.helpers import encode_clip
 from xueliang.media.codecs import h264, h265
 from xueliang.media.codecs.annexb import split_annexb, split_length_prefixed
 from xueliang.media.codecs.config_record import parse_avcc, parse_hvcc
-from xueliang.media.codecs.params import ParamSetTracker
+from xueliang.media.codecs.params import ParamSetTracker, make_params
 from xueliang.media.errors import MediaProtocolError
 from xueliang.media.frames import AccessUnit, Codec
 from xueliang.media.rtp.assembler import FrameAssembler
@@ -139,6 +139,81 @@ def test_frame_assembler_on_arbitrary_packets(stream: list[RtpPacket], codec: Co
     assembler = FrameAssembler(codec, 96, out.append)
     for packet in stream:
         clean(assembler.push, packet)
+
+
+NAL_PAYLOADS = [
+    b"\x65\x88\x80",  # H.264 IDR slice
+    b"\x41\x9a\x02",  # H.264 non-IDR slice
+    b"\x7c\x85\x01",  # FU-A start, end and middle of an IDR slice
+    b"\x7c\x45\x03",
+    b"\x7c\x05\x02",
+    b"\x26\x01\xaf",  # H.265 IDR slice
+    b"\x62\x01\x81\x11",  # H.265 FU start
+    b"\x62\x01\x41\x12",  # H.265 FU end
+]
+
+
+@st.composite
+def wire_streams(draw: st.DrawFn) -> list[bytes]:
+    """Mostly well-formed RTP streams (steps of one in sequence, frames closed by markers) with
+    losses, reordering, other SSRCs and payload types, CSRCs, extensions, padding and garbage."""
+    out: list[bytes] = []
+    sequence, timestamp = draw(st.integers(0, 65535)), draw(st.integers(0, 2**32 - 1))
+    for _ in range(draw(st.integers(0, 30))):
+        if draw(st.integers(0, 9)) == 0:
+            out.append(draw(st.binary(max_size=30)))
+            continue
+        sequence = (sequence + draw(st.sampled_from([1, 1, 1, 1, 1, 0, 2, -2]))) & 0xFFFF
+        timestamp = (timestamp + draw(st.sampled_from([0, 0, 0, 3600, -3600]))) & 0xFFFFFFFF
+        packet = RtpPacket(
+            payload_type=draw(st.sampled_from([96, 96, 96, 96, 97])),
+            sequence=sequence,
+            timestamp=timestamp,
+            ssrc=draw(st.sampled_from([1, 1, 1, 1, 2])),
+            payload=draw(st.one_of(st.sampled_from(NAL_PAYLOADS), st.binary(max_size=20))),
+            marker=draw(st.booleans()),
+            csrcs=tuple(draw(st.lists(st.integers(0, 2**32 - 1), max_size=2))),
+            extension_profile=draw(st.sampled_from([None, None, None, 0xBEDE])),
+            padding=draw(st.sampled_from([0, 0, 0, 4])),
+        )
+        out.append(packet.to_bytes())
+    return out
+
+
+@FUZZ
+@given(wire_streams(), st.sampled_from([Codec.h264, Codec.h265]))
+def test_push_rtp_on_raw_packets_does_what_push_of_the_parsed_packet_does(
+    stream: list[bytes], codec: Codec
+) -> None:
+    """The client's path (`push_rtp` on the bytes read, with a fast path for plain headers) and the
+    general one (`push(parse_rtp(...))`) emit the same frames, count the same and fail alike."""
+    direct: list[AccessUnit] = []
+    parsed: list[AccessUnit] = []
+    params = (
+        make_params(Codec.h264, h264_sps(), b"\x68\xce\x3c\x80")
+        if codec is Codec.h264
+        else make_params(Codec.h265, h265_sps(), b"\x44\x01\xc1", b"\x40\x01\x0c")
+    )
+    fast = FrameAssembler(codec, 96, direct.append, params=params)
+    slow = FrameAssembler(codec, 96, parsed.append, params=params)
+
+    def outcome(push: Callable[[], None]) -> str | None:
+        try:
+            push()
+        except MediaProtocolError as exc:
+            return exc.reason
+        return None
+
+    for data in stream:
+        framed = b"??" + data + b"!"  # the packet as a range of a larger read buffer
+        failed = outcome(lambda: fast.push_rtp(framed, 2, len(framed) - 1))  # noqa: B023
+        assert failed == outcome(lambda: slow.push(parse_rtp(data)))  # noqa: B023
+        if failed is not None:
+            return  # the session would end here
+    assert fast.stats == slow.stats
+    assert [(a.nalus, a.pts, a.keyframe, a.params) for a in direct] == [
+        (a.nalus, a.pts, a.keyframe, a.params) for a in parsed
+    ]
 
 
 @FUZZ

@@ -57,6 +57,26 @@ def test_parser_gives_the_same_result_however_the_stream_is_cut(cuts: list[int])
     assert items == RtspParser().feed(data)
 
 
+@given(st.lists(st.integers(1, 50), max_size=40))
+def test_scan_hands_frames_over_in_place_and_in_order_however_the_stream_is_cut(cuts: list[int]) -> None:
+    """`scan` (the client's path) gives the same stream as `feed`: each frame as a range of a buffer,
+    messages in between, whatever the read boundaries."""
+    data, _ = _stream()
+    parser = RtspParser()
+    items: list[object] = []
+
+    def frame(channel: int, buf: bytes, start: int, end: int) -> None:
+        assert 0 <= start <= end <= len(buf)
+        items.append(InterleavedFrame(channel, buf[start:end]))
+
+    pos = 0
+    for size in cuts:
+        parser.scan(data[pos : pos + size], frame, items.append)
+        pos += size
+    parser.scan(data[pos:], frame, items.append)
+    assert items == RtspParser().feed(data)
+
+
 def test_request_round_trip_with_continuation_lines_and_bare_newlines() -> None:
     request = RtspRequest(
         "SETUP", "rtsp://h/cam/1/trackID=0", Headers([("CSeq", "3"), ("Transport", "RTP/AVP")])

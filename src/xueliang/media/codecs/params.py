@@ -27,6 +27,29 @@ def is_keyframe(codec: Codec, nalus: Iterable[bytes]) -> bool:
     return any(h265.is_keyframe_nal(h265.nal_type(n)) for n in nalus)
 
 
+NAL_VCL, NAL_KEY, NAL_PARAMS = 1, 2, 4
+
+
+def _flag_table(codec: Codec) -> bytes:
+    flags = bytearray(256)
+    for first in range(256):
+        if codec is Codec.h264:
+            kind = first & 0x1F
+            vcl, key = h264.is_vcl(kind), h264.is_keyframe_nal(kind)
+            param = kind in (h264.NAL_SPS, h264.NAL_PPS)
+        else:
+            kind = (first >> 1) & 0x3F
+            vcl, key = h265.is_vcl(kind), h265.is_keyframe_nal(kind)
+            param = kind in (h265.NAL_VPS, h265.NAL_SPS, h265.NAL_PPS)
+        flags[first] = (NAL_VCL if vcl else 0) | (NAL_KEY if key else 0) | (NAL_PARAMS if param else 0)
+    return bytes(flags)
+
+
+NAL_FLAGS = {codec: _flag_table(codec) for codec in Codec}
+"""Per codec, indexed by a NAL unit's first byte: NAL_VCL (a coded slice), NAL_KEY (decoding can start
+there, see `is_keyframe`), NAL_PARAMS (a parameter set) — one lookup instead of three calls per unit."""
+
+
 def sps_info(params: CodecParams) -> h264.H264Sps | h265.H265Sps:
     """The parsed SPS: profile, level, compatibility flags (what avcC/hvcC boxes are built from)."""
     return h264.parse_sps(params.sps) if params.codec is Codec.h264 else h265.parse_sps(params.sps)

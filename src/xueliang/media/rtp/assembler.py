@@ -3,18 +3,21 @@ marker bit (or when the next timestamp starts), drop frames damaged by loss, sta
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from xueliang.media.codecs.params import ParamSetTracker, is_keyframe, is_vcl
+from xueliang.media.codecs.params import NAL_FLAGS, NAL_KEY, NAL_PARAMS, NAL_VCL, ParamSetTracker
 from xueliang.media.frames import AccessUnit, Codec, CodecParams
 from xueliang.media.rtp.h264 import H264Depacketizer
 from xueliang.media.rtp.h265 import H265Depacketizer
-from xueliang.media.rtp.packet import RtpPacket
+from xueliang.media.rtp.packet import HEADER_SIZE, RtpPacket, parse_rtp
 from xueliang.media.rtp.timeline import Timeline
 
 _MAX_CARRY = 16  # non-VCL NAL units held for the next frame; more means a broken sender
+_PLAIN_HEADER = 0x80  # first byte of version 2 with no padding, extension or CSRCs
+_FIELDS = struct.Struct(">BHII")  # marker + payload type, sequence, timestamp, SSRC
 
 
 @dataclass(slots=True)
@@ -63,6 +66,7 @@ class FrameAssembler:
         self._damaged = False
         self._carry: list[bytes] = []
         self._waiting_keyframe = True
+        self._flags = NAL_FLAGS[codec]
 
     @property
     def params(self) -> CodecParams | None:
@@ -73,41 +77,71 @@ class FrameAssembler:
         self._waiting_keyframe = True
 
     def push(self, packet: RtpPacket) -> None:
-        if packet.payload_type != self.payload_type:
+        self._packet(
+            packet.payload_type,
+            packet.sequence,
+            packet.timestamp,
+            packet.ssrc,
+            packet.marker,
+            packet.payload,
+        )
+
+    def push_rtp(self, data: bytes, start: int = 0, end: int | None = None) -> None:
+        """One RTP packet as read from the wire, `data[start:end]`: what `push(parse_rtp(...))` does,
+        without building an RtpPacket for the usual header (no padding, extension or CSRCs)."""
+        if end is None:
+            end = len(data)
+        if end - start >= HEADER_SIZE and data[start] == _PLAIN_HEADER:
+            second, sequence, timestamp, ssrc = _FIELDS.unpack_from(data, start + 1)
+            self._packet(
+                second & 0x7F, sequence, timestamp, ssrc, second > 0x7F, data[start + HEADER_SIZE : end]
+            )
+        else:
+            self.push(parse_rtp(data[start:end]))
+
+    def _packet(
+        self, payload_type: int, sequence: int, ts: int, ssrc: int, marker: bool, payload: bytes
+    ) -> None:
+        if payload_type != self.payload_type:
             return
         stats = self.stats
         stats.packets += 1
-        if packet.ssrc != self._ssrc:
+        if ssrc != self._ssrc:
             if self._ssrc is not None:
                 self._restart()
-            self._ssrc = packet.ssrc
+            self._ssrc = ssrc
         if self._seq is not None:
-            gap = (packet.sequence - self._seq) & 0xFFFF
-            if gap == 0 or gap >= 0x8000:
-                stats.late_packets += 1
-                return
+            gap = (sequence - self._seq) & 0xFFFF
             if gap != 1:
+                if gap == 0 or gap >= 0x8000:
+                    stats.late_packets += 1
+                    return
                 stats.lost_packets += gap - 1
-                self._loss(packet.timestamp)
-        self._seq = packet.sequence
-        ts = packet.timestamp
-        if self._open and ts != self._ts:
-            self._flush()
-        if not self._open:
-            if ts == self._closed_ts:
-                self._straggler(packet.payload)
-                return
+                self._loss(ts)
+        self._seq = sequence
+        if self._open:
+            if ts != self._ts:
+                self._flush()
+                self._open, self._ts, self._has_vcl = True, ts, False
+        elif ts == self._closed_ts:
+            self._straggler(payload)
+            return
+        else:
             self._open, self._ts, self._has_vcl = True, ts, False
         depack = self._depack
-        nalus = depack.push(packet.payload)
+        nalus = depack.push(payload)
         if depack.broken:
             depack.broken = False
             self._damaged = True
         if nalus:
-            self._nalus.extend(nalus)
+            self._nalus += nalus
             if not self._has_vcl:
-                self._has_vcl = any(is_vcl(self.codec, n) for n in nalus)
-        if packet.marker and self._has_vcl:
+                flags = self._flags
+                for nalu in nalus:
+                    if flags[nalu[0]] & NAL_VCL:
+                        self._has_vcl = True
+                        break
+        if marker and self._has_vcl:
             self._flush()
 
     def _loss(self, ts: int) -> None:
@@ -129,8 +163,9 @@ class FrameAssembler:
     def _straggler(self, payload: bytes) -> None:
         """A packet for a frame already closed by its marker: keep parameter sets, drop slices."""
         self.stats.late_packets += 1
+        flags = self._flags
         for nalu in self._depack.push(payload):
-            if not is_vcl(self.codec, nalu) and len(self._carry) < _MAX_CARRY:
+            if not flags[nalu[0]] & NAL_VCL and len(self._carry) < _MAX_CARRY:
                 self._carry.append(nalu)
         self._depack.broken = False
 
@@ -147,19 +182,17 @@ class FrameAssembler:
             self._carry = nalus[-_MAX_CARRY:]
             return
         self._carry = []
-        params = self._params.update(nalus)
-        keyframe = is_keyframe(self.codec, nalus)
+        seen = 0
+        flags = self._flags
+        for nalu in nalus:
+            seen |= flags[nalu[0]]
+        params = self._params.update(nalus) if seen & NAL_PARAMS else self._params.current
+        keyframe = bool(seen & NAL_KEY)
         if params is None or (self._waiting_keyframe and not keyframe):
             self.stats.skipped_frames += 1
             return
         self._waiting_keyframe = False
         self.stats.frames += 1
         self._emit(
-            AccessUnit(
-                nalus=nalus,
-                pts=self._timeline.map(self._ts),
-                keyframe=keyframe,
-                params=params,
-                arrived_ns=time.monotonic_ns(),
-            )
+            AccessUnit(nalus, self._timeline.map(self._ts), keyframe, params, None, time.monotonic_ns())
         )

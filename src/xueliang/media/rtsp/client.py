@@ -26,11 +26,10 @@ from urllib.parse import unquote, urlsplit
 from xueliang.media.errors import MediaAuthError, MediaConnectionError, MediaError, MediaProtocolError
 from xueliang.media.frames import AccessUnit, Codec, CodecParams
 from xueliang.media.rtp.assembler import AssemblerStats, FrameAssembler
-from xueliang.media.rtp.packet import parse_rtp
 from xueliang.media.rtp.timeline import Timeline
 from xueliang.media.rtsp.auth import ClientAuth, parse_auth_header
 from xueliang.media.rtsp.fields import parse_pair, parse_session, parse_transport
-from xueliang.media.rtsp.message import Headers, InterleavedFrame, RtspParser, RtspRequest, RtspResponse
+from xueliang.media.rtsp.message import Headers, RtspParser, RtspRequest, RtspResponse
 from xueliang.media.rtsp.sdp import VideoTrack, parse_sdp, resolve_control, video_track
 
 log = logging.getLogger(__name__)
@@ -94,14 +93,7 @@ class _Control(asyncio.Protocol):
         session.last_rx = session.loop.time()
         session.bytes_received += len(data)
         try:
-            for item in self.parser.feed(data):
-                if type(item) is InterleavedFrame:
-                    if item.channel == session.rtp_channel:
-                        session.on_rtp(item.data)
-                elif isinstance(item, RtspResponse):
-                    session.on_response(item)
-                elif isinstance(item, RtspRequest):
-                    session.on_request(item)
+            self.parser.scan(data, session.on_interleaved, session.on_message)
         except MediaError as exc:
             session.fail(exc)
 
@@ -377,13 +369,28 @@ class RtspSession:
     # -- events from the transports -----------------------------------------------------------------
 
     def on_rtp(self, data: bytes) -> None:
+        """One RTP packet from UDP."""
         assembler = self._assembler
         if assembler is None or self._error is not None:
             return
         try:
-            assembler.push(parse_rtp(data))
+            assembler.push_rtp(data)
         except MediaError as exc:
             self.fail(exc)
+
+    def on_interleaved(self, channel: int, data: bytes, start: int, end: int) -> None:
+        """An interleaved frame `data[start:end]` on the RTSP connection (a MediaError ends the session,
+        through data_received)."""
+        if channel == self.rtp_channel:
+            assembler = self._assembler
+            if assembler is not None and self._error is None:
+                assembler.push_rtp(data, start, end)
+
+    def on_message(self, message: RtspRequest | RtspResponse) -> None:
+        if isinstance(message, RtspResponse):
+            self.on_response(message)
+        else:
+            self.on_request(message)
 
     def on_response(self, response: RtspResponse) -> None:
         cseq = response.cseq

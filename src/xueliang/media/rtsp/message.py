@@ -4,7 +4,7 @@ RTP/RTCP (`$` + channel + length + data, RFC 2326 §10.12)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from xueliang.media.errors import MediaProtocolError
@@ -144,70 +144,89 @@ def _start_line(line: str, headers: Headers) -> RtspRequest | RtspResponse:
     return RtspRequest(parts[0], parts[1], headers, b"", parts[2])
 
 
+FrameSink = Callable[[int, bytes, int, int], None]
+"""(channel, buffer, start, end): an interleaved frame is `buffer[start:end]`, not copied out."""
+MessageSink = Callable[["RtspRequest | RtspResponse"], None]
+
+
 class RtspParser:
     """Feed bytes as they arrive; get whole messages and interleaved frames back in order.
 
-    Anything malformed raises MediaProtocolError; the connection is then unusable.
+    `feed` returns them as a list; `scan` hands them to callbacks, interleaved frames without copying
+    them (the RTSP client's path for every RTP packet). Anything malformed raises MediaProtocolError;
+    the connection is then unusable.
     """
 
     __slots__ = ("_buf", "_head")
 
     def __init__(self) -> None:
-        self._buf = bytearray()
+        self._buf = b""  # bytes of an incomplete message or frame, kept for the next call
         # A parsed head waiting for its body, and the body length.
         self._head: tuple[RtspRequest | RtspResponse, int] | None = None
 
     def feed(self, data: bytes) -> list[RtspMessage]:
-        buf = self._buf
-        buf += data
         out: list[RtspMessage] = []
+
+        def frame(channel: int, buf: bytes, start: int, end: int) -> None:
+            out.append(InterleavedFrame(channel, buf[start:end]))
+
+        self.scan(data, frame, out.append)
+        return out
+
+    def scan(self, data: bytes, on_frame: FrameSink, on_message: MessageSink) -> None:
+        """Parse `data` (and what an earlier call left over), calling `on_frame` for each interleaved
+        frame and `on_message` for each request or response, in stream order."""
+        buf = self._buf + data if self._buf else bytes(data)
+        self._buf = b""
         pos = 0
         end = len(buf)
-        while pos < end:
-            if self._head is not None:
-                message, length = self._head
-                if end - pos < length:
+        try:
+            while pos < end:
+                first = buf[pos]
+                if first == 0x24 and self._head is None:  # '$'
+                    if end - pos < 4:
+                        break
+                    stop = pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
+                    if stop > end:
+                        break
+                    start, pos = pos + 4, stop
+                    on_frame(buf[start - 3], buf, start, stop)
+                    continue
+                if self._head is not None:
+                    message, length = self._head
+                    if end - pos < length:
+                        break
+                    message.body = buf[pos : pos + length]
+                    pos += length
+                    self._head = None
+                    on_message(message)
+                    continue
+                if first in (0x0D, 0x0A):  # stray line breaks between messages
+                    pos += 1
+                    continue
+                if not (0x41 <= first <= 0x5A or 0x61 <= first <= 0x7A):
+                    raise MediaProtocolError(f"unexpected byte 0x{first:02x} in RTSP stream")
+                crlf = buf.find(b"\r\n\r\n", pos, pos + MAX_HEADER_BYTES + 4)
+                lf = buf.find(b"\n\n", pos, pos + MAX_HEADER_BYTES + 2)
+                if crlf < 0 and lf < 0:
+                    if end - pos > MAX_HEADER_BYTES:
+                        raise MediaProtocolError("RTSP header too long")
                     break
-                message.body = bytes(buf[pos : pos + length])
-                out.append(message)
-                pos += length
-                self._head = None
-                continue
-            first = buf[pos]
-            if first == 0x24:  # '$'
-                if end - pos < 4:
-                    break
-                length = (buf[pos + 2] << 8) | buf[pos + 3]
-                if end - pos < 4 + length:
-                    break
-                out.append(InterleavedFrame(buf[pos + 1], bytes(buf[pos + 4 : pos + 4 + length])))
-                pos += 4 + length
-                continue
-            if first in (0x0D, 0x0A):  # stray line breaks between messages
-                pos += 1
-                continue
-            if not (0x41 <= first <= 0x5A or 0x61 <= first <= 0x7A):
-                raise MediaProtocolError(f"unexpected byte 0x{first:02x} in RTSP stream")
-            crlf = buf.find(b"\r\n\r\n", pos, pos + MAX_HEADER_BYTES + 4)
-            lf = buf.find(b"\n\n", pos, pos + MAX_HEADER_BYTES + 2)
-            if crlf < 0 and lf < 0:
-                if end - pos > MAX_HEADER_BYTES:
-                    raise MediaProtocolError("RTSP header too long")
-                break
-            if crlf >= 0 and (lf < 0 or crlf < lf):
-                block, body_at = bytes(buf[pos:crlf]), crlf + 4
-            else:
-                block, body_at = bytes(buf[pos:lf]), lf + 2
-            line, headers = _parse_head(block)
-            message = _start_line(line, headers)
-            length = _content_length(headers)
-            pos = body_at
-            if length:
-                self._head = (message, length)
-            else:
-                out.append(message)
-        del buf[:pos]
-        return out
+                if crlf >= 0 and (lf < 0 or crlf < lf):
+                    block, body_at = buf[pos:crlf], crlf + 4
+                else:
+                    block, body_at = buf[pos:lf], lf + 2
+                line, headers = _parse_head(block)
+                message = _start_line(line, headers)
+                length = _content_length(headers)
+                pos = body_at
+                if length:
+                    self._head = (message, length)
+                else:
+                    on_message(message)
+        finally:
+            if pos < end:
+                self._buf = buf[pos:]
 
 
 def _content_length(headers: Headers) -> int:

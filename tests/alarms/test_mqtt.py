@@ -163,6 +163,8 @@ async def _registered_device_and_status(mqtt_app: FastAPI, button: Button, alogi
     await button.press({"uuid": new_uuid()})
     ack = await button.reply()
     assert ack["ok"] and ack["created"]
+    devices = {d["device_id"]: d for d in (await admin.get("/api/v1/alarms/devices")).json()}
+    assert devices[button.device_id]["last_seen_at"] is not None, "the press is the button's sign of life"
     op = await alogin("op-shimen")
     assert (await op.post(f"/api/v1/alarms/{ack['alarm_id']}/acknowledge")).status_code == 200
     status = await button.reply("status")

@@ -7,7 +7,7 @@ import uuid as uuid_mod
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts.models import Role
@@ -94,8 +94,15 @@ class UnknownDevice(Exception):
     """Neither a registered device nor a known household code: nowhere to route the alarm."""
 
 
+_DEVICE_ROUTE = select(
+    AlarmDevice.device_id, AlarmDevice.region_id, AlarmDevice.household_id, AlarmDevice.lat, AlarmDevice.lon
+).where(AlarmDevice.device_id == bindparam("device_id"))
+
+
 async def press_from_device(session: AsyncSession, dp: DevicePress, now: datetime) -> Press:
-    device = (await session.scalars(select(AlarmDevice).where(AlarmDevice.device_id == dp.device_id))).first()
+    """Where a button's press goes. The device's `last_seen_at` is the intake batch's to update, in
+    one statement for all the batch's devices."""
+    device = (await session.execute(_DEVICE_ROUTE, {"device_id": dp.device_id})).first()
     press = Press(
         uuid=dp.uuid,
         kind=dp.kind,
@@ -107,7 +114,6 @@ async def press_from_device(session: AsyncSession, dp: DevicePress, now: datetim
     )
     household: Household | None = None
     if device is not None:
-        device.last_seen_at = now
         press.region_id, press.lat, press.lon = device.region_id, device.lat, device.lon
         if device.household_id is not None:
             household = await session.get(Household, device.household_id)

@@ -170,6 +170,7 @@ async def _store_batch(
     await session.flush()  # new alarms get their ids
 
     details = await _record(session, fresh, plan, now)
+    await service.touch_devices(session, (p.device_id for p, _ in items if p.device_id), now)
     for alarm_id, extra in coalesced.items():
         await session.execute(
             update(Alarm)

@@ -9,6 +9,7 @@ acknowledging at once exactly one changes a row; the other gets 409."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts.policy import Principal, alarm_filter, may_handle_alarm, may_read_alarm
 from xueliang.alarms import escalation
-from xueliang.alarms.models import Alarm, AlarmEvent, AlarmKind, AlarmPress, AlarmState
+from xueliang.alarms.models import Alarm, AlarmDevice, AlarmEvent, AlarmKind, AlarmPress, AlarmState
 from xueliang.alarms.routing import nearest_cameras, station_of
 from xueliang.alarms.workflow import CLOSED, TRANSITIONS, Action
 from xueliang.audit import service as audit
@@ -71,6 +72,8 @@ async def intake(session: AsyncSession, press: Press, actor: Actor, now: datetim
     for attempt in range(INTAKE_ATTEMPTS):
         try:
             result = await _intake_once(session, press, actor, now)
+            if press.device_id:
+                await touch_devices(session, [press.device_id], now)
             await session.commit()
             return result
         except IntegrityError:
@@ -78,6 +81,14 @@ async def intake(session: AsyncSession, press: Press, actor: Actor, now: datetim
             if attempt == INTAKE_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+async def touch_devices(session: AsyncSession, device_ids: Iterable[str], now: datetime) -> None:
+    """A button's last sign of life, set in the transaction of its press: one statement per batch."""
+    ids = sorted(set(device_ids))
+    if ids:
+        seen = update(AlarmDevice).where(AlarmDevice.device_id.in_(ids)).values(last_seen_at=now)
+        await session.execute(seen)
 
 
 async def _intake_once(session: AsyncSession, press: Press, actor: Actor, now: datetime) -> IntakeResult:

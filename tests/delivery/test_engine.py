@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import dataclasses
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -16,9 +17,9 @@ from xueliang.media.engine import (
     MediaEngine,
     UnknownCamera,
 )
-from xueliang.media.frames import AccessUnit
+from xueliang.media.frames import AccessUnit, Codec, CodecParams
 
-from .support import ScriptedCamera, wait_until
+from .support import ScriptedCamera, looped, wait_until
 
 
 def fast_config(**changes: object) -> EngineConfig:
@@ -148,3 +149,113 @@ async def test_disabled_camera_has_a_channel_but_no_source(clips: dict[int, list
         assert engine.health(1).status is CameraStatus.stopped and camera.opens == {}
         with pytest.raises(ValueError, match="already"):
             engine.add_camera(CameraSpec(1))
+
+
+class PushingCamera:
+    """A source with `pump`, like the RTSP client: frames go to the engine's sink from timer callbacks
+    (no task per frame), and iterating it is an error. `live` cleared: connected but silent."""
+
+    def __init__(self, clip: list[AccessUnit], interval: float = 0.005) -> None:
+        self.clip = clip
+        self.interval = interval
+        self.live = True
+        self.opens = 0
+        self.closes = 0
+        self.sent = 0
+        self.broken_after: int | None = None  # frames before one whose parameter sets cannot be read
+
+    def open(self, spec: CameraSpec) -> PushingCamera.Session:
+        self.opens += 1
+        return PushingCamera.Session(self)
+
+    class Session:
+        def __init__(self, camera: PushingCamera) -> None:
+            self.camera = camera
+            self.done: asyncio.Future[None] | None = None
+            self.timer: asyncio.TimerHandle | None = None
+
+        def __aiter__(self) -> PushingCamera.Session:
+            return self
+
+        async def __anext__(self) -> AccessUnit:
+            raise AssertionError("the engine iterated a source that can pump")
+
+        async def pump(self, sink: Callable[[AccessUnit], None]) -> None:
+            loop = asyncio.get_running_loop()
+            self.done = loop.create_future()
+            camera = self.camera
+
+            def tick() -> None:
+                self.timer = loop.call_later(camera.interval, tick)
+                if not camera.live:
+                    return
+                au = looped(camera.clip, 1, camera.sent)[0]
+                if camera.broken_after is not None and camera.sent >= camera.broken_after:
+                    camera.broken_after = None
+                    bad = CodecParams(Codec.h264, b"", b"")
+                    au = dataclasses.replace(au, params=bad, keyframe=True)
+                camera.sent += 1
+                try:
+                    sink(au)
+                except Exception as exc:
+                    assert self.done is not None
+                    if not self.done.done():
+                        self.done.set_exception(exc)
+
+            tick()
+            try:
+                await self.done
+            finally:
+                self.timer.cancel()
+
+        async def aclose(self) -> None:
+            self.camera.closes += 1
+            if self.timer is not None:
+                self.timer.cancel()
+
+
+async def test_a_pumping_source_goes_online_offline_when_silent_and_back(
+    clips: dict[int, list[AccessUnit]],
+) -> None:
+    """The push path: no task switch and no timer reschedule per frame, yet the same health: online at
+    the first frame, offline after `stale_after` of silence (the watchdog), reconnected, closed."""
+    camera = PushingCamera(clips[1])
+    async with MediaEngine(camera.open, fast_config()) as engine:
+        channel = engine.add_camera(CameraSpec(1))
+        viewer = channel.open_viewer()
+        await wait_until(lambda: engine.health(1).status is CameraStatus.online, what="online")
+        await wait_until(lambda: engine.health(1).frames_in >= 30, what="frames")
+        items = [await asyncio.wait_for(viewer.next(), 1.0) for _ in range(10)]
+        assert type(items[0]).__name__ == "InitSegment"
+        fragments = [i for i in items if isinstance(i, Fragment)]
+        assert len(fragments) >= 8 and fragments[0].keyframe
+        assert [f.index for f in fragments] == list(range(len(fragments)))
+
+        camera.live = False
+        silent_at = asyncio.get_running_loop().time()
+        await wait_until(lambda: engine.health(1).status is CameraStatus.offline, within=2.0, what="offline")
+        took = asyncio.get_running_loop().time() - silent_at
+        assert 0.25 <= took <= 1.0, took  # stale_after is 0.3 s
+        assert engine.health(1).reason == "no data for 0.3 s" and camera.closes == 1
+
+        camera.live = True
+        await wait_until(lambda: engine.health(1).status is CameraStatus.online, within=2.0, what="back")
+        assert engine.health(1).reconnects >= 1 and camera.opens >= 2
+    assert camera.closes == camera.opens
+
+
+async def test_what_the_channel_raises_inside_a_pump_ends_that_session(
+    clips: dict[int, list[AccessUnit]],
+) -> None:
+    camera = PushingCamera(clips[2])
+    camera.broken_after = 20
+    async with MediaEngine(camera.open, fast_config()) as engine:
+        events: list[HealthEvent] = []
+        listener = asyncio.create_task(collect(events, engine.subscribe()))
+        engine.add_camera(CameraSpec(2))
+        await wait_until(lambda: len(events) >= 3, what="offline and back")
+        online, offline = CameraStatus.online, CameraStatus.offline
+        assert [e.status for e in events[:3]] == [online, offline, online]
+        assert events[1].reason == "InitSegmentError: SPS and PPS are required"
+        assert camera.closes >= 1 and camera.sent >= 21
+    await listener

@@ -77,6 +77,32 @@ async def test_our_client_pulls_decodable_frames_of_the_right_camera(
     assert decoded_markers(aus) == [2] * 30
 
 
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+async def test_pump_hands_the_same_frames_to_a_sink_and_reraises_what_the_sink_raised(
+    sim: RtspSimulator, transport: Transport
+) -> None:
+    """`pump` (the engine's path: frames handed over from the reading callback) delivers what
+    iterating delivers; an exception in the sink ends the session and comes out of `pump`."""
+    aus: list[AccessUnit] = []
+
+    class Enough(Exception):
+        pass
+
+    def sink(au: AccessUnit) -> None:
+        aus.append(au)
+        if len(aus) == 30:
+            raise Enough("30 frames")
+
+    session = RtspSource(sim.url(2), transport=transport).open()
+    with pytest.raises(Enough):
+        async with asyncio.timeout(10):
+            await session.pump(sink)
+    await session.aclose()
+    assert len(aus) == 30 and aus[0].keyframe and aus[0].params.width == 640
+    assert [b.pts - a.pts for a, b in itertools.pairwise(aus)] == [3600] * 29
+    assert decoded_markers(aus) == [2] * 30
+
+
 async def test_clients_of_one_camera_get_their_own_streams(sim: RtspSimulator) -> None:
     one, two = await asyncio.gather(pull(RtspSource(sim.url(1)), 5), pull(RtspSource(sim.url(1)), 5))
     assert decoded_markers(one) == [1] * 5 and decoded_markers(two) == [1] * 5

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 from xueliang.media.channel import Channel, ChannelConfig
 from xueliang.media.errors import MediaError
@@ -44,6 +44,17 @@ class CameraSpec:
 
 
 SourceFactory = Callable[[CameraSpec], AsyncIterator[AccessUnit]]
+"""Opens one session to a camera. The engine iterates it, or, when it has `pump` (see `PushSource`),
+lets it push; it calls `aclose()`, when present, once the session is over."""
+FrameSink = Callable[[AccessUnit], None]
+
+
+class PushSource(Protocol):
+    """A source session that can hand every access unit to `sink` synchronously, from the callback
+    that completed it (no task switch per frame). `pump` returns when the source ends and raises what
+    ended it otherwise, including anything `sink` raised."""
+
+    def pump(self, sink: FrameSink) -> Awaitable[None]: ...
 
 
 class CameraStatus(enum.StrEnum):
@@ -248,23 +259,48 @@ class MediaEngine:
             camera.reconnects += 1
 
     async def _session(self, camera: _Camera) -> tuple[bool, str]:
-        """Pull one source session into the channel; returns whether any frame came, and why it ended."""
+        """Pull one source session into the channel; returns whether any frame came, and why it ended.
+
+        A source with `pump` hands each access unit over synchronously from the callback that read it;
+        any other is iterated. Either way nothing is rescheduled per frame: a watchdog timer wakes once
+        per `stale_after` and expires the deadline when no frame came for that long."""
         stale = self.config.stale_after
         loop = asyncio.get_running_loop()
         channel = camera.channel
         delivered = False
+        last = loop.time()
         source: AsyncIterator[AccessUnit] | None = None
-        deadline = asyncio.timeout(stale)
+        deadline = asyncio.timeout(None)
+        watchdog: asyncio.TimerHandle | None = None
+
+        def check() -> None:
+            nonlocal watchdog
+            now = loop.time()
+            if now - last >= stale:
+                watchdog = None
+                deadline.reschedule(now)  # expires at once: the session ends with TimeoutError
+            else:
+                watchdog = loop.call_at(last + stale, check)
+
+        def on_frame(au: AccessUnit) -> None:
+            nonlocal delivered, last
+            channel.push(au)
+            last = loop.time()
+            if not delivered:
+                delivered = True
+                channel.set_online(True, "receiving")
+                self._set_status(camera, CameraStatus.online, "receiving")
+
         try:
             async with deadline:
+                watchdog = loop.call_at(last + stale, check)
                 source = self._open_source(camera.spec)
-                async for au in source:
-                    channel.push(au)
-                    deadline.reschedule(loop.time() + stale)
-                    if not delivered:
-                        delivered = True
-                        channel.set_online(True, "receiving")
-                        self._set_status(camera, CameraStatus.online, "receiving")
+                pump: Callable[[FrameSink], Awaitable[None]] | None = getattr(source, "pump", None)
+                if pump is not None:
+                    await pump(on_frame)
+                else:
+                    async for au in source:
+                        on_frame(au)
             reason = "source ended"
         except Exception as exc:
             if isinstance(exc, TimeoutError) and deadline.expired():
@@ -277,6 +313,8 @@ class MediaEngine:
                     "camera %s: source failed: %s", camera.spec.camera_id, reason, exc_info=not expected
                 )
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             aclose = getattr(source, "aclose", None)
             if aclose is not None:
                 with contextlib.suppress(Exception):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -26,12 +26,11 @@ from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound
 from xueliang.media import tokens
 from xueliang.media.engine import CameraSpec, EngineConfig, HealthEvent, MediaEngine
-from xueliang.media.frames import AccessUnit
 from xueliang.media.live import LiveGateway, LiveSession
 from xueliang.media.plane_rtsp import PlaneRtspAccess
 from xueliang.media.recorder import StorageEvent
 from xueliang.media.reserve import ReServeConfig, RtspReServer
-from xueliang.media.sources import open_source
+from xueliang.media.sources import FrameSession, open_source
 
 log = logging.getLogger(__name__)
 LIVE_PREFIX = "/api/v1/live"
@@ -85,15 +84,14 @@ class MediaPlane:
         self._deliveries: set[asyncio.Task[None]] = set()
 
     # -- sources -----------------------------------------------------------------------------------
-    async def _pull(self, spec: CameraSpec) -> AsyncIterator[AccessUnit]:
-        """One connection to the camera; the source object is kept so its timeline survives reconnects."""
+    def _pull(self, spec: CameraSpec) -> FrameSession:
+        """One session to the camera (opened when the engine first iterates or pumps it, closed by the
+        engine's `aclose`); the source object is kept so its timeline survives reconnects."""
         source = self._sources.get(spec.camera_id)
         if source is None or source.url.split("://", 1)[-1] not in spec.url:
             source = open_source(spec.url, read_timeout=5.0)
             self._sources[spec.camera_id] = source
-        async with source.open() as session:
-            async for au in session:
-                yield au
+        return source.open()
 
     async def start(self) -> None:
         async with self.ctx.db.session() as session:

@@ -50,6 +50,8 @@ class FrameSession(Protocol):
 
     async def close(self) -> None: ...
 
+    async def aclose(self) -> None: ...
+
 
 class FrameSource(Protocol):
     url: str
@@ -157,6 +159,9 @@ class AvSession:
             await self._waiter
         self._slots.release()
         return self._frames.popleft()
+
+    async def aclose(self) -> None:
+        await self.close()
 
     async def close(self) -> None:
         """Stop the reader thread (it notices within one frame or one read timeout)."""

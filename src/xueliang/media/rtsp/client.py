@@ -19,6 +19,7 @@ import collections
 import contextlib
 import logging
 import socket
+from collections.abc import Callable
 from types import TracebackType
 from typing import Literal, Self
 from urllib.parse import unquote, urlsplit
@@ -151,6 +152,8 @@ class RtspSession:
         self._started = False
         self._closed = False
         self._error: MediaError | None = None
+        self._sink: Callable[[AccessUnit], None] | None = None  # set while pump() runs
+        self._sink_error: Exception | None = None
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -180,6 +183,33 @@ class RtspSession:
 
     def __aiter__(self) -> Self:
         return self
+
+    async def pump(self, sink: Callable[[AccessUnit], None]) -> None:
+        """Hand every access unit to `sink` from the callback that read its last packet, instead of
+        queueing it for `__anext__`: no task switch per frame. Returns when the session is closed;
+        raises what ended it otherwise (a MediaError, or whatever `sink` raised)."""
+        if not self._started:
+            await self.start()
+        frames = self._frames
+        while frames:  # assembled before pumping began
+            sink(frames.popleft())
+        self._sink = sink
+        if self._paused and self._control is not None:
+            self._paused = False
+            self._control.resume_reading()
+        try:
+            while self._error is None and not self._closed:
+                self._waiter = self.loop.create_future()
+                await self._waiter
+        finally:
+            self._sink = None
+        if self._sink_error is not None:
+            raise self._sink_error
+        if self._error is not None:
+            raise self._error
+
+    async def aclose(self) -> None:
+        await self.close()
 
     async def __anext__(self) -> AccessUnit:
         if not self._started:
@@ -428,6 +458,14 @@ class RtspSession:
         self._wake()
 
     def _emit(self, au: AccessUnit) -> None:
+        sink = self._sink
+        if sink is not None:
+            try:
+                sink(au)
+            except Exception as exc:  # the consumer's failure ends the session; pump() re-raises it
+                self._sink_error = exc
+                self.fail(MediaError(f"frame not taken: {type(exc).__name__}: {exc}"))
+            return
         frames = self._frames
         frames.append(au)
         self._wake()

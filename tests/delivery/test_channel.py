@@ -95,6 +95,50 @@ async def test_slow_viewer_skips_to_a_keyframe_and_fast_viewer_gets_everything(
     assert slow.skips == channel.stats().skips and slow.drops == channel.stats().drops
 
 
+async def test_direct_sender_takes_fragments_only_in_order_and_a_backed_up_one_still_skips(
+    h264_clip: list[AccessUnit],
+) -> None:
+    """`Viewer.direct` (the live WebSocket's write-at-once path): offered a fragment only while the
+    queue is empty, so order holds; counted as taken; while it declines (socket backed up) fragments
+    queue, and the viewer is skipped to a keyframe and resumes with a Gap exactly as without it."""
+    channel = Channel(1, ChannelConfig(max_queue=10, max_skips=10))
+    viewer = channel.open_viewer()
+    sent: list[Fragment] = []
+    writable = True
+
+    def direct(fragment: Fragment) -> bool:
+        if writable:
+            sent.append(fragment)
+        return writable
+
+    viewer.direct = direct
+    clip = looped(h264_clip, 120)
+    for au in clip[:5]:
+        channel.push(au)
+    assert isinstance(drain(viewer)[0], InitSegment) and sent == []  # the init segment is queued
+    for au in clip[5:40]:
+        channel.push(au)
+    assert viewer.queued == 0 and [f.index for f in sent] == list(range(5, 40))
+    assert viewer.fragments == 35 and viewer.bytes == sum(len(f.data) for f in sent)
+    assert channel.stats().frames_out == 35
+
+    writable = False  # the socket is backed up: the queue fills and overflows at frame 50, a keyframe
+    for au in clip[40:55]:
+        channel.push(au)
+    assert viewer.skips == 1 and viewer.drops == 10 and len(sent) == 35
+    writable = True
+    for au in clip[55:58]:
+        channel.push(au)
+    assert len(sent) == 35  # the Gap and fragments are queued: direct must wait its turn
+    items = drain(viewer)
+    assert isinstance(items[0], Gap) and items[0].dropped == 10
+    resumed = fragments(items)
+    assert resumed[0].keyframe and [f.index for f in resumed] == list(range(50, 58))
+    for au in clip[58:70]:
+        channel.push(au)
+    assert viewer.queued == 0 and [f.index for f in sent[35:]] == list(range(58, 70))
+
+
 async def test_hopeless_viewer_is_closed_with_a_reason(h264_clip: list[AccessUnit]) -> None:
     channel = Channel(1, ChannelConfig(max_queue=5, max_skips=2))
     stuck = channel.open_viewer()

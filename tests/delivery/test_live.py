@@ -4,6 +4,7 @@ back by independent clients (the `websockets` library, FFmpeg's HLS demuxer thro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import itertools
 import json
@@ -21,6 +22,8 @@ import pytest
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
 from xueliang.media import tokens
 from xueliang.media.channel import ChannelConfig
@@ -29,6 +32,7 @@ from xueliang.media.frames import AccessUnit
 from xueliang.media.hls import HlsConfig
 from xueliang.media.live import LiveConfig, LiveGateway, LiveSession
 from xueliang.media.tokens import StreamClaims
+from xueliang.media.ws_direct import DirectWriter, frame_header
 
 from .clips import FRAME_TICKS, encode_clip, pts_of, read_marker
 from .support import ScriptedCamera, serve, wait_until
@@ -158,6 +162,59 @@ async def test_websocket_stream_decodes_and_shows_the_asked_camera(live: Live) -
     assert live.started == [session]
 
 
+@pytest.fixture
+def direct_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Sizes of the fragments written by `DirectWriter` (bypassing ASGI), in order."""
+    written: list[int] = []
+    original = DirectWriter.write
+
+    def write(self: DirectWriter, data: bytes) -> bool:
+        done = original(self, data)
+        if done:
+            written.append(len(data))
+        return done
+
+    monkeypatch.setattr(DirectWriter, "write", write)
+    return written
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 200_000])
+def test_direct_frame_header_is_what_websockets_reads(size: int) -> None:
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    reader = StreamReader()
+    reader.feed_data(frame_header(size) + payload)
+    parser = Frame.parse(reader.read_exact, mask=False)
+    with pytest.raises(StopIteration) as done:
+        next(parser)
+    frame = done.value.value
+    assert frame.opcode is Opcode.BINARY and frame.fin and frame.data == payload
+
+
+async def test_websocket_fragments_go_straight_to_the_socket_and_every_byte_is_counted(
+    live: Live, direct_writes: list[int]
+) -> None:
+    """After the cached GOP (queued), live fragments are written from `Channel.push` without the
+    ASGI layers; the stream stays decodable and in order, and the audit counts exactly the bytes sent."""
+    received = 0
+    async with connect(live.ws_url(2, token_for(2)), max_size=None) as ws:
+        header, init, frags = await read_stream(ws, 60)
+        received += len(json.dumps(header, separators=(",", ":"))) + len(init) + sum(map(len, frags))
+        live.camera.allow(2, 0)  # the camera falls silent: drain what is on the way
+        with contextlib.suppress(TimeoutError):
+            while True:
+                message = await asyncio.wait_for(ws.recv(), 0.5)
+                received += len(message if isinstance(message, bytes) else message.encode())
+                if isinstance(message, bytes):
+                    frags.append(message)
+    with av.open(io.BytesIO(init + b"".join(frags)), "r") as container:
+        frames = list(container.decode(video=0))
+    assert len(frames) == len(frags) and {read_marker(f) for f in frames} == {2}
+    assert pts_of(frames) == [i * FRAME_TICKS for i in range(len(frames))]
+    assert len(direct_writes) >= 30 and direct_writes == [len(f) for f in frags[-len(direct_writes) :]]
+    await wait_until(lambda: len(live.ended) == 1, what="session end reported")
+    assert live.ended[0].bytes_sent == received
+
+
 @pytest.mark.parametrize(
     ("camera_id", "make_token", "code"),
     [
@@ -210,8 +267,14 @@ async def test_token_refresh_keeps_the_stream_and_no_refresh_ends_it(live: Live)
         assert await close_code(ws) == 4401  # expired without a refresh
 
 
-async def test_slow_viewer_is_skipped_and_dropped_without_delaying_a_fast_one(live: Live) -> None:
-    """Camera 4 sends ~38 KB frames; the slow client never reads and has a tiny receive buffer."""
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "asgi-only"])
+async def test_slow_viewer_is_skipped_and_dropped_without_delaying_a_fast_one(
+    live: Live, direct: bool, direct_writes: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Camera 4 sends ~38 KB frames; the slow client never reads and has a tiny receive buffer. With
+    direct writes (fragments written from `Channel.push` while the socket takes them) and without."""
+    if not direct:
+        monkeypatch.setattr(DirectWriter, "find", classmethod(lambda cls, websocket: None))
     channel = live.engine.channel(4)
     raw = socket.socket()
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -240,6 +303,7 @@ async def test_slow_viewer_is_skipped_and_dropped_without_delaying_a_fast_one(li
     await wait_until(lambda: len(live.ended) == 2, what="both sessions ended")
     reasons = {s.user_id: s.reason for s in live.ended}
     assert reasons[5].startswith(("too slow", "stalled")), reasons
+    assert (len(direct_writes) > 100) is direct
 
 
 # -- HLS -----------------------------------------------------------------------------------------------

@@ -111,8 +111,17 @@ class ViewerClosed(Exception):
         self.reason = reason
 
 
+DirectSend = Callable[["Fragment"], bool]
+"""Sends a fragment at once if it can (True: sent, False: nothing done); must neither block nor raise."""
+
+
 class Viewer:
-    """A consumer's bounded queue on a channel. Read with `await next()`; call `close()` when done."""
+    """A consumer's bounded queue on a channel. Read with `await next()`; call `close()` when done.
+
+    A consumer that can write without waiting (the live WebSocket, when its socket takes data) sets
+    `direct`: a fragment that finds the queue empty is offered to it first and, when sent, counted as
+    taken without passing through the queue. Whatever `direct` declines is queued, so a viewer whose
+    socket is backed up still fills its queue, is skipped to a keyframe and dropped as before."""
 
     def __init__(self, channel: Channel, max_queue: int) -> None:
         self._channel = channel
@@ -128,6 +137,7 @@ class Viewer:
         self._progress_at = channel.clock()  # last take, or when the queue last became non-empty
         self._closed_event: asyncio.Event | None = None
         self.closed_reason: str | None = None
+        self.direct: DirectSend | None = None
         self.fragments = 0
         self.bytes = 0
         self.drops = 0
@@ -247,6 +257,12 @@ class Viewer:
                 self._drop(1)
                 return True
             self._resume(now)
+        if not queue and self.direct is not None and self.direct(frag):
+            self._progress_at = now
+            self.fragments += 1
+            self.bytes += len(frag.data)
+            self._channel.frames_out += 1
+            return True
         self._append(frag, now)
         return True
 

@@ -53,6 +53,7 @@ from xueliang.media.channel import Fragment, Gap, InitSegment, StatusNote, Viewe
 from xueliang.media.engine import CameraStatus, MediaEngine, UnknownCamera
 from xueliang.media.hls import HlsPackager, render_playlist
 from xueliang.media.tokens import StreamClaims, TokenError, TokenScopeError
+from xueliang.media.ws_direct import DirectWriter
 
 log = logging.getLogger(__name__)
 
@@ -377,9 +378,41 @@ class _WsStream:
         self.claims = claims
         self._send_lock = asyncio.Lock()
         self._token_changed = asyncio.Event()
+        self._writer: DirectWriter | None = None
+        self._busy = False  # the pump holds an item it has not finished sending
         self.bytes_sent = 0
+        self.direct_sent = 0  # fragments written by `_direct`, without the pump
 
     async def run(self) -> tuple[int, str]:
+        self._writer = DirectWriter.find(self._ws)
+        if self._writer is not None:
+            self._viewer.direct = self._direct
+        try:
+            return await self._run()
+        finally:
+            self._viewer.direct = None
+            self._writer = None
+
+    def _direct(self, fragment: Fragment) -> bool:
+        """Called from `Channel.push` when this viewer's queue is empty: write the fragment at once
+        unless a send is under way (order) or the socket is backed up (then it queues, see Viewer)."""
+        writer = self._writer
+        if writer is None or self._busy or self._send_lock.locked():
+            return False
+        try:
+            if not writer.write(fragment.data):
+                return False
+        except Exception:  # the queued path will meet the error and end the stream
+            log.debug("direct WebSocket write failed", exc_info=True)
+            self._writer = None
+            return False
+        self.bytes_sent += len(fragment.data)
+        self.direct_sent += 1
+        if fragment_sent_probe is not None:
+            fragment_sent_probe(fragment)
+        return True
+
+    async def _run(self) -> tuple[int, str]:
         tasks = [
             asyncio.create_task(self._pump()),
             asyncio.create_task(self._read()),
@@ -409,6 +442,7 @@ class _WsStream:
         try:
             while True:
                 item = await viewer.next()
+                self._busy = True
                 if type(item) is Fragment:
                     async with lock:
                         await ws.send_bytes(item.data)
@@ -428,6 +462,7 @@ class _WsStream:
                     await self.text({"type": "gap", "dropped": item.dropped})
                 elif type(item) is StatusNote:
                     await self.text({"type": "status", "online": item.online, "reason": item.reason})
+                self._busy = False
         except ViewerClosed as exc:
             return _viewer_close_code(exc.reason), exc.reason
         except Exception as exc:  # the client went away mid-send

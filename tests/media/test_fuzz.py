@@ -185,10 +185,12 @@ def wire_streams(draw: st.DrawFn) -> list[bytes]:
 def test_push_rtp_on_raw_packets_does_what_push_of_the_parsed_packet_does(
     stream: list[bytes], codec: Codec
 ) -> None:
-    """The client's path (`push_rtp` on the bytes read, with a fast path for plain headers) and the
+    """The client's paths (`push_rtp` on the bytes read, with a fast path for plain headers, and
+    `push_interleaved` on whole reads of `$`-framed packets, with one for continuation packets) and the
     general one (`push(parse_rtp(...))`) emit the same frames, count the same and fail alike."""
     direct: list[AccessUnit] = []
     parsed: list[AccessUnit] = []
+    batched: list[AccessUnit] = []
     params = (
         make_params(Codec.h264, h264_sps(), b"\x68\xce\x3c\x80")
         if codec is Codec.h264
@@ -196,6 +198,7 @@ def test_push_rtp_on_raw_packets_does_what_push_of_the_parsed_packet_does(
     )
     fast = FrameAssembler(codec, 96, direct.append, params=params)
     slow = FrameAssembler(codec, 96, parsed.append, params=params)
+    batch = FrameAssembler(codec, 96, batched.append, params=params)
 
     def outcome(push: Callable[[], None]) -> str | None:
         try:
@@ -204,16 +207,22 @@ def test_push_rtp_on_raw_packets_does_what_push_of_the_parsed_packet_does(
             return exc.reason
         return None
 
+    failed: str | None = None
     for data in stream:
         framed = b"??" + data + b"!"  # the packet as a range of a larger read buffer
         failed = outcome(lambda: fast.push_rtp(framed, 2, len(framed) - 1))  # noqa: B023
         assert failed == outcome(lambda: slow.push(parse_rtp(data)))  # noqa: B023
         if failed is not None:
-            return  # the session would end here
-    assert fast.stats == slow.stats
-    assert [(a.nalus, a.pts, a.keyframe, a.params) for a in direct] == [
-        (a.nalus, a.pts, a.keyframe, a.params) for a in parsed
-    ]
+            break  # the session would end here
+    # The same packets as one read, RTCP on channel 1 in between; stops where the others failed.
+    read = b"".join(b"$\x00" + len(d).to_bytes(2, "big") + d + b"$\x01\x00\x01R" for d in stream)
+    batch_failed = outcome(lambda: batch.push_interleaved(read, 0, 0) and None)
+    assert batch_failed == failed
+    for other in (slow, batch):
+        assert fast.stats == other.stats
+    frames = [(a.nalus, a.pts, a.keyframe, a.params) for a in direct]
+    assert frames == [(a.nalus, a.pts, a.keyframe, a.params) for a in parsed]
+    assert frames == [(a.nalus, a.pts, a.keyframe, a.params) for a in batched]
 
 
 @FUZZ

@@ -99,6 +99,46 @@ class FrameAssembler:
         else:
             self.push(parse_rtp(data[start:end]))
 
+    def push_interleaved(self, data: bytes, pos: int, channel: int) -> int:
+        """The RTP packets interleaved on an RTSP connection (`$`, channel, 16-bit length, packet) from
+        `data[pos:]`, as many complete ones as there are; packets on other channels are skipped.
+        Returns where the first byte not consumed is (an incomplete packet or an RTSP message).
+
+        One call per read instead of several per packet: the packets that continue the open frame
+        (the next sequence number, same timestamp and SSRC, a plain header) go straight to the
+        depacketizer (a middle piece of a fragmented unit without even a slice of its own), anything
+        else through `push_rtp`."""
+        end = len(data)
+        unpack = _FIELDS.unpack_from
+        stats = self.stats
+        payload_type = self.payload_type
+        extend = self._depack.extend
+        while pos + 4 <= end and data[pos] == 0x24:
+            start = pos + 4
+            stop = start + ((data[pos + 2] << 8) | data[pos + 3])
+            if stop > end:
+                break
+            pos = stop
+            if data[start - 3] != channel:
+                continue
+            if self._open and stop - start > HEADER_SIZE and data[start] == _PLAIN_HEADER:
+                second, sequence, timestamp, ssrc = unpack(data, start + 1)
+                if (
+                    timestamp == self._ts
+                    and sequence == (self._seq + 1) & 0xFFFF  # type: ignore[operator]
+                    and ssrc == self._ssrc
+                    and second & 0x7F == payload_type
+                ):
+                    self._seq = sequence
+                    stats.packets += 1
+                    if not extend(data, start + HEADER_SIZE, stop):
+                        self._payload(data[start + HEADER_SIZE : stop], second > 0x7F)
+                    elif second > 0x7F and self._has_vcl:
+                        self._flush()
+                    continue
+            self.push_rtp(data, start, stop)
+        return pos
+
     def _packet(
         self, payload_type: int, sequence: int, ts: int, ssrc: int, marker: bool, payload: bytes
     ) -> None:
@@ -128,6 +168,10 @@ class FrameAssembler:
             return
         else:
             self._open, self._ts, self._has_vcl = True, ts, False
+        self._payload(payload, marker)
+
+    def _payload(self, payload: bytes, marker: bool) -> None:
+        """The payload of a packet of the open frame."""
         depack = self._depack
         nalus = depack.push(payload)
         if depack.broken:

@@ -29,6 +29,18 @@ class H264Depacketizer:
         self._fu = []
         self._fu_size = 0
 
+    def extend(self, data: bytes, start: int, stop: int) -> bool:
+        """Take the payload `data[start:stop]` if it is a middle piece of the open FU-A (neither its
+        start nor its end): most packets of a frame. False, with nothing done, for anything else
+        (then `push` it)."""
+        if stop - start > 2 and self._fu and not data[start + 1] & 0xC0 and data[start] & 0x9F == FU_A:
+            self._fu.append(data[start + 2 : stop])
+            self._fu_size += stop - start - 2
+            if self._fu_size > MAX_NAL_SIZE:
+                raise MediaProtocolError("H.264 fragmented NAL unit too large")
+            return True
+        return False
+
     def push(self, payload: bytes) -> list[bytes]:
         """NAL units completed by this payload (none while a FU-A is still open)."""
         if not payload:

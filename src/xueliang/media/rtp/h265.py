@@ -30,6 +30,17 @@ class H265Depacketizer:
         self._fu = []
         self._fu_size = 0
 
+    def extend(self, data: bytes, start: int, stop: int) -> bool:
+        """Take the payload `data[start:stop]` if it is a middle piece of the open FU (neither its
+        start nor its end); False, with nothing done, for anything else (then `push` it)."""
+        if stop - start > 3 and self._fu and not data[start + 2] & 0xC0 and data[start] & 0xFE == FU << 1:
+            self._fu.append(data[start + 3 : stop])
+            self._fu_size += stop - start - 3
+            if self._fu_size > MAX_NAL_SIZE:
+                raise MediaProtocolError("H.265 fragmented NAL unit too large")
+            return True
+        return False
+
     def push(self, payload: bytes) -> list[bytes]:
         if len(payload) < 3:
             raise MediaProtocolError("H.265 RTP payload too short")

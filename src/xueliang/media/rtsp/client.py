@@ -94,7 +94,15 @@ class _Control(asyncio.Protocol):
         session.last_rx = session.loop.time()
         session.bytes_received += len(data)
         try:
-            self.parser.scan(data, session.on_interleaved, session.on_message)
+            parser = self.parser
+            assembler = session._assembler
+            if parser.idle and assembler is not None and session._error is None and data[:1] == b"$":
+                # The usual read: RTP packets only, handed to the assembler in one call.
+                pos = assembler.push_interleaved(data, 0, session.rtp_channel)
+                if pos == len(data):
+                    return
+                data = data[pos:]
+            parser.scan(data, session.on_interleaved, session.on_message)
         except MediaError as exc:
             session.fail(exc)
 
@@ -458,6 +466,8 @@ class RtspSession:
         self._wake()
 
     def _emit(self, au: AccessUnit) -> None:
+        if self._error is not None:  # failed by an earlier frame of the same read
+            return
         sink = self._sink
         if sink is not None:
             try:

@@ -40,9 +40,10 @@ class InitSegment:
         return self.track.data
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Fragment:
-    """One frame as moof+mdat, shared read-only by every viewer and sink."""
+    """One frame as moof+mdat, shared read-only by every viewer and sink (read-only by convention: a
+    frozen dataclass costs four times as much to build, once per frame)."""
 
     data: bytes
     keyframe: bool
@@ -349,12 +350,14 @@ class Channel:
         if not nalus:
             return  # parameter sets or delimiters only
         self._awaiting_key = False
-        t = self._timeline(au.decode_ts)
-        cts = None if au.dts is None else au.pts - au.dts
-        data = self._writer.write(t, round(self._estimate), au.keyframe, nalus, cts)
-        frag = Fragment(
-            data, au.keyframe, t, round(self._estimate), self.fragments, init.epoch, au.arrived_ns
-        )
+        dts = au.dts
+        if dts is None:
+            t, cts = self._timeline(au.pts), None
+        else:
+            t, cts = self._timeline(dts), au.pts - dts
+        duration = round(self._estimate)
+        data = self._writer.write(t, duration, au.keyframe, nalus, cts)
+        frag = Fragment(data, au.keyframe, t, duration, self.fragments, init.epoch, au.arrived_ns)
         self.fragments += 1
         self._account(now, len(data))
         self._cache(frag)

@@ -39,13 +39,36 @@ _PLAIN, _PLAIN_MOOF = _header(False)
 _CTS, _CTS_MOOF = _header(True)
 
 
+def _sample_table(codec: Codec) -> bytes:
+    """Per first byte of a NAL unit: 0 left out of samples, 1 kept, 2 kept and a coded slice."""
+    table = bytearray(256)
+    for first in range(256):
+        if codec is Codec.h264:
+            kind = first & 0x1F
+            keep, vcl = kind not in _H264_DROP, kind in _H264_VCL
+        else:
+            kind = (first >> 1) & 0x3F
+            keep, vcl = kind not in _H265_DROP, kind < 32
+        table[first] = (2 if vcl else 1) if keep else 0
+    return bytes(table)
+
+
+_SAMPLE = {codec: _sample_table(codec) for codec in Codec}
+_MIN_NAL = {Codec.h264: 1, Codec.h265: 2}  # the NAL unit header's size
+
+
 def sample_nalus(codec: Codec, nalus: Sequence[bytes]) -> list[bytes]:
     """The NAL units that belong in a sample, or [] when the frame carries no picture data."""
-    if codec is Codec.h264:
-        kept = [n for n in nalus if n and n[0] & 0x1F not in _H264_DROP]
-        return kept if any(n[0] & 0x1F in _H264_VCL for n in kept) else []
-    kept = [n for n in nalus if len(n) > 1 and (n[0] >> 1) & 0x3F not in _H265_DROP]
-    return kept if any((n[0] >> 1) & 0x3F < 32 for n in kept) else []
+    table, least = _SAMPLE[codec], _MIN_NAL[codec]
+    kept: list[bytes] = []
+    seen = 0
+    for nalu in nalus:
+        if len(nalu) >= least:
+            kind = table[nalu[0]]
+            if kind:
+                kept.append(nalu)
+                seen |= kind
+    return kept if seen & 2 else []
 
 
 class FragmentWriter:

@@ -19,7 +19,7 @@ from xueliang.media.errors import MediaAuthError, MediaConnectionError, MediaPro
 from xueliang.media.frames import AccessUnit, Codec
 from xueliang.media.rtp.h264 import H264Packetizer
 from xueliang.media.rtp.h265 import H265Packetizer
-from xueliang.media.rtsp.client import RtspSource, Transport
+from xueliang.media.rtsp.client import RtspSession, RtspSource, Transport
 from xueliang.media.rtsp.message import RtspRequest
 from xueliang.media.rtsp.sdp import video_sdp
 from xueliang.media.sim.marker import decode_marker
@@ -182,6 +182,30 @@ async def test_a_silent_link_is_caught_by_the_read_timeout(sim: RtspSimulator) -
         assert loop.time() - frozen_at < 2
     finally:
         await relay.close()
+
+
+async def test_a_streaming_session_wakes_its_timer_once_per_read_timeout(
+    sim: RtspSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The silence/keepalive timer wakes when one of them can be due, not on a fixed beat: with data
+    flowing, once per read_timeout (it used to be four times as often), per camera."""
+    ticks = 0
+    original = RtspSession._tick
+
+    def tick(self: RtspSession) -> None:
+        nonlocal ticks
+        ticks += 1
+        original(self)
+
+    monkeypatch.setattr(RtspSession, "_tick", tick)
+    loop = asyncio.get_running_loop()
+    async with RtspSource(sim.url(1), read_timeout=0.5).open() as session:
+        started = loop.time()
+        async with asyncio.timeout(5):
+            async for _ in session:
+                if loop.time() - started > 2.1:
+                    break
+    assert 3 <= ticks <= 6, ticks  # 2.1 s of data: about four wake-ups (it was about seventeen)
 
 
 async def test_keepalive_is_sent_before_the_session_times_out(sim_data: Path) -> None:

@@ -40,6 +40,7 @@ _HIGH_WATER = 64  # frames queued for the consumer before TCP reading pauses
 _LOW_WATER = 8
 _UDP_OVERFLOW = 256  # frames queued on UDP (cannot pause): drop them and resync at a keyframe
 _UDP_RCVBUF = 2 * 1024 * 1024
+_MIN_TICK = 0.05  # seconds between two looks at the read timeout and keepalive, at least
 
 
 class RtspSource:
@@ -249,7 +250,7 @@ class RtspSession:
                 raise MediaConnectionError(f"{self.source.host}: {exc}") from exc
             raise
         self.last_rx = self._last_keepalive = self.loop.time()
-        self._timer = self.loop.call_later(self._tick_interval, self._tick)
+        self._timer = self.loop.call_later(min(self.source.read_timeout, 1.0), self._tick)
 
     async def close(self) -> None:
         """TEARDOWN (best effort, not awaited) and release sockets; safe to call twice."""
@@ -495,23 +496,24 @@ class RtspSession:
 
     # -- timers ------------------------------------------------------------------------------------
 
-    @property
-    def _tick_interval(self) -> float:
-        return max(0.05, min(1.0, self.source.read_timeout / 4))
-
     def _tick(self) -> None:
-        """Once a second or so: detect silence, send the keepalive when it is due."""
+        """Detect silence, send the keepalive when it is due. Wakes only when one of them can be due:
+        `read_timeout` after the last data or a keepalive period after the last keepalive (not on a
+        fixed beat: with data flowing, once per `read_timeout` per camera)."""
         if self._closed or self._error is not None:
             return
         now = self.loop.time()
-        if not self._paused and now - self.last_rx > self.source.read_timeout:
-            silence = self.source.read_timeout
-            self.fail(MediaConnectionError(f"no data from {self.source.host} for {silence:g} s"))
+        timeout = self.source.read_timeout
+        if not self._paused and now - self.last_rx > timeout:
+            self.fail(MediaConnectionError(f"no data from {self.source.host} for {timeout:g} s"))
             return
-        if now - self._last_keepalive >= max(1.0, self._session_timeout / 2):
+        every = max(1.0, self._session_timeout / 2)
+        if now - self._last_keepalive >= every:
             self._last_keepalive = now
             self._keepalive()
-        self._timer = self.loop.call_later(self._tick_interval, self._tick)
+        silent_at = now + timeout if self._paused else self.last_rx + timeout
+        due = min(silent_at, self._last_keepalive + every)
+        self._timer = self.loop.call_at(max(due, now + _MIN_TICK), self._tick)
 
     def _keepalive(self) -> None:
         if self._keepalive_cseq is not None:

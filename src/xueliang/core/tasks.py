@@ -124,7 +124,7 @@ class TimerRunner:
     a timer is claimed by a conditional UPDATE, so exactly one of them fires it."""
 
     def __init__(
-        self, db: Database, clock: Clock, *, max_idle: float = 1.0, retry_after: float = 5.0
+        self, db: Database, clock: Clock, *, max_idle: float = 10.0, retry_after: float = 5.0
     ) -> None:
         self.db = db
         self.clock = clock

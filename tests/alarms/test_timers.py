@@ -13,7 +13,7 @@ from tests.conftest import BACKEND
 from xueliang.core import tasks
 from xueliang.core.clock import ManualClock, SystemClock
 from xueliang.core.db import Database
-from xueliang.core.tasks import AfterCommit, Timer, TimerRunner
+from xueliang.core.tasks import AfterCommit, Handler, Timer, TimerRunner
 from xueliang.notify.hub import Event, Hub
 from xueliang.notify.pg import PgBridge, asyncpg_dsn
 
@@ -64,8 +64,8 @@ async def test_fires_once_across_runners_and_retries_after_failure(alarm_url: st
         await db_b.dispose()
 
 
-async def test_background_runner_wakes_for_a_new_timer(alarm_url: str) -> None:
-    db = Database(alarm_url)
+def _firing_handler() -> tuple[asyncio.Event, Handler]:
+    """A timer handler that sets the event once its transaction has committed."""
     fired = asyncio.Event()
 
     async def handler(session: AsyncSession, timer: Timer, now: datetime) -> AfterCommit | None:
@@ -74,6 +74,12 @@ async def test_background_runner_wakes_for_a_new_timer(alarm_url: str) -> None:
 
         return after
 
+    return fired, handler
+
+
+async def test_background_runner_wakes_for_a_new_timer(alarm_url: str) -> None:
+    db = Database(alarm_url)
+    fired, handler = _firing_handler()
     runner = TimerRunner(db, SystemClock(), max_idle=3600)  # only a wake-up can make it look again
     runner.register("test.wake", handler)
     runner.start()
@@ -92,14 +98,7 @@ async def test_a_timer_due_after_the_runners_next_look_does_not_wake_it(alarm_ur
     """An alarm's escalation timer is due in a minute; waking the runner for it cost two extra
     transactions per alarm batch."""
     db = Database(alarm_url)
-    fired = asyncio.Event()
-
-    async def handler(session: AsyncSession, timer: Timer, now: datetime) -> AfterCommit | None:
-        async def after() -> None:
-            fired.set()
-
-        return after
-
+    fired, handler = _firing_handler()
     runner = TimerRunner(db, SystemClock(), max_idle=600)
     runner.register("test.later", handler)
     runner.start()

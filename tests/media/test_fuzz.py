@@ -185,9 +185,10 @@ def wire_streams(draw: st.DrawFn) -> list[bytes]:
 def test_push_rtp_on_raw_packets_does_what_push_of_the_parsed_packet_does(
     stream: list[bytes], codec: Codec
 ) -> None:
-    """The client's paths (`push_rtp` on the bytes read, with a fast path for plain headers, and
-    `push_interleaved` on whole reads of `$`-framed packets, with one for continuation packets) and the
-    general one (`push(parse_rtp(...))`) emit the same frames, count the same and fail alike."""
+    """The client's paths (`push_rtp` on the bytes read, with fast paths for plain headers and for
+    packets continuing the open frame, alone and behind `RtspParser.scan` on whole reads of `$`-framed
+    packets) and the general one (`push(parse_rtp(...))`) emit the same frames, count the same and
+    fail alike."""
     direct: list[AccessUnit] = []
     parsed: list[AccessUnit] = []
     batched: list[AccessUnit] = []
@@ -216,7 +217,12 @@ def test_push_rtp_on_raw_packets_does_what_push_of_the_parsed_packet_does(
             break  # the session would end here
     # The same packets as one read, RTCP on channel 1 in between; stops where the others failed.
     read = b"".join(b"$\x00" + len(d).to_bytes(2, "big") + d + b"$\x01\x00\x01R" for d in stream)
-    batch_failed = outcome(lambda: batch.push_interleaved(read, 0, 0) and None)
+
+    def on_frame(channel: int, buf: bytes, begin: int, stop: int) -> None:
+        if channel == 0:
+            batch.push_rtp(buf, begin, stop)
+
+    batch_failed = outcome(lambda: RtspParser().scan(read, on_frame, lambda _message: None))
     assert batch_failed == failed
     for other in (slow, batch):
         assert fast.stats == other.stats

@@ -88,56 +88,33 @@ class FrameAssembler:
 
     def push_rtp(self, data: bytes, start: int = 0, end: int | None = None) -> None:
         """One RTP packet as read from the wire, `data[start:end]`: what `push(parse_rtp(...))` does,
-        without building an RtpPacket for the usual header (no padding, extension or CSRCs)."""
+        without building an RtpPacket for the usual header (no padding, extension or CSRCs). A packet
+        that continues the open frame (the next sequence number, same timestamp and SSRC) goes
+        straight to the depacketizer: most packets of a frame, a fragmented unit's middle pieces
+        without even a slice of their own."""
         if end is None:
             end = len(data)
-        if end - start >= HEADER_SIZE and data[start] == _PLAIN_HEADER:
-            second, sequence, timestamp, ssrc = _FIELDS.unpack_from(data, start + 1)
-            self._packet(
-                second & 0x7F, sequence, timestamp, ssrc, second > 0x7F, data[start + HEADER_SIZE : end]
-            )
-        else:
+        if end - start < HEADER_SIZE or data[start] != _PLAIN_HEADER:
             self.push(parse_rtp(data[start:end]))
-
-    def push_interleaved(self, data: bytes, pos: int, channel: int) -> int:
-        """The RTP packets interleaved on an RTSP connection (`$`, channel, 16-bit length, packet) from
-        `data[pos:]`, as many complete ones as there are; packets on other channels are skipped.
-        Returns where the first byte not consumed is (an incomplete packet or an RTSP message).
-
-        One call per read instead of several per packet: the packets that continue the open frame
-        (the next sequence number, same timestamp and SSRC, a plain header) go straight to the
-        depacketizer (a middle piece of a fragmented unit without even a slice of its own), anything
-        else through `push_rtp`."""
-        end = len(data)
-        unpack = _FIELDS.unpack_from
-        stats = self.stats
-        payload_type = self.payload_type
-        extend = self._depack.extend
-        while pos + 4 <= end and data[pos] == 0x24:
-            start = pos + 4
-            stop = start + ((data[pos + 2] << 8) | data[pos + 3])
-            if stop > end:
-                break
-            pos = stop
-            if data[start - 3] != channel:
-                continue
-            if self._open and stop - start > HEADER_SIZE and data[start] == _PLAIN_HEADER:
-                second, sequence, timestamp, ssrc = unpack(data, start + 1)
-                if (
-                    timestamp == self._ts
-                    and sequence == (self._seq + 1) & 0xFFFF  # type: ignore[operator]
-                    and ssrc == self._ssrc
-                    and second & 0x7F == payload_type
-                ):
-                    self._seq = sequence
-                    stats.packets += 1
-                    if not extend(data, start + HEADER_SIZE, stop):
-                        self._payload(data[start + HEADER_SIZE : stop], second > 0x7F)
-                    elif second > 0x7F and self._has_vcl:
-                        self._flush()
-                    continue
-            self.push_rtp(data, start, stop)
-        return pos
+            return
+        second, sequence, timestamp, ssrc = _FIELDS.unpack_from(data, start + 1)
+        marker = second > 0x7F
+        if (
+            self._open
+            and end - start > HEADER_SIZE
+            and timestamp == self._ts
+            and sequence == (self._seq + 1) & 0xFFFF  # type: ignore[operator]
+            and ssrc == self._ssrc
+            and second & 0x7F == self.payload_type
+        ):
+            self._seq = sequence
+            self.stats.packets += 1
+            if not self._depack.extend(data, start + HEADER_SIZE, end):
+                self._payload(data[start + HEADER_SIZE : end], marker)
+            elif marker and self._has_vcl:
+                self._flush()
+            return
+        self._packet(second & 0x7F, sequence, timestamp, ssrc, marker, data[start + HEADER_SIZE : end])
 
     def _packet(
         self, payload_type: int, sequence: int, ts: int, ssrc: int, marker: bool, payload: bytes

@@ -95,15 +95,7 @@ class _Control(asyncio.Protocol):
         session.last_rx = session.loop.time()
         session.bytes_received += len(data)
         try:
-            parser = self.parser
-            assembler = session._assembler
-            if parser.idle and assembler is not None and session._error is None and data[:1] == b"$":
-                # The usual read: RTP packets only, handed to the assembler in one call.
-                pos = assembler.push_interleaved(data, 0, session.rtp_channel)
-                if pos == len(data):
-                    return
-                data = data[pos:]
-            parser.scan(data, session.on_interleaved, session.on_message)
+            self.parser.scan(data, session.on_interleaved, session.on_message)
         except MediaError as exc:
             session.fail(exc)
 

@@ -164,11 +164,6 @@ class RtspParser:
         # A parsed head waiting for its body, and the body length.
         self._head: tuple[RtspRequest | RtspResponse, int] | None = None
 
-    @property
-    def idle(self) -> bool:
-        """Nothing buffered from earlier calls: the next byte starts a message or a frame."""
-        return not self._buf and self._head is None
-
     def feed(self, data: bytes) -> list[RtspMessage]:
         out: list[RtspMessage] = []
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from xueliang.accounts.models import AuthSession, User
 from xueliang.accounts.policy import Principal
+from xueliang.core.db import database_key
 
 TTL_S = 5.0
 MAX_ENTRIES = 20_000  # tokens in use at once on a county's node, with room
@@ -45,10 +46,6 @@ class _Entry:
 
 _entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
 _generation = 0  # bumped by every forget: a lookup that began before one must not store its answer
-
-
-def db_key(session: AsyncSession | Session) -> str:
-    return str(session.get_bind().engine.url)
 
 
 def get(db: str, token_hash: str) -> Resolved | None:
@@ -87,7 +84,7 @@ def _forget(db: str, user_id: int | None, token_hash: str | None) -> None:
 
 def forget(session: AsyncSession, *, user_id: int | None = None, token_hash: str | None = None) -> None:
     """Forget a user's (or one token's) entries now and when `session` next commits."""
-    db = db_key(session)
+    db = database_key(session)
     _forget(db, user_id, token_hash)
 
     def after_commit(_sync: Session) -> None:

@@ -11,18 +11,15 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xueliang.core.db import database_key
+
 T = TypeVar("T")
 TTL_S = 10.0
 _entries: dict[tuple[str, str, int], tuple[float, Any]] = {}
 
 
-def _db_key(session: AsyncSession) -> str:
-    bind = session.get_bind()
-    return str(bind.engine.url)
-
-
 async def cached(session: AsyncSession, kind: str, key: int, load: Callable[[], Awaitable[T]]) -> T:
-    full = (_db_key(session), kind, key)
+    full = (database_key(session), kind, key)
     hit = _entries.get(full)
     now = time.monotonic()
     if hit is not None and now - hit[0] < TTL_S:
@@ -34,4 +31,4 @@ async def cached(session: AsyncSession, kind: str, key: int, load: Callable[[], 
 
 
 def forget(session: AsyncSession, kind: str, key: int) -> None:
-    _entries.pop((_db_key(session), kind, key), None)
+    _entries.pop((database_key(session), kind, key), None)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 from xueliang.core import sqlite
@@ -58,6 +58,11 @@ def read_only(engine: AsyncEngine) -> AsyncEngine:
     if engine.dialect.name == "sqlite":
         return engine.execution_options(**{sqlite.READ_ONLY: True})
     return engine.execution_options(postgresql_readonly=True)
+
+
+def database_key(session: AsyncSession | Session) -> str:
+    """Which database a session is on, for in-process caches shared by apps on different databases."""
+    return str(session.get_bind().engine.url)
 
 
 class Database:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -358,12 +359,12 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def fill(directory: Path) -> Path:
-    """Fill the disk to the last byte; fails the test if recording had already filled it (then the test
-    would not be about the moment the disk fills)."""
-    filler = directory / "filler"
+def fill(filler: Path) -> None:
+    """Fill the disk to the last byte through `filler`, a file made before the node started (so no new
+    inode is needed once the disk is tight); fails the test if the disk was already full (then the test
+    would not be about the moment the disk fills) and says what was using it."""
     written = 0
-    with filler.open("wb") as fh:
+    with filler.open("ab") as fh:
         try:
             while True:
                 fh.write(b"\0" * (64 << 10))
@@ -371,8 +372,12 @@ def fill(directory: Path) -> Path:
                 written += 64 << 10
         except OSError:
             pass
-    assert written >= (DISK_MB << 20) // 2, f"recordings filled the disk first ({written} bytes left)"
-    return filler
+    usage = shutil.disk_usage(filler.parent)
+    recorded = sum(f.stat().st_size for f in filler.parent.rglob("*") if f.is_file() and f != filler)
+    assert written >= (DISK_MB << 20) // 2, (
+        f"the disk was full before the test filled it: {written} bytes written, {usage}, "
+        f"recordings {recorded} bytes"
+    )
 
 
 def test_disk_full_keeps_live_view_and_recording_resumes(
@@ -384,6 +389,8 @@ def test_disk_full_keeps_live_view_and_recording_resumes(
         XUELIANG_RECORDING_MIN_FREE_BYTES="0",
         XUELIANG_RECORDING_RETRY_SECONDS="1",
     )
+    filler = small_disk / "filler"
+    filler.touch()
     node.start()
     cam = node.cameras[0]
     wait_for(lambda: len(node.closed(cam)) >= 1, 60, "a first closed segment")
@@ -393,7 +400,7 @@ def test_disk_full_keeps_live_view_and_recording_resumes(
     viewer.start()
     try:
         wait_for(lambda: len(viewer.arrivals) > 25, 20, "live video before the disk fills")
-        filler = fill(small_disk)
+        fill(filler)
         full_at = time.time()
 
         def failing() -> list[dict[str, Any]]:

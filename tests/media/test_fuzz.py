@@ -186,9 +186,9 @@ def test_push_rtp_on_raw_packets_does_what_push_of_the_parsed_packet_does(
     stream: list[bytes], codec: Codec
 ) -> None:
     """The client's paths (`push_rtp` on the bytes read, with fast paths for plain headers and for
-    packets continuing the open frame, alone and behind `RtspParser.scan` on whole reads of `$`-framed
-    packets) and the general one (`push(parse_rtp(...))`) emit the same frames, count the same and
-    fail alike."""
+    packets continuing the open frame, alone and as `push_packets` behind `RtspParser.scan` on whole
+    reads of `$`-framed packets) and the general one (`push(parse_rtp(...))`) emit the same frames,
+    count the same and fail alike."""
     direct: list[AccessUnit] = []
     parsed: list[AccessUnit] = []
     batched: list[AccessUnit] = []
@@ -218,11 +218,11 @@ def test_push_rtp_on_raw_packets_does_what_push_of_the_parsed_packet_does(
     # The same packets as one read, RTCP on channel 1 in between; stops where the others failed.
     read = b"".join(b"$\x00" + len(d).to_bytes(2, "big") + d + b"$\x01\x00\x01R" for d in stream)
 
-    def on_frame(channel: int, buf: bytes, begin: int, stop: int) -> None:
+    def on_frames(channel: int, buf: bytes, spans: list[int]) -> None:
         if channel == 0:
-            batch.push_rtp(buf, begin, stop)
+            batch.push_packets(buf, spans)
 
-    batch_failed = outcome(lambda: RtspParser().scan(read, on_frame, lambda _message: None))
+    batch_failed = outcome(lambda: RtspParser().scan(read, on_frames, lambda _message: None))
     assert batch_failed == failed
     for other in (slow, batch):
         assert fast.stats == other.stats

@@ -65,9 +65,10 @@ def test_scan_hands_frames_over_in_place_and_in_order_however_the_stream_is_cut(
     parser = RtspParser()
     items: list[object] = []
 
-    def frame(channel: int, buf: bytes, start: int, end: int) -> None:
-        assert 0 <= start <= end <= len(buf)
-        items.append(InterleavedFrame(channel, buf[start:end]))
+    def frame(channel: int, buf: bytes, spans: list[int]) -> None:
+        for start, end in zip(spans[::2], spans[1::2], strict=True):
+            assert 0 <= start <= end <= len(buf)
+            items.append(InterleavedFrame(channel, buf[start:end]))
 
     pos = 0
     for size in cuts:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from xueliang.media.codecs.params import NAL_FLAGS, NAL_KEY, NAL_PARAMS, NAL_VCL, ParamSetTracker
@@ -33,6 +33,28 @@ class AssemblerStats:
 class FrameAssembler:
     """Feeds `emit` one AccessUnit per complete, undamaged frame (90 kHz clock, as RFC 6184 and
     RFC 7798 require). Malformed payloads raise MediaProtocolError; loss never raises."""
+
+    __slots__ = (  # every packet reads these: kept in the object itself, not in a separate dict
+        "_carry",
+        "_closed_ts",
+        "_damaged",
+        "_depack",
+        "_emit",
+        "_flags",
+        "_has_vcl",
+        "_nalus",
+        "_open",
+        "_params",
+        "_resync_on_loss",
+        "_seq",
+        "_ssrc",
+        "_timeline",
+        "_ts",
+        "_waiting_keyframe",
+        "codec",
+        "payload_type",
+        "stats",
+    )
 
     def __init__(
         self,
@@ -87,34 +109,44 @@ class FrameAssembler:
         )
 
     def push_rtp(self, data: bytes, start: int = 0, end: int | None = None) -> None:
-        """One RTP packet as read from the wire, `data[start:end]`: what `push(parse_rtp(...))` does,
-        without building an RtpPacket for the usual header (no padding, extension or CSRCs). A packet
-        that continues the open frame (the next sequence number, same timestamp and SSRC) goes
-        straight to the depacketizer: most packets of a frame, a fragmented unit's middle pieces
-        without even a slice of their own."""
-        if end is None:
-            end = len(data)
-        if end - start < HEADER_SIZE or data[start] != _PLAIN_HEADER:
-            self.push(parse_rtp(data[start:end]))
-            return
-        second, sequence, timestamp, ssrc = _FIELDS.unpack_from(data, start + 1)
-        marker = second > 0x7F
-        if (
-            self._open
-            and end - start > HEADER_SIZE
-            and timestamp == self._ts
-            and sequence == (self._seq + 1) & 0xFFFF  # type: ignore[operator]
-            and ssrc == self._ssrc
-            and second & 0x7F == self.payload_type
-        ):
-            self._seq = sequence
-            self.stats.packets += 1
-            if not self._depack.extend(data, start + HEADER_SIZE, end):
-                self._payload(data[start + HEADER_SIZE : end], marker)
-            elif marker and self._has_vcl:
-                self._flush()
-            return
-        self._packet(second & 0x7F, sequence, timestamp, ssrc, marker, data[start + HEADER_SIZE : end])
+        """One RTP packet as read from the wire, `data[start:end]` (see `push_packets`)."""
+        self.push_packets(data, (start, len(data) if end is None else end))
+
+    def push_packets(self, data: bytes, spans: Sequence[int]) -> None:
+        """The RTP packets `data[spans[0]:spans[1]]`, `data[spans[2]:spans[3]]`, ... as read from the
+        wire: what `push(parse_rtp(...))` does for each, without building an RtpPacket for the usual
+        header (no padding, extension or CSRCs). A packet that continues the open frame (the next
+        sequence number, same timestamp and SSRC) goes straight to the depacketizer: most packets of
+        a frame, a fragmented unit's middle pieces without even a slice of their own. One call per
+        read, not per packet: on this path a Python call costs as much as the packet's work."""
+        extend = self._depack.extend
+        unpack = _FIELDS.unpack_from
+        payload_type = self.payload_type
+        stats = self.stats
+        for i in range(0, len(spans), 2):
+            start = spans[i]
+            end = spans[i + 1]
+            if end - start <= HEADER_SIZE or data[start] != _PLAIN_HEADER:
+                self.push(parse_rtp(data[start:end]))
+                continue
+            second, sequence, timestamp, ssrc = unpack(data, start + 1)
+            if (
+                self._open
+                and timestamp == self._ts
+                and sequence == (self._seq + 1) & 0xFFFF  # type: ignore[operator]
+                and ssrc == self._ssrc
+                and second & 0x7F == payload_type
+            ):
+                self._seq = sequence
+                stats.packets += 1
+                if not extend(data, start + HEADER_SIZE, end):
+                    self._payload(data[start + HEADER_SIZE : end], second > 0x7F)
+                elif second > 0x7F and self._has_vcl:
+                    self._flush()
+                continue
+            self._packet(
+                second & 0x7F, sequence, timestamp, ssrc, second > 0x7F, data[start + HEADER_SIZE : end]
+            )
 
     def _packet(
         self, payload_type: int, sequence: int, ts: int, ssrc: int, marker: bool, payload: bytes

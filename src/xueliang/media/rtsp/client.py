@@ -409,13 +409,13 @@ class RtspSession:
         except MediaError as exc:
             self.fail(exc)
 
-    def on_interleaved(self, channel: int, data: bytes, start: int, end: int) -> None:
-        """An interleaved frame `data[start:end]` on the RTSP connection (a MediaError ends the session,
-        through data_received)."""
+    def on_interleaved(self, channel: int, data: bytes, spans: list[int]) -> None:
+        """Interleaved frames `data[spans[0]:spans[1]]`, ... on one channel of the RTSP connection (a
+        MediaError ends the session, through data_received)."""
         if channel == self.rtp_channel:
             assembler = self._assembler
             if assembler is not None and self._error is None:
-                assembler.push_rtp(data, start, end)
+                assembler.push_packets(data, spans)
 
     def on_message(self, message: RtspRequest | RtspResponse) -> None:
         if isinstance(message, RtspResponse):

@@ -144,8 +144,9 @@ def _start_line(line: str, headers: Headers) -> RtspRequest | RtspResponse:
     return RtspRequest(parts[0], parts[1], headers, b"", parts[2])
 
 
-FrameSink = Callable[[int, bytes, int, int], None]
-"""(channel, buffer, start, end): an interleaved frame is `buffer[start:end]`, not copied out."""
+FramesSink = Callable[[int, bytes, list[int]], None]
+"""(channel, buffer, spans): frames on `channel` at `buffer[spans[0]:spans[1]]`, `buffer[spans[2]:
+spans[3]]`, ..., not copied out."""
 MessageSink = Callable[["RtspRequest | RtspResponse"], None]
 
 
@@ -167,66 +168,88 @@ class RtspParser:
     def feed(self, data: bytes) -> list[RtspMessage]:
         out: list[RtspMessage] = []
 
-        def frame(channel: int, buf: bytes, start: int, end: int) -> None:
-            out.append(InterleavedFrame(channel, buf[start:end]))
+        def frames(channel: int, buf: bytes, spans: list[int]) -> None:
+            for i in range(0, len(spans), 2):
+                out.append(InterleavedFrame(channel, buf[spans[i] : spans[i + 1]]))
 
-        self.scan(data, frame, out.append)
+        self.scan(data, frames, out.append)
         return out
 
-    def scan(self, data: bytes, on_frame: FrameSink, on_message: MessageSink) -> None:
-        """Parse `data` (and what an earlier call left over), calling `on_frame` for each interleaved
-        frame and `on_message` for each request or response, in stream order."""
+    def scan(self, data: bytes, on_frames: FramesSink, on_message: MessageSink) -> None:
+        """Parse `data` (and what an earlier call left over), in stream order: each run of interleaved
+        frames on one channel goes to `on_frames` in one call, as `buf[spans[0]:spans[1]]`,
+        `buf[spans[2]:spans[3]]`, ... (no copies: a read holds one camera's packets, RTCP aside), and
+        each request or response to `on_message`."""
         buf = self._buf + data if self._buf else bytes(data)
         self._buf = b""
         pos = 0
         end = len(buf)
+        spans: list[int] = []
+        channel = -1
         try:
             while pos < end:
-                first = buf[pos]
-                if first == 0x24 and self._head is None:  # '$'
+                if buf[pos] == 0x24 and self._head is None:  # '$'
                     if end - pos < 4:
                         break
                     stop = pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
                     if stop > end:
                         break
-                    start, pos = pos + 4, stop
-                    on_frame(buf[start - 3], buf, start, stop)
+                    if buf[pos + 1] != channel:
+                        if spans:
+                            on_frames(channel, buf, spans)
+                            spans = []
+                        channel = buf[pos + 1]
+                    spans.append(pos + 4)
+                    spans.append(stop)
+                    pos = stop
                     continue
-                if self._head is not None:
-                    message, length = self._head
-                    if end - pos < length:
-                        break
-                    message.body = buf[pos : pos + length]
-                    pos += length
-                    self._head = None
-                    on_message(message)
-                    continue
-                if first in (0x0D, 0x0A):  # stray line breaks between messages
-                    pos += 1
-                    continue
-                if not (0x41 <= first <= 0x5A or 0x61 <= first <= 0x7A):
-                    raise MediaProtocolError(f"unexpected byte 0x{first:02x} in RTSP stream")
-                crlf = buf.find(b"\r\n\r\n", pos, pos + MAX_HEADER_BYTES + 4)
-                lf = buf.find(b"\n\n", pos, pos + MAX_HEADER_BYTES + 2)
-                if crlf < 0 and lf < 0:
-                    if end - pos > MAX_HEADER_BYTES:
-                        raise MediaProtocolError("RTSP header too long")
+                if spans:
+                    on_frames(channel, buf, spans)
+                    spans, channel = [], -1
+                after = self._message(buf, pos, end, on_message)
+                if after is None:
                     break
-                if crlf >= 0 and (lf < 0 or crlf < lf):
-                    block, body_at = buf[pos:crlf], crlf + 4
-                else:
-                    block, body_at = buf[pos:lf], lf + 2
-                line, headers = _parse_head(block)
-                message = _start_line(line, headers)
-                length = _content_length(headers)
-                pos = body_at
-                if length:
-                    self._head = (message, length)
-                else:
-                    on_message(message)
+                pos = after
         finally:
             if pos < end:
                 self._buf = buf[pos:]
+        if spans:
+            on_frames(channel, buf, spans)
+
+    def _message(self, buf: bytes, pos: int, end: int, on_message: MessageSink) -> int | None:
+        """Parse what starts at `pos` (a message's head or body, or stray line breaks): the position
+        after it, or None when the rest has not arrived yet."""
+        first = buf[pos]
+        if self._head is not None:
+            message, length = self._head
+            if end - pos < length:
+                return None
+            message.body = buf[pos : pos + length]
+            self._head = None
+            on_message(message)
+            return pos + length
+        if first in (0x0D, 0x0A):  # stray line breaks between messages
+            return pos + 1
+        if not (0x41 <= first <= 0x5A or 0x61 <= first <= 0x7A):
+            raise MediaProtocolError(f"unexpected byte 0x{first:02x} in RTSP stream")
+        crlf = buf.find(b"\r\n\r\n", pos, pos + MAX_HEADER_BYTES + 4)
+        lf = buf.find(b"\n\n", pos, pos + MAX_HEADER_BYTES + 2)
+        if crlf < 0 and lf < 0:
+            if end - pos > MAX_HEADER_BYTES:
+                raise MediaProtocolError("RTSP header too long")
+            return None
+        if crlf >= 0 and (lf < 0 or crlf < lf):
+            block, body_at = buf[pos:crlf], crlf + 4
+        else:
+            block, body_at = buf[pos:lf], lf + 2
+        line, headers = _parse_head(block)
+        message = _start_line(line, headers)
+        length = _content_length(headers)
+        if length:
+            self._head = (message, length)
+        else:
+            on_message(message)
+        return body_at
 
 
 def _content_length(headers: Headers) -> int:

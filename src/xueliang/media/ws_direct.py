@@ -95,5 +95,5 @@ class DirectWriter:
             or self._conn.state is not State.OPEN
         ):
             return False
-        transport.write(frame_header(len(data)) + data)
+        transport.writelines((frame_header(len(data)), data))  # one writev, the fragment not copied
         return True

@@ -1,5 +1,9 @@
 # Two commands do everything: `make demo` and `make test`. See README.md.
-PYTHON ?= python3
+# Debian's CPython 3.11 is built with profile-guided optimisation; a plain source build (pyenv's
+# default, first on PATH on some machines) costs the media path about a fifth more CPU
+# (docs/performance.md). Prefer the distribution's when it can make a venv; PYTHON=... overrides.
+SYSTEM_PYTHON := $(shell /usr/bin/python3.11 -c 'import ensurepip, venv' >/dev/null 2>&1 && echo /usr/bin/python3.11)
+PYTHON ?= $(or $(SYSTEM_PYTHON),python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

@@ -147,16 +147,21 @@ NAL_PAYLOADS = [
     b"\x7c\x85\x01",  # FU-A start, end and middle of an IDR slice
     b"\x7c\x45\x03",
     b"\x7c\x05\x02",
+    b"\x7c\xc5\x04",  # FU-A with both start and end set (invalid)
+    b"\xfc\x05\x02",  # FU-A middle with the forbidden bit set
     b"\x26\x01\xaf",  # H.265 IDR slice
-    b"\x62\x01\x81\x11",  # H.265 FU start
-    b"\x62\x01\x41\x12",  # H.265 FU end
+    b"\x62\x01\x81\x11",  # H.265 FU start, end and middle
+    b"\x62\x01\x41\x12",
+    b"\x62\x01\x01\x13",
+    b"\x62\x01\xc1\x14",  # H.265 FU with both start and end set (invalid)
 ]
 
 
 @st.composite
-def wire_streams(draw: st.DrawFn) -> list[bytes]:
+def wire_streams(draw: st.DrawFn, plain: bool = False) -> list[bytes]:
     """Mostly well-formed RTP streams (steps of one in sequence, frames closed by markers) with
-    losses, reordering, other SSRCs and payload types, CSRCs, extensions, padding and garbage."""
+    losses, reordering, other SSRCs and payload types, CSRCs, extensions, padding and garbage.
+    `plain`: no CSRCs, extensions or padding, the headers the client's fast path takes."""
     out: list[bytes] = []
     sequence, timestamp = draw(st.integers(0, 65535)), draw(st.integers(0, 2**32 - 1))
     for _ in range(draw(st.integers(0, 30))):
@@ -172,16 +177,72 @@ def wire_streams(draw: st.DrawFn) -> list[bytes]:
             ssrc=draw(st.sampled_from([1, 1, 1, 1, 2])),
             payload=draw(st.one_of(st.sampled_from(NAL_PAYLOADS), st.binary(max_size=20))),
             marker=draw(st.booleans()),
-            csrcs=tuple(draw(st.lists(st.integers(0, 2**32 - 1), max_size=2))),
-            extension_profile=draw(st.sampled_from([None, None, None, 0xBEDE])),
-            padding=draw(st.sampled_from([0, 0, 0, 4])),
+            csrcs=() if plain else tuple(draw(st.lists(st.integers(0, 2**32 - 1), max_size=2))),
+            extension_profile=None if plain else draw(st.sampled_from([None, None, None, 0xBEDE])),
+            padding=0 if plain else draw(st.sampled_from([0, 0, 0, 4])),
         )
         out.append(packet.to_bytes())
     return out
 
 
+FU_PIECES = {
+    Codec.h264: [
+        b"\x7c\x85\x01\x02",  # start, middles, end
+        b"\x7c\x05\x03",
+        b"\x7c\x05\x04\x05",
+        b"\x7c\x45\x06",
+        b"\x7c\xc5\x07",  # start and end together (invalid)
+        b"\xfc\x05\x08",  # forbidden bit
+        b"\x7c\x85",  # too short
+        b"\x65\x88\x80",  # not a fragment
+    ],
+    Codec.h265: [
+        b"\x62\x01\x81\x11\x12",
+        b"\x62\x01\x01\x13",
+        b"\x62\x01\x01\x14\x15",
+        b"\x62\x01\x41\x16",
+        b"\x62\x01\xc1\x17",
+        b"\xe2\x01\x01\x18",
+        b"\x62\x01\x81",
+        b"\x62\x01\x81\x00\x01\x19",  # a start long enough for a DONL field
+        b"\x26\x01\xaf",
+    ],
+}
+
+
 @FUZZ
-@given(wire_streams(), st.sampled_from([Codec.h264, Codec.h265]))
+@given(st.data(), st.sampled_from([Codec.h264, Codec.h265]), st.booleans())
+def test_extend_takes_only_what_push_would_take_the_same_way(
+    data: st.DataObject, codec: Codec, donl: bool
+) -> None:
+    """The assembler's fast path (`extend`, then `push` for what it declines) and `push` alone give
+    the same NAL units, damage flags and failures for any run of fragment pieces."""
+    pieces = data.draw(st.lists(st.sampled_from(FU_PIECES[codec]), max_size=12))
+    if codec is Codec.h264:
+        fast: H264Depacketizer | H265Depacketizer = H264Depacketizer()
+        plain: H264Depacketizer | H265Depacketizer = H264Depacketizer()
+    else:
+        fast, plain = H265Depacketizer(donl), H265Depacketizer(donl)
+    for piece in pieces:
+        framed = b"??" + piece + b"!"
+        fast_out: list[bytes] = []
+        try:
+            if not fast.extend(framed, 2, len(framed) - 1, fast_out):
+                fast_out += fast.push(piece)
+            fast_error = None
+        except MediaProtocolError as exc:
+            fast_error = exc.reason
+        try:
+            plain_out, plain_error = plain.push(piece), None
+        except MediaProtocolError as exc:
+            plain_out, plain_error = [], exc.reason
+        assert (fast_out, fast_error, fast.broken) == (plain_out, plain_error, plain.broken)
+        if fast_error is not None:
+            break
+
+
+@FUZZ
+@given(st.one_of(wire_streams(), wire_streams(plain=True)), st.sampled_from([Codec.h264, Codec.h265]))
 def test_push_rtp_on_raw_packets_does_what_push_of_the_parsed_packet_does(
     stream: list[bytes], codec: Codec
 ) -> None:

@@ -205,10 +205,24 @@ def _clip_packets(codec: Codec = Codec.h264, frames: int = 20, mtu: int = 300, *
     return to_rtp([packetizer.packetize(list(au)) for au in clip], **kw)
 
 
+def _assemble_from_wire(packets: list[RtpPacket], codec: Codec) -> list[AccessUnit]:
+    """The RTSP client's path: the packets' bytes in one read buffer, handed over as spans."""
+    out: list[AccessUnit] = []
+    buffer, spans = b"", []
+    for packet in packets:
+        data = packet.to_bytes()
+        spans += [len(buffer) + 4, len(buffer) + 4 + len(data)]
+        buffer += b"$\x00" + len(data).to_bytes(2, "big") + data
+    FrameAssembler(codec, 96, out.append).push_packets(buffer, spans)
+    return out
+
+
+@pytest.mark.parametrize("wire", [False, True], ids=["parsed", "wire"])
 @pytest.mark.parametrize("codec", [Codec.h264, Codec.h265])
-def test_assembled_frames_equal_the_encoded_ones_and_decode(codec: Codec) -> None:
+def test_assembled_frames_equal_the_encoded_ones_and_decode(codec: Codec, wire: bool) -> None:
     clip = encode_clip(codec, 160, 96, 20, 10)
-    _, aus = _assemble(_clip_packets(codec, seq=65530, ts=2**32 - 3 * 3600), codec)
+    packets = _clip_packets(codec, seq=65530, ts=2**32 - 3 * 3600)
+    aus = _assemble_from_wire(packets, codec) if wire else _assemble(packets, codec)[1]
     assert [au.nalus for au in aus] == [list(au) for au in clip]
     assert [au.keyframe for au in aus] == [i % 10 == 0 for i in range(20)]
     assert [au.pts for au in aus] == [i * 3600 for i in range(20)]

@@ -116,13 +116,14 @@ class FrameAssembler:
         """The RTP packets `data[spans[0]:spans[1]]`, `data[spans[2]:spans[3]]`, ... as read from the
         wire: what `push(parse_rtp(...))` does for each, without building an RtpPacket for the usual
         header (no padding, extension or CSRCs). A packet that continues the open frame (the next
-        sequence number, same timestamp and SSRC) goes straight to the depacketizer: most packets of
-        a frame, a fragmented unit's middle pieces without even a slice of their own. One call per
-        read, not per packet: on this path a Python call costs as much as the packet's work."""
+        sequence number, same timestamp and SSRC) goes straight to the depacketizer's `extend`: most
+        packets of a frame are pieces of fragmented units. One call per read, not per packet: on
+        this path a Python call costs as much as the packet's work."""
         extend = self._depack.extend
         unpack = _FIELDS.unpack_from
         payload_type = self.payload_type
         stats = self.stats
+        flags = self._flags
         for i in range(0, len(spans), 2):
             start = spans[i]
             end = spans[i + 1]
@@ -139,9 +140,13 @@ class FrameAssembler:
             ):
                 self._seq = sequence
                 stats.packets += 1
-                if not extend(data, start + HEADER_SIZE, end):
+                nalus = self._nalus
+                if not extend(data, start + HEADER_SIZE, end, nalus):
                     self._payload(data[start + HEADER_SIZE : end], second > 0x7F)
-                elif second > 0x7F and self._has_vcl:
+                    continue
+                if not self._has_vcl and nalus and flags[nalus[-1][0]] & NAL_VCL:
+                    self._has_vcl = True
+                if second > 0x7F and self._has_vcl:
                     self._flush()
                 continue
             self._packet(

@@ -29,17 +29,32 @@ class H264Depacketizer:
         self._fu = []
         self._fu_size = 0
 
-    def extend(self, data: bytes, start: int, stop: int) -> bool:
-        """Take the payload `data[start:stop]` if it is a middle piece of the open FU-A (neither its
-        start nor its end): most packets of a frame. False, with nothing done, for anything else
-        (then `push` it)."""
-        if stop - start > 2 and self._fu and not data[start + 1] & 0xC0 and data[start] & 0x9F == FU_A:
-            self._fu.append(data[start + 2 : stop])
-            self._fu_size += stop - start - 2
-            if self._fu_size > MAX_NAL_SIZE:
-                raise MediaProtocolError("H.264 fragmented NAL unit too large")
+    def extend(self, data: bytes, start: int, stop: int, nalus: list[bytes]) -> bool:
+        """Take the payload `data[start:stop]` if it is a piece of a FU-A that needs none of `push`'s
+        checks: a start with no unit open, or a middle or end piece of the open unit (an end appends
+        the whole NAL unit to `nalus`). Most packets of a frame are. False, with nothing done, for
+        anything else (then `push` it)."""
+        if stop - start <= 2 or data[start] & 0x9F != FU_A:
+            return False
+        fu_header = data[start + 1]
+        fu = self._fu
+        if fu_header & 0x80:
+            if fu or fu_header & 0x40:
+                return False
+            self._fu = [bytes(((data[start] & 0xE0) | (fu_header & 0x1F),)), data[start + 2 : stop]]
+            self._fu_size = stop - start - 1
             return True
-        return False
+        if not fu:
+            return False
+        fu.append(data[start + 2 : stop])
+        self._fu_size += stop - start - 2
+        if self._fu_size > MAX_NAL_SIZE:
+            raise MediaProtocolError("H.264 fragmented NAL unit too large")
+        if fu_header & 0x40:
+            nalus.append(b"".join(fu))
+            self._fu = []
+            self._fu_size = 0
+        return True
 
     def push(self, payload: bytes) -> list[bytes]:
         """NAL units completed by this payload (none while a FU-A is still open)."""

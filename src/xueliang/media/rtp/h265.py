@@ -30,16 +30,33 @@ class H265Depacketizer:
         self._fu = []
         self._fu_size = 0
 
-    def extend(self, data: bytes, start: int, stop: int) -> bool:
-        """Take the payload `data[start:stop]` if it is a middle piece of the open FU (neither its
-        start nor its end); False, with nothing done, for anything else (then `push` it)."""
-        if stop - start > 3 and self._fu and not data[start + 2] & 0xC0 and data[start] & 0xFE == FU << 1:
-            self._fu.append(data[start + 3 : stop])
-            self._fu_size += stop - start - 3
-            if self._fu_size > MAX_NAL_SIZE:
-                raise MediaProtocolError("H.265 fragmented NAL unit too large")
+    def extend(self, data: bytes, start: int, stop: int, nalus: list[bytes]) -> bool:
+        """Take the payload `data[start:stop]` if it is a piece of a FU that needs none of `push`'s
+        checks: a start with no unit open, or a middle or end piece of the open unit (an end appends
+        the whole NAL unit to `nalus`). False, with nothing done, for anything else (then `push` it)."""
+        if stop - start <= 3 or data[start] & 0xFE != FU << 1:
+            return False
+        fu_header = data[start + 2]
+        fu = self._fu
+        if fu_header & 0x80:
+            body_at = 5 if self.donl else 3
+            if fu or fu_header & 0x40 or stop - start <= body_at:
+                return False
+            header = bytes(((data[start] & 0x81) | ((fu_header & 0x3F) << 1), data[start + 1]))
+            self._fu = [header, data[start + body_at : stop]]
+            self._fu_size = stop - start - body_at + 2
             return True
-        return False
+        if not fu:
+            return False
+        fu.append(data[start + 3 : stop])
+        self._fu_size += stop - start - 3
+        if self._fu_size > MAX_NAL_SIZE:
+            raise MediaProtocolError("H.265 fragmented NAL unit too large")
+        if fu_header & 0x40:
+            nalus.append(b"".join(fu))
+            self._fu = []
+            self._fu_size = 0
+        return True
 
     def push(self, payload: bytes) -> list[bytes]:
         if len(payload) < 3:

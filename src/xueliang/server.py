@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 
 import uvicorn
 from rich.console import Console
 from rich.table import Table
+from uvicorn.config import STARTUP_FAILURE
 
 from xueliang.app import create_app
 from xueliang.config import Settings
 from xueliang.core import migrate
 from xueliang.core.clock import SystemClock
 from xueliang.core.db import Database
+from xueliang.core.quiet_server import QuietServer
 from xueliang.seed.demo import DEMO_PASSWORD
 from xueliang.seed.load import demo_logins, seed_demo
 
@@ -25,7 +28,7 @@ def serve_forever(settings: Settings) -> None:
     from xueliang.alarms.tasks import alarm_startup_hooks
 
     app = create_app(settings, startup_hooks=alarm_startup_hooks(settings), freeze_heap=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -34,6 +37,11 @@ def serve_forever(settings: Settings) -> None:
         ws_max_size=1 << 20,
         ws_per_message_deflate=False,  # compressing video fragments costs CPU and saves nothing
     )
+    server = QuietServer(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)  # as uvicorn.run does when the server could not start (port taken)
 
 
 async def prepare_demo(settings: Settings) -> list[tuple[str, str, str]]:

@@ -97,6 +97,15 @@ def test_h264_single_stap_a_and_fu_a() -> None:
     assert out == [nalu] and not depack.broken
 
 
+def test_fragment_with_both_start_and_end_set_is_a_whole_unit_and_a_new_start_drops_the_open_one() -> None:
+    depack = H264Depacketizer()
+    assert depack.push(b"\x7c\x85\x01") == [] and not depack.broken
+    assert depack.push(b"\x7c\xc1\x02\x03") == [b"\x61\x02\x03"] and depack.broken
+    depack265 = H265Depacketizer()
+    assert depack265.push(b"\x62\x01\x81\x11") == []
+    assert depack265.push(b"\x62\x01\xd3\x12") == [b"\x26\x01\x12"] and depack265.broken
+
+
 def test_h264_fragment_without_start_marks_the_frame_broken() -> None:
     depack = H264Depacketizer()
     payloads = H264Packetizer(max_payload=100).packetize([b"\x65" + bytes(300)])

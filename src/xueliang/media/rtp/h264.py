@@ -77,27 +77,21 @@ class H264Depacketizer:
         raise MediaProtocolError(f"unsupported H.264 RTP payload type {kind} (interleaved mode?)")
 
     def _fragment(self, payload: bytes) -> list[bytes]:
+        """A FU-A piece `extend` declined as it stood: too short, no unit open, or a start while one
+        is open (that unit is lost) or that is also the end."""
         if len(payload) < 3:
             raise MediaProtocolError("H.264 FU-A packet too short")
+        out: list[bytes] = []
+        if self.extend(payload, 0, len(payload), out):
+            return out
         fu_header = payload[1]
-        if fu_header & 0x80:
-            self.reset()
-            self._fu = [bytes([(payload[0] & 0xE0) | (fu_header & 0x1F)]), payload[2:]]
-            self._fu_size = len(payload) - 1
-        elif not self._fu:
+        if not fu_header & 0x80:  # a middle or end piece without its start
             self.broken = True
             return []
-        else:
-            self._fu.append(payload[2:])
-            self._fu_size += len(payload) - 2
-            if self._fu_size > MAX_NAL_SIZE:
-                raise MediaProtocolError("H.264 fragmented NAL unit too large")
-        if fu_header & 0x40:
-            nalu = b"".join(self._fu)
-            self._fu = []
-            self._fu_size = 0
-            return [nalu]
-        return []
+        self.reset()
+        if self.extend(payload, 0, len(payload), out):
+            return out
+        return [bytes(((payload[0] & 0xE0) | (fu_header & 0x1F),)) + payload[2:]]  # start and end at once
 
 
 def split_aggregate(payload: bytes, pos: int) -> list[bytes]:

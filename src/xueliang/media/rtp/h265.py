@@ -103,30 +103,23 @@ class H265Depacketizer:
         return nalus
 
     def _fragment(self, payload: bytes) -> list[bytes]:
+        """A FU piece `extend` declined as it stood: too short, no unit open, or a start while one is
+        open (that unit is lost) or that is also the end."""
         fu_header = payload[2]
-        start = bool(fu_header & 0x80)
-        body_at = 5 if self.donl and start else 3
+        body_at = 5 if self.donl and fu_header & 0x80 else 3
         if len(payload) <= body_at:
             raise MediaProtocolError("H.265 FU packet too short")
-        if start:
-            self.reset()
-            header = bytes([(payload[0] & 0x81) | ((fu_header & 0x3F) << 1), payload[1]])
-            self._fu = [header, payload[body_at:]]
-            self._fu_size = len(payload) - body_at + 2
-        elif not self._fu:
+        out: list[bytes] = []
+        if self.extend(payload, 0, len(payload), out):
+            return out
+        if not fu_header & 0x80:  # a middle or end piece without its start
             self.broken = True
             return []
-        else:
-            self._fu.append(payload[body_at:])
-            self._fu_size += len(payload) - body_at
-            if self._fu_size > MAX_NAL_SIZE:
-                raise MediaProtocolError("H.265 fragmented NAL unit too large")
-        if fu_header & 0x40:
-            nalu = b"".join(self._fu)
-            self._fu = []
-            self._fu_size = 0
-            return [nalu]
-        return []
+        self.reset()
+        if self.extend(payload, 0, len(payload), out):
+            return out
+        header = bytes(((payload[0] & 0x81) | ((fu_header & 0x3F) << 1), payload[1]))
+        return [header + payload[body_at:]]  # start and end at once
 
 
 class H265Packetizer:

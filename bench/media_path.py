@@ -59,10 +59,6 @@ class CountingTransport:
         self.bytes = 0
         self.writes = 0
 
-    def write(self, data: bytes) -> None:
-        self.bytes += len(data)
-        self.writes += 1
-
     def writelines(self, parts: list[bytes]) -> None:
         self.bytes += sum(len(p) for p in parts)
         self.writes += 1

@@ -9,7 +9,6 @@ far more than its few lines, because after an idle spell the process runs with c
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import uvicorn
 
@@ -35,7 +34,7 @@ class QuietServer(uvicorn.Server):
         if value and loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._wake_up)  # safe from a signal handler or another thread
 
-    def _wake_up(self, *_: Any) -> None:
+    def _wake_up(self) -> None:
         if self._wake is not None and not self._wake.done():
             self._wake.set_result(None)
 

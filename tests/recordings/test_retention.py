@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from tests.delivery.clips import encode_clip
 from tests.recordings.conftest import Rig
 
 from xueliang.accounts import service as accounts
 from xueliang.audit.models import AuditEvent
 from xueliang.audit.service import Actor
+from xueliang.cameras.models import Camera
 from xueliang.core.db import Database
 from xueliang.media.frames import AccessUnit
 from xueliang.recordings import service
@@ -102,6 +103,47 @@ async def test_age_rule_keeps_each_cameras_days_and_locked_ranges(
     again = await run_retention(old.db, old.root, Guard(0, 0), now)
     assert again.by_age == 1
     assert kept.id not in {r.id for r in await old.segments(cam)}
+
+
+async def set_retention(db: Database, days: dict[int, int]) -> dict[int, int]:
+    """Sets each camera's retention days and returns what they were."""
+    async with db.session() as session:
+        rows = await session.execute(select(Camera.id, Camera.retention_days).where(Camera.id.in_(days)))
+        before = {camera_id: value for camera_id, value in rows}
+        for camera_id, value in days.items():
+            await session.execute(update(Camera).where(Camera.id == camera_id).values(retention_days=value))
+        await session.commit()
+    return before
+
+
+async def test_age_rule_applies_each_cameras_own_days_when_cameras_share_a_run(
+    rig_factory: Callable[..., Rig], village_cameras: list[int]
+) -> None:
+    """Cameras are pruned in groups of equal retention days; a group must not lend its cutoff to
+    another camera, nor hold back one of its own."""
+    short, long, also_short = village_cameras[:3]
+    old = rig_factory(start=time.time() - 40 * DAY)
+    await old.start(short, long, also_short)
+    await old.record(4.0)
+    await old.recorder.stop()
+    for cam in (short, long, also_short):
+        assert len(await old.segments(cam)) >= 2
+    seeded = await set_retention(old.db, {short: 30, long: 45, also_short: 30})
+    try:
+        report = await run_retention(old.db, old.root, Guard(0, 0), datetime.now(UTC))
+        assert report.cameras == {short, also_short}
+        assert await old.segments(short) == [] and await old.segments(also_short) == []
+        kept = await old.segments(long)
+        assert len(kept) >= 2 and all((old.root / r.path).exists() for r in kept)
+        assert report.by_age == report.deleted > 0
+
+        await set_retention(old.db, {long: 39})
+        again = await run_retention(old.db, old.root, Guard(0, 0), datetime.now(UTC))
+        assert again.cameras == {long} and again.by_age == len(kept)
+        assert await old.segments(long) == []
+        assert not any((old.root / r.path).exists() for r in kept)
+    finally:
+        await set_retention(old.db, seeded)
 
 
 def test_guard_is_the_larger_of_percent_and_bytes() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from xueliang.recordings.service import lock_overlaps
 log = logging.getLogger(__name__)
 
 BATCH = 200
+IN_CHUNK = 500  # camera ids per statement: far below SQLite's and PostgreSQL's parameter limits
 
 
 class DiskUsage(NamedTuple):
@@ -115,42 +117,62 @@ def _unlink(root: Path, rows: Sequence[tuple[int, int, str, int]]) -> None:
 async def prune_by_age(
     db: Database, root: Path, now: datetime, busy: Sequence[Busy] = (), progress: Progress | None = None
 ) -> RetentionReport:
+    """Cameras that keep the same number of days share their statements: a county's cameras mostly
+    keep the default, so a run that finds nothing is a few queries, not three per camera each minute
+    (59 cameras: 37 ms of CPU a run before, measured with bench/media.py's seeded county)."""
     report = RetentionReport()
     async with db.session() as session:
-        cameras = list(await session.execute(select(Camera.id, Camera.retention_days)))
-        for camera_id, days in cameras:
+        by_days: dict[int, list[int]] = defaultdict(list)
+        for camera_id, days in await session.execute(select(Camera.id, Camera.retention_days)):
+            by_days[days].append(camera_id)
+        for days, all_ids in sorted(by_days.items()):
             cutoff = now - timedelta(days=days)
-            while True:
-                rows = list(
-                    await session.execute(
-                        select(RecordingSegment.id, RecordingSegment.camera_id, RecordingSegment.path,
-                               RecordingSegment.bytes)
-                        .where(RecordingSegment.camera_id == camera_id, RecordingSegment.starts_at < cutoff,
-                               RecordingSegment.ends_at <= cutoff, *_deletable(busy))
-                        .order_by(RecordingSegment.starts_at)
-                        .limit(BATCH)
-                    )
-                )  # fmt: skip
-                if not rows:
-                    break
-                typed = [(r[0], r[1], r[2], r[3]) for r in rows]
-                await _delete_rows(session, typed)
-                _unlink(root, typed)
-                report.by_age += len(typed)
-                report.bytes += sum(r[3] for r in typed)
-                report.cameras.add(camera_id)
-                if progress is not None:
-                    progress(len(typed))
-            result = await session.execute(
-                delete(RecordingGap).where(
-                    RecordingGap.camera_id == camera_id,
-                    RecordingGap.ends_at.is_not(None),
-                    RecordingGap.ends_at < cutoff,
-                )
-            )
-            report.gaps += int(getattr(result, "rowcount", 0) or 0)
-            await session.commit()
+            for at in range(0, len(all_ids), IN_CHUNK):
+                ids = all_ids[at : at + IN_CHUNK]
+                await _prune_cameras(session, root, ids, cutoff, busy, progress, report)
     return report
+
+
+async def _prune_cameras(
+    session: AsyncSession,
+    root: Path,
+    camera_ids: list[int],
+    cutoff: datetime,
+    busy: Sequence[Busy],
+    progress: Progress | None,
+    report: RetentionReport,
+) -> None:
+    """The age rule for cameras that share `cutoff`: oldest first, in batches, then their old gaps."""
+    while True:
+        rows = list(
+            await session.execute(
+                select(RecordingSegment.id, RecordingSegment.camera_id, RecordingSegment.path,
+                       RecordingSegment.bytes)
+                .where(RecordingSegment.camera_id.in_(camera_ids), RecordingSegment.starts_at < cutoff,
+                       RecordingSegment.ends_at <= cutoff, *_deletable(busy))
+                .order_by(RecordingSegment.starts_at, RecordingSegment.id)
+                .limit(BATCH)
+            )
+        )  # fmt: skip
+        if not rows:
+            break
+        typed = [(r[0], r[1], r[2], r[3]) for r in rows]
+        await _delete_rows(session, typed)
+        _unlink(root, typed)
+        report.by_age += len(typed)
+        report.bytes += sum(r[3] for r in typed)
+        report.cameras.update(r[1] for r in typed)
+        if progress is not None:
+            progress(len(typed))
+    result = await session.execute(
+        delete(RecordingGap).where(
+            RecordingGap.camera_id.in_(camera_ids),
+            RecordingGap.ends_at.is_not(None),
+            RecordingGap.ends_at < cutoff,
+        )
+    )
+    report.gaps += int(getattr(result, "rowcount", 0) or 0)
+    await session.commit()
 
 
 async def guard_free_space(

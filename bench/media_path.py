@@ -118,10 +118,15 @@ STAGES = ("read", "scan", "assemble", "all")
 parser, `assemble` after the RTP assembler (frames dropped), `all` is the whole live path."""
 
 
-def replay(reads: list[bytes], track: Any, stage: str = "all", idle_s: float = 0.0) -> dict[str, float]:
+def replay(
+    reads: list[bytes], track: Any, stage: str = "all", idle_s: float = 0.0, thrash: bytearray | None = None
+) -> dict[str, float]:
     """One pass of the recorded reads through the live path, up to `stage`; CPU time and counts.
     With `idle_s`, the process sleeps that long before each read, as the node's event loop does
-    between frames when it has few cameras: the path then runs with cold CPU caches."""
+    between frames when it has few cameras: the path then runs with cold CPU caches. With `thrash`,
+    one byte of each of its cache lines is written before each read: the caches lose the path's
+    data (and, in the last level, its code) as when other processes run between frames, without
+    the sleep's dependence on what the host does meanwhile (and repeatable under callgrind)."""
     session = RtspSession(RtspSource("rtsp://127.0.0.1:1/replay"))
     session.rtp_channel = 0
     session._started = True
@@ -160,9 +165,14 @@ def replay(reads: list[bytes], track: Any, stage: str = "all", idle_s: float = 0
         handle = lambda data: parser.scan(data, lambda *_: None, lambda _m: None)  # noqa: E731
     cpu = 0.0
     clock = time.process_time
+    lines = bytes(range(256)) * (len(thrash or b"") // 64 // 256 + 1)
+    lines = lines[: len(range(0, len(thrash or b""), 64))]
     for data in reads:
         if idle_s:
             time.sleep(idle_s)
+        if thrash is not None:
+            thrash[::64] = lines
+            lines = lines[1:] + lines[:1]
         started = clock()
         handle(data)
         cpu += clock() - started
@@ -211,13 +221,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 def measure(reads: list[bytes], track: Any, args: argparse.Namespace) -> dict[str, Any]:
     replay(reads, track)  # warm-up: imports, first-call caches
     idle_s = args.idle_ms / 1000
-    runs = [replay(reads, track, "all", idle_s) for _ in range(args.repeat)]
+    thrash = bytearray(args.thrash_kb * 1024) if args.thrash_kb else None
+    runs = [replay(reads, track, "all", idle_s, thrash) for _ in range(args.repeat)]
     first = runs[0]
     frames, cpu = first["frames"], statistics.median(r["cpu_s"] for r in runs)
     result: dict[str, Any] = {
         "python": sys.version.split()[0],
         "executable": sys.executable,
         "idle_ms_before_each_read": args.idle_ms,
+        "thrash_kb_before_each_read": args.thrash_kb,
         "reads": len(reads),
         "frames": frames,
         "packets": first["packets"],
@@ -231,7 +243,7 @@ def measure(reads: list[bytes], track: Any, args: argparse.Namespace) -> dict[st
     if args.stages:
         per_read = {}
         for stage in STAGES:
-            times = [replay(reads, track, stage, idle_s)["cpu_s"] for _ in range(args.repeat)]
+            times = [replay(reads, track, stage, idle_s, thrash)["cpu_s"] for _ in range(args.repeat)]
             per_read[stage] = round(statistics.median(times) / len(reads) * 1e6, 2)
         result["us_per_read_by_stage"] = per_read
     if args.profile:
@@ -260,6 +272,12 @@ def main() -> None:
         type=float,
         default=0.0,
         help="sleep before each read (e.g. 5: cold caches, as at 8 cameras)",
+    )
+    parser.add_argument(
+        "--thrash-kb",
+        type=int,
+        default=0,
+        help="write this many KiB (one byte per cache line) before each read: cold data caches",
     )
     parser.add_argument("--stages", action="store_true", help="also time each stage of the path (per read)")
     parser.add_argument("--profile", action="store_true", help="cProfile one more replay (stderr)")

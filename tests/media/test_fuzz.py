@@ -242,9 +242,13 @@ def test_extend_takes_only_what_push_would_take_the_same_way(
 
 
 @FUZZ
-@given(st.one_of(wire_streams(), wire_streams(plain=True)), st.sampled_from([Codec.h264, Codec.h265]))
+@given(
+    st.one_of(wire_streams(), wire_streams(plain=True)),
+    st.sampled_from([Codec.h264, Codec.h265]),
+    st.lists(st.booleans(), max_size=30),
+)
 def test_push_rtp_on_raw_packets_does_what_push_of_the_parsed_packet_does(
-    stream: list[bytes], codec: Codec
+    stream: list[bytes], codec: Codec, rtcp_after: list[bool]
 ) -> None:
     """The client's paths (`push_rtp` on the bytes read, with fast paths for plain headers and for
     packets continuing the open frame, alone and as `push_packets` behind `RtspParser.scan` on whole
@@ -276,8 +280,15 @@ def test_push_rtp_on_raw_packets_does_what_push_of_the_parsed_packet_does(
         assert failed == outcome(lambda: slow.push(parse_rtp(data)))  # noqa: B023
         if failed is not None:
             break  # the session would end here
-    # The same packets as one read, RTCP on channel 1 in between; stops where the others failed.
-    read = b"".join(b"$\x00" + len(d).to_bytes(2, "big") + d + b"$\x01\x00\x01R" for d in stream)
+    # The same packets as one read, with RTCP on channel 1 after some of them: the packets between
+    # two RTCP frames reach `push_packets` as one run. Stops where the others failed.
+    read = b"".join(
+        b"$\x00"
+        + len(d).to_bytes(2, "big")
+        + d
+        + (b"$\x01\x00\x01R" if i < len(rtcp_after) and rtcp_after[i] else b"")
+        for i, d in enumerate(stream)
+    )
 
     def on_frames(channel: int, buf: bytes, spans: list[int]) -> None:
         if channel == 0:

@@ -241,6 +241,21 @@ def test_assembled_frames_equal_the_encoded_ones_and_decode(codec: Codec, wire: 
     assert len(pictures) == 20
 
 
+@pytest.mark.parametrize("codec", [Codec.h264, Codec.h265])
+def test_unmarked_frames_close_on_the_next_timestamp_on_the_wire_path(codec: Codec) -> None:
+    """Cameras need not set the marker bit. Without it, the packet that starts the next frame
+    continues the sequence numbers of the open one and may be a fragment start `extend` would
+    take: only its new timestamp closes the open frame, in one read as in many."""
+    clip = encode_clip(codec, 160, 96, 20, 10)
+    packets = _clip_packets(codec, mtu=120, seq=65500)
+    assert sum(p.marker for p in packets) == 20
+    for packet in packets:
+        packet.marker = False
+    aus = _assemble_from_wire(packets, codec)
+    assert [au.nalus for au in aus] == [list(au) for au in clip[:19]]  # the last frame is still open
+    assert [au.pts for au in aus] == [i * 3600 for i in range(19)]
+
+
 def test_marker_bit_emits_the_frame_at_once_and_next_timestamp_closes_unmarked_frames() -> None:
     packets = _clip_packets(frames=3)
     out: list[AccessUnit] = []

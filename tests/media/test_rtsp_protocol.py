@@ -35,6 +35,54 @@ def _stream() -> tuple[bytes, list[object]]:
     return data, [rtp, rtcp]
 
 
+_PIECE = st.one_of(
+    st.tuples(st.sampled_from([0, 0, 0, 1, 2]), st.binary(max_size=300)).map(lambda t: InterleavedFrame(*t)),
+    st.integers(0, 99).map(lambda n: RtspResponse(200, "OK", Headers([("CSeq", str(n))]))),
+    st.binary(min_size=1, max_size=40).map(
+        lambda body: RtspResponse(
+            200, "OK", Headers([("CSeq", "9"), ("Content-Length", str(len(body)))]), body
+        )
+    ),
+    st.sampled_from([b"\r\n", b"\n"]),  # stray line breaks between messages: skipped
+)
+
+
+@given(st.lists(_PIECE, max_size=30), st.lists(st.integers(1, 400), max_size=30))
+def test_scan_takes_any_mix_of_frame_runs_and_messages_however_it_is_cut(
+    pieces: list[object], cuts: list[int]
+) -> None:
+    """Runs of frames on one channel (of any length, empty ones too), frames switching channels,
+    messages with and without bodies and stray line breaks, cut anywhere: `scan` gives back exactly
+    what was sent, in order."""
+    data = b""
+    sent: list[object] = []
+    for piece in pieces:
+        if isinstance(piece, InterleavedFrame):
+            data += bytes((0x24, piece.channel)) + len(piece.data).to_bytes(2, "big") + piece.data
+            sent.append(piece)
+        elif isinstance(piece, RtspResponse):
+            data += piece.to_bytes()
+            sent.append(piece)
+        else:
+            assert isinstance(piece, bytes)
+            data += piece
+    parser = RtspParser()
+    got: list[object] = []
+    runs: list[list[int]] = []
+
+    def frames(channel: int, buf: bytes, spans: list[int]) -> None:
+        runs.append(spans)
+        for start, end in zip(spans[::2], spans[1::2], strict=True):
+            got.append(InterleavedFrame(channel, buf[start:end]))
+
+    pos = 0
+    for size in [*cuts, len(data)]:
+        parser.scan(data[pos : pos + size], frames, got.append)
+        pos += size
+    assert got == sent
+    assert all(runs)  # never an empty run
+
+
 def test_parser_returns_messages_and_interleaved_frames_in_order() -> None:
     data, frames = _stream()
     items = RtspParser().feed(data)

@@ -124,34 +124,44 @@ class FrameAssembler:
         payload_type = self.payload_type
         stats = self.stats
         flags = self._flags
-        for i in range(0, len(spans), 2):
-            start = spans[i]
-            end = spans[i + 1]
-            if end - start <= HEADER_SIZE or data[start] != _PLAIN_HEADER:
+        # What continues the open frame: the next sequence number (-1: no frame is open), its
+        # timestamp and SSRC. Reloaded whenever a packet took the general path or closed the frame.
+        expect = (self._seq + 1) & 0xFFFF if self._open else -1  # type: ignore[operator]
+        ts, ssrc, nalus = self._ts, self._ssrc, self._nalus
+        pairs = iter(spans)
+        for start, end in zip(pairs, pairs, strict=True):
+            if end - start > HEADER_SIZE and data[start] == _PLAIN_HEADER:
+                second, sequence, timestamp, source = unpack(data, start + 1)
+                if (
+                    sequence == expect
+                    and timestamp == ts
+                    and source == ssrc
+                    and second & 0x7F == payload_type
+                ):
+                    self._seq = sequence
+                    stats.packets += 1
+                    if extend(data, start + HEADER_SIZE, end, nalus):
+                        expect = (sequence + 1) & 0xFFFF
+                        if not self._has_vcl and nalus and flags[nalus[-1][0]] & NAL_VCL:
+                            self._has_vcl = True
+                        if second < 0x80 or not self._has_vcl:
+                            continue
+                        self._flush()
+                    else:
+                        self._payload(data[start + HEADER_SIZE : end], second > 0x7F)
+                else:
+                    self._packet(
+                        second & 0x7F,
+                        sequence,
+                        timestamp,
+                        source,
+                        second > 0x7F,
+                        data[start + HEADER_SIZE : end],
+                    )
+            else:
                 self.push(parse_rtp(data[start:end]))
-                continue
-            second, sequence, timestamp, ssrc = unpack(data, start + 1)
-            if (
-                self._open
-                and timestamp == self._ts
-                and sequence == (self._seq + 1) & 0xFFFF  # type: ignore[operator]
-                and ssrc == self._ssrc
-                and second & 0x7F == payload_type
-            ):
-                self._seq = sequence
-                stats.packets += 1
-                nalus = self._nalus
-                if not extend(data, start + HEADER_SIZE, end, nalus):
-                    self._payload(data[start + HEADER_SIZE : end], second > 0x7F)
-                    continue
-                if not self._has_vcl and nalus and flags[nalus[-1][0]] & NAL_VCL:
-                    self._has_vcl = True
-                if second > 0x7F and self._has_vcl:
-                    self._flush()
-                continue
-            self._packet(
-                second & 0x7F, sequence, timestamp, ssrc, second > 0x7F, data[start + HEADER_SIZE : end]
-            )
+            expect = (self._seq + 1) & 0xFFFF if self._open else -1  # type: ignore[operator]
+            ts, ssrc, nalus = self._ts, self._ssrc, self._nalus
 
     def _packet(
         self, payload_type: int, sequence: int, ts: int, ssrc: int, marker: bool, payload: bytes

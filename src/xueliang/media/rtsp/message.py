@@ -4,6 +4,7 @@ RTP/RTCP (`$` + channel + length + data, RFC 2326 §10.12)."""
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VERSION = re.compile(r"RTSP/[0-9]\.[0-9]")
+_INTERLEAVED = struct.Struct(">BBH")  # '$', channel, length (RFC 2326 §10.12)
 
 
 class Headers:
@@ -184,28 +186,32 @@ class RtspParser:
         self._buf = b""
         pos = 0
         end = len(buf)
-        spans: list[int] = []
-        channel = -1
+        unpack = _INTERLEAVED.unpack_from
         try:
             while pos < end:
-                if buf[pos] == 0x24 and self._head is None:  # '$'
-                    if end - pos < 4:
+                if buf[pos] == 0x24 and self._head is None:  # '$': a run of interleaved frames
+                    spans: list[int] = []
+                    append = spans.append
+                    channel = buf[pos + 1] if end - pos > 1 else -1
+                    waiting = False  # the run ends in a frame (or frame header) not yet whole
+                    while end - pos >= 4:
+                        magic, on, size = unpack(buf, pos)
+                        if magic != 0x24 or on != channel:
+                            break
+                        stop = pos + 4 + size
+                        if stop > end:
+                            waiting = True
+                            break
+                        append(pos + 4)
+                        append(stop)
+                        pos = stop
+                    else:
+                        waiting = pos < end and buf[pos] == 0x24
+                    if spans:
+                        on_frames(channel, buf, spans)
+                    if waiting:
                         break
-                    stop = pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
-                    if stop > end:
-                        break
-                    if buf[pos + 1] != channel:
-                        if spans:
-                            on_frames(channel, buf, spans)
-                            spans = []
-                        channel = buf[pos + 1]
-                    spans.append(pos + 4)
-                    spans.append(stop)
-                    pos = stop
                     continue
-                if spans:
-                    on_frames(channel, buf, spans)
-                    spans, channel = [], -1
                 after = self._message(buf, pos, end, on_message)
                 if after is None:
                     break
@@ -213,8 +219,6 @@ class RtspParser:
         finally:
             if pos < end:
                 self._buf = buf[pos:]
-        if spans:
-            on_frames(channel, buf, spans)
 
     def _message(self, buf: bytes, pos: int, end: int, on_message: MessageSink) -> int | None:
         """Parse what starts at `pos` (a message's head or body, or stray line breaks): the position

@@ -18,8 +18,6 @@ from fractions import Fraction
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-import av
-
 from xueliang.media.codecs.annexb import split_annexb, split_length_prefixed
 from xueliang.media.codecs.config_record import parse_avcc, parse_hvcc
 from xueliang.media.codecs.params import ParamSetTracker, is_keyframe
@@ -205,6 +203,8 @@ class AvSession:
             raise _Stop from exc
 
     def _run(self) -> None:
+        import av  # here, not at the top: 15 MB a node with only RTSP cameras never needs
+
         try:
             while True:
                 if self._read_once() == 0:
@@ -228,6 +228,8 @@ class AvSession:
 
     def _read_once(self) -> int:
         """Read the URL through once; returns the number of access units posted."""
+        import av
+
         src = self.source
         container: Any = av.open(src.url, options=src.options, timeout=(src.open_timeout, src.read_timeout))
         try:

@@ -21,7 +21,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from xueliang.media.playback import read_range
@@ -55,6 +54,8 @@ class RemuxResult:
 def remux(sources: Sequence[Source], lo: float, hi: float, out_dir: Path, base: str) -> RemuxResult:
     """Copy the samples from the GOP holding `lo` up to `hi` into `base`.mp4 (a new part file,
     `base`-2.mp4 ..., where the codec configuration changes). Raises ValueError if nothing is there."""
+    import av  # here, not at the top: 15 MB a node that never exports does not need
+
     result = RemuxResult()
     writer = _Writer(out_dir, base, lo, result)
     try:
@@ -140,6 +141,8 @@ class _Writer:
         part = len(self.result.files) + 1
         name = f"{self.base}.mp4" if part == 1 else f"{self.base}-{part}.mp4"
         path = self.out_dir / name
+        import av
+
         self.output = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
         self.stream = self.output.add_stream_from_template(self.template)
         self.stream.time_base = _TB

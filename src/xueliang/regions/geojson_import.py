@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shapely.geometry import shape
-from shapely.validation import explain_validity
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,6 +46,9 @@ def _check_region(idx: int, props: dict[str, Any], geom: dict[str, Any] | None, 
         if not isinstance(value, int) or value < 0:
             problems.append(f"{where}: '{key}' must be a non-negative integer")
     if geom is not None:
+        from shapely.geometry import shape  # here: shapely and numpy are 12 MB a running node rarely needs
+        from shapely.validation import explain_validity
+
         try:
             shp = shape(geom)
         except Exception as exc:  # shapely raises several types for bad geometry
@@ -94,6 +95,8 @@ async def import_features(session: AsyncSession, data: dict[str, Any]) -> Import
             regions.append((idx, props, geom))
     if problems:
         raise ImportError_(problems)
+
+    from shapely.geometry import shape
 
     existing = {r.code: r for r in (await session.scalars(select(Region))).all()}
     known = dict(existing)

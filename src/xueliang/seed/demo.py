@@ -7,14 +7,14 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Any
-
-from shapely.geometry import Polygon, mapping
-from shapely.ops import unary_union
+from typing import TYPE_CHECKING, Any
 
 from xueliang.accounts.models import Role
 from xueliang.cameras.models import CameraKind
 from xueliang.core.ids import TYPE_CAMERA, TYPE_PLATFORM, gb_id
+
+if TYPE_CHECKING:
+    from shapely.geometry import Polygon
 
 COUNTY_CODE = "513223"
 COUNTY = ("雪梁示范县", "Xueliang Demo County")
@@ -109,6 +109,8 @@ class DemoCounty:
 
 def _blob(rng: random.Random, lat: float, lon: float, radius_m: float, corners: int = 9) -> Polygon:
     """An irregular polygon around a point: a plausible village outline without real survey data."""
+    from shapely.geometry import Polygon
+
     pts = []
     for i in range(corners):
         angle = 2 * math.pi * i / corners
@@ -134,6 +136,11 @@ def _name(rng: random.Random) -> str:
 
 
 def build() -> DemoCounty:
+    # shapely (and numpy under it, 12 MB) only when a county is built, not in every server that
+    # imports the demo's constants
+    from shapely.geometry import mapping
+    from shapely.ops import unary_union
+
     rng = random.Random(513223)
     features: list[dict[str, Any]] = []
     cameras: list[DemoCamera] = []

@@ -17,7 +17,7 @@ from xueliang.media.rtp.timeline import Timeline
 
 _MAX_CARRY = 16  # non-VCL NAL units held for the next frame; more means a broken sender
 _PLAIN_HEADER = 0x80  # first byte of version 2 with no padding, extension or CSRCs
-_FIELDS = struct.Struct(">BHII")  # marker + payload type, sequence, timestamp, SSRC
+_HEADER = struct.Struct(">BBHQ")  # version/flags, marker + payload type, sequence, timestamp << 32 | SSRC
 
 
 @dataclass(slots=True)
@@ -120,48 +120,55 @@ class FrameAssembler:
         packets of a frame are pieces of fragmented units. One call per read, not per packet: on
         this path a Python call costs as much as the packet's work."""
         extend = self._depack.extend
-        unpack = _FIELDS.unpack_from
+        unpack = _HEADER.unpack_from
         payload_type = self.payload_type
+        marked_type = payload_type | 0x80
+        types = (payload_type, marked_type)  # without and with the marker bit
         stats = self.stats
         flags = self._flags
-        # What continues the open frame: the next sequence number (-1: no frame is open), its
-        # timestamp and SSRC. Reloaded whenever a packet took the general path or closed the frame.
-        expect = (self._seq + 1) & 0xFFFF if self._open else -1  # type: ignore[operator]
-        ts, ssrc, nalus = self._ts, self._ssrc, self._nalus
+        # What continues the open frame: the next sequence number (-1: no frame is open) and its
+        # timestamp and SSRC as one 64-bit value. Reloaded whenever a packet took the general path
+        # or closed the frame.
+        expect, key = self._continuation()
+        nalus = self._nalus
         pairs = iter(spans)
         for start, end in zip(pairs, pairs, strict=True):
-            if end - start > HEADER_SIZE and data[start] == _PLAIN_HEADER:
-                second, sequence, timestamp, source = unpack(data, start + 1)
-                if (
-                    sequence == expect
-                    and timestamp == ts
-                    and source == ssrc
-                    and second & 0x7F == payload_type
-                ):
+            if end - start > HEADER_SIZE:
+                first, second, sequence, stamp = unpack(data, start)
+                if sequence == expect and stamp == key and first == _PLAIN_HEADER and second in types:
                     self._seq = sequence
                     stats.packets += 1
                     if extend(data, start + HEADER_SIZE, end, nalus):
                         expect = (sequence + 1) & 0xFFFF
                         if not self._has_vcl and nalus and flags[nalus[-1][0]] & NAL_VCL:
                             self._has_vcl = True
-                        if second < 0x80 or not self._has_vcl:
+                        if second == payload_type or not self._has_vcl:
                             continue
                         self._flush()
                     else:
-                        self._payload(data[start + HEADER_SIZE : end], second > 0x7F)
-                else:
+                        self._payload(data[start + HEADER_SIZE : end], second == marked_type)
+                elif first == _PLAIN_HEADER:
                     self._packet(
                         second & 0x7F,
                         sequence,
-                        timestamp,
-                        source,
+                        stamp >> 32,
+                        stamp & 0xFFFFFFFF,
                         second > 0x7F,
                         data[start + HEADER_SIZE : end],
                     )
+                else:
+                    self.push(parse_rtp(data[start:end]))
             else:
                 self.push(parse_rtp(data[start:end]))
-            expect = (self._seq + 1) & 0xFFFF if self._open else -1  # type: ignore[operator]
-            ts, ssrc, nalus = self._ts, self._ssrc, self._nalus
+            expect, key = self._continuation()
+            nalus = self._nalus
+
+    def _continuation(self) -> tuple[int, int]:
+        """The sequence number and the timestamp-and-SSRC key of a packet continuing the open frame;
+        (-1, -1) when no frame is open."""
+        if not self._open:
+            return -1, -1
+        return (self._seq + 1) & 0xFFFF, (self._ts << 32) | self._ssrc  # type: ignore[operator]
 
     def _packet(
         self, payload_type: int, sequence: int, ts: int, ssrc: int, marker: bool, payload: bytes

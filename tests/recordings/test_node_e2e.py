@@ -364,12 +364,13 @@ def fill(filler: Path) -> None:
     inode is needed once the disk is tight); fails the test if the disk was already full (then the test
     would not be about the moment the disk fills) and says what was using it."""
     written = 0
-    with filler.open("ab") as fh:
+    chunk = b"\0" * (64 << 10)
+    # Unbuffered: a buffered file keeps what a short write left over and raises ENOSPC again when
+    # it is closed; here each write is one system call and counts exactly what reached the disk.
+    with filler.open("ab", buffering=0) as fh:
         try:
             while True:
-                fh.write(b"\0" * (64 << 10))
-                fh.flush()
-                written += 64 << 10
+                written += fh.write(chunk) or 0
         except OSError:
             pass
     usage = shutil.disk_usage(filler.parent)

@@ -165,14 +165,12 @@ def replay(
         handle = lambda data: parser.scan(data, lambda *_: None, lambda _m: None)  # noqa: E731
     cpu = 0.0
     clock = time.process_time
-    lines = bytes(range(256)) * (len(thrash or b"") // 64 // 256 + 1)
-    lines = lines[: len(range(0, len(thrash or b""), 64))]
-    for data in reads:
+    lines = len(range(0, len(thrash or b""), 64))  # bytes `thrash[::64]` takes
+    for index, data in enumerate(reads):
         if idle_s:
             time.sleep(idle_s)
         if thrash is not None:
-            thrash[::64] = lines
-            lines = lines[1:] + lines[:1]
+            thrash[::64] = bytes((index & 0xFF,)) * lines  # a new value each time: a real write
         started = clock()
         handle(data)
         cpu += clock() - started

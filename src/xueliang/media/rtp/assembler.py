@@ -18,6 +18,7 @@ from xueliang.media.rtp.timeline import Timeline
 _MAX_CARRY = 16  # non-VCL NAL units held for the next frame; more means a broken sender
 _PLAIN_HEADER = 0x80  # first byte of version 2 with no padding, extension or CSRCs
 _HEADER = struct.Struct(">BBHQ")  # version/flags, marker + payload type, sequence, timestamp << 32 | SSRC
+_TOO_SHORT = (0, 0, -2, -2)  # the fields `push_packets` takes for a packet with no payload: never a match
 
 
 @dataclass(slots=True)
@@ -133,32 +134,29 @@ class FrameAssembler:
         nalus = self._nalus
         pairs = iter(spans)
         for start, end in zip(pairs, pairs, strict=True):
-            if end - start > HEADER_SIZE:
-                first, second, sequence, stamp = unpack(data, start)
-                if sequence == expect and stamp == key and first == _PLAIN_HEADER and second in types:
-                    self._seq = sequence
-                    stats.packets += 1
-                    if extend(data, start + HEADER_SIZE, end, nalus):
-                        expect = (sequence + 1) & 0xFFFF
-                        if not self._has_vcl and nalus and flags[nalus[-1][0]] & NAL_VCL:
-                            self._has_vcl = True
-                        if second == payload_type or not self._has_vcl:
-                            continue
-                        self._flush()
-                    else:
-                        self._payload(data[start + HEADER_SIZE : end], second == marked_type)
-                elif first == _PLAIN_HEADER:
-                    self._packet(
-                        second & 0x7F,
-                        sequence,
-                        stamp >> 32,
-                        stamp & 0xFFFFFFFF,
-                        second > 0x7F,
-                        data[start + HEADER_SIZE : end],
-                    )
+            first, second, sequence, stamp = unpack(data, start) if end - start > HEADER_SIZE else _TOO_SHORT
+            if sequence == expect and stamp == key and first == _PLAIN_HEADER and second in types:
+                self._seq = sequence
+                stats.packets += 1
+                if extend(data, start + HEADER_SIZE, end, nalus):
+                    expect = (sequence + 1) & 0xFFFF
+                    if not self._has_vcl and nalus and flags[nalus[-1][0]] & NAL_VCL:
+                        self._has_vcl = True
+                    if second == payload_type or not self._has_vcl:
+                        continue
+                    self._flush()
                 else:
-                    self.push(parse_rtp(data[start:end]))
-            else:
+                    self._payload(data[start + HEADER_SIZE : end], second == marked_type)
+            elif first == _PLAIN_HEADER:
+                self._packet(
+                    second & 0x7F,
+                    sequence,
+                    stamp >> 32,
+                    stamp & 0xFFFFFFFF,
+                    second > 0x7F,
+                    data[start + HEADER_SIZE : end],
+                )
+            else:  # padding, extension, CSRCs, or no payload: parse_rtp checks it all
                 self.push(parse_rtp(data[start:end]))
             expect, key = self._continuation()
             nalus = self._nalus

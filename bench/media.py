@@ -4,7 +4,9 @@ For each camera count N (default 8 and 32), on loopback, with N simulated camera
 1280x720, 25 fps, about 2 Mbit/s, GOP 2 s, loops cached under --data-dir):
 - ours: the platform as `xueliang serve` runs it (a subprocess on a freshly seeded database whose first
   N cameras point at the simulator; recording and MQTT off), pulling every camera, with one live
-  WebSocket viewer per camera in a separate process. CPU % of one core per camera from
+  WebSocket viewer per camera in a separate process (SCHED_BATCH unless --viewer-policy normal: a real
+  viewer is on another machine, and here it would preempt the server at every write that wakes it).
+  CPU % of one core per camera from
   /proc/<pid>/stat (utime + stime) over a fixed window after warm-up, the server's RSS, added latency
   (a frame's last RTP packet in -> its fragment handed to the WebSocket, from an off-by-default probe
   in the live path), time to first frame for --joiners WebSocket viewers joining at random times
@@ -222,6 +224,11 @@ def holds_keyframe(fragment: bytes) -> bool:
 
 def viewers_main(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
+    if spec.get("batch"):
+        # A real viewer runs on another machine. Here it shares our two cores, and as a normal task it
+        # preempts the server at each write that wakes it (about 125 times a second at 8 cameras),
+        # charging the server with switches and cold caches that FFmpeg, writing files, never pays.
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     counts = [0] * len(spec["paths"])
     sockets: list[Ws | None] = [None] * len(spec["paths"])
     errors: list[str] = []
@@ -538,10 +545,10 @@ class Viewers:
         return data
 
 
-def start_viewers(run: Run, server: Server, paths: list[str], tag: str) -> Viewers:
+def start_viewers(run: Run, server: Server, paths: list[str], tag: str, batch: bool) -> Viewers:
     spec = run.work / f"viewers-{tag}.json"
     stats = run.work / f"viewers-{tag}-stats.json"
-    spec.write_text(json.dumps({"port": server.port, "paths": paths, "stats": str(stats)}))
+    spec.write_text(json.dumps({"port": server.port, "paths": paths, "stats": str(stats), "batch": batch}))
     proc = run.spawn([sys.executable, str(Path(__file__).resolve()), "--viewers", str(spec)])
     return Viewers(proc, stats)
 
@@ -571,7 +578,7 @@ def run_ours(run: Run, cameras: int, args: argparse.Namespace, tag: str) -> dict
     start_load = wait_for_quiet(args)
     with platform(run, cameras, tag) as server:
         paths = [server.ws_path(c) for c in server.cameras]
-        viewers = start_viewers(run, server, paths, tag)
+        viewers = start_viewers(run, server, paths, tag, args.viewer_policy == "batch")
         wait_until(lambda: sum(h["viewers"] for h in server.health()) >= cameras, 30, "one viewer per camera")
         time.sleep(args.warmup)
         server.probe_window()  # starts the probe's window
@@ -702,11 +709,19 @@ def run_fanout(run: Run, args: argparse.Namespace) -> dict[str, Any]:
     start_load = wait_for_quiet(args)
     with platform(run, 1, "fanout") as server:
         camera = server.cameras[0]
-        first = start_viewers(run, server, [server.ws_path(camera)], "fanout-1")
+        first = start_viewers(
+            run, server, [server.ws_path(camera)], "fanout-1", args.viewer_policy == "batch"
+        )
         wait_until(lambda: server.health()[0]["viewers"] >= 1, 30, "the first viewer")
         time.sleep(args.warmup)
         one = measure_window({"server": [server.proc.pid]}, args.window)
-        rest = start_viewers(run, server, [server.ws_path(camera)] * (args.fanout - 1), "fanout-rest")
+        rest = start_viewers(
+            run,
+            server,
+            [server.ws_path(camera)] * (args.fanout - 1),
+            "fanout-rest",
+            args.viewer_policy == "batch",
+        )
         wait_until(lambda: server.health()[0]["viewers"] >= args.fanout, 60, f"{args.fanout} viewers")
         time.sleep(args.warmup)
         seen = rest.stats()
@@ -805,6 +820,12 @@ def main() -> None:
     parser.add_argument("--quiet-load", type=float, default=3.0, help="wait for a 1-min load below this")
     parser.add_argument("--quiet-wait", type=float, default=120.0, help="...but at most this long per phase")
     parser.add_argument("--sims", type=int, default=8, help="simulator processes (1: all frames in step)")
+    parser.add_argument(
+        "--viewer-policy",
+        choices=("batch", "normal"),
+        default="batch",
+        help="scheduling of the steady viewers' process: batch (never preempts the server) or normal",
+    )
     parser.add_argument("--ffmpeg", default="/usr/bin/ffmpeg")
     parser.add_argument("--no-ffmpeg", action="store_true")
     parser.add_argument("--serve", help=argparse.SUPPRESS)

@@ -9,7 +9,13 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from xueliang.accounts import service as accounts
+from xueliang.accounts.policy import Action
+from xueliang.cameras import service as cameras
+from xueliang.cameras.models import Camera
+from xueliang.core.db import Database
 from xueliang.seed.demo import build
 
 COUNTY = build()
@@ -117,3 +123,22 @@ async def test_non_admins_cannot_manage(username: str, login: Login, id_of: dict
     assert (await c.get("/api/v1/users")).status_code == 403
     assert (await c.patch(f"/api/v1/cameras/{some_id}", json={"name": "x"})).status_code == 403
     assert (await c.delete(f"/api/v1/cameras/{some_id}")).status_code == 403
+
+
+@pytest.mark.parametrize("username", sorted(EXPECTED))
+async def test_allowed_camera_ids_for_periodic_rechecks(username: str, seeded_url: str) -> None:
+    """The one-query answer for many cameras (what open live streams are re-checked with)."""
+    db = Database(seeded_url)
+    try:
+        async with db.session() as s:
+            gb_of = {i: gb for i, gb in (await s.execute(select(Camera.id, Camera.gb_id))).all()}
+            user = await accounts.find_user(s, username)
+            assert user is not None
+            p = await accounts.principal_for(s, user)
+            allowed = await cameras.allowed_camera_ids(s, p, gb_of, Action.view_live)
+            assert {gb_of[i] for i in allowed} == EXPECTED[username][0]
+            some = sorted(gb_of)[::7]
+            assert await cameras.allowed_camera_ids(s, p, some, Action.view_live) == allowed & set(some)
+            assert await cameras.allowed_camera_ids(s, p, [], Action.view_live) == frozenset()
+    finally:
+        await db.dispose()

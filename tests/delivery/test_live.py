@@ -58,6 +58,7 @@ class Live:
     revoked: set[int] = field(default_factory=set)
     started: list[LiveSession] = field(default_factory=list)
     ended: list[LiveSession] = field(default_factory=list)
+    checks: list[tuple[str, int]] = field(default_factory=list)  # ("connect" or "periodic", camera)
 
     def ws_url(self, camera_id: int, token: str) -> str:
         return f"ws://{self.host}/api/v1/live/{camera_id}/ws?token={token}"
@@ -89,6 +90,11 @@ async def live(clips: dict[int, list[AccessUnit]], big_clip: list[AccessUnit]) -
     env = Live("", engine, None, camera)  # type: ignore[arg-type]
 
     async def recheck(claims: StreamClaims) -> bool:
+        env.checks.append(("connect", claims.camera_id))
+        return claims.user_id not in env.revoked
+
+    async def recheck_periodic(claims: StreamClaims) -> bool:
+        env.checks.append(("periodic", claims.camera_id))
         return claims.user_id not in env.revoked
 
     async def started(session: LiveSession) -> None:
@@ -101,6 +107,7 @@ async def live(clips: dict[int, list[AccessUnit]], big_clip: list[AccessUnit]) -
         engine,
         verifier,
         recheck=recheck,
+        recheck_periodic=recheck_periodic,
         on_session_start=started,
         on_session_end=ended,
         config=LiveConfig(recheck_every=0.2, remind_before=1.5, hls_block_timeout=0.5, hls_session_idle=0.3),
@@ -244,6 +251,15 @@ async def test_revoked_rights_close_the_stream_within_the_recheck_period(live: L
     assert time.monotonic() - revoked_at < 1.0  # recheck_every is 0.2 s
     await wait_until(lambda: len(live.ended) == 1, what="session end")
     assert live.ended[0].reason == "access revoked"
+
+
+async def test_open_streams_are_rechecked_through_the_periodic_path(live: Live) -> None:
+    async with connect(live.ws_url(2, token_for(2, user_id=7)), max_size=None) as ws:
+        await read_stream(ws, 1)
+        while sum(kind == "periodic" for kind, _ in live.checks) < 2:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert live.checks[0] == ("connect", 2)
+    assert set(live.checks[1:]) == {("periodic", 2)}
 
 
 async def test_token_refresh_keeps_the_stream_and_no_refresh_ends_it(live: Live) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,6 +68,21 @@ async def get_camera(
     if row is None:
         raise NotFound("camera not found")
     return row[0], row[1]
+
+
+async def allowed_camera_ids(
+    session: AsyncSession, p: Principal, camera_ids: Iterable[int], action: Action
+) -> frozenset[int]:
+    """Those of `camera_ids` on which the caller may do `action`, in one query (`get_camera` for many)."""
+    ids = list(camera_ids)
+    if not ids:
+        return frozenset()
+    stmt = (
+        select(Camera.id)
+        .join(Region, Region.id == Camera.region_id)
+        .where(Camera.id.in_(ids), camera_filter(p, action))
+    )
+    return frozenset((await session.scalars(stmt)).all())
 
 
 async def open_camera(

@@ -40,6 +40,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -123,14 +124,18 @@ class LiveGateway:
         verify_token: TokenVerifier,
         *,
         recheck: Recheck = _allow_all,
+        recheck_periodic: Recheck | None = None,
         on_session_start: SessionHook = _ignore,
         on_session_end: SessionHook = _ignore,
         config: LiveConfig | None = None,
         wall: Callable[[], float] = time.time,
     ) -> None:
+        """`recheck_periodic` (default: `recheck`) answers the re-checks of open WebSocket streams,
+        which come at the same instants for all of them: it may batch them (media/access_batch.py)."""
         self.engine = engine
         self._verify = verify_token
         self._recheck = recheck
+        self._recheck_periodic = recheck_periodic or recheck
         self._on_start = on_session_start
         self._on_end = on_session_end
         self.config = config or LiveConfig()
@@ -501,7 +506,8 @@ class _WsStream:
         gateway = self._gateway
         config = gateway.config
         wall = gateway._wall
-        next_check = wall() + config.recheck_every
+        every = config.recheck_every
+        next_check = _next_multiple(wall(), every)  # the connect was checked; all streams on one beat
         reminded_for: int | None = None
         while True:
             claims = self.claims
@@ -509,9 +515,9 @@ class _WsStream:
             if now >= claims.expires:
                 return CLOSE_TOKEN, "stream token expired"
             if now >= next_check:
-                if not await gateway._recheck(claims):
+                if not await gateway._recheck_periodic(claims):
                     return CLOSE_FORBIDDEN, "access revoked"
-                next_check = now + config.recheck_every
+                next_check = _next_multiple(now, every)
             remind_at = claims.expires - config.remind_before
             if reminded_for != claims.expires and now >= remind_at:
                 reminded_for = claims.expires
@@ -523,6 +529,12 @@ class _WsStream:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.01, wake - now)):  # not wait_for: 3.11's can eat a cancel
                     await self._token_changed.wait()
+
+
+def _next_multiple(now: float, every: float) -> float:
+    """The first multiple of `every` after `now` (Unix time): streams opened at different moments
+    re-check together, at most `every` seconds after their previous check."""
+    return (math.floor(now / every) + 1) * every
 
 
 def live_router(

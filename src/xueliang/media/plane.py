@@ -25,6 +25,7 @@ from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound
 from xueliang.media import tokens
+from xueliang.media.access_batch import AccessBatch
 from xueliang.media.engine import CameraSpec, EngineConfig, HealthEvent, MediaEngine
 from xueliang.media.live import LiveGateway, LiveSession
 from xueliang.media.plane_rtsp import PlaneRtspAccess
@@ -61,10 +62,12 @@ class MediaPlane:
         self.secret = ctx.secret.encode()
         self._sources: dict[int, Any] = {}
         self.engine = MediaEngine(self._pull, config or EngineConfig())
+        self._batch = AccessBatch(self.allowed_cameras)
         self.gateway = LiveGateway(
             self.engine,
             self._verify,
             recheck=self._recheck,
+            recheck_periodic=self._recheck_periodic,
             on_session_start=self._session_started,
             on_session_end=self._session_ended,
         )
@@ -176,6 +179,19 @@ class MediaPlane:
     async def _recheck(self, claims: tokens.StreamClaims) -> bool:
         """Re-asks the policy, so revoked rights (disabled user, flag cleared, moved region) end streams."""
         return await self.may_view(claims.user_id, claims.camera_id)
+
+    async def _recheck_periodic(self, claims: tokens.StreamClaims) -> bool:
+        """`_recheck` for open streams: a user's streams due together share one visit to the database."""
+        return await self._batch.may_view(claims.user_id, claims.camera_id)
+
+    async def allowed_cameras(self, user_id: int, camera_ids: frozenset[int]) -> frozenset[int]:
+        """The access policy, asked now for several cameras: those this user may watch live."""
+        async with self.ctx.db.session() as session:
+            user = await session.get(User, user_id)
+            if user is None or user.disabled:
+                return frozenset()
+            principal = await accounts.principal_for(session, user)
+            return await cameras.allowed_camera_ids(session, principal, camera_ids, Action.view_live)
 
     async def may_view(self, user_id: int, camera_id: int) -> bool:
         """The access policy, asked now: may this user watch this camera live?"""

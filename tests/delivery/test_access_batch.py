@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
 from xueliang.media.access_batch import AccessBatch
-from xueliang.media.live import _next_multiple
+from xueliang.media.live import _next_beat
 
 
 class Policy:
@@ -71,10 +72,16 @@ async def test_a_failed_visit_reaches_every_asker() -> None:
     assert await batch.may_view(1, 10) is True  # the next period asks again
 
 
-def test_streams_recheck_on_a_common_beat() -> None:
-    assert _next_multiple(100.0, 30.0) == 120.0
-    assert _next_multiple(119.99, 30.0) == 120.0
-    assert _next_multiple(120.0, 30.0) == 150.0  # after a check on the beat, the next beat
-    opened = [1000.1, 1003.7, 1017.2, 1019.9]
-    assert {_next_multiple(t, 30.0) for t in opened} == {1020.0}
-    assert all(0 < _next_multiple(t, 0.2) - t <= 0.2 + 1e-9 for t in (5.0, 5.05, 5.199999))
+def test_a_users_streams_recheck_on_one_beat_and_users_spread_over_the_period() -> None:
+    every = 30.0
+    opened = [1000.1, 1003.7, 1017.2, 1019.9, 1029.99]
+    for user in (1, 2, 7, 12345):
+        beats = {_next_beat(t, every, user) for t in opened}
+        assert len(beats) <= 2  # streams opened over 30 s: at most two beats apart, one period apart
+        assert all(0 < _next_beat(t, every, user) - t <= every + 1e-9 for t in opened)
+        later = max(beats)
+        assert _next_beat(later, every, user) == pytest.approx(later + every)  # on the beat: the next one
+    phases = sorted(_next_beat(0.0, every, user) % every for user in range(1, 101))
+    gaps = [b - a for a, b in itertools.pairwise(phases)] + [every - phases[-1] + phases[0]]
+    assert max(gaps) < every / 20  # 100 users spread over the whole period, none bunched up
+    assert all(0 < _next_beat(t, 0.2, 9) - t <= 0.2 + 1e-9 for t in (5.0, 5.05, 5.199999))

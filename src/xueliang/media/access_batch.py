@@ -2,9 +2,10 @@
 
 Every open live stream asks the access policy again every 30 s (revoked rights must end it within that
 time). A county operator's 16-tile wall is 16 streams of one user: asked one by one, that is 16
-sessions, 16 principals and 16 queries every period. The live gateway aligns its streams' re-checks to
-the same instants (multiples of the period), and `AccessBatch` lets the asks of one user that arrive
-within `gather` seconds share one call of `check_many(user_id, camera_ids)`."""
+sessions, 16 principals and 16 queries every period. The live gateway puts all streams of one user on
+one beat (users' beats spread over the period, so they do not all ask at once), and `AccessBatch` lets
+the asks of one user that arrive within `gather` seconds share one call of `check_many(user_id,
+camera_ids)`."""
 
 from __future__ import annotations
 

@@ -507,7 +507,8 @@ class _WsStream:
         config = gateway.config
         wall = gateway._wall
         every = config.recheck_every
-        next_check = _next_multiple(wall(), every)  # the connect was checked; all streams on one beat
+        user = self.claims.user_id
+        next_check = _next_beat(wall(), every, user)  # the connect was checked; then the user's beat
         reminded_for: int | None = None
         while True:
             claims = self.claims
@@ -517,7 +518,7 @@ class _WsStream:
             if now >= next_check:
                 if not await gateway._recheck_periodic(claims):
                     return CLOSE_FORBIDDEN, "access revoked"
-                next_check = _next_multiple(now, every)
+                next_check = _next_beat(now, every, user)
             remind_at = claims.expires - config.remind_before
             if reminded_for != claims.expires and now >= remind_at:
                 reminded_for = claims.expires
@@ -531,10 +532,16 @@ class _WsStream:
                     await self._token_changed.wait()
 
 
-def _next_multiple(now: float, every: float) -> float:
-    """The first multiple of `every` after `now` (Unix time): streams opened at different moments
-    re-check together, at most `every` seconds after their previous check."""
-    return (math.floor(now / every) + 1) * every
+_PHASE = (math.sqrt(5) - 1) / 2  # spreads users' beats evenly over the period, whatever their ids
+
+
+def _next_beat(now: float, every: float, user_id: int) -> float:
+    """The user's next re-check instant after `now` (Unix time), at most `every` seconds away. All
+    streams of one user share a beat, so their re-checks can share one policy visit; each user's
+    beat has its own phase within the period, so users do not all hit the database at once."""
+    phase = (user_id * _PHASE) % 1.0 * every
+    beat = (math.floor((now - phase) / every) + 1) * every + phase
+    return beat if beat > now else beat + every  # rounding must not give a beat already passed
 
 
 def live_router(

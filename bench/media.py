@@ -709,19 +709,12 @@ def run_fanout(run: Run, args: argparse.Namespace) -> dict[str, Any]:
     start_load = wait_for_quiet(args)
     with platform(run, 1, "fanout") as server:
         camera = server.cameras[0]
-        first = start_viewers(
-            run, server, [server.ws_path(camera)], "fanout-1", args.viewer_policy == "batch"
-        )
+        batch = args.viewer_policy == "batch"
+        first = start_viewers(run, server, [server.ws_path(camera)], "fanout-1", batch)
         wait_until(lambda: server.health()[0]["viewers"] >= 1, 30, "the first viewer")
         time.sleep(args.warmup)
         one = measure_window({"server": [server.proc.pid]}, args.window)
-        rest = start_viewers(
-            run,
-            server,
-            [server.ws_path(camera)] * (args.fanout - 1),
-            "fanout-rest",
-            args.viewer_policy == "batch",
-        )
+        rest = start_viewers(run, server, [server.ws_path(camera)] * (args.fanout - 1), "fanout-rest", batch)
         wait_until(lambda: server.health()[0]["viewers"] >= args.fanout, 60, f"{args.fanout} viewers")
         time.sleep(args.warmup)
         seen = rest.stats()

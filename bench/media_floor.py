@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import statistics
 import subprocess
@@ -33,10 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from media import ROOT, Run, ensure_loops, start_sims, stop_process
+from media import ROOT, Run, cpu_seconds, ensure_loops, start_sims, status_kb, stop_process
 
 MODES = ("read", "assemble", "channel", "ffmpeg-null", "ffmpeg-hls")
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 # -- child: our client pulling every camera ------------------------------------------------------------
@@ -86,15 +84,10 @@ def pull_main(mode: str, urls: list[str]) -> None:
 # -- the parent -------------------------------------------------------------------------------------------
 
 
-def ticks_and_wakes(pids: list[int]) -> tuple[int, int]:
-    ticks = wakes = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])
-        with open(f"/proc/{pid}/status") as f:
-            wakes += next(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches"))
-    return ticks, wakes
+def cpu_and_wakes(pids: list[int]) -> tuple[float, int]:
+    """CPU seconds and voluntary context switches (wake-ups), summed over `pids`."""
+    cpu = sum(cpu_seconds(pid) for pid in pids)
+    return cpu, sum(status_kb(pid, "voluntary_ctxt_switches") for pid in pids)
 
 
 def start_mode(run: Run, mode: str, cameras: int, args: argparse.Namespace) -> list[subprocess.Popen[bytes]]:
@@ -128,16 +121,16 @@ def measure(run: Run, mode: str, cameras: int, args: argparse.Namespace) -> dict
         if any(p.poll() is not None for p in procs):
             raise RuntimeError(f"{mode}: a process ended early")
         pids = [p.pid for p in procs]
-        ticks0, wakes0 = ticks_and_wakes(pids)
+        cpu0, wakes0 = cpu_and_wakes(pids)
         started = time.monotonic()
         time.sleep(args.window)
-        ticks1, wakes1 = ticks_and_wakes(pids)
+        cpu1, wakes1 = cpu_and_wakes(pids)
         wall = time.monotonic() - started
     finally:
         for proc in procs:
             stop_process(proc, signal.SIGKILL if mode.startswith("ffmpeg") else signal.SIGTERM)
             run.procs.remove(proc)
-    cpu_pct = (ticks1 - ticks0) / TICK / wall * 100
+    cpu_pct = (cpu1 - cpu0) / wall * 100
     return {
         "cpu_per_camera_pct": round(cpu_pct / cameras, 4),
         "wakes_per_s": round((wakes1 - wakes0) / wall, 1),

@@ -131,7 +131,8 @@ class LiveGateway:
         wall: Callable[[], float] = time.time,
     ) -> None:
         """`recheck_periodic` (default: `recheck`) answers the re-checks of open WebSocket streams,
-        which come at the same instants for all of them: it may batch them (media/access_batch.py)."""
+        which come at the same instants for all streams of one user: it may batch them
+        (media/access_batch.py)."""
         self.engine = engine
         self._verify = verify_token
         self._recheck = recheck

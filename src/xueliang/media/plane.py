@@ -23,7 +23,6 @@ from xueliang.audit.service import Actor
 from xueliang.cameras import service as cameras
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
-from xueliang.core.errors import NotFound
 from xueliang.media import tokens
 from xueliang.media.access_batch import AccessBatch
 from xueliang.media.engine import CameraSpec, EngineConfig, HealthEvent, MediaEngine
@@ -195,16 +194,7 @@ class MediaPlane:
 
     async def may_view(self, user_id: int, camera_id: int) -> bool:
         """The access policy, asked now: may this user watch this camera live?"""
-        async with self.ctx.db.session() as session:
-            user = await session.get(User, user_id)
-            if user is None or user.disabled:
-                return False
-            principal = await accounts.principal_for(session, user)
-            try:
-                await cameras.get_camera(session, principal, camera_id, Action.view_live)
-            except NotFound:
-                return False
-            return True
+        return camera_id in await self.allowed_cameras(user_id, frozenset((camera_id,)))
 
     async def _audit_session(self, action: str, live: LiveSession) -> None:
         async with self.ctx.db.session() as session:

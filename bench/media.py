@@ -12,7 +12,10 @@ For each camera count N (default 8 and 32), on loopback, with N simulated camera
   in the live path), time to first frame for --joiners WebSocket viewers joining at random times
   (connect -> the first fragment, which must hold a keyframe);
 - the peer: `ffmpeg -rtsp_transport tcp -i URL -c copy -f hls`, one process per camera (Debian's
-  ffmpeg), CPU summed over all of them, RSS and PSS (from /proc/<pid>/smaps_rollup).
+  ffmpeg), CPU summed over all of them, RSS and PSS (from /proc/<pid>/smaps_rollup);
+- the floor (unless --no-floor): our RTSP client in one process that only reads the same cameras
+  (`bench/media_floor.py`). On a virtual machine waking up once per frame costs most of a camera's CPU
+  at a few cameras, for FFmpeg and for us alike; `*_above_floor_pct` is what each spends beyond that.
 Then CPU per extra viewer: one camera, 1 and then 200 WebSocket viewers, (difference) / 199.
 
     .venv/bin/python bench/media.py [--cameras 8,32,59] [--warmup 10] [--window 30] [--rounds 1]
@@ -704,6 +707,31 @@ def run_ffmpeg(run: Run, cameras: int, args: argparse.Namespace, tag: str) -> di
     }
 
 
+def run_floor(run: Run, cameras: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The wake-up floor for the same cameras: our RTSP client in one uvloop process that, once every
+    camera streams, only counts what it reads (`bench/media_floor.py`'s read mode). What the platform
+    and FFmpeg each spend above it is the work they do per frame beyond waking up and reading."""
+    start_load = wait_for_quiet(args)
+    urls = [run.camera_url(n) for n in range(1, cameras + 1)]
+    floor_script = Path(__file__).resolve().with_name("media_floor.py")
+    proc = run.spawn([sys.executable, str(floor_script), "--pull", "read", *urls], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    try:
+        if proc.stdout.readline() != b"ready\n":  # empty when the client ended before every camera streamed
+            raise RuntimeError("the floor client ended before every camera was streaming")
+        time.sleep(args.warmup)
+        cpu = measure_window({"floor": [proc.pid]}, args.window)
+    finally:
+        stop_process(proc)
+        run.procs.remove(proc)
+        proc.stdout.close()
+    return {
+        "cpu_per_camera_pct": round(cpu["floor"] / cameras, 3),
+        "window_s": round(cpu["wall_s"], 2),
+        "loadavg_1m": {"at_start": start_load, "window_max": round(cpu["loadavg_1m"], 2)},
+    }
+
+
 def run_fanout(run: Run, args: argparse.Namespace) -> dict[str, Any]:
     """CPU of the platform with one camera and 1, then `--fanout` WebSocket viewers."""
     start_load = wait_for_quiet(args)
@@ -769,6 +797,19 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             if r.get("ffmpeg")
         ]
         summary["cpu_ratio_ours_to_ffmpeg"] = _r(median(list(ratios)), 3)
+    floors = [r for r in rounds if r.get("floor")]
+    if floors:
+        summary["floor_cpu_per_camera_pct"] = median([r["floor"]["cpu_per_camera_pct"] for r in floors])
+        summary["ours_above_floor_pct"] = _r(
+            median([r["ours"]["cpu_per_camera_pct"] - r["floor"]["cpu_per_camera_pct"] for r in floors]), 3
+        )
+        if peer:
+            summary["ffmpeg_above_floor_pct"] = _r(
+                median(
+                    [r["ffmpeg"]["cpu_per_camera_pct"] - r["floor"]["cpu_per_camera_pct"] for r in floors]
+                ),
+                3,
+            )
     return summary
 
 
@@ -821,6 +862,9 @@ def main() -> None:
     )
     parser.add_argument("--ffmpeg", default="/usr/bin/ffmpeg")
     parser.add_argument("--no-ffmpeg", action="store_true")
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the wake-up floor (a client that only reads)"
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--viewers", help=argparse.SUPPRESS)
     parser.add_argument("--joiners-run", help=argparse.SUPPRESS)
@@ -851,12 +895,15 @@ def main() -> None:
                 rounds = []
                 for index in range(args.rounds):
                     entry: dict[str, Any] = {}
-                    order = ["ours", "ffmpeg"] if index % 2 == 0 else ["ffmpeg", "ours"]
+                    sides = ["ours", "ffmpeg", "floor"]
+                    order = sides[index % 3 :] + sides[: index % 3]
                     for side in order:
                         if side == "ours":
                             entry["ours"] = run_ours(run, cameras, args, f"{cameras}-{index}")
-                        elif not args.no_ffmpeg:
+                        elif side == "ffmpeg" and not args.no_ffmpeg:
                             entry["ffmpeg"] = run_ffmpeg(run, cameras, args, f"{cameras}-{index}")
+                        elif side == "floor" and not args.no_floor:
+                            entry["floor"] = run_floor(run, cameras, args)
                     rounds.append(entry)
                 result["runs"].append({"cameras": cameras, "summary": summarize(rounds), "rounds": rounds})
             if len(result["runs"]) > 1:

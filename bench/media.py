@@ -15,7 +15,9 @@ For each camera count N (default 8 and 32), on loopback, with N simulated camera
   ffmpeg), CPU summed over all of them, RSS and PSS (from /proc/<pid>/smaps_rollup);
 - the floor (unless --no-floor): our RTSP client in one process that only reads the same cameras
   (`bench/media_floor.py`). On a virtual machine waking up once per frame costs most of a camera's CPU
-  at a few cameras, for FFmpeg and for us alike; `*_above_floor_pct` is what each spends beyond that.
+  at a few cameras, for FFmpeg and for us alike; `*_above_floor_pct` is what each spends beyond that;
+- with --peer-viewer, FFmpeg like for like: the same HLS output plus every frame as its own fMP4
+  fragment, flushed at once, over TCP to a live viewer that discards it (`ffmpeg_viewer`).
 Then CPU per extra viewer: one camera, 1 and then 200 WebSocket viewers, (difference) / 199.
 
     .venv/bin/python bench/media.py [--cameras 8,32,59] [--warmup 10] [--window 30] [--rounds 1]
@@ -325,6 +327,24 @@ def joiners_main(spec_path: str) -> None:
 
 
 # -- child: the platform with the latency probe --------------------------------------------------------
+
+
+def sink_main(port: str, batch: bool) -> None:
+    """The FFmpeg peer's live viewer: accepts TCP connections on `port` and discards what they send."""
+    if batch:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+
+    async def drain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(1 << 16):
+            pass
+        writer.close()
+
+    async def run() -> None:
+        server = await asyncio.start_server(drain, "127.0.0.1", int(port))
+        print("ready", flush=True)  # the parent waits for this line
+        await server.serve_forever()
+
+    asyncio.run(run())
 
 
 def serve_main(probe_path: str) -> None:
@@ -660,10 +680,29 @@ def run_joiners(run: Run, server: Server, args: argparse.Namespace) -> dict[str,
     }
 
 
-def run_ffmpeg(run: Run, cameras: int, args: argparse.Namespace, tag: str) -> dict[str, Any]:
+def start_sink(run: Run, args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    batch = ["--batch"] if args.viewer_policy == "batch" else []
+    proc = run.spawn(
+        [sys.executable, str(Path(__file__).resolve()), "--sink", str(port), *batch], stdout=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    if proc.stdout.readline() != b"ready\n":
+        raise RuntimeError("the FFmpeg viewers' sink did not start")
+    return proc, port
+
+
+def run_ffmpeg(
+    run: Run, cameras: int, args: argparse.Namespace, tag: str, viewer: bool = False
+) -> dict[str, Any]:
+    """The peer; with `viewer`, each FFmpeg also sends every frame as its own fMP4 fragment over TCP to
+    a live viewer (the sink), flushed per frame, as our platform does over the WebSocket."""
     start_load = wait_for_quiet(args)
     out = run.work / f"hls-{tag}"
     procs = []
+    sink: subprocess.Popen[bytes] | None = None
+    if viewer:
+        sink, sink_port = start_sink(run, args)
     for number in range(1, cameras + 1):
         target = out / str(number)
         target.mkdir(parents=True, exist_ok=True)
@@ -678,6 +717,9 @@ def run_ffmpeg(run: Run, cameras: int, args: argparse.Namespace, tag: str) -> di
             "delete_segments",
             str(target / "index.m3u8"),
         ]
+        if viewer:
+            cmd += ["-c", "copy", "-f", "mp4", "-movflags", "frag_every_frame+empty_moov+default_base_moof"]
+            cmd += ["-flush_packets", "1", f"tcp://127.0.0.1:{sink_port}?tcp_nodelay=1"]
         procs.append(run.spawn(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
         wait_until(
@@ -687,13 +729,21 @@ def run_ffmpeg(run: Run, cameras: int, args: argparse.Namespace, tag: str) -> di
         dead = [p.args for p in procs if p.poll() is not None]
         if dead:
             raise RuntimeError(f"{len(dead)} ffmpeg processes ended early")
-        cpu = measure_window({"ffmpeg": [p.pid for p in procs], "sim": run.sim_pids}, args.window)
+        groups = {"ffmpeg": [p.pid for p in procs], "sim": run.sim_pids}
+        if sink is not None:
+            groups["viewer"] = [sink.pid]
+        cpu = measure_window(groups, args.window)
         rss = [status_kb(p.pid, "VmRSS") for p in procs]
         pss = [pss_kb(p.pid) for p in procs]
     finally:
         for proc in procs:
             stop_process(proc, signal.SIGKILL)
             run.procs.remove(proc)
+        if sink is not None:
+            stop_process(sink)
+            run.procs.remove(sink)
+            if sink.stdout is not None:
+                sink.stdout.close()
         shutil.rmtree(out, ignore_errors=True)
     return {
         "cpu_pct": round(cpu["ffmpeg"], 2),
@@ -704,7 +754,7 @@ def run_ffmpeg(run: Run, cameras: int, args: argparse.Namespace, tag: str) -> di
         "sim_cpu_pct": round(cpu["sim"], 2),
         "window_s": round(cpu["wall_s"], 2),
         "loadavg_1m": {"at_start": start_load, "window_max": round(cpu["loadavg_1m"], 2)},
-    }
+    } | ({"viewer_cpu_pct": round(cpu["viewer"], 2)} if sink is not None else {})
 
 
 def run_floor(run: Run, cameras: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -797,6 +847,20 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             if r.get("ffmpeg")
         ]
         summary["cpu_ratio_ours_to_ffmpeg"] = _r(median(list(ratios)), 3)
+    with_viewer = [r for r in rounds if r.get("ffmpeg_viewer")]
+    if with_viewer:
+        summary["ffmpeg_viewer_cpu_per_camera_pct"] = median(
+            [r["ffmpeg_viewer"]["cpu_per_camera_pct"] for r in with_viewer]
+        )
+        summary["cpu_ratio_ours_to_ffmpeg_viewer"] = _r(
+            median(
+                [
+                    r["ours"]["cpu_per_camera_pct"] / r["ffmpeg_viewer"]["cpu_per_camera_pct"]
+                    for r in with_viewer
+                ]
+            ),
+            3,
+        )
     floors = [r for r in rounds if r.get("floor")]
     if floors:
         summary["floor_cpu_per_camera_pct"] = median([r["floor"]["cpu_per_camera_pct"] for r in floors])
@@ -865,7 +929,14 @@ def main() -> None:
     parser.add_argument(
         "--no-floor", action="store_true", help="skip the wake-up floor (a client that only reads)"
     )
+    parser.add_argument(
+        "--peer-viewer",
+        action="store_true",
+        help="also run FFmpeg with HLS plus a live per-frame fMP4 viewer over TCP (like for like with ours)",
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--sink", help=argparse.SUPPRESS)
+    parser.add_argument("--batch", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--viewers", help=argparse.SUPPRESS)
     parser.add_argument("--joiners-run", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -873,6 +944,8 @@ def main() -> None:
         return serve_main(args.serve)
     if args.viewers:
         return viewers_main(args.viewers)
+    if args.sink:
+        return sink_main(args.sink, args.batch)
     if args.joiners_run:
         return joiners_main(args.joiners_run)
 
@@ -895,8 +968,8 @@ def main() -> None:
                 rounds = []
                 for index in range(args.rounds):
                     entry: dict[str, Any] = {}
-                    sides = ["ours", "ffmpeg", "floor"]
-                    order = sides[index % 3 :] + sides[: index % 3]
+                    sides = ["ours", "ffmpeg", "floor"] + (["ffmpeg_viewer"] if args.peer_viewer else [])
+                    order = sides[index % len(sides) :] + sides[: index % len(sides)]
                     for side in order:
                         if side == "ours":
                             entry["ours"] = run_ours(run, cameras, args, f"{cameras}-{index}")
@@ -904,6 +977,9 @@ def main() -> None:
                             entry["ffmpeg"] = run_ffmpeg(run, cameras, args, f"{cameras}-{index}")
                         elif side == "floor" and not args.no_floor:
                             entry["floor"] = run_floor(run, cameras, args)
+                        elif side == "ffmpeg_viewer":
+                            tag = f"{cameras}-{index}-viewer"
+                            entry["ffmpeg_viewer"] = run_ffmpeg(run, cameras, args, tag, viewer=True)
                     rounds.append(entry)
                 result["runs"].append({"cameras": cameras, "summary": summarize(rounds), "rounds": rounds})
             if len(result["runs"]) > 1:

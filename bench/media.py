@@ -49,7 +49,7 @@ import sys
 import tempfile
 import time
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -761,20 +761,18 @@ def run_floor(run: Run, cameras: int, args: argparse.Namespace) -> dict[str, Any
     """The wake-up floor for the same cameras: our RTSP client in one uvloop process that, once every
     camera streams, only counts what it reads (`bench/media_floor.py`'s read mode). What the platform
     and FFmpeg each spend above it is the work they do per frame beyond waking up and reading."""
+    from media_floor import start_mode  # it imports this module: not at the top
+
     start_load = wait_for_quiet(args)
-    urls = [run.camera_url(n) for n in range(1, cameras + 1)]
-    floor_script = Path(__file__).resolve().with_name("media_floor.py")
-    proc = run.spawn([sys.executable, str(floor_script), "--pull", "read", *urls], stdout=subprocess.PIPE)
-    assert proc.stdout is not None
+    (proc,) = start_mode(run, "read", cameras, args)
     try:
-        if proc.stdout.readline() != b"ready\n":  # empty when the client ended before every camera streamed
-            raise RuntimeError("the floor client ended before every camera was streaming")
         time.sleep(args.warmup)
         cpu = measure_window({"floor": [proc.pid]}, args.window)
     finally:
         stop_process(proc)
         run.procs.remove(proc)
-        proc.stdout.close()
+        if proc.stdout is not None:
+            proc.stdout.close()
     return {
         "cpu_per_camera_pct": round(cpu["floor"] / cameras, 3),
         "window_s": round(cpu["wall_s"], 2),
@@ -847,32 +845,28 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             if r.get("ffmpeg")
         ]
         summary["cpu_ratio_ours_to_ffmpeg"] = _r(median(list(ratios)), 3)
-    with_viewer = [r for r in rounds if r.get("ffmpeg_viewer")]
-    if with_viewer:
-        summary["ffmpeg_viewer_cpu_per_camera_pct"] = median(
-            [r["ffmpeg_viewer"]["cpu_per_camera_pct"] for r in with_viewer]
+
+    def cpu(entry: dict[str, Any], side: str) -> float:
+        value: float = entry[side]["cpu_per_camera_pct"]
+        return value
+
+    def per_round(side: str, figure: Callable[[dict[str, Any]], float]) -> float | None:
+        """The median of `figure` over the rounds that ran `side` (None when none did)."""
+        return _r(median([figure(r) for r in rounds if r.get(side)]), 3)
+
+    if any(r.get("ffmpeg_viewer") for r in rounds):
+        summary["ffmpeg_viewer_cpu_per_camera_pct"] = per_round(
+            "ffmpeg_viewer", lambda r: cpu(r, "ffmpeg_viewer")
         )
-        summary["cpu_ratio_ours_to_ffmpeg_viewer"] = _r(
-            median(
-                [
-                    r["ours"]["cpu_per_camera_pct"] / r["ffmpeg_viewer"]["cpu_per_camera_pct"]
-                    for r in with_viewer
-                ]
-            ),
-            3,
+        summary["cpu_ratio_ours_to_ffmpeg_viewer"] = per_round(
+            "ffmpeg_viewer", lambda r: cpu(r, "ours") / cpu(r, "ffmpeg_viewer")
         )
-    floors = [r for r in rounds if r.get("floor")]
-    if floors:
-        summary["floor_cpu_per_camera_pct"] = median([r["floor"]["cpu_per_camera_pct"] for r in floors])
-        summary["ours_above_floor_pct"] = _r(
-            median([r["ours"]["cpu_per_camera_pct"] - r["floor"]["cpu_per_camera_pct"] for r in floors]), 3
-        )
+    if any(r.get("floor") for r in rounds):
+        summary["floor_cpu_per_camera_pct"] = per_round("floor", lambda r: cpu(r, "floor"))
+        summary["ours_above_floor_pct"] = per_round("floor", lambda r: cpu(r, "ours") - cpu(r, "floor"))
         if peer:
-            summary["ffmpeg_above_floor_pct"] = _r(
-                median(
-                    [r["ffmpeg"]["cpu_per_camera_pct"] - r["floor"]["cpu_per_camera_pct"] for r in floors]
-                ),
-                3,
+            summary["ffmpeg_above_floor_pct"] = per_round(
+                "floor", lambda r: cpu(r, "ffmpeg") - cpu(r, "floor")
             )
     return summary
 
@@ -952,6 +946,7 @@ def main() -> None:
     counts = [int(n) for n in args.cameras.split(",") if n]
     if not counts or max(counts) > 59 or min(counts) < 1:
         parser.error("--cameras takes counts from 1 to 59")
+    peers = [("ffmpeg", args.no_ffmpeg), ("floor", args.no_floor), ("ffmpeg_viewer", not args.peer_viewer)]
     started = time.monotonic()
     result: dict[str, Any] = {"machine_before": machine(), "goals": GOALS}
     result["config"] = {
@@ -964,22 +959,22 @@ def main() -> None:
         try:
             start_sims(run, max(counts), args.sims)
             result["runs"] = []
+            sides = ["ours"] + [side for side, skip in peers if not skip]
             for cameras in counts:
                 rounds = []
                 for index in range(args.rounds):
                     entry: dict[str, Any] = {}
-                    sides = ["ours", "ffmpeg", "floor"] + (["ffmpeg_viewer"] if args.peer_viewer else [])
+                    tag = f"{cameras}-{index}"
                     order = sides[index % len(sides) :] + sides[: index % len(sides)]
                     for side in order:
                         if side == "ours":
-                            entry["ours"] = run_ours(run, cameras, args, f"{cameras}-{index}")
-                        elif side == "ffmpeg" and not args.no_ffmpeg:
-                            entry["ffmpeg"] = run_ffmpeg(run, cameras, args, f"{cameras}-{index}")
-                        elif side == "floor" and not args.no_floor:
-                            entry["floor"] = run_floor(run, cameras, args)
-                        elif side == "ffmpeg_viewer":
-                            tag = f"{cameras}-{index}-viewer"
-                            entry["ffmpeg_viewer"] = run_ffmpeg(run, cameras, args, tag, viewer=True)
+                            entry[side] = run_ours(run, cameras, args, tag)
+                        elif side == "ffmpeg":
+                            entry[side] = run_ffmpeg(run, cameras, args, tag)
+                        elif side == "floor":
+                            entry[side] = run_floor(run, cameras, args)
+                        else:
+                            entry[side] = run_ffmpeg(run, cameras, args, f"{tag}-viewer", viewer=True)
                     rounds.append(entry)
                 result["runs"].append({"cameras": cameras, "summary": summarize(rounds), "rounds": rounds})
             if len(result["runs"]) > 1:

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import BACKEND
 
-from xueliang.core import tasks
+from xueliang.core import timers
 from xueliang.core.clock import ManualClock, SystemClock
 from xueliang.core.db import Database
-from xueliang.core.tasks import AfterCommit, Handler, Timer, TimerRunner
+from xueliang.core.timers import AfterCommit, Handler, Timer, TimerRunner
 from xueliang.notify.hub import Event, Hub
 from xueliang.notify.pg import PgBridge, asyncpg_dsn
 
@@ -37,15 +37,15 @@ async def test_fires_once_across_runners_and_retries_after_failure(alarm_url: st
     try:
         async with db_a.session() as s:
             for name in ("one", "two", "three"):
-                await tasks.schedule(s, "test.kind", clock.now(), {"name": name}, key=f"t-{name}-{id(clock)}")
+                await timers.schedule(s, "test.kind", clock.now(), {"name": name}, key=f"t-{name}-{id(clock)}")
             later = clock.now() + timedelta(seconds=1)
-            await tasks.schedule(s, "test.kind", later, {"name": "flaky"}, key=f"t-flaky-{id(clock)}")
-            await tasks.schedule(
+            await timers.schedule(s, "test.kind", later, {"name": "flaky"}, key=f"t-flaky-{id(clock)}")
+            await timers.schedule(
                 s, "test.kind", clock.now(), {"name": "cancelled"}, key=f"t-cancel-{id(clock)}"
             )
             await s.commit()
         async with db_a.session() as s:
-            assert await tasks.cancel(s, f"t-cancel-{id(clock)}")
+            assert await timers.cancel(s, f"t-cancel-{id(clock)}")
             await s.commit()
         await asyncio.gather(a.run_due(), b.run_due(), a.run_due())
         assert sorted(fired) == ["one", "three", "two"]  # each exactly once, the cancelled one never
@@ -86,7 +86,7 @@ async def test_background_runner_wakes_for_a_new_timer(alarm_url: str) -> None:
     try:
         await asyncio.sleep(0)
         async with db.session() as s:
-            await tasks.schedule(s, "test.wake", SystemClock().now(), {})
+            await timers.schedule(s, "test.wake", SystemClock().now(), {})
             await s.commit()
         await asyncio.wait_for(fired.wait(), 5)
     finally:
@@ -110,12 +110,12 @@ async def test_a_timer_due_after_the_runners_next_look_does_not_wake_it(alarm_ur
         planned = runner._sleeping_until
         assert planned is not None
         async with db.session() as s:
-            await tasks.schedule(s, "test.later", SystemClock().now() + timedelta(hours=1), {})
+            await timers.schedule(s, "test.later", SystemClock().now() + timedelta(hours=1), {})
             await s.commit()
         await asyncio.sleep(0.05)  # room for a wrong wake-up to show: a pass would plan anew
         assert runner._sleeping_until == planned, "woken for a timer it would see in time anyway"
         async with db.session() as s:
-            await tasks.schedule(s, "test.later", SystemClock().now(), {})
+            await timers.schedule(s, "test.later", SystemClock().now(), {})
             await s.commit()
         await asyncio.wait_for(fired.wait(), 5)  # max_idle is 10 minutes: only a wake-up fires it
         assert runner._sleeping_until != planned

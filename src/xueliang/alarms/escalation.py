@@ -15,7 +15,7 @@ from xueliang.alarms.models import Alarm, AlarmEvent, AlarmState, StationConfig
 from xueliang.alarms.routing import escalation_target
 from xueliang.audit import service as audit
 from xueliang.audit.service import SYSTEM
-from xueliang.core import tasks
+from xueliang.core import timers
 from xueliang.regions.models import Region
 
 TIMER_KIND = "alarm.escalate"
@@ -49,7 +49,7 @@ async def schedule_next(session: AsyncSession, alarm: Alarm) -> None:
     if alarm.ack_due_at is not None:
         level = alarm.escalation_level + 1
         payload = {"alarm_id": alarm.id, "level": level}
-        await tasks.schedule(session, TIMER_KIND, alarm.ack_due_at, payload, key=timer_key(alarm.id, level))
+        await timers.schedule(session, TIMER_KIND, alarm.ack_due_at, payload, key=timer_key(alarm.id, level))
 
 
 async def escalate(session: AsyncSession, alarm_id: int, level: int, now: datetime) -> Alarm | None:
@@ -60,7 +60,7 @@ async def escalate(session: AsyncSession, alarm_id: int, level: int, now: dateti
         .values(escalation_level=level, escalated_at=now, version=Alarm.version + 1)
         .execution_options(synchronize_session=False)
     )
-    if tasks.rowcount(result) != 1:
+    if timers.rowcount(result) != 1:
         return None
     alarm = await session.get(Alarm, alarm_id, populate_existing=True)
     assert alarm is not None
@@ -74,7 +74,7 @@ async def escalate(session: AsyncSession, alarm_id: int, level: int, now: dateti
     await audit.append(
         session, SYSTEM, "alarm.escalate", at=now, target_type="alarm", target_id=alarm.id, detail=detail
     )
-    await tasks.cancel(session, timer_key(alarm.id, level))
+    await timers.cancel(session, timer_key(alarm.id, level))
     alarm.ack_due_at = due_at(alarm.received_at, delays, level + 1)
     await schedule_next(session, alarm)
     return alarm

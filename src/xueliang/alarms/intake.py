@@ -29,7 +29,7 @@ from xueliang.alarms.routing import station_of
 from xueliang.alarms.service import IntakeResult, Press
 from xueliang.audit import service as audit
 from xueliang.audit.service import SYSTEM, Actor
-from xueliang.core import tasks
+from xueliang.core import timers
 from xueliang.core.context import AppContext
 from xueliang.regions.models import Household, Region
 
@@ -245,7 +245,7 @@ async def _record(
     presses = [_press_values(alarm.id, press, now) for kind, alarm, press, _ in plan if kind != "duplicate"]
     details: list[dict[str, object]] = []
     events: list[dict[str, object]] = []
-    timers: list[tuple[str, datetime, dict[str, Any], str | None]] = []
+    due_timers: list[tuple[str, datetime, dict[str, Any], str | None]] = []
     for alarm, press, actor in fresh:
         detail = {
             "kind": press.kind.value,
@@ -268,14 +268,14 @@ async def _record(
         if alarm.ack_due_at is not None:
             level = alarm.escalation_level + 1
             payload: dict[str, Any] = {"alarm_id": alarm.id, "level": level}
-            timers.append(
+            due_timers.append(
                 (escalation.TIMER_KIND, alarm.ack_due_at, payload, escalation.timer_key(alarm.id, level))
             )
     if presses:
         await session.execute(insert(AlarmPress), presses)
     if events:
         await session.execute(insert(AlarmEvent), events)
-    await tasks.schedule_many(session, timers)
+    await timers.schedule_many(session, due_timers)
     return details
 
 

@@ -29,7 +29,7 @@ from xueliang.alarms.service import load_for_action
 from xueliang.alarms.workflow import CLOSED
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
-from xueliang.core import tasks
+from xueliang.core import timers
 from xueliang.core.errors import Conflict, NotFound, ValidationFailed
 from xueliang.regions.models import Place, Region, RegionLevel
 
@@ -294,7 +294,7 @@ async def stand_down(
         .values(stood_down_at=now, stood_down_by=p.user_id)
         .execution_options(synchronize_session=False)
     )
-    if tasks.rowcount(done) != 1:
+    if timers.rowcount(done) != 1:
         raise Conflict("already stood down", code="already_stood_down")
     await session.execute(
         update(MobilizationTask)
@@ -327,9 +327,9 @@ async def confirm_in_position(
         .execution_options(synchronize_session=False)
     )
     await session.refresh(task)
-    if tasks.rowcount(done) != 1 and task.state is TaskState.closed:
+    if timers.rowcount(done) != 1 and task.state is TaskState.closed:
         raise Conflict("the mobilization was stood down", code="task_closed")
-    if tasks.rowcount(done) == 1:
+    if timers.rowcount(done) == 1:
         await audit.append(
             session, actor, "alarm.task.in_position", at=now, target_type="task", target_id=task_id
         )

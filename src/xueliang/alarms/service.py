@@ -24,7 +24,7 @@ from xueliang.alarms.routing import nearest_cameras, station_of
 from xueliang.alarms.workflow import CLOSED, TRANSITIONS, Action
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
-from xueliang.core import tasks
+from xueliang.core import timers
 from xueliang.core.errors import Conflict, Forbidden, NotFound
 from xueliang.regions.models import Household, Region
 
@@ -260,13 +260,13 @@ async def transition(
         .values(state=target, version=Alarm.version + 1, **_values(action, p, now, to, user_id))
         .execution_options(synchronize_session=False)
     )
-    if tasks.rowcount(result) != 1:
+    if timers.rowcount(result) != 1:
         await session.rollback()
         current = await session.get(Alarm, alarm_id, populate_existing=True)
         state = current.state.value if current else "gone"
         raise Conflict(f"alarm is {state}; cannot {action.value}", code="illegal_transition")
     if action is Action.acknowledge or target in CLOSED:
-        await tasks.cancel(session, escalation.timer_key(alarm_id, alarm.escalation_level + 1))
+        await timers.cancel(session, escalation.timer_key(alarm_id, alarm.escalation_level + 1))
     detail: dict[str, object] = {"from": alarm.state.value, "to": target.value}
     if action is Action.dispatch:
         detail.update({"dispatched_to": to, "user_id": user_id})

@@ -37,7 +37,9 @@ async def test_fires_once_across_runners_and_retries_after_failure(alarm_url: st
     try:
         async with db_a.session() as s:
             for name in ("one", "two", "three"):
-                await timers.schedule(s, "test.kind", clock.now(), {"name": name}, key=f"t-{name}-{id(clock)}")
+                await timers.schedule(
+                    s, "test.kind", clock.now(), {"name": name}, key=f"t-{name}-{id(clock)}"
+                )
             later = clock.now() + timedelta(seconds=1)
             await timers.schedule(s, "test.kind", later, {"name": "flaky"}, key=f"t-flaky-{id(clock)}")
             await timers.schedule(

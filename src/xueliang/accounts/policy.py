@@ -1,17 +1,18 @@
-"""The one access policy: role x region subtree x camera flags. Every route asks it.
+"""The one access policy: role x region subtree x object flags. Every route asks it.
 
-Scope is a region path prefix. Objects outside scope are answered as missing (404) by callers."""
+This module holds who the caller is (`Principal`), what each role may do at all (the role x action
+table) and the region scope, each as a check and, where lists need it, as SQL. The rules for one kind
+of object build on these in their own domain: `cameras/policy.py`, `alarms/policy.py`. Scope is a
+region path prefix. Objects outside scope are answered as missing (404) by callers."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, false, or_, true
+from sqlalchemy import ColumnElement, SQLColumnExpression
 
 from xueliang.accounts.models import Role
-from xueliang.cameras.models import Camera
-from xueliang.regions.models import Region
 
 
 class Action(enum.StrEnum):
@@ -64,19 +65,6 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.auditor: frozenset({Action.read_audit, Action.read_regions}),
 }
 
-# Roles that see only cameras flagged for public view.
-PUBLIC_ONLY = frozenset({Role.resident})
-CAMERA_ACTIONS = frozenset(
-    {
-        Action.list_cameras,
-        Action.view_live,
-        Action.view_recording,
-        Action.export_video,
-        Action.control_ptz,
-        Action.manage_cameras,
-    }
-)
-
 
 @dataclass(frozen=True)
 class Principal:
@@ -105,71 +93,6 @@ def may_see_region(p: Principal, region_path: str) -> bool:
     )
 
 
-def may_camera(p: Principal, action: Action, camera: Camera, camera_region_path: str) -> bool:
-    if not allows(p, action) or not in_scope(p, camera_region_path):
-        return False
-    if p.role in PUBLIC_ONLY:
-        return action in (Action.list_cameras, Action.view_live) and camera.public_view and camera.enabled
-    return True
-
-
-def camera_filter(p: Principal, action: Action) -> ColumnElement[bool]:
-    """The same decision as `may_camera`, as a SQL condition over Camera joined with Region."""
-    if not allows(p, action):
-        return false()
-    cond: ColumnElement[bool] = Region.path.startswith(p.region_path, autoescape=True)
-    if p.role in PUBLIC_ONLY:
-        if action not in (Action.list_cameras, Action.view_live):
-            return false()
-        cond = and_(cond, Camera.public_view.is_(True), Camera.enabled.is_(True))
-    return and_(cond, true())
-
-
-# --- Alarms -------------------------------------------------------------------------------------
-# Staff who handle alarms (operator: township subtree, duty officer: village, admin: county) read and
-# act on alarms in their subtree. A resident reads only their own household's alarms; anyone reads
-# the alarms they raised themselves. Nobody else reads an alarm, and out of scope answers 404.
-
-
-def may_handle_alarm(p: Principal, alarm_region_path: str) -> bool:
-    return allows(p, Action.handle_alarms) and in_scope(p, alarm_region_path)
-
-
-def may_read_alarm(
-    p: Principal, alarm_region_path: str, household_id: int | None, raised_by: int | None
-) -> bool:
-    if may_handle_alarm(p, alarm_region_path):
-        return True
-    if raised_by is not None and raised_by == p.user_id:
-        return True
-    return p.role is Role.resident and household_id is not None and household_id == p.household_id
-
-
-def alarm_filter(
-    p: Principal,
-    region_path: SQLColumnExpression[str],
-    household_id: SQLColumnExpression[int | None],
-    raised_by: SQLColumnExpression[int | None],
-) -> ColumnElement[bool]:
-    """The same decision as `may_read_alarm`, as SQL over the alarm's columns."""
-    own: ColumnElement[bool] = raised_by == p.user_id
-    if allows(p, Action.handle_alarms):
-        return or_(region_path.startswith(p.region_path, autoescape=True), own)
-    if p.role is Role.resident and p.household_id is not None:
-        return or_(household_id == p.household_id, own)
-    return own
-
-
-def may_raise_alarm_for(p: Principal, household_id: int | None, household_region_path: str) -> bool:
-    """A resident raises for their own household only; staff for any household in their subtree."""
-    if not allows(p, Action.raise_alarm) and not allows(p, Action.handle_alarms):
-        return False
-    if p.role is Role.resident:
-        return household_id is not None and household_id == p.household_id
-    return in_scope(p, household_region_path)
-
-
-def may_configure_alarms(p: Principal, region_path: str) -> bool:
-    """Station timeouts, devices and mobilization plans: county admins, and operators for their
-    own township."""
-    return p.role in (Role.admin, Role.operator) and in_scope(p, region_path)
+def scope_filter(p: Principal, region_path: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    """The same decision as `in_scope`, as SQL over a region path column."""
+    return region_path.startswith(p.region_path, autoescape=True)

@@ -11,10 +11,11 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts.models import Role
-from xueliang.accounts.policy import Action, Principal, allows, in_scope, may_raise_alarm_for
+from xueliang.accounts.policy import Action, Principal, allows, in_scope
 from xueliang.alarms import service
-from xueliang.alarms.intake import batcher_of, ready
+from xueliang.alarms.intake import IntakeBatcher, ready
 from xueliang.alarms.models import AlarmDevice, AlarmKind
+from xueliang.alarms.policy import may_raise_alarm_for
 from xueliang.alarms.push import publish_alarm
 from xueliang.alarms.schemas import AlarmIn
 from xueliang.alarms.service import IntakeResult, Press
@@ -70,7 +71,7 @@ async def raise_from_caller(
     session of its own), so the request never holds a write turn while it waits for the commit."""
     press = await press_from_caller(reader, p, body)
     await reader.rollback()
-    batcher = batcher_of(ctx)
+    batcher = ctx.services.get(IntakeBatcher)
     if batcher is not None:
         return await batcher.submit(ready(press), actor)
     async with ctx.db.session() as session:
@@ -138,7 +139,7 @@ async def press_from_device(session: AsyncSession, dp: DevicePress, now: datetim
 
 async def raise_from_device(ctx: AppContext, dp: DevicePress) -> IntakeResult:
     actor = Actor(None, f"device:{dp.device_id}"[:64], "mqtt")
-    batcher = batcher_of(ctx)
+    batcher = ctx.services.get(IntakeBatcher)
     if batcher is not None:
 
         async def resolve(session: AsyncSession, now: datetime) -> Press:

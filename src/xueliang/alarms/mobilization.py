@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts.models import Role, User
-from xueliang.accounts.policy import Principal, may_handle_alarm
+from xueliang.accounts.policy import Principal
 from xueliang.alarms.models import (
     Alarm,
     AlarmEvent,
@@ -24,6 +24,7 @@ from xueliang.alarms.models import (
     MobilizationTask,
     TaskState,
 )
+from xueliang.alarms.policy import may_handle_alarm
 from xueliang.alarms.schemas import GuardPointOut, MobilizationOut, PlanIn, PlanOut, TaskOut
 from xueliang.alarms.service import load_for_action
 from xueliang.alarms.workflow import CLOSED

@@ -11,12 +11,13 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.accounts.policy import Principal, may_handle_alarm, may_read_alarm
+from xueliang.accounts.policy import Principal
 from xueliang.alarms.models import Alarm
+from xueliang.alarms.policy import may_handle_alarm, may_read_alarm
 from xueliang.alarms.render import alarm_out, status_out
 from xueliang.alarms.schemas import TaskOut
 from xueliang.core.context import AppContext
-from xueliang.notify.hub import Audience, Event, hub_of
+from xueliang.notify.hub import Audience, Event, Hub
 
 
 def _json(message: dict[str, Any]) -> str:
@@ -55,7 +56,7 @@ def task_event(task: TaskOut, region_path: str, event: str) -> Event:
 
 async def publish_alarm(ctx: AppContext, session: AsyncSession, alarm: Alarm, events: list[str]) -> None:
     """Call after the commit; one message per event, in order."""
-    hub = hub_of(ctx)
+    hub = ctx.services.require(Hub)
     for name in events:
         await hub.publish(await alarm_event(session, alarm, name))
 

@@ -17,9 +17,10 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.accounts.policy import Principal, alarm_filter, may_handle_alarm, may_read_alarm
+from xueliang.accounts.policy import Principal
 from xueliang.alarms import escalation
 from xueliang.alarms.models import Alarm, AlarmDevice, AlarmEvent, AlarmKind, AlarmPress, AlarmState
+from xueliang.alarms.policy import alarm_filter, may_handle_alarm, may_read_alarm
 from xueliang.alarms.routing import nearest_cameras, station_of
 from xueliang.alarms.workflow import CLOSED, TRANSITIONS, Action
 from xueliang.audit import service as audit

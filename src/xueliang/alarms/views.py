@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts.deps import Ctx, CurrentCaller, ReadSession, Session, require
 from xueliang.accounts.policy import Action as PolicyAction
-from xueliang.accounts.policy import may_configure_alarms, may_handle_alarm
 from xueliang.alarms import cache, flows, mobilization, service, stats
 from xueliang.alarms.escalation import delays_for
 from xueliang.alarms.models import Alarm, AlarmDevice, AlarmKind, AlarmState, StationConfig
+from xueliang.alarms.policy import may_configure_alarms, may_handle_alarm
 from xueliang.alarms.push import publish_alarm, task_event
 from xueliang.alarms.render import alarm_detail, alarm_out, status_out
 from xueliang.alarms.schemas import (
@@ -39,7 +39,7 @@ from xueliang.alarms.workflow import Action
 from xueliang.alarms.ws import router as ws_router
 from xueliang.audit import service as audit
 from xueliang.core.errors import NotFound, ValidationFailed
-from xueliang.notify.hub import hub_of
+from xueliang.notify.hub import Hub
 from xueliang.regions.models import Household, Region
 
 router = APIRouter(prefix="/alarms", tags=["alarms"])
@@ -153,7 +153,7 @@ async def in_position(task_id: int, caller: CurrentCaller, ctx: Ctx, session: Se
     task, path = await mobilization.confirm_in_position(
         session, caller.principal, caller.actor, task_id, ctx.clock.now()
     )
-    await hub_of(ctx).publish(task_event(task, path, "in_position"))
+    await ctx.services.require(Hub).publish(task_event(task, path, "in_position"))
     return task
 
 
@@ -353,7 +353,7 @@ async def mobilize(alarm_id: int, caller: CurrentCaller, ctx: Ctx, session: Sess
     )
     await publish_alarm(ctx, session, alarm, ["mobilized"])
     for task in out.tasks:
-        await hub_of(ctx).publish(task_event(task, alarm.region_path, "assigned"))
+        await ctx.services.require(Hub).publish(task_event(task, alarm.region_path, "assigned"))
     return out
 
 
@@ -369,5 +369,5 @@ async def stand_down(alarm_id: int, caller: CurrentCaller, ctx: Ctx, session: Se
     )
     await publish_alarm(ctx, session, alarm, ["stood_down"])
     for task in out.tasks:
-        await hub_of(ctx).publish(task_event(task, alarm.region_path, "closed"))
+        await ctx.services.require(Hub).publish(task_event(task, alarm.region_path, "closed"))
     return out

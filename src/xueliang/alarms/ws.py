@@ -14,12 +14,12 @@ import json
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from xueliang.accounts.deps import Caller, caller_from_websocket
-from xueliang.accounts.policy import may_handle_alarm
 from xueliang.alarms import mobilization, service
+from xueliang.alarms.policy import may_handle_alarm
 from xueliang.alarms.push import audience_for
 from xueliang.alarms.render import alarm_out, status_out
 from xueliang.core.context import AppContext
-from xueliang.notify.hub import Subscription, hub_of
+from xueliang.notify.hub import Hub, Subscription
 
 router = APIRouter()
 POLICY_VIOLATION = 1008
@@ -65,7 +65,7 @@ async def alarm_socket(ws: WebSocket) -> None:
         await ws.close(code=POLICY_VIOLATION, reason="log in first")
         return
     await ws.accept()
-    hub = hub_of(ctx)
+    hub = ctx.services.require(Hub)
     sub = hub.subscribe(audience_for(caller.principal))  # before the snapshot: nothing falls between
     try:
         await ws.send_text(await _hello(ctx, caller))

@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.accounts.policy import Action, Principal, camera_filter
+from xueliang.accounts.policy import Action, Principal
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
 from xueliang.cameras.models import Camera, CameraKind
+from xueliang.cameras.policy import camera_filter
 from xueliang.core.errors import Conflict, NotFound, ValidationFailed
 from xueliang.core.ids import GB_ID
 from xueliang.regions.models import Region, RegionLevel

@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.accounts.policy import Action, Principal, allows, camera_filter
+from xueliang.accounts.policy import Action, Principal, allows
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
 from xueliang.cameras import service as cameras
 from xueliang.cameras.models import Camera
+from xueliang.cameras.policy import camera_filter
 from xueliang.core.clock import as_utc
 from xueliang.core.errors import NotFound, ValidationFailed
 from xueliang.media.playback import SegmentView

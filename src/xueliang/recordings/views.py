@@ -23,11 +23,12 @@ from sqlalchemy import select
 from xueliang.accounts import service as accounts
 from xueliang.accounts.deps import Ctx, CurrentCaller, Session, client_address
 from xueliang.accounts.models import User
-from xueliang.accounts.policy import Action, camera_filter
+from xueliang.accounts.policy import Action
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
 from xueliang.cameras import service as cameras
 from xueliang.cameras.models import Camera
+from xueliang.cameras.policy import camera_filter
 from xueliang.core.clock import as_utc
 from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound, Unauthorized
@@ -53,7 +54,7 @@ from xueliang.recordings.schemas import (
     StorageEventOut,
     TimelineOut,
 )
-from xueliang.recordings.tasks import RecordingsNode, node_of
+from xueliang.recordings.runtime import RecordingsNode
 from xueliang.regions.models import Region
 
 router = APIRouter(tags=["recordings"])
@@ -67,7 +68,7 @@ To = Annotated[datetime, Query(alias="to")]
 
 
 def _node(ctx: AppContext) -> RecordingsNode:
-    return node_of(ctx)
+    return ctx.services.require(RecordingsNode)
 
 
 # -- tokens ------------------------------------------------------------------------------------------
@@ -403,7 +404,7 @@ async def set_retention(
     )
     await session.commit()
     node = _node(ctx)
-    plane = ctx.extras.get("media")
+    plane = ctx.services.get(MediaPlane)
     if body.record is not None and plane is not None:
         await node.camera_changed(plane, camera.id, camera)
     node.wake_retention()

@@ -1,14 +1,20 @@
-"""The ASGI application factory: settings in, a ready app out. Nothing is built at import time."""
+"""The ASGI application factory: settings in, a ready app out. Nothing is built at import time.
+
+`create_app` composes the node in one order: the core's services (database, clock, events, hub,
+timers), then each domain's runtime (media, recordings, alarms), each registering its services and
+handing back its start-up hooks, then the routes. Start-up runs the hooks in that order, shutdown
+runs their stops in reverse."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
 from xueliang import __version__
+from xueliang.alarms import runtime as alarms_runtime
 from xueliang.api import API_PREFIX, api_router, install_error_handlers
 from xueliang.config import Settings
 from xueliang.core import migrate
@@ -16,25 +22,15 @@ from xueliang.core.clock import Clock, SystemClock
 from xueliang.core.context import AppContext
 from xueliang.core.db import Database
 from xueliang.core.heap import freeze_startup_heap
-from xueliang.media.plane import MediaPlane
-from xueliang.media.plane_rtsp import router as rtsp_router
-from xueliang.recordings.config import RecordingSettings
-from xueliang.recordings.tasks import RecordingsNode, recordings_hook
+from xueliang.core.lifecycle import StartupHook, Stop
+from xueliang.core.timers import TimerRunner, runner_hook
+from xueliang.media import runtime as media_runtime
+from xueliang.notify.hub import Hub
+from xueliang.recordings import runtime as recordings_runtime
 from xueliang.recordings.views import playback_router
 from xueliang.web.views import mount_web
 
 log = logging.getLogger(__name__)
-
-Stop = Callable[[], Awaitable[None]]
-StartupHook = Callable[[AppContext], Awaitable[Stop | None]]
-
-
-def _media_hook(plane: MediaPlane) -> StartupHook:
-    async def start(_ctx: AppContext) -> Stop:
-        await plane.start()
-        return plane.stop
-
-    return start
 
 
 def create_app(
@@ -42,14 +38,10 @@ def create_app(
     *,
     clock: Clock | None = None,
     migrate_on_start: bool = True,
-    startup_hooks: list[StartupHook] | None = None,
-    recording: RecordingSettings | None = None,
     freeze_heap: bool = False,
 ) -> FastAPI:
-    """`startup_hooks` let long-running services (alarm timers, MQTT) start with the app and hand back
-    their own shutdown; the media engine is one of them unless `settings.media_enabled` is off.
-    `recording` defaults to the `XUELIANG_RECORDING_*` environment. `freeze_heap` (the server, not
-    tests, which make many apps in one process) hides the start-up heap from the garbage collector."""
+    """`freeze_heap` (the server, not tests, which make many apps in one process) hides the start-up
+    heap from the garbage collector."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url()
     ctx = AppContext(
@@ -58,33 +50,10 @@ def create_app(
         clock=clock or SystemClock(),
         secret=settings.resolved_secret_key(),
     )
-    hooks = list(startup_hooks or [])
-    recordings = RecordingsNode(ctx, recording or RecordingSettings())
-    ctx.extras["recordings"] = recordings
-    hooks.append(recordings_hook(recordings))
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if migrate_on_start:
-            await migrate.upgrade_async(url)
-        stops: list[Stop] = []
-        try:
-            for hook in hooks:
-                stop = await hook(ctx)
-                if stop is not None:
-                    stops.append(stop)
-            if freeze_heap:
-                log.info("start-up heap frozen: %d objects", freeze_startup_heap())
-            yield
-        finally:
-            for stop in reversed(stops):
-                await stop()
-            await ctx.db.dispose()
-
     app = FastAPI(
         title="Xueliang",
         version=__version__,
-        lifespan=lifespan,
+        lifespan=_lifespan(ctx, url, migrate_on_start, freeze_heap),
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
@@ -94,12 +63,42 @@ def create_app(
     install_error_handlers(app)
     app.include_router(api_router())
     app.include_router(playback_router)
+
+    # The core's services, then each domain's runtime, in the order they start.
+    ctx.services.add(Hub())
+    timers = ctx.services.add(TimerRunner(ctx.db, ctx.clock, max_idle=settings.timer_max_idle_s))
+    hooks: list[StartupHook] = []
     if settings.media_enabled:
-        plane = MediaPlane(ctx)
-        plane.hooks.append(recordings)  # the recorder follows the plane's cameras
-        ctx.extras["media"] = plane
-        app.include_router(plane.gateway.router)
-        app.include_router(rtsp_router)
-        hooks.insert(0, _media_hook(plane))
+        hooks += media_runtime.install(app, ctx)
+    hooks += recordings_runtime.install(ctx, settings.recording)
+    hooks += alarms_runtime.install(ctx, settings.alarms)
+    hooks.append(runner_hook(timers, loop=settings.timer_loop))  # last: every handler is registered
+    app.state.startup_hooks = hooks
+
     mount_web(app)
     return app
+
+
+def _lifespan(
+    ctx: AppContext, url: str, migrate_on_start: bool, freeze_heap: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if migrate_on_start:
+            await migrate.upgrade_async(url)
+        stops: list[Stop] = []
+        try:
+            for hook in app.state.startup_hooks:
+                stop = await hook(ctx)
+                if stop is not None:
+                    stops.append(stop)
+            if freeze_heap:
+                log.info("start-up heap frozen: %d objects", freeze_startup_heap())
+            yield
+        finally:
+            for stop in reversed(stops):
+                await stop()
+            await ctx.events.drain()
+            await ctx.db.dispose()
+
+    return lifespan

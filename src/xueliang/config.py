@@ -1,69 +1,84 @@
-"""Settings, built once per process and handed to `create_app` (never read at import time)."""
+"""Settings of one node, composed from the core's own and one section per domain, built once per
+process from the TOML file and then the environment, and handed to `create_app`.
+
+File form (every key optional; an unknown key is an error that names it):
+
+    [xueliang]              # NodeSettings (core/settings.py); env XUELIANG_<NAME>
+    port = 8000
+    [xueliang.alarms]       # AlarmSettings (alarms/config.py); env XUELIANG_ALARM_<NAME>
+    mqtt_host = "127.0.0.1"
+    [xueliang.recording]    # RecordingSettings (recordings/config.py); env XUELIANG_RECORDING_<NAME>
+    segment_seconds = 60
+"""
 
 from __future__ import annotations
 
-import secrets
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings
+
+from xueliang.alarms.config import AlarmSettings
+from xueliang.core.settings import NodeSettings
+from xueliang.recordings.config import RecordingSettings
+
+S = TypeVar("S", bound=BaseSettings)
 
 
-class Settings(BaseSettings):
-    """Everything configurable; env vars `XUELIANG_*` override an optional TOML file."""
+class Settings(NodeSettings):
+    alarms: AlarmSettings = Field(default_factory=AlarmSettings)
+    recording: RecordingSettings = Field(default_factory=RecordingSettings)
 
-    model_config = SettingsConfigDict(env_prefix="XUELIANG_", extra="ignore")
 
-    data_dir: Path = Path("var")
-    database_url: str = ""
-    host: str = "127.0.0.1"
-    port: int = 8000
-    secret_key: str = ""
-    default_locale: str = "zh_CN"
-    timezone: str = "Asia/Shanghai"
-    session_hours: int = 12
-    cookie_secure: bool = False
-    login_max_failures_per_account: int = 5
-    login_max_failures_per_address: int = 20
-    login_window_seconds: int = 900
-    stream_token_seconds: int = Field(default=300, le=300)
-    sim_rtsp_base: str = "rtsp://127.0.0.1:8554"
-    media_enabled: bool = True  # pull cameras; off for API-only tests and admin tools
-    rtsp_enabled: bool = True  # re-serve every camera at rtsp://rtsp_host:rtsp_port/live/<id> (with media)
-    rtsp_host: str = ""  # bind address; empty: the same as `host`
-    rtsp_port: int = Field(default=8555, ge=0, le=65535)  # 0: any free port
-    rtsp_url_base: str = ""  # how clients reach it, e.g. rtsp://node.example:8555 (behind NAT, 0.0.0.0)
+SECTIONS: dict[str, type[BaseSettings]] = {"alarms": AlarmSettings, "recording": RecordingSettings}
 
-    def resolved_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        return f"sqlite+aiosqlite:///{(self.data_dir / 'xueliang.db').resolve()}"
 
-    def resolved_secret_key(self) -> str:
-        """Secret from settings, else one persisted under data_dir so restarts keep sessions valid."""
-        if self.secret_key:
-            return self.secret_key
-        path = self.data_dir / "secret.key"
-        if path.exists():
-            return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
-        return key
+class ConfigError(ValueError):
+    """The configuration file cannot be used; the message names the file and the key."""
+
+
+def _section(model: type[S], from_file: dict[str, Any], where: str, source: str) -> S:
+    """One section: the file's values, then the environment's (which win)."""
+    unknown = sorted(set(from_file) - set(model.model_fields))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key '{where}.{unknown[0]}'")
+    try:
+        from_env = model()
+        values = {**from_file, **{name: getattr(from_env, name) for name in from_env.model_fields_set}}
+        return model(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"{source}: '{where}.{key}': {first['msg']}") from exc
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Settings from an optional TOML file, then the environment, then explicit overrides."""
-    values: dict[str, Any] = {}
+    table: dict[str, Any] = {}
+    source = "environment"
     if config_file is not None:
-        with config_file.open("rb") as fh:
-            values.update(tomllib.load(fh).get("xueliang", {}))
-    from_env = Settings()
-    values.update({name: getattr(from_env, name) for name in from_env.model_fields_set})
-    base = Settings(**values)
+        source = str(config_file)
+        try:
+            with config_file.open("rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+        others = sorted(set(data) - {"xueliang"})
+        if others:
+            raise ConfigError(f"{source}: unknown table '{others[0]}' (settings go under [xueliang])")
+        table = data.get("xueliang", {})
+    sections: dict[str, Any] = {}
+    for name, model in SECTIONS.items():
+        from_file = table.pop(name, {})
+        if not isinstance(from_file, dict):
+            raise ConfigError(f"{source}: 'xueliang.{name}' must be a table ([xueliang.{name}])")
+        sections[name] = _section(model, from_file, f"xueliang.{name}", source)
+    node = _section(NodeSettings, table, "xueliang", source)
+    settings = Settings(**dict(node), **sections)
     if overrides:
-        base = base.model_copy(update=overrides)
-    return base
+        settings = settings.model_copy(update=overrides)
+    return settings

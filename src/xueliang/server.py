@@ -25,9 +25,7 @@ console = Console()
 
 
 def serve_forever(settings: Settings) -> None:
-    from xueliang.alarms.tasks import alarm_startup_hooks
-
-    app = create_app(settings, startup_hooks=alarm_startup_hooks(settings), freeze_heap=True)
+    app = create_app(settings, freeze_heap=True)
     config = uvicorn.Config(
         app,
         host=settings.host,

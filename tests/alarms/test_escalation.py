@@ -9,8 +9,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from sqlalchemy import func, select
-from tests.alarms.conftest import Login, ctx_of, new_uuid, principal, runner
-from tests.conftest import make_settings
+from tests.support.alarms import Login, ctx_of, new_uuid, principal, runner
+from tests.support.app import make_settings
 
 from xueliang.alarms.models import Alarm, AlarmKind
 from xueliang.alarms.push import audience_for
@@ -20,7 +20,7 @@ from xueliang.app import create_app
 from xueliang.audit.models import AuditEvent
 from xueliang.audit.service import SYSTEM
 from xueliang.core.clock import ManualClock
-from xueliang.notify.hub import hub_of
+from xueliang.notify.hub import Hub
 from xueliang.regions.models import Household, Region
 
 API = "/api/v1/alarms"
@@ -30,7 +30,7 @@ async def test_escalates_iff_not_acknowledged_in_time(
     alarm_app: FastAPI, alogin: Login, clock: ManualClock
 ) -> None:
     ctx = ctx_of(alarm_app)
-    county = hub_of(ctx).subscribe(audience_for(await principal(ctx.db, "admin")))
+    county = ctx.services.require(Hub).subscribe(audience_for(await principal(ctx.db, "admin")))
     late, prompt, op = await alogin("res-v08"), await alogin("res-v09"), await alogin("op-shimen")
     a = (await late.post(API, json={"uuid": new_uuid()})).json()["alarm"]
     b = (await prompt.post(API, json={"uuid": new_uuid()})).json()["alarm"]

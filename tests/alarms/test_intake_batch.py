@@ -7,9 +7,9 @@ import random
 
 from fastapi import FastAPI
 from sqlalchemy import func, select
-from tests.alarms.conftest import ctx_of, new_uuid
+from tests.support.alarms import ctx_of, new_uuid
 
-from xueliang.alarms.intake import batcher_of, ready
+from xueliang.alarms.intake import IntakeBatcher, ready
 from xueliang.alarms.models import Alarm, AlarmKind, AlarmPress
 from xueliang.alarms.service import IntakeResult, Press
 from xueliang.audit.service import Actor
@@ -18,7 +18,7 @@ from xueliang.regions.models import Region, RegionLevel
 
 async def test_storm_is_stored_once_coalesced_and_answered(alarm_app: FastAPI) -> None:
     ctx = ctx_of(alarm_app)
-    batcher = batcher_of(ctx)
+    batcher = ctx.services.get(IntakeBatcher)
     assert batcher is not None
     async with ctx.db.session() as s:
         villages = (await s.scalars(select(Region.id).where(Region.level == RegionLevel.village))).all()

@@ -288,8 +288,3 @@ def _press_values(alarm_id: int, press: Press, now: datetime) -> dict[str, objec
         "received_at": now,
         "seq": press.seq,
     }
-
-
-def batcher_of(ctx: AppContext) -> IntakeBatcher | None:
-    found = ctx.extras.get("alarm_intake")
-    return found if isinstance(found, IntakeBatcher) else None

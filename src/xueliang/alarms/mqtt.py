@@ -26,7 +26,7 @@ from xueliang.alarms.flows import DevicePress, UnknownDevice, raise_from_device
 from xueliang.alarms.models import TECHNICAL_KINDS, AlarmKind
 from xueliang.alarms.render import status_word
 from xueliang.core.context import AppContext
-from xueliang.notify.hub import Event, Subscription, hub_of
+from xueliang.notify.hub import Event, Hub, Subscription
 
 log = logging.getLogger(__name__)
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -229,7 +229,7 @@ class AlarmMqtt:
         def audience(event: Event) -> str | None:
             return "device" if event.topic == "alarm" and "device" in event.texts else None
 
-        self._status = hub_of(self.ctx).subscribe(audience)
+        self._status = self.ctx.services.require(Hub).subscribe(audience)
         self._task = asyncio.create_task(self._run_all(), name="xueliang-alarm-mqtt")
 
     async def _run_all(self) -> None:
@@ -238,7 +238,7 @@ class AlarmMqtt:
 
     async def stop(self) -> None:
         if self._status is not None:
-            hub_of(self.ctx).unsubscribe(self._status)
+            self.ctx.services.require(Hub).unsubscribe(self._status)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

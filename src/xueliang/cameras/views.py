@@ -7,10 +7,11 @@ from fastapi import APIRouter, Query
 from xueliang.accounts.deps import Ctx, CurrentCaller, Session, require
 from xueliang.accounts.policy import Action, allows
 from xueliang.cameras import service
+from xueliang.cameras.events import CameraChanged
 from xueliang.cameras.models import Camera, CameraKind
 from xueliang.cameras.schemas import CameraAdminOut, CameraCreate, CameraFields, CameraOut, OpenOut
+from xueliang.cameras.streams import LiveStreams
 from xueliang.core.context import AppContext
-from xueliang.media.plane import MediaPlane
 from xueliang.regions.models import Region
 
 router = APIRouter(tags=["cameras"])
@@ -91,14 +92,8 @@ async def refresh_stream_token(camera_id: int, caller: CurrentCaller, ctx: Ctx, 
 
 
 def _streams(ctx: AppContext, user_id: int, camera_id: int) -> dict[str, str]:
-    plane: MediaPlane | None = ctx.extras.get("media")
-    return plane.stream_urls(user_id, camera_id) if plane is not None else {}
-
-
-async def _sync_media(ctx: AppContext, camera_id: int) -> None:
-    plane: MediaPlane | None = ctx.extras.get("media")
-    if plane is not None:
-        await plane.sync_camera(camera_id)
+    streams = ctx.services.get(LiveStreams)
+    return streams.stream_urls(user_id, camera_id) if streams is not None else {}
 
 
 @router.post("/cameras", response_model=CameraAdminOut, status_code=201)
@@ -114,8 +109,9 @@ async def create_camera(body: CameraCreate, caller: CurrentCaller, ctx: Ctx, ses
         now=ctx.clock.now(),
         **fields,
     )
+    ctx.events.publish(session, CameraChanged(camera.id))
     await session.commit()
-    await _sync_media(ctx, camera.id)
+    await ctx.events.delivered(session)
     region = await session.get(Region, camera.region_id)
     assert region is not None
     return camera_out(camera, region, admin=True)
@@ -134,8 +130,9 @@ async def patch_camera(
         ctx.clock.now(),
         **body.model_dump(exclude_none=True),
     )
+    ctx.events.publish(session, CameraChanged(camera.id))
     await session.commit()
-    await _sync_media(ctx, camera.id)
+    await ctx.events.delivered(session)
     region = await session.get(Region, camera.region_id)
     assert region is not None
     return camera_out(camera, region, admin=True)
@@ -145,5 +142,6 @@ async def patch_camera(
 async def delete_camera(camera_id: int, caller: CurrentCaller, ctx: Ctx, session: Session) -> None:
     require(caller, Action.manage_cameras)
     await service.delete_camera(session, caller.principal, caller.actor, camera_id, ctx.clock.now())
+    ctx.events.publish(session, CameraChanged(camera_id))
     await session.commit()
-    await _sync_media(ctx, camera_id)
+    await ctx.events.delivered(session)

@@ -13,7 +13,7 @@ import logging
 import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, event, insert, select, update
 from sqlalchemy.engine import CursorResult
@@ -22,6 +22,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from xueliang.core.clock import Clock
 from xueliang.core.db import Base, Database, UtcDateTime
+from xueliang.core.lifecycle import StartupHook, Stop
+
+if TYPE_CHECKING:
+    from xueliang.core.context import AppContext
 
 log = logging.getLogger(__name__)
 
@@ -245,3 +249,16 @@ class TimerRunner:
                 await self._task
             self._task = None
         _runners.discard(self)
+
+
+def runner_hook(runner: TimerRunner, *, loop: bool = True) -> StartupHook:
+    """Started last, once every domain registered its handlers: timers that fell due while the node
+    was down fire at once. `loop=False` leaves firing to explicit `run_due` calls (tests)."""
+
+    async def start(_ctx: AppContext) -> Stop:
+        await runner.run_due()
+        if loop:
+            runner.start()
+        return runner.stop
+
+    return start

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from xueliang.accounts.deps import CurrentCaller, Session, caller_from_websocket, require
 from xueliang.accounts.policy import Action
 from xueliang.cameras import service as cameras
+from xueliang.core.context import AppContext
 from xueliang.media.engine import CameraHealth, HealthEvent, UnknownCamera
 from xueliang.media.plane import MediaPlane, PlaneEvent
 
@@ -42,8 +43,8 @@ class EventOut(BaseModel):
 
 
 def _plane(request: Request | WebSocket) -> MediaPlane | None:
-    plane: MediaPlane | None = request.app.state.ctx.extras.get("media")
-    return plane
+    ctx: AppContext = request.app.state.ctx
+    return ctx.services.get(MediaPlane)
 
 
 def health_out(h: CameraHealth) -> HealthOut:

@@ -10,7 +10,6 @@ import asyncio
 import collections
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -21,14 +20,16 @@ from xueliang.accounts.policy import Action
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
 from xueliang.cameras import service as cameras
+from xueliang.cameras.events import CameraStatusChanged
 from xueliang.cameras.models import Camera
+from xueliang.cameras.streams import LiveStreams
 from xueliang.core.context import AppContext
 from xueliang.media import tokens
 from xueliang.media.access_batch import AccessBatch
 from xueliang.media.engine import CameraSpec, EngineConfig, HealthEvent, MediaEngine
 from xueliang.media.live import LiveGateway, LiveSession
 from xueliang.media.plane_rtsp import PlaneRtspAccess
-from xueliang.media.recorder import StorageEvent
+from xueliang.media.recording.recorder import StorageEvent
 from xueliang.media.reserve import ReServeConfig, RtspReServer
 from xueliang.media.sources import FrameSession, open_source
 
@@ -53,7 +54,7 @@ def spec_for(camera: Camera) -> CameraSpec:
     return CameraSpec(camera.id, camera.stream_url, camera.name, camera.enabled)
 
 
-class MediaPlane:
+class MediaPlane(LiveStreams):
     """Built with the app (its routes must exist before start-up); started and stopped by the lifespan."""
 
     def __init__(self, ctx: AppContext, config: EngineConfig | None = None) -> None:
@@ -64,11 +65,11 @@ class MediaPlane:
         self._batch = AccessBatch(self.allowed_cameras)
         self.gateway = LiveGateway(
             self.engine,
-            self._verify,
+            self.verify,
             recheck=self._recheck,
             recheck_periodic=self._recheck_periodic,
-            on_session_start=self._session_started,
-            on_session_end=self._session_ended,
+            on_session_start=self.session_started,
+            on_session_end=self.session_ended,
         )
         self.recent_events: collections.deque[PlaneEvent] = collections.deque(maxlen=1000)
         self.status_listeners: list[StatusListener] = []
@@ -128,6 +129,9 @@ class MediaPlane:
 
     async def _deliver(self, event: PlaneEvent) -> None:
         self.recent_events.append(event)
+        if isinstance(event, HealthEvent):
+            status = CameraStatusChanged(event.camera_id, str(event.status.value), event.reason)
+            await self.ctx.events.emit(status)
         for listener in list(self.status_listeners):
             try:
                 result = listener(event)
@@ -172,7 +176,7 @@ class MediaPlane:
             urls["rtsp"] = self.rtsp.url(camera_id, token)
         return urls
 
-    def _verify(self, token: str, camera_id: int) -> tokens.StreamClaims:
+    def verify(self, token: str, camera_id: int) -> tokens.StreamClaims:
         return tokens.verify(self.secret, token, camera_id, Action.view_live.value, self.ctx.clock.now())
 
     async def _recheck(self, claims: tokens.StreamClaims) -> bool:
@@ -211,15 +215,15 @@ class MediaPlane:
                 session,
                 actor,
                 action,
-                at=datetime.now(UTC),
+                at=self.ctx.clock.now(),
                 target_type="camera",
                 target_id=live.camera_id,
                 detail=detail,
             )
             await session.commit()
 
-    async def _session_started(self, live: LiveSession) -> None:
+    async def session_started(self, live: LiveSession) -> None:
         await self._audit_session("live.start", live)
 
-    async def _session_ended(self, live: LiveSession) -> None:
+    async def session_ended(self, live: LiveSession) -> None:
         await self._audit_session("live.end", live)

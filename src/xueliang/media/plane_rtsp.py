@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
@@ -51,7 +50,7 @@ class PlaneRtspAccess:
 
     def check_token(self, token: str, camera_id: int) -> int:
         try:
-            return self.plane._verify(token, camera_id).user_id
+            return self.plane.verify(token, camera_id).user_id
         except TokenScopeError as exc:
             raise Denied(403, exc.message) from exc
         except TokenError as exc:
@@ -73,10 +72,10 @@ class PlaneRtspAccess:
         return await self.plane.may_view(user_id, camera_id)
 
     async def session_started(self, session: LiveSession) -> None:
-        await self.plane._session_started(session)
+        await self.plane.session_started(session)
 
     async def session_ended(self, session: LiveSession) -> None:
-        await self.plane._session_ended(session)
+        await self.plane.session_ended(session)
 
 
 class RtspCredentialsOut(BaseModel):
@@ -94,14 +93,16 @@ async def rtsp_credentials(caller: CurrentCaller, ctx: Ctx, session: Session) ->
     """The caller's RTSP Digest credentials for pulling cameras with a machine (a parent node, VLC).
     Which cameras they open is still the access policy's answer, camera by camera."""
     require(caller, Action.view_live)
-    plane: MediaPlane | None = ctx.extras.get("media")
+    from xueliang.media.plane import MediaPlane  # the plane imports this module
+
+    plane = ctx.services.get(MediaPlane)
     if plane is None or plane.rtsp is None or not plane.rtsp.running:
         raise NotFound("the RTSP re-serve is not running on this node")
     await audit.append(
         session,
         caller.actor,
         "rtsp.credentials",
-        at=datetime.now(UTC),
+        at=ctx.clock.now(),
         target_type="user",
         target_id=caller.user.id,
     )

@@ -13,8 +13,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from xueliang.core.context import AppContext
-
 log = logging.getLogger(__name__)
 
 RESYNC = '{"type":"resync"}'
@@ -98,15 +96,6 @@ class Hub:
                 await self.bridge.send(event)
             except Exception:
                 log.exception("cross-process push failed; local consoles were served")
-
-
-def hub_of(ctx: AppContext) -> Hub:
-    """The app's hub, made on first use so every app has one without wiring."""
-    hub = ctx.extras.get("hub")
-    if not isinstance(hub, Hub):
-        hub = Hub()
-        ctx.extras["hub"] = hub
-    return hub
 
 
 Publish = Callable[[Event], Awaitable[None]]

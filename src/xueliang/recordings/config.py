@@ -1,5 +1,5 @@
-"""Recording settings, `XUELIANG_RECORDING_*` in the environment (kept apart from the core Settings, as
-the alarm settings are, until they are merged there). Built once in `create_app`, never at import."""
+"""The recording section of the settings: `[xueliang.recording]` in the TOML file,
+`XUELIANG_RECORDING_<NAME>` in the environment (which wins). Built once with the node's settings."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from xueliang.config import Settings
-from xueliang.media.recorder import RecorderConfig
+from xueliang.core.settings import NodeSettings
+from xueliang.media.recording.recorder import RecorderConfig
 
 
 class RecordingSettings(BaseSettings):
@@ -28,10 +28,10 @@ class RecordingSettings(BaseSettings):
     max_export_hours: float = Field(default=24.0, gt=0)
     playback_chunk_seconds: float = Field(default=4.0, gt=0)  # HLS VOD parts: whole GOPs, about this long
 
-    def root(self, settings: Settings) -> Path:
+    def root(self, settings: NodeSettings) -> Path:
         return (self.dir or settings.data_dir / "recordings").resolve()
 
-    def exports_root(self, settings: Settings) -> Path:
+    def exports_root(self, settings: NodeSettings) -> Path:
         return (self.exports_dir or settings.data_dir / "exports").resolve()
 
     def recorder(self) -> RecorderConfig:

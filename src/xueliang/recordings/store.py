@@ -18,8 +18,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.cameras.models import Camera
+from xueliang.core.clock import Clock, SystemClock
 from xueliang.core.db import Database
-from xueliang.media.recorder import (
+from xueliang.media.recording.index import (
     DropSegment,
     IndexOp,
     OpenGap,
@@ -81,8 +82,11 @@ async def open_gap_of(session: AsyncSession, camera_id: int) -> RecordingGap | N
 class DbIndex:
     """`RecordingIndex` over the app's database; file paths are relative to `root`."""
 
-    def __init__(self, db: Database, root: Path, gap_tolerance: float = GAP_TOLERANCE) -> None:
+    def __init__(
+        self, db: Database, root: Path, gap_tolerance: float = GAP_TOLERANCE, clock: Clock | None = None
+    ) -> None:
         self.db = db
+        self.clock = clock or SystemClock()
         self.root = root
         self.gap_tolerance = timedelta(seconds=gap_tolerance)
         self.repaired: list[tuple[str, str]] = []  # (path, what was done), for logs and tests
@@ -147,7 +151,7 @@ class DbIndex:
     async def _open_gap(self, session: AsyncSession, op: OpenGap) -> None:
         if await open_gap_of(session, op.camera_id) is not None:
             return
-        now = datetime.now(UTC)
+        now = self.clock.now()
         start = utc(op.start) if op.start is not None else await last_segment_end(session, op.camera_id, now)
         session.add(
             RecordingGap(camera_id=op.camera_id, starts_at=start or now, ends_at=None, reason=op.reason[:200])

@@ -33,9 +33,11 @@ from xueliang.core.clock import as_utc
 from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound, Unauthorized
 from xueliang.media import playback, tokens
+from xueliang.media.plane import MediaPlane
 from xueliang.recordings import export as exporting
 from xueliang.recordings import service
 from xueliang.recordings.models import EvidenceLock, ExportState, RecordingExport, RecordingSegment
+from xueliang.recordings.runtime import RecordingsNode
 from xueliang.recordings.schemas import (
     CameraStorageOut,
     ExportFileOut,
@@ -54,7 +56,6 @@ from xueliang.recordings.schemas import (
     StorageEventOut,
     TimelineOut,
 )
-from xueliang.recordings.runtime import RecordingsNode
 from xueliang.regions.models import Region
 
 router = APIRouter(tags=["recordings"])

@@ -1,0 +1,61 @@
+"""The node's own settings: what every domain of one node shares (where its data lives, its database,
+its address, its secret, its language and time zone, sessions, live video). Each domain's own section
+(`alarms`, `recording`, ...) lives in that domain's `config.py`; `xueliang.config.Settings` composes
+them. Built once per process and handed to `create_app`, never read at import time."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class NodeSettings(BaseSettings):
+    """The `[xueliang]` table of the TOML file; env vars `XUELIANG_<NAME>` override it."""
+
+    model_config = SettingsConfigDict(env_prefix="XUELIANG_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str = ""
+    default_locale: str = "zh_CN"
+    timezone: str = "Asia/Shanghai"
+    session_hours: int = 12
+    cookie_secure: bool = False
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 20
+    login_window_seconds: int = 900
+    stream_token_seconds: int = Field(default=300, le=300)
+    sim_rtsp_base: str = "rtsp://127.0.0.1:8554"
+    media_enabled: bool = True  # pull cameras; off for API-only tests and admin tools
+    rtsp_enabled: bool = True  # re-serve every camera at rtsp://rtsp_host:rtsp_port/live/<id> (with media)
+    rtsp_host: str = ""  # bind address; empty: the same as `host`
+    rtsp_port: int = Field(default=8555, ge=0, le=65535)  # 0: any free port
+    rtsp_url_base: str = ""  # how clients reach it, e.g. rtsp://node.example:8555 (behind NAT, 0.0.0.0)
+    # Durable timers (core/timers.py): how late timers of another process that died are found (this
+    # process's own wake the runner, and a restart looks at once); each look is two statements.
+    timer_max_idle_s: float = Field(default=10.0, gt=0)
+    timer_loop: bool = True  # off: timers fire only when `run_due` is called (tests drive them by hand)
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'xueliang.db').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        """Secret from settings, else one persisted under data_dir so restarts keep sessions valid."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+

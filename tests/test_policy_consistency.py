@@ -7,17 +7,17 @@ from sqlalchemy import select
 
 from xueliang.accounts import service as accounts
 from xueliang.accounts.models import User
-from xueliang.accounts.policy import CAMERA_ACTIONS, camera_filter, may_camera
 from xueliang.cameras.models import Camera
+from xueliang.cameras.policy import CAMERA_PERMISSIONS, camera_filter, may_camera
 from xueliang.core.db import Database
 from xueliang.regions.models import Region
 
 
-@pytest.mark.parametrize("action", sorted(CAMERA_ACTIONS))
-async def test_object_and_sql_decisions_agree(seeded_url: str, action: str) -> None:
-    from xueliang.accounts.policy import Action
+@pytest.mark.parametrize("permission", sorted(CAMERA_PERMISSIONS))
+async def test_object_and_sql_decisions_agree(seeded_url: str, permission: str) -> None:
+    from xueliang.accounts.policy import Permission
 
-    act = Action(action)
+    perm = Permission(permission)
     db = Database(seeded_url)
     try:
         async with db.session() as s:
@@ -33,14 +33,14 @@ async def test_object_and_sql_decisions_agree(seeded_url: str, action: str) -> N
                         await s.scalars(
                             select(Camera.id)
                             .join(Region, Region.id == Camera.region_id)
-                            .where(camera_filter(p, act))
+                            .where(camera_filter(p, perm))
                         )
                     ).all()
                 )
-                by_object = {cam.id for cam, path in cameras if may_camera(p, act, cam, path)}
-                assert by_sql == by_object, (user.username, action)
+                by_object = {cam.id for cam, path in cameras if may_camera(p, perm, cam, path)}
+                assert by_sql == by_object, (user.username, permission)
                 checked += len(by_object)
-            assert checked > 0 or action in (
+            assert checked > 0 or permission in (
                 "export_video",
                 "manage_cameras",
                 "control_ptz",

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from xueliang.accounts import service as accounts
-from xueliang.accounts.policy import Action
+from xueliang.accounts.policy import Permission
 from xueliang.cameras import service as cameras
 from xueliang.cameras.models import Camera
 from xueliang.core.db import Database
@@ -135,10 +135,10 @@ async def test_allowed_camera_ids_for_periodic_rechecks(username: str, seeded_ur
             user = await accounts.find_user(s, username)
             assert user is not None
             p = await accounts.principal_for(s, user)
-            allowed = await cameras.allowed_camera_ids(s, p, gb_of, Action.view_live)
+            allowed = await cameras.allowed_camera_ids(s, p, gb_of, Permission.view_live)
             assert {gb_of[i] for i in allowed} == EXPECTED[username][0]
             some = sorted(gb_of)[::7]
-            assert await cameras.allowed_camera_ids(s, p, some, Action.view_live) == allowed & set(some)
-            assert await cameras.allowed_camera_ids(s, p, [], Action.view_live) == frozenset()
+            assert await cameras.allowed_camera_ids(s, p, some, Permission.view_live) == allowed & set(some)
+            assert await cameras.allowed_camera_ids(s, p, [], Permission.view_live) == frozenset()
     finally:
         await db.dispose()

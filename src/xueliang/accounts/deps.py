@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts import service, session_cache
 from xueliang.accounts.models import AuthSession, User
-from xueliang.accounts.policy import Action, Principal, allows
+from xueliang.accounts.policy import Permission, Principal, allows
 from xueliang.audit.service import Actor
 from xueliang.core.context import AppContext
 from xueliang.core.errors import Forbidden, Unauthorized
@@ -139,8 +139,8 @@ async def current_caller(request: Request) -> Caller:
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
-def require(caller: Caller, action: Action) -> None:
+def require(caller: Caller, permission: Permission) -> None:
     """Role-level check. Callers without the right get 403 on collection routes; object routes answer
     404 instead, through the scoped queries."""
-    if not allows(caller.principal, action):
+    if not allows(caller.principal, permission):
         raise Forbidden("your role may not do this", code="forbidden")

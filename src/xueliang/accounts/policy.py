@@ -1,6 +1,6 @@
 """The one access policy: role x region subtree x object flags. Every route asks it.
 
-This module holds who the caller is (`Principal`), what each role may do at all (the role x action
+This module holds who the caller is (`Principal`), what each role may do at all (the role x permission
 table) and the region scope, each as a check and, where lists need it, as SQL. The rules for one kind
 of object build on these in their own domain: `cameras/policy.py`, `alarms/policy.py`. Scope is a
 region path prefix. Objects outside scope are answered as missing (404) by callers."""
@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, SQLColumnExpression
 from xueliang.accounts.models import Role
 
 
-class Action(enum.StrEnum):
+class Permission(enum.StrEnum):
     list_cameras = "list_cameras"
     view_live = "view_live"
     view_recording = "view_recording"
@@ -31,38 +31,38 @@ class Action(enum.StrEnum):
 
 
 # What each role may do at all; the region scope then narrows where.
-ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
-    Role.admin: frozenset(Action) - {Action.raise_alarm},
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.admin: frozenset(Permission) - {Permission.raise_alarm},
     Role.operator: frozenset(
         {
-            Action.list_cameras,
-            Action.view_live,
-            Action.view_recording,
-            Action.export_video,
-            Action.control_ptz,
-            Action.read_regions,
-            Action.handle_alarms,
+            Permission.list_cameras,
+            Permission.view_live,
+            Permission.view_recording,
+            Permission.export_video,
+            Permission.control_ptz,
+            Permission.read_regions,
+            Permission.handle_alarms,
         }
     ),
     Role.duty_officer: frozenset(
         {
-            Action.list_cameras,
-            Action.view_live,
-            Action.view_recording,
-            Action.control_ptz,
-            Action.read_regions,
-            Action.handle_alarms,
-            Action.raise_alarm,
+            Permission.list_cameras,
+            Permission.view_live,
+            Permission.view_recording,
+            Permission.control_ptz,
+            Permission.read_regions,
+            Permission.handle_alarms,
+            Permission.raise_alarm,
         }
     ),
     Role.grid_worker: frozenset(
-        {Action.list_cameras, Action.view_live, Action.read_regions, Action.raise_alarm}
+        {Permission.list_cameras, Permission.view_live, Permission.read_regions, Permission.raise_alarm}
     ),
-    Role.volunteer: frozenset({Action.read_regions, Action.raise_alarm}),
+    Role.volunteer: frozenset({Permission.read_regions, Permission.raise_alarm}),
     Role.resident: frozenset(
-        {Action.list_cameras, Action.view_live, Action.read_regions, Action.raise_alarm}
+        {Permission.list_cameras, Permission.view_live, Permission.read_regions, Permission.raise_alarm}
     ),
-    Role.auditor: frozenset({Action.read_audit, Action.read_regions}),
+    Role.auditor: frozenset({Permission.read_audit, Permission.read_regions}),
 }
 
 
@@ -78,8 +78,8 @@ class Principal:
     household_id: int | None = None
 
 
-def allows(p: Principal, action: Action) -> bool:
-    return action in ROLE_ACTIONS[p.role]
+def allows(p: Principal, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[p.role]
 
 
 def in_scope(p: Principal, region_path: str) -> bool:
@@ -88,7 +88,7 @@ def in_scope(p: Principal, region_path: str) -> bool:
 
 def may_see_region(p: Principal, region_path: str) -> bool:
     """A region is visible if it is in the subtree, or an ancestor (so a tree can be drawn to it)."""
-    return allows(p, Action.read_regions) and (
+    return allows(p, Permission.read_regions) and (
         in_scope(p, region_path) or p.region_path.startswith(region_path)
     )
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xueliang.accounts import service, session_cache
 from xueliang.accounts.deps import SESSION_COOKIE, Ctx, CurrentCaller, Session, client_address, require
 from xueliang.accounts.models import Role, User
-from xueliang.accounts.policy import ROLE_ACTIONS, Action
+from xueliang.accounts.policy import ROLE_PERMISSIONS, Permission
 from xueliang.accounts.schemas import (
     LocaleIn,
     LoginIn,
@@ -124,7 +124,7 @@ async def me(caller: CurrentCaller, session: Session) -> MeOut:
     return MeOut(
         **base.model_dump(),
         csrf_token=caller.auth.csrf_token,
-        permissions=sorted(a.value for a in ROLE_ACTIONS[caller.user.role]),
+        permissions=sorted(a.value for a in ROLE_PERMISSIONS[caller.user.role]),
     )
 
 
@@ -150,13 +150,13 @@ async def _scoped_user(session: Session, caller: CurrentCaller, user_id: int) ->
 
 @router.get("/users", response_model=list[UserOut])
 async def list_users(caller: CurrentCaller, session: Session) -> list[UserOut]:
-    require(caller, Action.manage_users)
+    require(caller, Permission.manage_users)
     return [user_out(u, r) for u, r in await service.list_users(session, caller.principal.region_path)]
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
 async def create_user(body: UserCreate, caller: CurrentCaller, ctx: Ctx, session: Session) -> UserOut:
-    require(caller, Action.manage_users)
+    require(caller, Permission.manage_users)
     region = await service.region_by_code(session, body.region_code)
     if not region.path.startswith(caller.principal.region_path):
         raise NotFound("region not found")
@@ -177,7 +177,7 @@ async def create_user(body: UserCreate, caller: CurrentCaller, ctx: Ctx, session
 
 @router.get("/users/{user_id}", response_model=UserOut)
 async def get_user(user_id: int, caller: CurrentCaller, session: Session) -> UserOut:
-    require(caller, Action.manage_users)
+    require(caller, Permission.manage_users)
     return user_out(*await _scoped_user(session, caller, user_id))
 
 
@@ -185,7 +185,7 @@ async def get_user(user_id: int, caller: CurrentCaller, session: Session) -> Use
 async def patch_user(
     user_id: int, body: UserPatch, caller: CurrentCaller, ctx: Ctx, session: Session
 ) -> UserOut:
-    require(caller, Action.manage_users)
+    require(caller, Permission.manage_users)
     user, region = await _scoped_user(session, caller, user_id)
     new_region = None
     if body.region_code is not None:

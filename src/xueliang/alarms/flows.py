@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts.models import Role
-from xueliang.accounts.policy import Action, Principal, allows, in_scope
+from xueliang.accounts.policy import Permission, Principal, allows, in_scope
 from xueliang.alarms import service
 from xueliang.alarms.intake import IntakeBatcher, ready
 from xueliang.alarms.models import AlarmDevice, AlarmKind
@@ -31,7 +31,7 @@ COALESCE_PER_USER = frozenset({Role.volunteer, Role.grid_worker})
 
 
 async def press_from_caller(session: AsyncSession, p: Principal, body: AlarmIn) -> Press:
-    if not (allows(p, Action.raise_alarm) or allows(p, Action.handle_alarms)):
+    if not (allows(p, Permission.raise_alarm) or allows(p, Permission.handle_alarms)):
         raise Forbidden("your role may not raise alarms", code="forbidden")
     household_id = p.household_id if p.role is Role.resident else body.household_id
     if p.role is Role.resident and household_id is None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, SQLColumnExpression, or_
 
 from xueliang.accounts.models import Role
-from xueliang.accounts.policy import Action, Principal, allows, in_scope, scope_filter
+from xueliang.accounts.policy import Permission, Principal, allows, in_scope, scope_filter
 
 
 def may_handle_alarm(p: Principal, alarm_region_path: str) -> bool:
-    return allows(p, Action.handle_alarms) and in_scope(p, alarm_region_path)
+    return allows(p, Permission.handle_alarms) and in_scope(p, alarm_region_path)
 
 
 def may_read_alarm(
@@ -35,7 +35,7 @@ def alarm_filter(
 ) -> ColumnElement[bool]:
     """The same decision as `may_read_alarm`, as SQL over the alarm's columns."""
     own: ColumnElement[bool] = raised_by == p.user_id
-    if allows(p, Action.handle_alarms):
+    if allows(p, Permission.handle_alarms):
         return or_(scope_filter(p, region_path), own)
     if p.role is Role.resident and p.household_id is not None:
         return or_(household_id == p.household_id, own)
@@ -44,7 +44,7 @@ def alarm_filter(
 
 def may_raise_alarm_for(p: Principal, household_id: int | None, household_region_path: str) -> bool:
     """A resident raises for their own household only; staff for any household in their subtree."""
-    if not allows(p, Action.raise_alarm) and not allows(p, Action.handle_alarms):
+    if not allows(p, Permission.raise_alarm) and not allows(p, Permission.handle_alarms):
         return False
     if p.role is Role.resident:
         return household_id is not None and household_id == p.household_id

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts.deps import Ctx, CurrentCaller, ReadSession, Session, require
-from xueliang.accounts.policy import Action as PolicyAction
+from xueliang.accounts.policy import Permission
 from xueliang.alarms import cache, flows, mobilization, service, stats
 from xueliang.alarms.escalation import delays_for
 from xueliang.alarms.models import Alarm, AlarmDevice, AlarmKind, AlarmState, StationConfig
@@ -113,7 +113,7 @@ async def export_csv(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Response:
-    require(caller, PolicyAction.handle_alarms)
+    require(caller, Permission.handle_alarms)
     q = _query(state, kind, False, None, station_region_id, region_id, since, until)
     text, count = await stats.export_csv(session, caller.principal, q)
     await audit.append(
@@ -138,7 +138,7 @@ async def station_stats(
     station_region_id: int | None = None,
     include_technical: bool = False,
 ) -> list[StatsRow]:
-    require(caller, PolicyAction.handle_alarms)
+    require(caller, Permission.handle_alarms)
     q = _query(None, None, False, None, station_region_id, None, since, until)
     return await stats.station_stats(session, caller.principal, q, include_technical)
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from xueliang.accounts.deps import CurrentCaller, Session, require
-from xueliang.accounts.policy import Action
+from xueliang.accounts.policy import Permission
 from xueliang.audit import service
 from xueliang.audit.models import AuditEvent
 
@@ -48,7 +48,7 @@ async def list_audit(
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> list[AuditOut]:
     """Newest first; page with `before_seq`."""
-    require(caller, Action.read_audit)
+    require(caller, Permission.read_audit)
     stmt = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
     if action:
         stmt = stmt.where(AuditEvent.action.startswith(action, autoescape=True))
@@ -64,6 +64,6 @@ async def list_audit(
 
 @router.get("/audit/verify", response_model=VerifyOut)
 async def verify(caller: CurrentCaller, session: Session) -> VerifyOut:
-    require(caller, Action.read_audit)
+    require(caller, Permission.read_audit)
     result = await service.verify(session)
     return VerifyOut(ok=result.ok, checked=result.checked, broken_seq=result.broken_seq, reason=result.reason)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.accounts.policy import Action, Principal
+from xueliang.accounts.policy import Permission, Principal
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
 from xueliang.cameras.models import Camera, CameraKind
@@ -31,9 +31,11 @@ class CameraQuery:
 
 
 async def list_cameras(
-    session: AsyncSession, p: Principal, q: CameraQuery, action: Action = Action.list_cameras
+    session: AsyncSession, p: Principal, q: CameraQuery, permission: Permission = Permission.list_cameras
 ) -> list[tuple[Camera, Region]]:
-    stmt = select(Camera, Region).join(Region, Region.id == Camera.region_id).where(camera_filter(p, action))
+    stmt = (
+        select(Camera, Region).join(Region, Region.id == Camera.region_id).where(camera_filter(p, permission))
+    )
     if q.region_id is not None:
         under = await session.get(Region, q.region_id)
         if under is None:
@@ -56,14 +58,14 @@ async def list_cameras(
 
 
 async def get_camera(
-    session: AsyncSession, p: Principal, camera_id: int, action: Action = Action.list_cameras
+    session: AsyncSession, p: Principal, camera_id: int, permission: Permission = Permission.list_cameras
 ) -> tuple[Camera, Region]:
-    """The camera if the caller may do `action` on it; otherwise NotFound, exactly as if it were missing."""
+    """The camera if the caller has `permission` on it; otherwise NotFound, exactly as if it were missing."""
     row = (
         await session.execute(
             select(Camera, Region)
             .join(Region, Region.id == Camera.region_id)
-            .where(Camera.id == camera_id, camera_filter(p, action))
+            .where(Camera.id == camera_id, camera_filter(p, permission))
         )
     ).first()
     if row is None:
@@ -72,16 +74,16 @@ async def get_camera(
 
 
 async def allowed_camera_ids(
-    session: AsyncSession, p: Principal, camera_ids: Iterable[int], action: Action
+    session: AsyncSession, p: Principal, camera_ids: Iterable[int], permission: Permission
 ) -> frozenset[int]:
-    """Those of `camera_ids` on which the caller may do `action`, in one query (`get_camera` for many)."""
+    """Those of `camera_ids` on which the caller has `permission`, in one query (`get_camera` for many)."""
     ids = list(camera_ids)
     if not ids:
         return frozenset()
     stmt = (
         select(Camera.id)
         .join(Region, Region.id == Camera.region_id)
-        .where(Camera.id.in_(ids), camera_filter(p, action))
+        .where(Camera.id.in_(ids), camera_filter(p, permission))
     )
     return frozenset((await session.scalars(stmt)).all())
 
@@ -90,7 +92,7 @@ async def open_camera(
     session: AsyncSession, p: Principal, actor: Actor, camera_id: int, now: datetime, purpose: str = "live"
 ) -> tuple[Camera, Region]:
     """Grant a view of a camera; the grant is audited in the same transaction before it is answered."""
-    camera, region = await get_camera(session, p, camera_id, Action.view_live)
+    camera, region = await get_camera(session, p, camera_id, Permission.view_live)
     await audit.append(
         session,
         actor,
@@ -188,7 +190,7 @@ async def create_camera(
 async def update_camera(
     session: AsyncSession, p: Principal, actor: Actor, camera_id: int, now: datetime, **fields: Any
 ) -> Camera:
-    camera, _ = await get_camera(session, p, camera_id, Action.manage_cameras)
+    camera, _ = await get_camera(session, p, camera_id, Permission.manage_cameras)
     unknown = set(fields) - set(EDITABLE)
     if unknown:
         raise ValidationFailed(f"unknown camera fields: {', '.join(sorted(unknown))}")
@@ -212,7 +214,7 @@ async def update_camera(
 async def delete_camera(
     session: AsyncSession, p: Principal, actor: Actor, camera_id: int, now: datetime
 ) -> None:
-    camera, _ = await get_camera(session, p, camera_id, Action.manage_cameras)
+    camera, _ = await get_camera(session, p, camera_id, Permission.manage_cameras)
     await session.delete(camera)
     await audit.append(
         session,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from xueliang.accounts.deps import Ctx, CurrentCaller, Session, require
-from xueliang.accounts.policy import Action, allows
+from xueliang.accounts.policy import Permission, allows
 from xueliang.cameras import service
 from xueliang.cameras.events import CameraChanged
 from xueliang.cameras.models import Camera, CameraKind
@@ -53,18 +53,18 @@ async def list_cameras(
     ptz: bool | None = None,
     enabled: bool | None = None,
 ) -> list[CameraOut]:
-    require(caller, Action.list_cameras)
+    require(caller, Permission.list_cameras)
     query = service.CameraQuery(
         region_id=region_id, kind=kind, text=q, public_view=public_view, ptz=ptz, enabled=enabled
     )
-    admin = allows(caller.principal, Action.manage_cameras)
+    admin = allows(caller.principal, Permission.manage_cameras)
     return [camera_out(c, r, admin) for c, r in await service.list_cameras(session, caller.principal, query)]
 
 
 @router.get("/cameras/{camera_id}", response_model=CameraOut | CameraAdminOut)
 async def get_camera(camera_id: int, caller: CurrentCaller, session: Session) -> CameraOut:
     camera, region = await service.get_camera(session, caller.principal, camera_id)
-    return camera_out(camera, region, allows(caller.principal, Action.manage_cameras))
+    return camera_out(camera, region, allows(caller.principal, Permission.manage_cameras))
 
 
 @router.post("/cameras/{camera_id}/open", response_model=OpenOut)
@@ -83,7 +83,7 @@ async def open_camera(camera_id: int, caller: CurrentCaller, ctx: Ctx, session: 
 @router.post("/cameras/{camera_id}/token", response_model=OpenOut)
 async def refresh_stream_token(camera_id: int, caller: CurrentCaller, ctx: Ctx, session: Session) -> OpenOut:
     """Fresh stream URLs for a view already open (the policy is asked again; no new `camera.open`)."""
-    camera, region = await service.get_camera(session, caller.principal, camera_id, Action.view_live)
+    camera, region = await service.get_camera(session, caller.principal, camera_id, Permission.view_live)
     return OpenOut(
         camera=camera_out(camera, region),
         streams=_streams(ctx, caller.user.id, camera.id),
@@ -98,7 +98,7 @@ def _streams(ctx: AppContext, user_id: int, camera_id: int) -> dict[str, str]:
 
 @router.post("/cameras", response_model=CameraAdminOut, status_code=201)
 async def create_camera(body: CameraCreate, caller: CurrentCaller, ctx: Ctx, session: Session) -> CameraOut:
-    require(caller, Action.manage_cameras)
+    require(caller, Permission.manage_cameras)
     fields = body.model_dump(exclude_none=True, exclude={"gb_id", "region_id"})
     camera = await service.create_camera(
         session,
@@ -121,7 +121,7 @@ async def create_camera(body: CameraCreate, caller: CurrentCaller, ctx: Ctx, ses
 async def patch_camera(
     camera_id: int, body: CameraFields, caller: CurrentCaller, ctx: Ctx, session: Session
 ) -> CameraOut:
-    require(caller, Action.manage_cameras)
+    require(caller, Permission.manage_cameras)
     camera = await service.update_camera(
         session,
         caller.principal,
@@ -140,7 +140,7 @@ async def patch_camera(
 
 @router.delete("/cameras/{camera_id}", status_code=204)
 async def delete_camera(camera_id: int, caller: CurrentCaller, ctx: Ctx, session: Session) -> None:
-    require(caller, Action.manage_cameras)
+    require(caller, Permission.manage_cameras)
     await service.delete_camera(session, caller.principal, caller.actor, camera_id, ctx.clock.now())
     ctx.events.publish(session, CameraChanged(camera_id))
     await session.commit()

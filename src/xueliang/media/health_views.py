@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 
 from xueliang.accounts.deps import CurrentCaller, Session, caller_from_websocket, require
-from xueliang.accounts.policy import Action
+from xueliang.accounts.policy import Permission
 from xueliang.cameras import service as cameras
 from xueliang.core.context import AppContext
 from xueliang.media.engine import CameraHealth, HealthEvent, UnknownCamera
@@ -76,7 +76,7 @@ def event_out(e: PlaneEvent) -> EventOut:
 @router.get("/cameras/health", response_model=list[HealthOut])
 async def camera_health(request: Request, caller: CurrentCaller, session: Session) -> list[HealthOut]:
     """Status of every camera in scope that the engine pulls (disabled cameras are absent)."""
-    require(caller, Action.list_cameras)
+    require(caller, Permission.list_cameras)
     plane = _plane(request)
     if plane is None:
         return []
@@ -92,7 +92,7 @@ async def camera_health(request: Request, caller: CurrentCaller, session: Sessio
 @router.get("/cameras/events", response_model=list[EventOut])
 async def camera_events(request: Request, caller: CurrentCaller, session: Session) -> list[EventOut]:
     """Recent status changes (newest last) of cameras in scope, kept in memory since start-up."""
-    require(caller, Action.list_cameras)
+    require(caller, Permission.list_cameras)
     plane = _plane(request)
     if plane is None:
         return []

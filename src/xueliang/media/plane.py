@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from xueliang.accounts import service as accounts
 from xueliang.accounts.models import User
-from xueliang.accounts.policy import Action
+from xueliang.accounts.policy import Permission
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
 from xueliang.cameras import service as cameras
@@ -164,7 +164,7 @@ class MediaPlane(LiveStreams):
         """Signed, short-lived URLs bound to user, camera and action; only after the policy said yes."""
         ttl = self.ctx.settings.stream_token_seconds
         token = tokens.issue(
-            self.secret, user_id, camera_id, Action.view_live.value, ttl, self.ctx.clock.now()
+            self.secret, user_id, camera_id, Permission.view_live.value, ttl, self.ctx.clock.now()
         )
         base = f"{LIVE_PREFIX}/{camera_id}"
         urls = {
@@ -177,7 +177,7 @@ class MediaPlane(LiveStreams):
         return urls
 
     def verify(self, token: str, camera_id: int) -> tokens.StreamClaims:
-        return tokens.verify(self.secret, token, camera_id, Action.view_live.value, self.ctx.clock.now())
+        return tokens.verify(self.secret, token, camera_id, Permission.view_live.value, self.ctx.clock.now())
 
     async def _recheck(self, claims: tokens.StreamClaims) -> bool:
         """Re-asks the policy, so revoked rights (disabled user, flag cleared, moved region) end streams."""
@@ -194,7 +194,7 @@ class MediaPlane(LiveStreams):
             if user is None or user.disabled:
                 return frozenset()
             principal = await accounts.principal_for(session, user)
-            return await cameras.allowed_camera_ids(session, principal, camera_ids, Action.view_live)
+            return await cameras.allowed_camera_ids(session, principal, camera_ids, Permission.view_live)
 
     async def may_view(self, user_id: int, camera_id: int) -> bool:
         """The access policy, asked now: may this user watch this camera live?"""

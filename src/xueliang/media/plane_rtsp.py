@@ -25,7 +25,7 @@ from sqlalchemy import select
 from xueliang.accounts import service as accounts
 from xueliang.accounts.deps import Ctx, CurrentCaller, Session, require
 from xueliang.accounts.models import User
-from xueliang.accounts.policy import Action, allows
+from xueliang.accounts.policy import Permission, allows
 from xueliang.audit import service as audit
 from xueliang.core.errors import NotFound
 from xueliang.media.live import LiveSession
@@ -64,7 +64,7 @@ class PlaneRtspAccess:
             if user is None or user.disabled:
                 return None
             principal = await accounts.principal_for(session, user)
-            if not allows(principal, Action.view_live):
+            if not allows(principal, Permission.view_live):
                 return None
             return user.id, digest_password(self.plane.secret, user)
 
@@ -92,7 +92,7 @@ router = APIRouter(tags=["live"])
 async def rtsp_credentials(caller: CurrentCaller, ctx: Ctx, session: Session) -> RtspCredentialsOut:
     """The caller's RTSP Digest credentials for pulling cameras with a machine (a parent node, VLC).
     Which cameras they open is still the access policy's answer, camera by camera."""
-    require(caller, Action.view_live)
+    require(caller, Permission.view_live)
     from xueliang.media.plane import MediaPlane  # the plane imports this module
 
     plane = ctx.services.get(MediaPlane)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.accounts.policy import Action, Principal, allows
+from xueliang.accounts.policy import Permission, Principal, allows
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
 from xueliang.cameras import service as cameras
@@ -38,7 +38,7 @@ KEYFRAMES_UP_TO = timedelta(hours=1)  # a timeline of at most this much lists ke
 
 def may_record_anything(p: Principal) -> None:
     """Routes not bound to one camera answer 404 to roles that never see recordings (residents)."""
-    if not allows(p, Action.view_recording):
+    if not allows(p, Permission.view_recording):
         raise NotFound("not found")
 
 
@@ -161,7 +161,7 @@ async def timeline(
     session: AsyncSession, p: Principal, camera_id: int, lo: datetime, hi: datetime
 ) -> Timeline:
     lo, hi = check_range(lo, hi, timedelta(days=31))
-    await cameras.get_camera(session, p, camera_id, Action.view_recording)
+    await cameras.get_camera(session, p, camera_id, Permission.view_recording)
     rows = await segments_between(session, camera_id, lo, hi)
     spans: list[Span] = []
     for row in rows:
@@ -208,7 +208,7 @@ async def create_lock(
     lo, hi = check_range(lo, hi, timedelta(days=366))
     if not reason.strip():
         raise ValidationFailed("a reason is required")
-    camera, _ = await cameras.get_camera(session, p, camera_id, Action.export_video)
+    camera, _ = await cameras.get_camera(session, p, camera_id, Permission.export_video)
     lock = EvidenceLock(
         camera_id=camera.id,
         starts_at=lo,
@@ -234,7 +234,7 @@ async def release_lock(
     lock = await session.get(EvidenceLock, lock_id)
     if lock is None or lock.released_at is not None:
         raise NotFound("lock not found")
-    await cameras.get_camera(session, p, lock.camera_id, Action.export_video)
+    await cameras.get_camera(session, p, lock.camera_id, Permission.export_video)
     lock.released_at, lock.released_by = now, actor.name
     await audit.append(
         session, actor, "recording.unlock", at=now, target_type="camera", target_id=lock.camera_id,
@@ -250,7 +250,7 @@ async def visible_locks(session: AsyncSession, p: Principal, camera_id: int | No
         select(EvidenceLock)
         .join(Camera, Camera.id == EvidenceLock.camera_id)
         .join(Region, Region.id == Camera.region_id)
-        .where(camera_filter(p, Action.view_recording), EvidenceLock.released_at.is_(None))
+        .where(camera_filter(p, Permission.view_recording), EvidenceLock.released_at.is_(None))
     )
     if camera_id is not None:
         stmt = stmt.where(EvidenceLock.camera_id == camera_id)
@@ -271,7 +271,7 @@ async def set_retention(
     record: bool | None = None,
 ) -> Camera:
     """Change how long a camera's recordings are kept (1..3650 days) or whether it records. Audited."""
-    camera, _ = await cameras.get_camera(session, p, camera_id, Action.manage_cameras)
+    camera, _ = await cameras.get_camera(session, p, camera_id, Permission.manage_cameras)
     changed: dict[str, Any] = {}
     if days is not None and days != camera.retention_days:
         if not 1 <= days <= 3650:
@@ -307,7 +307,7 @@ async def create_export(
     lo, hi = check_range(lo, hi, timedelta(hours=max_hours))
     if not reason.strip():
         raise ValidationFailed("a reason is required")
-    camera, _ = await cameras.get_camera(session, p, camera_id, Action.export_video)
+    camera, _ = await cameras.get_camera(session, p, camera_id, Permission.export_video)
     if not await segments_between(session, camera.id, lo, hi, limit=1):
         raise ValidationFailed("no recording of this camera in this range")
     export = RecordingExport(
@@ -340,7 +340,7 @@ async def visible_exports(session: AsyncSession, p: Principal, limit: int = 100)
         select(RecordingExport)
         .join(Camera, Camera.id == RecordingExport.camera_id)
         .join(Region, Region.id == Camera.region_id)
-        .where(camera_filter(p, Action.export_video))
+        .where(camera_filter(p, Permission.export_video))
         .order_by(RecordingExport.id.desc())
         .limit(limit)
     )
@@ -351,7 +351,7 @@ async def get_export(session: AsyncSession, p: Principal, export_id: int) -> tup
     export = await session.get(RecordingExport, export_id)
     if export is None:
         raise NotFound("export not found")
-    camera, _ = await cameras.get_camera(session, p, export.camera_id, Action.export_video)
+    camera, _ = await cameras.get_camera(session, p, export.camera_id, Permission.export_video)
     return export, camera
 
 

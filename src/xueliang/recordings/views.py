@@ -23,7 +23,7 @@ from sqlalchemy import select
 from xueliang.accounts import service as accounts
 from xueliang.accounts.deps import Ctx, CurrentCaller, Session, client_address
 from xueliang.accounts.models import User
-from xueliang.accounts.policy import Action
+from xueliang.accounts.policy import Permission
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
 from xueliang.cameras import service as cameras
@@ -75,16 +75,16 @@ def _node(ctx: AppContext) -> RecordingsNode:
 # -- tokens ------------------------------------------------------------------------------------------
 
 
-def _issue(ctx: AppContext, user_id: int, camera_id: int, action: Action) -> str:
+def _issue(ctx: AppContext, user_id: int, camera_id: int, permission: Permission) -> str:
     ttl = ctx.settings.stream_token_seconds
-    return tokens.issue(ctx.secret.encode(), user_id, camera_id, action.value, ttl, ctx.clock.now())
+    return tokens.issue(ctx.secret.encode(), user_id, camera_id, permission.value, ttl, ctx.clock.now())
 
 
-async def _claims(ctx: AppContext, token: str, camera_id: int, action: Action) -> tokens.StreamClaims:
-    """The token's claims if it is genuine, unexpired, for this camera and action, and its user may
-    still do the action (asked again at most every 30 s per token)."""
+async def _claims(ctx: AppContext, token: str, camera_id: int, permission: Permission) -> tokens.StreamClaims:
+    """The token's claims if it is genuine, unexpired, for this camera and permission, and its user
+    still has the permission (asked again at most every 30 s per token)."""
     try:
-        claims = tokens.verify(ctx.secret.encode(), token, camera_id, action.value, ctx.clock.now())
+        claims = tokens.verify(ctx.secret.encode(), token, camera_id, permission.value, ctx.clock.now())
     except tokens.TokenExpired as exc:
         raise Unauthorized("token expired: ask for a fresh one", code="token_expired") from exc
     except (tokens.TokenError, tokens.TokenScopeError) as exc:
@@ -98,7 +98,7 @@ async def _claims(ctx: AppContext, token: str, camera_id: int, action: Action) -
             if user is None or user.disabled:
                 raise NotFound("not found")
             principal = await accounts.principal_for(session, user)
-            await cameras.get_camera(session, principal, camera_id, action)
+            await cameras.get_camera(session, principal, camera_id, permission)
         if len(node.rechecked) > 10_000:
             node.rechecked.clear()
         node.rechecked[key] = now
@@ -150,7 +150,7 @@ async def list_recordings(
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> list[SegmentOut]:
     """Segments of one camera overlapping the range, oldest first."""
-    await cameras.get_camera(session, caller.principal, camera_id, Action.view_recording)
+    await cameras.get_camera(session, caller.principal, camera_id, Permission.view_recording)
     lo, hi = service.check_range(lo, hi, timedelta(days=31))
     return [_segment_out(r) for r in await service.segments_between(session, camera_id, lo, hi, limit)]
 
@@ -164,7 +164,7 @@ async def storage_health(caller: CurrentCaller, session: Session, ctx: Ctx) -> H
         await session.scalars(
             select(Camera.id)
             .join(Region, Region.id == Camera.region_id)
-            .where(camera_filter(caller.principal, Action.view_recording))
+            .where(camera_filter(caller.principal, Permission.view_recording))
         )
     )
     health = _node(ctx).health()
@@ -216,9 +216,9 @@ async def camera_timeline(
 async def open_playback(body: PlaybackIn, caller: CurrentCaller, session: Session, ctx: Ctx) -> PlaybackOut:
     """A token and the URLs to play a camera's recording of a range (HLS VOD, or the console's plan).
     Opening is audited (`recording.view`); `refresh` only renews the token of a view already open."""
-    camera, _ = await cameras.get_camera(session, caller.principal, body.camera_id, Action.view_recording)
+    camera, _ = await cameras.get_camera(session, caller.principal, body.camera_id, Permission.view_recording)
     lo, hi = service.check_range(body.lo, body.hi, MAX_PLAYBACK)
-    token = _issue(ctx, caller.user.id, camera.id, Action.view_recording)
+    token = _issue(ctx, caller.user.id, camera.id, Permission.view_recording)
     if not body.refresh:
         await audit.append(
             session,
@@ -254,7 +254,7 @@ async def _views(ctx: AppContext, camera_id: int, lo: datetime, hi: datetime) ->
 @playback_router.get("/{camera_id}/index.m3u8")
 async def vod_playlist(ctx: Ctx, camera_id: int, lo: From, hi: To, token: str = "") -> Response:
     """HLS VOD of the range: whole GOPs of the recorded files as they lie on disk."""
-    await _claims(ctx, token, camera_id, Action.view_recording)
+    await _claims(ctx, token, camera_id, Permission.view_recording)
     lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
     views = await _views(ctx, camera_id, lo, hi)
     target = _node(ctx).settings.playback_chunk_seconds
@@ -266,7 +266,7 @@ async def vod_playlist(ctx: Ctx, camera_id: int, lo: From, hi: To, token: str = 
 async def playback_plan(ctx: Ctx, camera_id: int, lo: From, hi: To, token: str = "") -> dict[str, Any]:
     """The same chunks as the playlist, with wall-clock times and keyframes, for the console's player
     (which maps tfdt to wall time with each segment's `start` and `media_start`)."""
-    claims = await _claims(ctx, token, camera_id, Action.view_recording)
+    claims = await _claims(ctx, token, camera_id, Permission.view_recording)
     lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
     views = await _views(ctx, camera_id, lo, hi)
     target = _node(ctx).settings.playback_chunk_seconds
@@ -312,7 +312,7 @@ async def _read(node: RecordingsNode, view: playback.SegmentView, first: int, la
 
 @playback_router.get("/{camera_id}/init/{segment_id}.mp4")
 async def vod_init(ctx: Ctx, camera_id: int, segment_id: int, token: str = "") -> Response:
-    await _claims(ctx, token, camera_id, Action.view_recording)
+    await _claims(ctx, token, camera_id, Permission.view_recording)
     view, node = await _segment(ctx, camera_id, segment_id)
     data = await _read(node, view, 0, view.init_size)
     return Response(data, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
@@ -322,7 +322,7 @@ async def vod_init(ctx: Ctx, camera_id: int, segment_id: int, token: str = "") -
 async def vod_chunk(
     ctx: Ctx, camera_id: int, segment_id: int, first: int, last: int, token: str = ""
 ) -> Response:
-    await _claims(ctx, token, camera_id, Action.view_recording)
+    await _claims(ctx, token, camera_id, Permission.view_recording)
     view, node = await _segment(ctx, camera_id, segment_id)
     if not playback.valid_range(view, first, last):
         raise NotFound("no such chunk")
@@ -334,7 +334,7 @@ async def vod_chunk(
 async def seek_gop(ctx: Ctx, camera_id: int, t: datetime, token: str = "") -> Response:
     """Seek: the init segment and the GOP holding time `t`, playable on their own (a preview, or the
     first thing a player appends). `X-Start` is the Unix time of the GOP's keyframe."""
-    await _claims(ctx, token, camera_id, Action.view_recording)
+    await _claims(ctx, token, camera_id, Permission.view_recording)
     at = as_utc(t)
     async with ctx.db.session() as session:
         row = await service.segment_at(session, camera_id, at)
@@ -422,7 +422,7 @@ def _export_out(ctx: AppContext, export: RecordingExport, user_id: int | None = 
     ]
     expires_in = None
     if user_id is not None and export.state is ExportState.ready:
-        token = _issue(ctx, user_id, export.camera_id, Action.export_video)
+        token = _issue(ctx, user_id, export.camera_id, Permission.export_video)
         directory = _node(ctx).export_dir(export)
         for name in (exporting.MANIFEST, exporting.SIGNATURE):
             path = directory / name
@@ -485,7 +485,7 @@ async def download_export_file(
         export = await session.get(RecordingExport, export_id)
     if export is None or export.state is not ExportState.ready:
         raise NotFound("not found")
-    claims = await _claims(ctx, token, export.camera_id, Action.export_video)
+    claims = await _claims(ctx, token, export.camera_id, Permission.export_video)
     names = {str(f["name"]) for f in export.files} | {exporting.MANIFEST, exporting.SIGNATURE}
     path = _node(ctx).export_dir(export) / name
     if name not in names or not path.is_file():

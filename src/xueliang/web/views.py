@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from xueliang.accounts.deps import caller_from_request, get_ctx
-from xueliang.accounts.policy import ROLE_ACTIONS, Action, allows
+from xueliang.accounts.policy import ROLE_PERMISSIONS, Permission, allows
 from xueliang.regions.models import Region
 from xueliang.web import i18n
 
@@ -72,7 +72,7 @@ def mount_web(app: FastAPI) -> None:
                 "region_name": region.name if region else "",
                 "region_name_en": region.name_en if region else "",
                 "household_id": caller.user.household_id,
-                "permissions": sorted(a.value for a in ROLE_ACTIONS[caller.user.role]),
+                "permissions": sorted(a.value for a in ROLE_PERMISSIONS[caller.user.role]),
             }
         boot = {
             "locale": locale,
@@ -118,7 +118,7 @@ def mount_web(app: FastAPI) -> None:
         # Recorded video: like every recording route, the page does not exist for roles that never see
         # recordings (residents), rather than telling them it is forbidden.
         caller = await caller_from_request(request)
-        if caller is not None and not allows(caller.principal, Action.view_recording):
+        if caller is not None and not allows(caller.principal, Permission.view_recording):
             return JSONResponse({"code": "not_found", "message": "not found"}, status_code=404)
         return await render(request, "playback.html", "console", section="playback")
 

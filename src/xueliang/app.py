@@ -8,7 +8,7 @@ runs their stops in reverse."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
@@ -39,9 +39,11 @@ def create_app(
     clock: Clock | None = None,
     migrate_on_start: bool = True,
     freeze_heap: bool = False,
+    extra_hooks: Sequence[StartupHook] = (),
 ) -> FastAPI:
     """`freeze_heap` (the server, not tests, which make many apps in one process) hides the start-up
-    heap from the garbage collector."""
+    heap from the garbage collector. `extra_hooks` run after the node's own, for tools and tests that
+    must act in the app's event loop at start-up."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url()
     ctx = AppContext(
@@ -73,6 +75,7 @@ def create_app(
     hooks += recordings_runtime.install(ctx, settings.recording)
     hooks += alarms_runtime.install(ctx, settings.alarms)
     hooks.append(runner_hook(timers, loop=settings.timer_loop))  # last: every handler is registered
+    hooks += extra_hooks
     app.state.startup_hooks = hooks
 
     mount_web(app)

@@ -15,7 +15,6 @@ from tests.support.app import make_settings
 from xueliang.alarms.models import Alarm, AlarmKind
 from xueliang.alarms.push import audience_for
 from xueliang.alarms.service import Press, intake
-from xueliang.alarms.tasks import timer_hook
 from xueliang.app import create_app
 from xueliang.audit.models import AuditEvent
 from xueliang.audit.service import SYSTEM
@@ -101,10 +100,8 @@ async def test_levels_per_station(alarm_app: FastAPI, alogin: Login, clock: Manu
 
 async def test_escalation_due_during_downtime_fires_on_start(alarm_url: str, tmp_path: Path) -> None:
     clock = ManualClock()
-    settings = make_settings(alarm_url, tmp_path)
-    first = create_app(
-        settings, clock=clock, migrate_on_start=False, startup_hooks=[timer_hook(background=False)]
-    )
+    settings = make_settings(alarm_url, tmp_path, timer_loop=False)
+    first = create_app(settings, clock=clock, migrate_on_start=False)
     async with first.router.lifespan_context(first):
         ctx = ctx_of(first)
         async with ctx.db.session() as s:
@@ -119,7 +116,7 @@ async def test_escalation_due_during_downtime_fires_on_start(alarm_url: str, tmp
             )
             alarm_id = (await intake(s, press, SYSTEM, clock.now())).alarm.id
     clock.advance(600)  # the server is down for ten minutes
-    second = create_app(settings, clock=clock, migrate_on_start=False, startup_hooks=[timer_hook()])
+    second = create_app(settings.model_copy(update={"timer_loop": True}), clock=clock, migrate_on_start=False)
     async with second.router.lifespan_context(second):
         async with ctx_of(second).db.session() as s:
             alarm = await s.get(Alarm, alarm_id)

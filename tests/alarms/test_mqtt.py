@@ -17,13 +17,13 @@ import aiomqtt
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
-from tests.alarms.conftest import Login, ctx_of, logins_to, new_uuid
-from tests.conftest import make_settings
+from tests.support.alarms import Login, ctx_of, logins_to, new_uuid
+from tests.support.app import make_settings
 
 from xueliang.accounts.models import User
+from xueliang.alarms.config import AlarmSettings
 from xueliang.alarms.models import Alarm, AlarmPress
-from xueliang.alarms.mqtt import AlarmMqtt, MqttConfig
-from xueliang.alarms.tasks import intake_hook, mqtt_hook, timer_hook
+from xueliang.alarms.mqtt import AlarmMqtt
 from xueliang.app import create_app
 from xueliang.regions.models import Household
 
@@ -44,14 +44,12 @@ pytestmark = pytest.mark.skipif(not _broker_up(), reason="no MQTT broker on 127.
 
 @pytest.fixture
 async def mqtt_app(alarm_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
-    config = MqttConfig(prefix=PREFIX, client_id=f"xltest-server-{RUN}", session_expiry_s=5)
-    app = create_app(
-        make_settings(alarm_url, tmp_path),
-        migrate_on_start=False,
-        startup_hooks=[timer_hook(), intake_hook(), mqtt_hook(config)],
+    alarms = AlarmSettings(
+        mqtt_prefix=PREFIX, mqtt_client_id=f"xltest-server-{RUN}", mqtt_session_expiry_s=5, pg_bridge=False
     )
+    app = create_app(make_settings(alarm_url, tmp_path, alarms=alarms), migrate_on_start=False)
     async with app.router.lifespan_context(app):
-        listener: AlarmMqtt = ctx_of(app).extras["alarm_mqtt"]
+        listener = ctx_of(app).services.require(AlarmMqtt)
         await asyncio.wait_for(listener.connected.wait(), 10)
         yield app
 

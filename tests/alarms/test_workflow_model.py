@@ -16,21 +16,22 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import select
-from tests.alarms.conftest import new_uuid, principal
-from tests.conftest import make_settings
+from tests.support.alarms import new_uuid, principal
+from tests.support.app import make_settings
 
 from xueliang.accounts.policy import Principal
 from xueliang.alarms import escalation
 from xueliang.alarms.models import Alarm, AlarmKind, AlarmState
+from xueliang.alarms.runtime import escalation_handler
 from xueliang.alarms.service import Press, intake, transition
-from xueliang.alarms.tasks import escalation_handler
 from xueliang.alarms.workflow import Action, reachable, target
 from xueliang.audit.service import Actor
 from xueliang.core.clock import ManualClock
 from xueliang.core.context import AppContext
 from xueliang.core.db import Database
 from xueliang.core.errors import Conflict
-from xueliang.core.tasks import TimerRunner
+from xueliang.core.timers import TimerRunner
+from xueliang.notify.hub import Hub
 
 T = TypeVar("T")
 DEADLINE_S = escalation.DEFAULT_ESCALATE_AFTER_S[0]
@@ -60,6 +61,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         ctx = AppContext(
             settings=make_settings(self.url, self.data_dir), db=self.db, clock=self.clock, secret="s"
         )
+        ctx.services.add(Hub())  # escalations push to the consoles' hub
         self.runner = TimerRunner(self.db, self.clock)
         self.runner.register(escalation.TIMER_KIND, escalation_handler(ctx))
         self.runner_stop = self.runner.stop

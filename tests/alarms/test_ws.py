@@ -10,13 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.alarms.conftest import new_uuid
-from tests.conftest import LiveServer, make_settings
+from tests.support.alarms import new_uuid
+from tests.support.app import LiveServer, make_settings
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
-from xueliang.alarms.tasks import intake_hook, timer_hook
 from xueliang.app import create_app
 
 API = "/api/v1/alarms"
@@ -25,9 +24,7 @@ API = "/api/v1/alarms"
 @pytest.fixture(scope="module")
 def server(alarm_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     settings = make_settings(alarm_url, tmp_path_factory.mktemp("ws"))
-    live = LiveServer(
-        create_app(settings, migrate_on_start=False, startup_hooks=[timer_hook(), intake_hook()])
-    )
+    live = LiveServer(create_app(settings, migrate_on_start=False))
     live.start()
     yield live
     live.stop()

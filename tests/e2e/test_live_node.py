@@ -16,11 +16,11 @@ import httpx
 import pytest
 import websockets
 
-from tests.node_support import Node, wait_for
+from tests.support.node import Node
+from tests.support.waits import wait_for
 from xueliang.media.sim.marker import decode_marker
 
 pytestmark = pytest.mark.slow
-NODE_WITH_ALARM_SERVICES = True  # the outage test checks the camera-offline technical alarms
 
 
 def number_of(gb_id: str) -> int:

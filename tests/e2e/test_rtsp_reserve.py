@@ -18,7 +18,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.node_support import Node, wait_for
+from tests.support.node import Node
+from tests.support.waits import wait_for
 from xueliang.core.context import AppContext
 from xueliang.media import tokens
 from xueliang.media.plane import MediaPlane
@@ -42,7 +43,7 @@ def ctx_of(node: Node) -> AppContext:
 
 
 def plane_of(node: Node) -> MediaPlane:
-    plane: MediaPlane = ctx_of(node).extras["media"]
+    plane = ctx_of(node).services.require(MediaPlane)
     return plane
 
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
-from tests.conftest import LoggedIn, make_settings
-from tests.recordings.conftest import Rig, decode
+from tests.support.app import LoggedIn, make_settings
+from tests.support.recordings import Rig, decode
 
 from xueliang.app import create_app
 from xueliang.audit.models import AuditEvent
@@ -35,9 +35,12 @@ def iso(ts: float | datetime) -> str:
 
 @pytest.fixture
 async def rec_app(rec_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
-    settings = make_settings(rec_url, tmp_path / "data")
-    recording = RecordingSettings(retention_every=3600, min_free_bytes=0, min_free_percent=0)
-    application = create_app(settings, migrate_on_start=False, recording=recording)
+    settings = make_settings(
+        rec_url,
+        tmp_path / "data",
+        recording=RecordingSettings(retention_every=3600, min_free_bytes=0, min_free_percent=0),
+    )
+    application = create_app(settings, migrate_on_start=False)
     async with application.router.lifespan_context(application):
         yield application
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
-from tests.browser.conftest import login_form
-from tests.conftest import LiveServer, make_settings
-from tests.recordings.conftest import Rig, run_async
+from tests.support.app import LiveServer, make_settings
+from tests.support.browser import login_form
+from tests.support.recordings import Rig, run_async
 
 from xueliang.app import create_app
 from xueliang.recordings.config import RecordingSettings
@@ -25,9 +25,10 @@ def site(
 ) -> Iterator[tuple[str, int, float, float]]:
     data = tmp_path / "data"
     camera_id, start, end = rig_factory_sync(data / "recordings")
-    settings = make_settings(rec_url, data)
-    recording = RecordingSettings(retention_every=3600, min_free_bytes=0, min_free_percent=0)
-    server = LiveServer(create_app(settings, migrate_on_start=False, recording=recording))
+    settings = make_settings(
+        rec_url, data, recording=RecordingSettings(retention_every=3600, min_free_bytes=0, min_free_percent=0)
+    )
+    server = LiveServer(create_app(settings, migrate_on_start=False))
     server.start()
     try:
         yield server.url, camera_id, start, end
@@ -42,9 +43,9 @@ def rig_factory_sync(
     """Records 20 s of camera 1 of village 1, ending two minutes ago, into `root`."""
 
     def make(root: Path) -> tuple[int, float, float]:
-        from tests.recordings.conftest import Wall
+        from tests.support.recordings import Wall
 
-        from xueliang.media.recorder import RecorderConfig
+        from xueliang.media.recording.recorder import RecorderConfig
 
         async def go() -> tuple[int, float, float]:
             start = time.time() - 140

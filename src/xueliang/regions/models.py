@@ -1,4 +1,4 @@
-"""The administrative tree (province > county > township > village > grid) and the platform nodes."""
+"""The administrative tree (province > county > township > village > grid), its places and households."""
 
 from __future__ import annotations
 
@@ -79,16 +79,3 @@ class Household(Base):
     phone: Mapped[str] = mapped_column(String(32), default="")
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
-
-
-class Node(Base):
-    """A platform instance (county, township or village level) with its GB/T 28181 ID (type 200)."""
-
-    __tablename__ = "nodes"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    gb_id: Mapped[str] = mapped_column(String(20), unique=True)
-    name: Mapped[str] = mapped_column(String(100))
-    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id"))
-    is_local: Mapped[bool] = mapped_column(default=False)

@@ -14,8 +14,9 @@ from xueliang.accounts.policy import Principal
 from xueliang.audit import service as audit
 from xueliang.audit.service import SYSTEM
 from xueliang.cameras import service as cameras
+from xueliang.nodes.models import Node
 from xueliang.regions import geojson_import
-from xueliang.regions.models import Household, Node, Region
+from xueliang.regions.models import Household, Region
 from xueliang.seed.demo import DEMO_PASSWORD, DemoCounty, build
 
 

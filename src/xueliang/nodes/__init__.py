@@ -1,0 +1,1 @@
+"""Platform nodes: the county, township and village platform instances and their parent links."""

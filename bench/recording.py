@@ -40,7 +40,7 @@ from xueliang.core.db import Database
 from xueliang.media import playback
 from xueliang.media.channel import Channel
 from xueliang.media.frames import AccessUnit
-from xueliang.media.recorder import Recorder, RecorderConfig
+from xueliang.media.recording.recorder import Recorder, RecorderConfig
 from xueliang.recordings import service
 from xueliang.recordings.models import RecordingSegment, SegmentState
 from xueliang.recordings.store import DbIndex

@@ -27,7 +27,7 @@ from xueliang.cameras.models import Camera
 from xueliang.core.db import Database
 from xueliang.media.channel import Channel
 from xueliang.media.frames import AccessUnit
-from xueliang.media.recorder import Recorder, RecorderConfig, StorageEvent
+from xueliang.media.recording.recorder import Recorder, RecorderConfig, StorageEvent
 from xueliang.recordings.models import EvidenceLock, RecordingExport, RecordingGap, RecordingSegment
 from xueliang.recordings.store import DbIndex
 

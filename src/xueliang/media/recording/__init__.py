@@ -1,1 +1,2 @@
-"""Helpers of the recorder that need no event loop: reading back and repairing segment files."""
+"""Recording a channel to disk: the recorder (`recorder`), the index it keeps (`index`), its segment
+files' writing (`segment_io`) and reading back and repair, which need no event loop (`scan`)."""

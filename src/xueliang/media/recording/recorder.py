@@ -25,20 +25,32 @@ import asyncio
 import contextlib
 import enum
 import logging
-import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 from xueliang.media.channel import Channel, Fragment, InitSegment
+from xueliang.media.recording.index import (
+    DropSegment,
+    IndexOp,
+    OpenGap,
+    OpenSegment,
+    RecordingIndex,
+    UpdateSegment,
+)
+from xueliang.media.recording.segment_io import (
+    TIMESCALE,
+    IoJob,
+    Pending,
+    Segment,
+    run_io,
+    segment_path,
+    utc_day,
+)
 
 log = logging.getLogger(__name__)
-
-TIMESCALE = 90_000
 
 
 class StorageStatus(enum.StrEnum):
@@ -58,72 +70,6 @@ class StorageEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class SegmentState:
-    """A segment as far as its bytes are on disk: what the index row says about it."""
-
-    camera_id: int
-    path: str  # relative to the recordings root
-    start: float  # Unix time of the first frame
-    end: float  # Unix time after the last frame
-    bytes: int
-    init_size: int
-    media_start: int  # tfdt of the first fragment, 90 kHz
-    media_end: int
-    frames: int
-    keyframes: tuple[tuple[int, int], ...]  # (ms from start, byte offset)
-    codec: str
-
-
-@dataclass(frozen=True, slots=True)
-class OpenSegment:
-    """Insert a row in state `open` before the file exists; `hole_reason` explains any hole before it.
-    `after_break`: the recorder knows the stream was interrupted (restart, outage, stall), so any hole
-    is a gap, not jitter."""
-
-    key: int
-    state: SegmentState
-    hole_reason: str
-    after_break: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateSegment:
-    row_id: int
-    state: SegmentState
-    final: bool  # closed: the file is complete and synced
-
-
-@dataclass(frozen=True, slots=True)
-class DropSegment:
-    """A segment that never got a whole fragment onto disk: row and file go."""
-
-    row_id: int
-    path: str
-
-
-@dataclass(frozen=True, slots=True)
-class OpenGap:
-    """Recording stopped for `reason` at `start` (None: where the camera's last segment ended)."""
-
-    camera_id: int
-    start: float | None
-    reason: str
-
-
-IndexOp = OpenSegment | UpdateSegment | DropSegment | OpenGap
-
-
-class RecordingIndex(Protocol):
-    """Where the recorder keeps its index (the database in the app)."""
-
-    async def recover(self) -> None:
-        """Repair what a crash left: rows still `open` and their files."""
-
-    async def apply(self, ops: Sequence[IndexOp]) -> dict[int, int]:
-        """Apply in order, in one transaction; returns the row id of each OpenSegment by its key."""
-
-
-@dataclass(frozen=True, slots=True)
 class RecorderConfig:
     segment_seconds: float = 60.0
     flush_interval: float = 0.5
@@ -136,73 +82,12 @@ class RecorderConfig:
 
 
 @dataclass(slots=True)
-class _Pending:
-    size: int
-    decode_time: int
-    duration: int
-    keyframe: bool
-    offset: int
-
-
-@dataclass(slots=True)
-class _Segment:
-    key: int
-    camera_id: int
-    path: str
-    day: str
-    epoch: int
-    init: bytes
-    codec: str
-    start: float
-    media_start: int
-    hole_reason: str
-    after_break: bool = False
-    chunks: list[bytes] = field(default_factory=list)
-    metas: list[_Pending] = field(default_factory=list)
-    buffered: int = 0  # bytes appended so far, init included (file size once all is written)
-    buffered_end: int = 0  # media time after the last appended fragment
-    row_id: int | None = None
-    open_sent: bool = False
-    fd: int | None = None
-    written: int = 0
-    frames: int = 0
-    media_end: int = 0
-    keyframes: list[tuple[int, int]] = field(default_factory=list)
-    closing: bool = False
-    end_cap: float | None = None
-    synced_at: float = 0.0
-    progress_at: float = 0.0
-    progress_frames: int = 0
-
-    def wall_at(self, media_time: int) -> float:
-        return self.start + (media_time - self.media_start) / TIMESCALE
-
-    def state(self) -> SegmentState:
-        end = self.wall_at(self.media_end) if self.frames else self.start
-        if self.end_cap is not None:
-            end = max(self.start, min(end, self.end_cap))
-        return SegmentState(
-            camera_id=self.camera_id,
-            path=self.path,
-            start=self.start,
-            end=end,
-            bytes=self.written,
-            init_size=len(self.init),
-            media_start=self.media_start,
-            media_end=self.media_end if self.frames else self.media_start,
-            frames=self.frames,
-            keyframes=tuple(self.keyframes),
-            codec=self.codec,
-        )
-
-
-@dataclass(slots=True)
 class _Track:
     camera_id: int
     detach: Callable[[], None]
     init: InitSegment | None = None
-    current: _Segment | None = None
-    closing: list[_Segment] = field(default_factory=list)
+    current: Segment | None = None
+    closing: list[Segment] = field(default_factory=list)
     last_end: float | None = None
     hole_reason: str = ""
     gaps: list[OpenGap] = field(default_factory=list)
@@ -211,20 +96,8 @@ class _Track:
     retry_at: float = 0.0
     dropped: int = 0
 
-    def segments(self) -> list[_Segment]:
+    def segments(self) -> list[Segment]:
         return [*self.closing, self.current] if self.current is not None else list(self.closing)
-
-
-@dataclass(slots=True)
-class _Io:
-    segment: _Segment
-    path: Path
-    create: bool
-    data: bytes
-    metas: list[_Pending]
-    sync: bool
-    close: bool
-    error: OSError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +251,7 @@ class Recorder:
                 track.hole_reason = f"no video for {lag:.1f} s"
             elif frag.keyframe and (
                 frag.decode_time - seg.media_start >= config.segment_seconds * TIMESCALE
-                or _day(wall) != seg.day
+                or utc_day(wall) != seg.day
                 or lag < -config.hole_seconds
             ):
                 self._close(track, seg)
@@ -391,14 +264,14 @@ class Recorder:
             self._fail(track, seg, "index unavailable: too much video waiting for its row", wall)
             return
         seg.metas.append(
-            _Pending(len(frag.data), frag.decode_time, frag.duration, frag.keyframe, seg.buffered)
+            Pending(len(frag.data), frag.decode_time, frag.duration, frag.keyframe, seg.buffered)
         )
         seg.chunks.append(frag.data)
         seg.buffered += len(frag.data)
         seg.buffered_end = frag.decode_time + frag.duration
         track.last_end = seg.wall_at(seg.buffered_end)
 
-    def _open(self, track: _Track, frag: Fragment, wall: float) -> _Segment | None:
+    def _open(self, track: _Track, frag: Fragment, wall: float) -> Segment | None:
         init = track.init
         if not frag.keyframe or init is None or init.epoch != frag.epoch:
             return None
@@ -412,11 +285,11 @@ class Recorder:
         elif prev_end is not None and wall < prev_end and track.closing:
             track.closing[-1].end_cap = wall  # media clock ran fast: the previous segment ends here
         self._keys += 1
-        seg = _Segment(
+        seg = Segment(
             key=self._keys,
             camera_id=track.camera_id,
-            path=_segment_path(track.camera_id, start),
-            day=_day(start),
+            path=segment_path(track.camera_id, start),
+            day=utc_day(start),
             epoch=init.epoch,
             init=init.data,
             codec=init.track.codec,
@@ -431,7 +304,7 @@ class Recorder:
         track.current = seg
         return seg
 
-    def _close(self, track: _Track, seg: _Segment) -> None:
+    def _close(self, track: _Track, seg: Segment) -> None:
         seg.closing = True
         track.closing.append(seg)
         if track.current is seg:
@@ -450,7 +323,7 @@ class Recorder:
 
     async def _open_rows(self) -> None:
         ops: list[IndexOp] = []
-        opening: list[_Segment] = []
+        opening: list[Segment] = []
         gaps: list[_Track] = []
         for track in self._all_tracks():
             if track.gaps:
@@ -473,9 +346,9 @@ class Recorder:
             seg.row_id = ids.get(seg.key)
             seg.open_sent = seg.row_id is not None
 
-    async def _write(self) -> list[_Io]:
+    async def _write(self) -> list[IoJob]:
         now = self._wall()
-        jobs: list[_Io] = []
+        jobs: list[IoJob] = []
         for track in self._all_tracks():
             for seg in track.segments():
                 if seg.row_id is None:
@@ -485,14 +358,14 @@ class Recorder:
                 if not data and not seg.closing and not (sync and seg.fd is not None and seg.written > 0):
                     continue
                 metas, seg.metas, seg.chunks = seg.metas, [], []
-                job = _Io(seg, self.root / seg.path, seg.fd is None and seg.written == 0, data, metas, sync,
+                job = IoJob(seg, self.root / seg.path, seg.fd is None and seg.written == 0, data, metas, sync,
                           seg.closing)  # fmt: skip
                 jobs.append(job)
         if jobs:
-            await asyncio.get_running_loop().run_in_executor(self._io, _run_io, jobs)
+            await asyncio.get_running_loop().run_in_executor(self._io, run_io, jobs)
         return jobs
 
-    async def _finish(self, jobs: list[_Io]) -> None:
+    async def _finish(self, jobs: list[IoJob]) -> None:
         now = self._wall()
         ops: list[IndexOp] = self._retry_ops
         self._retry_ops = []
@@ -527,7 +400,7 @@ class Recorder:
                 log.warning("recorder: could not update the index, will retry: %s", exc)
                 self._retry_ops = [op for op in ops if not isinstance(op, OpenSegment)]
 
-    def _commit(self, seg: _Segment, job: _Io, now: float) -> None:
+    def _commit(self, seg: Segment, job: IoJob, now: float) -> None:
         seg.written += len(job.data)
         self.bytes_written += len(job.data)
         for meta in job.metas:
@@ -540,13 +413,13 @@ class Recorder:
         if job.sync:
             seg.synced_at = now
 
-    def _track_of(self, seg: _Segment) -> _Track | None:
+    def _track_of(self, seg: Segment) -> _Track | None:
         for track in self._all_tracks():
             if track.camera_id == seg.camera_id and (seg in track.closing or track.current is seg):
                 return track
         return None
 
-    def _write_failed(self, track: _Track | None, seg: _Segment, error: OSError, now: float) -> list[IndexOp]:
+    def _write_failed(self, track: _Track | None, seg: Segment, error: OSError, now: float) -> list[IndexOp]:
         """The file is already cut back to its last complete fragment: close or drop it there."""
         self.write_errors += 1
         reason = f"storage: {error.strerror or error}"
@@ -571,7 +444,7 @@ class Recorder:
                 self.on_write_error(error)
         return ops
 
-    def _fail(self, track: _Track, seg: _Segment, reason: str, now: float) -> None:
+    def _fail(self, track: _Track, seg: Segment, reason: str, now: float) -> None:
         """Give up a segment that cannot get its row: its buffered video is dropped."""
         seg.chunks, seg.metas = [], []
         if seg.row_id is None and not seg.open_sent:
@@ -602,57 +475,3 @@ class Recorder:
                 listener(event)
             except Exception:
                 log.exception("storage event listener failed")
-
-
-def _day(wall: float) -> str:
-    return datetime.fromtimestamp(wall, UTC).strftime("%Y-%m-%d")
-
-
-def _segment_path(camera_id: int, start: float) -> str:
-    """`<camera>/<UTC day>/<HHMMSS>-<ms>.mp4`: one folder per camera per day, names sort by time."""
-    moment = datetime.fromtimestamp(start, UTC)
-    return f"{camera_id}/{moment:%Y-%m-%d}/{moment:%H%M%S}-{moment.microsecond // 1000:03d}.mp4"
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _run_io(jobs: list[_Io]) -> None:
-    """In the I/O thread: create, append, sync, close. A failed job leaves its file cut back to the
-    bytes written before it (so no torn fragment stays on disk) and closed."""
-    for job in jobs:
-        seg = job.segment
-        fd = seg.fd
-        try:
-            if job.create:
-                job.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = seg.fd = os.open(job.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-            if fd is None:
-                raise OSError(f"segment {seg.path} has no open file")
-            if job.data:
-                _write_all(fd, job.data)
-            if job.sync:
-                os.fdatasync(fd)
-            if job.close:
-                os.close(fd)
-                seg.fd = None
-        except OSError as exc:
-            job.error = exc
-            _abandon(seg, job.path, fd)
-
-
-def _abandon(seg: _Segment, path: Path, fd: int | None) -> None:
-    with contextlib.suppress(OSError):
-        if fd is not None:
-            if seg.frames:
-                os.ftruncate(fd, seg.written)  # shrinking needs no space, even on a full disk
-                os.fdatasync(fd)
-            os.close(fd)
-    seg.fd = None
-    if not seg.frames:
-        with contextlib.suppress(OSError):
-            path.unlink()

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class EventBus:
         sync.info.setdefault(_PENDING, []).append((self, event))
         if not sa_event.contains(sync, "after_commit", _deliver_committed):
             sa_event.listen(sync, "after_commit", _deliver_committed)
-            sa_event.listen(sync, "after_rollback", _drop_rolled_back)
+            sa_event.listen(sync, "after_transaction_end", _drop_uncommitted)
 
     async def emit(self, event: DomainEvent) -> None:
         """Deliver now, to every listener in turn (for facts that no transaction carries)."""
@@ -97,5 +97,7 @@ def _deliver_committed(session: Session) -> None:
     session.info[_DELIVERING] = [bus.deliver_later(events) for bus, events in by_bus.items()]
 
 
-def _drop_rolled_back(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+def _drop_uncommitted(session: Session, transaction: SessionTransaction) -> None:
+    """The outermost transaction ended (a commit already took its events): rolled back or closed."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)

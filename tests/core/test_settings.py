@@ -1,0 +1,71 @@
+"""The TOML file can set every section, the environment wins over it, and a wrong key is named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xueliang.config import ConfigError, load_settings
+
+FULL = """
+[xueliang]
+port = 9001
+timer_max_idle_s = 3.5
+
+[xueliang.alarms]
+mqtt_host = "10.0.0.7"
+mqtt_prefix = "county/v1"
+pg_bridge = false
+
+[xueliang.recording]
+segment_seconds = 30
+dir = "/srv/recordings"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "node.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_file_sets_every_section(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, FULL))
+    assert s.port == 9001 and s.timer_max_idle_s == 3.5
+    assert s.alarms.mqtt_host == "10.0.0.7" and s.alarms.mqtt_prefix == "county/v1"
+    assert s.alarms.pg_bridge is False and s.alarms.mqtt_enabled is True  # untouched keys keep defaults
+    assert s.recording.segment_seconds == 30 and s.recording.dir == Path("/srv/recordings")
+
+
+def test_environment_wins_in_each_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XUELIANG_PORT", "9002")
+    monkeypatch.setenv("XUELIANG_ALARM_MQTT_HOST", "127.0.0.9")
+    monkeypatch.setenv("XUELIANG_RECORDING_SEGMENT_SECONDS", "12")
+    s = load_settings(write(tmp_path, FULL))
+    assert s.port == 9002 and s.alarms.mqtt_host == "127.0.0.9" and s.recording.segment_seconds == 12
+    assert s.alarms.mqtt_prefix == "county/v1"  # what the environment does not say, the file does
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("[xueliang]\nprot = 1\n", "'xueliang.prot'"),
+        ("[xueliang.alarms]\nmqtt_hots = 'x'\n", "'xueliang.alarms.mqtt_hots'"),
+        ("[xueliang.recording]\nsegment = 3\n", "'xueliang.recording.segment'"),
+        ("[xueliang.recordings]\nenabled = true\n", "'xueliang.recordings'"),
+        ("[server]\nport = 1\n", "'server'"),
+        ("[xueliang]\nalarms = 3\n", "'xueliang.alarms'"),
+        ("[xueliang.recording]\nsegment_seconds = -1\n", "'xueliang.recording.segment_seconds'"),
+    ],
+)
+def test_bad_keys_are_named(tmp_path: Path, text: str, named: str) -> None:
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        load_settings(write(tmp_path, text))
+
+
+def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(write(tmp_path, "[xueliang\n"))

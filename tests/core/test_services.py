@@ -34,5 +34,5 @@ def test_missing_and_duplicate_services_are_errors() -> None:
     with pytest.raises(MissingService, match="no Engine runs in this app"):
         services.require(Engine)
     services.add(Engine())
-    with pytest.raises(ValueError, match="an Engine is already registered|a Engine is already registered"):
+    with pytest.raises(ValueError, match="already registered"):
         services.add(Engine())

@@ -22,7 +22,7 @@ class Services:
         """Register `service` under `kind` (default: its own class); one service per kind."""
         key = kind or type(service)
         if key in self._by_type:
-            raise ValueError(f"a {key.__name__} is already registered")
+            raise ValueError(f"{key.__name__} is already registered")
         self._by_type[key] = service
         return service
 

@@ -96,4 +96,3 @@ def pg_bridge_hook() -> StartupHook:
         return bridge.stop
 
     return start
-

@@ -58,4 +58,3 @@ class NodeSettings(BaseSettings):
         path.write_text(key)
         path.chmod(0o600)
         return key
-

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import seed_database
+from tests.support.db import seed_database
 from xueliang.seed.demo import build
 
 HEADER = (

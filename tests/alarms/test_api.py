@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from sqlalchemy import func, select
-from tests.alarms.conftest import Login, ctx_of, new_uuid
+from tests.support.alarms import Login, ctx_of, new_uuid
 
 from xueliang.alarms.flows import raise_technical_alarm
 from xueliang.alarms.models import Alarm, AlarmPress

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
-from tests.alarms.conftest import new_uuid
-from tests.conftest import free_port
+from tests.support.alarms import new_uuid
+from tests.support.net import free_port
 
 from xueliang.alarms.models import Alarm, AlarmPress, AlarmState
 from xueliang.core.db import Database

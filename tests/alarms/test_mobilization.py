@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from sqlalchemy import select
-from tests.alarms.conftest import Login, ctx_of, new_uuid
+from tests.support.alarms import Login, ctx_of, new_uuid
 
 from xueliang.core.clock import ManualClock
 from xueliang.regions.models import Region

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from tests.conftest import BACKEND
+from tests.support.db import BACKEND
 
 from xueliang.core import timers
 from xueliang.core.clock import ManualClock, SystemClock

@@ -20,11 +20,10 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.node_support import Node, wait_for
+from tests.support.browser import NewPage, api_json, login_form
+from tests.support.node import Node, number_of, online
+from tests.support.waits import wait_for
 from xueliang.media.sim.marker import decode_marker, region
-
-from .conftest import NewPage, api_json, login_form
-from .test_live_video import number_of, online
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.node_support import Node, wait_for
+from tests.support.browser import NewPage, api_json, login_form
+from tests.support.node import Node, number_of, online
+from tests.support.waits import wait_for
 from xueliang.media.sim.marker import decode_marker
 from xueliang.seed.demo import DEMO_PASSWORD
-
-from .conftest import NewPage, api_json, login_form
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -65,15 +65,6 @@ def wait_playing(page: Page, selector: str, camera_number: int, timeout: float =
             f"camera {camera_number} not playing in {selector}: {state}, "
             f"marker now {shown_marker(page, selector)[0]}"
         ) from None
-
-
-def number_of(gb_id: str) -> int:
-    return int(gb_id[-6:])
-
-
-def online(node: Node) -> bool:
-    health = node.client("admin").get("/api/v1/cameras/health").json()
-    return sum(h["status"] == "online" for h in health) == 4
 
 
 def test_console_plays_a_live_tile(new_page: NewPage, node: Node, artifacts: Path) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route, WebSocketRoute, expect
 
-from .clip import Clip, make_clip
-from .conftest import NewPage, api_json, login_form
+from tests.support.browser import NewPage, api_json, login_form
+from tests.support.fmp4_clip import Clip, make_clip
 
 pytestmark = pytest.mark.browser
 

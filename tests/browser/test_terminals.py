@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.browser import NewPage, api_json, login_form
 from xueliang.seed.demo import DEMO_PASSWORD
-
-from .conftest import NewPage, api_json, login_form
 
 pytestmark = pytest.mark.browser
 

@@ -1,4 +1,5 @@
-"""Fixtures of the ingest tests: simulator loops encoded once per run, and a running simulator."""
+"""Fixtures of the media tests: clips encoded once per session (real libx264/libx265 output, small enough
+to stay fast), simulator loops encoded once per run, and a running simulator."""
 
 from __future__ import annotations
 
@@ -7,10 +8,28 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.clips import encode_clip
+from tests.support.sim import GB_IDS
+from xueliang.media.frames import AccessUnit, Codec
 from xueliang.media.sim.encode import LoopSpec, ensure_loop
 from xueliang.media.sim.server import RtspSimulator
 
-GB_IDS = {f"3402000000132000000{n}": n for n in (1, 2, 3)}
+
+@pytest.fixture(scope="session")
+def h264_clip() -> list[AccessUnit]:
+    """2 s at 25 fps, keyframe every second, camera marker 0."""
+    return encode_clip(frames=50, gop=25)
+
+
+@pytest.fixture(scope="session")
+def clips() -> dict[int, list[AccessUnit]]:
+    """One clip per camera id 1..3, each showing its own marker (index = id)."""
+    return {i: encode_clip(frames=50, gop=25, camera_index=i) for i in (1, 2, 3)}
+
+
+@pytest.fixture(scope="session")
+def h265_clip() -> list[AccessUnit]:
+    return encode_clip(codec=Codec.h265, frames=30, gop=15, fill_size=False)
 
 
 @pytest.fixture(scope="session")

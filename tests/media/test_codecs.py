@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.media.bitwriter import BitWriter, escape, h264_sps, h265_sps
-from tests.media.helpers import encode_clip
+from tests.support.bitstreams import encode_clip
+from tests.support.bitwriter import BitWriter, escape, h264_sps, h265_sps
 from xueliang.media.codecs import h264, h265
 from xueliang.media.codecs.annexb import (
     join_annexb,

@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.media.bitwriter import h264_sps, h265_sps
-from tests.media.helpers import encode_clip
+from tests.support.bitstreams import encode_clip
+from tests.support.bitwriter import h264_sps, h265_sps
 from xueliang.media.codecs import h264, h265
 from xueliang.media.codecs.annexb import split_annexb, split_length_prefixed
 from xueliang.media.codecs.config_record import parse_avcc, parse_hvcc

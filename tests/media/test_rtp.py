@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.media.helpers import Decoder, encode_clip, to_rtp
+from tests.support.bitstreams import Decoder, encode_clip, to_rtp
 from xueliang.media.errors import MediaProtocolError
 from xueliang.media.frames import AccessUnit, Codec
 from xueliang.media.rtp.assembler import FrameAssembler

@@ -11,9 +11,9 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.media.conftest import GB_IDS
-from tests.media.helpers import Decoder, encode_clip, to_rtp
-from tests.media.netutil import ScriptedRtspServer, TcpRelay, reply
+from tests.support.bitstreams import Decoder, encode_clip, to_rtp
+from tests.support.netutil import ScriptedRtspServer, TcpRelay, reply
+from tests.support.sim import GB_IDS
 from xueliang.media.codecs.params import ParamSetTracker
 from xueliang.media.errors import MediaAuthError, MediaConnectionError, MediaProtocolError
 from xueliang.media.frames import AccessUnit, Codec

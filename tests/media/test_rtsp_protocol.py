@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.media.helpers import encode_clip
+from tests.support.bitstreams import encode_clip
 from xueliang.media.codecs.params import make_params
 from xueliang.media.errors import MediaProtocolError
 from xueliang.media.frames import Codec

@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.media.helpers import Decoder
+from tests.support.bitstreams import Decoder
 from xueliang.media.codecs.params import codec_string
 from xueliang.media.frames import Codec
 from xueliang.media.sim.encode import LoopSpec, ensure_loop, load_loop, loop_path, render_frames

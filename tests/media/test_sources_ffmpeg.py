@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.media.helpers import Decoder, encode_clip
+from tests.support.bitstreams import Decoder, encode_clip
 from xueliang.media.codecs.annexb import join_annexb
 from xueliang.media.errors import MediaConnectionError, MediaProtocolError
 from xueliang.media.frames import AccessUnit, Codec

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.recordings.conftest import Rig, decode
+from tests.support.recordings import Rig, decode
 
 from xueliang.recordings import export as exporting
 from xueliang.recordings import signing
@@ -172,7 +172,7 @@ async def test_command_line(
 
 @pytest.mark.parametrize("offset", [0, 7, 100])
 def test_scan_reports_a_torn_file_at_any_cut(tmp_path: Path, offset: int) -> None:
-    from tests.delivery.clips import encode_clip
+    from tests.support.clips import encode_clip
 
     from xueliang.media.channel import Channel, Fragment, InitSegment
     from xueliang.media.recording.scan import repair_path, scan_path

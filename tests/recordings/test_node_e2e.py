@@ -24,8 +24,8 @@ import httpx
 import pytest
 import websockets
 from sqlalchemy import select, update
-from tests.conftest import free_port
-from tests.recordings.conftest import decode
+from tests.support.net import free_port
+from tests.support.recordings import decode
 
 from xueliang.cameras.models import Camera
 from xueliang.core import migrate

@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.recordings.conftest import Rig, at, decode
+from tests.support.recordings import Rig, at, decode
 
 from xueliang.media.recording.scan import scan_path
 from xueliang.recordings.models import SegmentState

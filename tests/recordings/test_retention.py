@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
-from tests.delivery.clips import encode_clip
-from tests.recordings.conftest import Rig
+from tests.support.clips import encode_clip
+from tests.support.recordings import Rig
 
 from xueliang.accounts import service as accounts
 from xueliang.audit.models import AuditEvent

@@ -1,4 +1,5 @@
-"""The browser fixtures of tests/browser (Debian's Chromium through Playwright), for the playback page;
-kept in their own package so the browser's event loop is gone before other asyncio tests run."""
+"""The browser fixtures of tests/support/browser.py (Debian's Chromium through Playwright), for the
+playback page; kept in their own package so the browser's event loop is gone before other asyncio tests
+run."""
 
-from tests.browser.conftest import browser, new_page, playwright  # noqa: F401 - re-exported fixtures
+from tests.support.browser import browser, new_page, playwright  # noqa: F401 - re-exported fixtures

@@ -25,6 +25,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
+from tests.support.clips import FRAME_TICKS, encode_clip, pts_of, read_marker
+from tests.support.media import ScriptedCamera, serve
+from tests.support.waits import wait_until
 from xueliang.media import tokens
 from xueliang.media.channel import ChannelConfig
 from xueliang.media.engine import CameraSpec, EngineConfig, MediaEngine
@@ -33,9 +36,6 @@ from xueliang.media.hls import HlsConfig
 from xueliang.media.live import LiveConfig, LiveGateway, LiveSession
 from xueliang.media.tokens import StreamClaims
 from xueliang.media.ws_direct import DirectWriter, frame_header
-
-from .clips import FRAME_TICKS, encode_clip, pts_of, read_marker
-from .support import ScriptedCamera, serve, wait_until
 
 SECRET = b"test-secret-for-stream-tokens-32"
 ACTION = "view_live"

@@ -9,6 +9,8 @@ import struct
 import av
 import pytest
 
+from tests.support.clips import FRAME_TICKS, encode_clip, read_marker
+from tests.support.media import looped
 from xueliang.media.channel import (
     Channel,
     ChannelConfig,
@@ -21,9 +23,6 @@ from xueliang.media.channel import (
     ViewerClosed,
 )
 from xueliang.media.frames import AccessUnit
-
-from .clips import FRAME_TICKS, encode_clip, read_marker
-from .support import looped
 
 
 class FakeClock:

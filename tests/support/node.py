@@ -1,52 +1,31 @@
 """A whole node end to end: the simulator as its own process, the platform under uvicorn with the media
-engine on, pulling the simulator's cameras over real RTSP."""
+engine on, pulling the simulator's cameras over real RTSP (the `node` fixture in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import update
 
-from tests.conftest import LiveServer, free_port, make_settings, run_async
-from xueliang.alarms.tasks import AlarmSettings, alarm_startup_hooks
-from xueliang.app import create_app
+from tests.support.app import LiveServer
+from tests.support.db import run_async
+from tests.support.net import port_open
+from tests.support.waits import wait_for
 from xueliang.cameras.models import Camera
 from xueliang.core import migrate
 from xueliang.core.clock import SystemClock
-from xueliang.core.context import AppContext
 from xueliang.core.db import Database
 from xueliang.seed.demo import DEMO_PASSWORD
 from xueliang.seed.load import seed_demo
 
 SIM_CAMERAS = 4  # cameras 1..4 are all in village 1 (上坪村), mixing public and non-public ones
 SIM_CACHE = Path(__file__).resolve().parents[2] / "var" / "test-cache"  # encoded loops survive runs
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str, every: float = 0.1) -> float:
-    """Polls until true; returns the seconds it took, or fails naming what did not happen."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(every)
-    return time.monotonic() - start
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 class Simulator:
@@ -123,27 +102,10 @@ def seed_for_sim(url: str, sim_port: int) -> None:
     run_async(run())
 
 
-@pytest.fixture(scope="module")
-def node(
-    request: pytest.FixtureRequest, make_db_url: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Node]:
-    sim = Simulator(free_port())
-    url = make_db_url()
-    seed_for_sim(url, sim.port)
-    sim.start()
-    loop_box: list[asyncio.AbstractEventLoop] = []
+def number_of(gb_id: str) -> int:
+    return int(gb_id[-6:])
 
-    async def remember_loop(_ctx: AppContext) -> None:
-        loop_box.append(asyncio.get_running_loop())
 
-    settings = make_settings(url, tmp_path_factory.mktemp("node"), media_enabled=True, rtsp_port=0)
-    hooks = [remember_loop]
-    if getattr(request.module, "NODE_WITH_ALARM_SERVICES", False):  # timers, intake, camera-offline alarms
-        hooks += alarm_startup_hooks(settings, AlarmSettings(mqtt_enabled=False, pg_bridge=False))
-    server = LiveServer(create_app(settings, migrate_on_start=False, startup_hooks=hooks))
-    server.start()
-    try:
-        yield Node(server, sim, loop_box)
-    finally:
-        server.stop()
-        sim.stop()
+def online(node: Node) -> bool:
+    health = node.client("admin").get("/api/v1/cameras/health").json()
+    return sum(h["status"] == "online" for h in health) == SIM_CAMERAS

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from tests.support.media import ScriptedCamera, looped
+from tests.support.waits import wait_until
 from xueliang.media.channel import Fragment, ViewerClosed
 from xueliang.media.engine import (
     CameraSpec,
@@ -18,8 +20,6 @@ from xueliang.media.engine import (
     UnknownCamera,
 )
 from xueliang.media.frames import AccessUnit, Codec, CodecParams
-
-from .support import ScriptedCamera, looped, wait_until
 
 
 def fast_config(**changes: object) -> EngineConfig:

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 import av
 import pytest
 
+from tests.support.clips import encode_clip, read_marker
+from tests.support.media import ScriptedCamera
+from tests.support.waits import wait_until
 from xueliang.media.channel import ChannelConfig
 from xueliang.media.engine import CameraSpec, EngineConfig, MediaEngine
 from xueliang.media.errors import MediaAuthError, MediaConnectionError
@@ -24,9 +27,6 @@ from xueliang.media.reserve.server import parse_target
 from xueliang.media.rtsp.auth import ClientAuth
 from xueliang.media.rtsp.client import RtspSource
 from xueliang.media.rtsp.message import Headers, RtspParser, RtspRequest, RtspResponse
-
-from .clips import encode_clip, read_marker
-from .support import ScriptedCamera, wait_until
 
 USER_ID = 7
 

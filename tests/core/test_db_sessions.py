@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from tests.support.db import BACKEND
 
-from tests.conftest import BACKEND
 from xueliang.core.db import Database
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.support.app import make_settings
 
-from tests.conftest import make_settings
 from xueliang.app import create_app
 
 

@@ -11,8 +11,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, update
+from tests.support.app import make_settings
+from tests.support.db import seed_database
 
-from tests.conftest import make_settings, seed_database
 from xueliang.accounts import session_cache
 from xueliang.accounts.models import AuthSession, Role, User
 from xueliang.accounts.policy import Principal

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import re
 
+from tests.support.clips import FRAME_TICKS, encode_clip
+from tests.support.media import looped
 from xueliang.media.channel import Channel, Fragment, InitSegment
 from xueliang.media.frames import AccessUnit
 from xueliang.media.hls import HlsConfig, HlsPackager, render_playlist
-
-from .clips import FRAME_TICKS, encode_clip
-from .support import looped
 
 
 def packaged(

@@ -1,29 +1,20 @@
-"""Test plumbing: condition waits, camera sources fed from real encoded clips, an in-process server."""
+"""Media test plumbing: camera sources fed from real encoded clips, an in-process server."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
 
+from tests.support.clips import FRAME_TICKS
+from tests.support.waits import wait_until
 from xueliang.media.engine import CameraSpec
 from xueliang.media.frames import AccessUnit
-
-from .clips import FRAME_TICKS
-
-
-async def wait_until(predicate: Callable[[], bool], within: float = 5.0, what: str = "condition") -> None:
-    """Poll `predicate` until it holds; fail the test after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 def looped(clip: Sequence[AccessUnit], count: int, start: int = 0) -> list[AccessUnit]:

@@ -12,13 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.clips import FRAME_TICKS, encode_clip, read_marker
 from xueliang.media.codecs.h264 import parse_sps as parse_h264_sps
 from xueliang.media.codecs.h265 import parse_sps as parse_h265_sps
 from xueliang.media.errors import MediaProtocolError
 from xueliang.media.fmp4 import FragmentWriter, InitSegmentError, build_init, sample_nalus
 from xueliang.media.frames import AccessUnit, Codec, CodecParams
-
-from .clips import FRAME_TICKS, encode_clip, read_marker
 
 
 def mux(clip: list[AccessUnit], duration: int = FRAME_TICKS) -> bytes:

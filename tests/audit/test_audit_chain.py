@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from tests.support.db import BACKEND
 
-from tests.conftest import BACKEND
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
 from xueliang.core import migrate

@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import uvicorn
+from tests.support.net import free_port
+from tests.support.waits import wait_until
 
-from tests.conftest import free_port
-from tests.delivery.support import wait_until
 from xueliang.core.quiet_server import QuietServer
 
 
@@ -54,7 +54,7 @@ def test_serve_stops_at_once_on_sigterm(tmp_path: Path) -> None:
     script = tmp_path / "serve.py"
     script.write_text(
         "import uvicorn, sys\n"
-        "from tests.test_quiet_server import hello\n"
+        "from tests.core.test_quiet_server import hello\n"
         "from xueliang.core.quiet_server import QuietServer\n"
         f"config = uvicorn.Config(hello, host='127.0.0.1', port={port}, log_level='warning',"
         " lifespan='off')\n"
@@ -62,7 +62,7 @@ def test_serve_stops_at_once_on_sigterm(tmp_path: Path) -> None:
         "server.run()\n"
         "sys.exit(0 if server.started else 3)\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     proc = subprocess.Popen([sys.executable, str(script)], env=env)
     try:
         with httpx.Client() as client:

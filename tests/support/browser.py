@@ -1,0 +1,93 @@
+"""Playwright helpers for the browser tests: Debian's Chromium (never a downloaded browser), one browser
+per package, a fresh context (cookies, storage, service workers) per page, and logging in as a person.
+
+The fixtures here are re-exported by the conftest.py of each package of browser tests (tests/browser,
+tests/recordings/browser): a package-scoped fixture lives for the package whose conftest holds it, so
+Playwright's private event loop is gone before any later asyncio test starts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+
+from xueliang.seed.demo import DEMO_PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+TIMEOUT_MS = 15_000
+
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="package")
+def playwright() -> Iterator[Playwright]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="package")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    b = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    yield b
+    b.close()
+
+
+NewPage = Callable[..., Page]
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[NewPage]:
+    """`page = new_page(1280, 720)`: a page in its own context; JavaScript errors fail the test."""
+    contexts: list[BrowserContext] = []
+    errors: list[str] = []
+
+    def make(width: int = 1440, height: int = 900, **options: Any) -> Page:
+        ctx = browser.new_context(
+            viewport={"width": width, "height": height},
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+            **options,
+        )
+        ctx.set_default_timeout(TIMEOUT_MS)
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        return page
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def login_form(
+    page: Page, base_url: str, username: str, terminal: str = "console", next_path: str = ""
+) -> None:
+    """Logs in through the terminal's login page, as a person would (mouse and keyboard)."""
+    query = f"terminal={terminal}" + (f"&next={next_path}" if next_path else "")
+    page.goto(f"{base_url}/login?{query}")
+    page.fill("#username", username)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
+
+
+def api_json(page: Page, base_url: str, path: str) -> Any:
+    """GET /api/v1`path` with the page's own session cookie."""
+    response = page.request.get(f"{base_url}/api/v1{path}")
+    assert response.ok, f"{path}: {response.status} {response.text()}"
+    return response.json()

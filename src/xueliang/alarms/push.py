@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts.policy import Principal
+from xueliang.alarms.events import AlarmChanged, AlarmRaised
 from xueliang.alarms.models import Alarm
 from xueliang.alarms.policy import may_handle_alarm, may_read_alarm
 from xueliang.alarms.render import alarm_out, status_out
@@ -55,10 +56,14 @@ def task_event(task: TaskOut, region_path: str, event: str) -> Event:
 
 
 async def publish_alarm(ctx: AppContext, session: AsyncSession, alarm: Alarm, events: list[str]) -> None:
-    """Call after the commit; one message per event, in order."""
+    """Call after the commit; one message per event, in order, to the consoles and then to the
+    domain's listeners (`AlarmRaised`/`AlarmChanged`)."""
     hub = ctx.services.require(Hub)
     for name in events:
         await hub.publish(await alarm_event(session, alarm, name))
+    for name in events:
+        kind = AlarmRaised if name == "raised" else AlarmChanged
+        await ctx.events.emit(kind(alarm.id, alarm.region_path, name))
 
 
 def audience_for(p: Principal) -> Audience:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.alarms import escalation, flows
 from xueliang.alarms.config import AlarmSettings
+from xueliang.alarms.events import AlarmChanged
 from xueliang.alarms.intake import IntakeBatcher
 from xueliang.alarms.mqtt import AlarmMqtt
 from xueliang.alarms.push import alarm_event
@@ -51,9 +52,11 @@ def escalation_handler(
         if alarm is None:
             return None  # acknowledged (or closed) in time
         event = await alarm_event(session, alarm, "escalated")
+        changed = AlarmChanged(alarm.id, alarm.region_path, "escalated")
 
         async def push() -> None:
             await ctx.services.require(Hub).publish(event)
+            await ctx.events.emit(changed)
 
         return push
 

@@ -14,19 +14,16 @@ from xueliang.core.clock import ManualClock
 API = "/api/v1/alarms"
 
 
-async def until(predicate: object, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
-
-
 async def test_raised_changed_and_escalated_reach_listeners(
     alarm_app: FastAPI, alogin: Login, clock: ManualClock
 ) -> None:
     seen: list[AlarmChanged] = []
+    four = asyncio.Event()
 
     async def listen(event: AlarmChanged) -> None:
         seen.append(event)
+        if len(seen) == 4:
+            four.set()
 
     unsubscribe = ctx_of(alarm_app).events.subscribe(AlarmChanged, listen)
     try:
@@ -36,7 +33,8 @@ async def test_raised_changed_and_escalated_reach_listeners(
         assert (await op.post(f"{API}/{a['id']}/acknowledge")).status_code == 200
         clock.advance(61)
         assert await runner(alarm_app).run_due() == 1  # b was not acknowledged in time
-        await until(lambda: len(seen) == 4)
+        async with asyncio.timeout(5):
+            await four.wait()
     finally:
         unsubscribe()
     mine = [(e.alarm_id, e.change, type(e)) for e in seen]

@@ -1,0 +1,95 @@
+// What one camera recorded around the playhead, and how to fetch it. /api/v1/recordings/playback gives
+// a short-lived token (opening is audited); the plan (/api/v1/playback/{camera}/plan.json) lists each
+// recorded segment with its chunks (whole GOPs as they lie on disk), keyframes and wall-clock start.
+
+import { api } from "../api.js";
+import { DAY, S, iso } from "./state.js";
+
+const TOKEN_REFRESH_MS = 200_000; // tokens live 300 s
+
+export class Recording {
+  constructor(camera) {
+    this.camera = camera;
+    this.token = "";
+    this.tokenAt = 0;
+    this.plan = [];
+    this.planRange = [0, 0];
+  }
+
+  /** Another day is shown: a new token and a new plan on the next read. */
+  forget() {
+    this.token = "";
+    this.planRange = [0, 0];
+  }
+
+  async ensureToken() {
+    if (!this.token || Date.now() - this.tokenAt > TOKEN_REFRESH_MS) {
+      const out = await api("/recordings/playback", {
+        method: "POST", quiet: true,
+        body: { camera_id: this.camera.id, from: iso(S.day0), to: iso(S.day0 + DAY), refresh: Boolean(this.token) },
+      });
+      this.token = out.token;
+      this.tokenAt = Date.now();
+    }
+    return this.token;
+  }
+
+  withToken(url) {
+    const u = new URL(url, location.origin);
+    u.searchParams.set("token", this.token);
+    return u.toString();
+  }
+
+  async fetchBytes(url) {
+    await this.ensureToken();
+    let response = await fetch(this.withToken(url));
+    if (response.status === 401) {
+      this.token = "";
+      await this.ensureToken();
+      response = await fetch(this.withToken(url));
+    }
+    if (!response.ok) throw new Error(`${response.status}`);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  async loadPlan(wall) {
+    const from = Math.max(S.day0, wall - 60);
+    const to = Math.min(S.day0 + DAY, Math.max(wall, from) + 900);
+    if (to <= from) return;
+    await this.ensureToken();
+    const url = `/api/v1/playback/${this.camera.id}/plan.json?from=${encodeURIComponent(iso(from))}&to=${encodeURIComponent(iso(to))}`;
+    const response = await fetch(this.withToken(url));
+    if (!response.ok) throw new Error(`${response.status}`);
+    const plan = await response.json();
+    this.plan = plan.segments;
+    this.planRange = [from, to];
+  }
+
+  /** The chunk holding `wall`, or the first one after it; null if there is none in the plan. */
+  chunkAt(wall) {
+    for (let s = 0; s < this.plan.length; s += 1) {
+      const seg = this.plan[s];
+      for (let c = 0; c < seg.chunks.length; c += 1) {
+        if (seg.chunks[c].end > wall) return { s, c };
+      }
+    }
+    return null;
+  }
+
+  keyframes() {
+    return this.plan.flatMap((seg) => seg.keyframes);
+  }
+
+  /** Whether this camera has video at `wall` (by the plan); undefined when the plan does not cover it. */
+  recordedAt(wall) {
+    const [from, to] = this.planRange;
+    if (wall < from || wall > to) return undefined;
+    return this.plan.some((seg) => seg.chunks.some((c) => c.start - 0.05 <= wall && wall < c.end));
+  }
+
+  /** Where this camera's next video starts after `wall` (for skipping a gap all cameras share). */
+  nextStart(wall) {
+    const pos = this.chunkAt(wall);
+    return pos ? this.plan[pos.s].chunks[pos.c].start : null;
+  }
+}

@@ -1,0 +1,178 @@
+// One camera's player. Each tile appends init + chunks into one SourceBuffer and sets timestampOffset
+// so that a video's currentTime is "seconds since the start of the day shown": the same number in every
+// tile, which is what keeps them in sync. Gaps are holes in the buffer.
+
+import { h } from "../dom.js";
+import { localName, t } from "../i18n.js";
+import { Recording } from "./recording.js";
+import { DAY, S } from "./state.js";
+
+const AHEAD = 30; // seconds buffered ahead of the playhead
+const BEHIND = 60; // seconds kept behind it
+
+export class Tile {
+  constructor(camera) {
+    this.camera = camera;
+    this.recording = new Recording(camera);
+    this.video = h("video", { muted: true, playsinline: true, preload: "auto" });
+    this.video.muted = true;
+    this.status = h("div", { class: "pb-status" }, t("Loading…"));
+    this.el = h("figure", { class: "pb-tile", dataset: { camera: camera.id } },
+      this.video, this.status, h("figcaption", {}, localName(camera)));
+    this.ms = null;
+    this.sb = null;
+    this.segment = null;
+    this.next = null;
+    this.generation = 0;
+    this.pumping = false;
+    this.seeking = false;
+    this.video.addEventListener("error", () => this.say(t("The browser could not play this recording.")));
+  }
+
+  say(text) {
+    this.status.textContent = text || "";
+    this.status.hidden = !text;
+  }
+
+  async resetMedia() {
+    this.ms = new MediaSource();
+    this.sb = null;
+    this.segment = null;
+    const opened = new Promise((resolve) => this.ms.addEventListener("sourceopen", resolve, { once: true }));
+    if (this.video.src) URL.revokeObjectURL(this.video.src);
+    this.video.src = URL.createObjectURL(this.ms);
+    await opened;
+  }
+
+  updating() {
+    const sb = this.sb;
+    if (!sb || !sb.updating) return Promise.resolve();
+    return new Promise((resolve) => sb.addEventListener("updateend", resolve, { once: true }));
+  }
+
+  async append(data) {
+    await this.updating();
+    this.sb.appendBuffer(data);
+    await this.updating();
+  }
+
+  async appendChunk(seg, chunk) {
+    if (!this.sb) {
+      this.sb = this.ms.addSourceBuffer(seg.mime);
+      this.mime = seg.mime;
+    }
+    if (this.segment !== seg.id) {
+      await this.updating();
+      if (this.mime !== seg.mime && this.sb.changeType) {
+        this.sb.changeType(seg.mime);
+        this.mime = seg.mime;
+      }
+      this.sb.timestampOffset = (seg.start - S.day0) - seg.media_start / 90000;
+      await this.append(await this.recording.fetchBytes(seg.init));
+      this.segment = seg.id;
+    }
+    await this.append(await this.recording.fetchBytes(chunk.url));
+  }
+
+  bufferedEnd() {
+    const b = this.video.buffered;
+    return b.length ? b.end(b.length - 1) : 0;
+  }
+
+  /** Append chunks until AHEAD seconds are buffered past the playhead (loads further plans as needed). */
+  async pump(generation) {
+    if (this.pumping) return;
+    this.pumping = true;
+    const rec = this.recording;
+    try {
+      while (generation === this.generation) {
+        const head = this.video.currentTime;
+        if (this.bufferedEnd() - head > AHEAD) break;
+        if (!this.next) {
+          const end = rec.planRange[1];
+          if (end >= S.day0 + DAY || end > Date.now() / 1000) break;
+          await rec.loadPlan(end);
+          this.next = rec.chunkAt(end);
+          if (!this.next) break;
+          this.segment = null; // a new plan: re-send init and offset before its first chunk
+        }
+        const { s, c } = this.next;
+        const seg = rec.plan[s];
+        await this.appendChunk(seg, seg.chunks[c]);
+        this.next = c + 1 < seg.chunks.length ? { s, c: c + 1 } : (s + 1 < rec.plan.length ? { s: s + 1, c: 0 } : null);
+      }
+    } catch (err) {
+      if (generation === this.generation) this.say(t("Could not load the recording: {detail}", { detail: String(err.message || err) }));
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  async seek(wall) {
+    const generation = ++this.generation;
+    const rec = this.recording;
+    this.seeking = true;
+    try {
+      const [from, to] = rec.planRange;
+      if (wall < from || wall > to - 60) await rec.loadPlan(wall);
+      if (generation !== this.generation) return;
+      const pos = rec.chunkAt(wall);
+      if (!pos) {
+        this.next = null;
+        this.say(t("No recording at this time"));
+        return;
+      }
+      await this.resetMedia();
+      this.next = pos;
+      const chunk = rec.plan[pos.s].chunks[pos.c];
+      this.say(chunk.start > wall + 0.5 ? t("No recording at this time") : "");
+      this.seeking = false;
+      await this.pump(generation);
+      if (generation === this.generation) this.video.currentTime = Math.max(wall, chunk.start) - S.day0;
+    } catch (err) {
+      if (generation === this.generation) this.say(t("Could not load the recording: {detail}", { detail: String(err.message || err) }));
+    } finally {
+      if (generation === this.generation) this.seeking = false;
+    }
+  }
+
+  inBuffer(position) {
+    const b = this.video.buffered;
+    for (let i = 0; i < b.length; i += 1) if (b.start(i) - 0.05 <= position && position < b.end(i)) return true;
+    return false;
+  }
+
+  /** Follow the shared clock: called a few times a second. */
+  tick(wall) {
+    const position = wall - S.day0;
+    const video = this.video;
+    if (this.seeking) return;
+    if (!this.inBuffer(position)) {
+      const recorded = this.recording.recordedAt(wall);
+      if (recorded === false && this.next && this.recording.plan[this.next.s].chunks[this.next.c].start > wall) {
+        if (!video.paused) video.pause();
+        this.say(t("No recording at this time"));
+        this.pump(this.generation);
+        return;
+      }
+      this.seek(wall);
+      return;
+    }
+    this.say("");
+    if (Math.abs(video.currentTime - position) > 0.3 * Math.max(1, S.clock.rate)) video.currentTime = position;
+    if (video.playbackRate !== S.clock.rate) video.playbackRate = S.clock.rate;
+    if (S.clock.playing && video.paused) video.play().catch(() => {});
+    if (!S.clock.playing && !video.paused) video.pause();
+    if (this.sb && !this.sb.updating && video.buffered.length && video.buffered.start(0) < position - BEHIND) {
+      this.sb.remove(0, position - BEHIND / 2);
+    }
+    this.pump(this.generation);
+  }
+
+  destroy() {
+    this.generation += 1;
+    this.video.pause();
+    if (this.video.src) URL.revokeObjectURL(this.video.src);
+    this.el.remove();
+  }
+}

@@ -115,6 +115,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         async def go() -> None:
             async with self.db.session() as s:
                 await transition(s, p, Actor(p.user_id, p.username), alarm_id, action, now, to="patrol")
+                await s.commit()
 
         try:
             self.run(go())

@@ -199,7 +199,8 @@ async def login(
     client: str = "",
 ) -> IssuedSession:
     """Check the password, rate-limited by recent failures per account and per address (counted from
-    the audit trail, so the limit holds across processes and restarts)."""
+    the audit trail, so the limit holds across processes and restarts). Owns its transaction: a refusal
+    commits its audit row before it raises, so that it counts."""
     since = now - timedelta(seconds=window_s)
     if await audit.count_since(session, "auth.login_failed", since, actor=username) >= max_per_account:
         raise TooManyRequests("too many failed logins for this account; try again later", code="login_locked")

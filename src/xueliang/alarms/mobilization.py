@@ -3,7 +3,8 @@ with assigned volunteers and grid workers; activated from an alarm it gives each
 each confirms "in position", and stand-down closes them all.
 
 A village without a plan gets one made from its exits, with its volunteers and grid workers spread
-over them, so a plan exists the first time it is needed; staff refine it afterwards."""
+over them, so a plan exists the first time it is needed; staff refine it afterwards. Changes are made
+and audited in the caller's transaction, and the caller commits them."""
 
 from __future__ import annotations
 
@@ -170,9 +171,7 @@ async def replace_plan(
         detail={"points": len(plan.points)},
     )
     await session.flush()
-    out = await plan_out(session, village)
-    await session.commit()
-    return out
+    return await plan_out(session, village)
 
 
 async def task_out(session: AsyncSession, task: MobilizationTask) -> TaskOut:
@@ -240,7 +239,6 @@ async def activate(
     try:
         await session.flush()
     except IntegrityError:
-        await session.rollback()
         raise Conflict("this alarm's plan is already activated", code="already_mobilized") from None
     assignments = (
         await session.scalars(
@@ -269,9 +267,7 @@ async def activate(
         session, actor, "alarm.mobilize", at=now, target_type="alarm", target_id=alarm.id, detail=detail
     )
     await session.flush()
-    out = await mobilization_out(session, mob)
-    await session.commit()
-    return alarm, out
+    return alarm, await mobilization_out(session, mob)
 
 
 async def get_mobilization(session: AsyncSession, p: Principal, alarm_id: int) -> MobilizationOut:
@@ -309,9 +305,7 @@ async def stand_down(
     await audit.append(session, actor, "alarm.stand_down", at=now, target_type="alarm", target_id=alarm.id)
     await session.flush()
     await session.refresh(mob)
-    out = await mobilization_out(session, mob)
-    await session.commit()
-    return alarm, out
+    return alarm, await mobilization_out(session, mob)
 
 
 async def confirm_in_position(
@@ -339,7 +333,6 @@ async def confirm_in_position(
     assert mob is not None
     village = await session.get(Region, mob.region_id)
     assert village is not None
-    await session.commit()
     return out, village.path
 
 

@@ -1,6 +1,8 @@
-"""Alarm intake and workflow as plain functions over a session. Each call is one transaction that it
-commits itself, so an answer to the sender always follows a durable commit (alarms/intake.py batches
-many presses into one such transaction under load).
+"""Alarm intake and workflow as plain functions over a session. The workflow changes (`transition`,
+`add_note`) work in the caller's transaction, and the caller commits before it answers and pushes.
+Intake owns its transaction instead, because it retries it on a unique-constraint race: it commits
+itself, so an answer to the sender always follows a durable commit (alarms/intake.py batches many
+presses into one such transaction under load).
 
 Intake is idempotent by the sender's UUID (a unique row per press) and coalesces a flood from one
 sender into its open alarm (a unique "open key" per sender), so concurrent presses are settled by the
@@ -262,7 +264,6 @@ async def transition(
         .execution_options(synchronize_session=False)
     )
     if timers.rowcount(result) != 1:
-        await session.rollback()
         current = await session.get(Alarm, alarm_id, populate_existing=True)
         state = current.state.value if current else "gone"
         raise Conflict(f"alarm is {state}; cannot {action.value}", code="illegal_transition")
@@ -291,7 +292,6 @@ async def transition(
         target_id=alarm_id,
         detail=detail,
     )
-    await session.commit()
     fresh = await session.get(Alarm, alarm_id, populate_existing=True)
     assert fresh is not None
     return Change(fresh, [*events, target.value])
@@ -310,7 +310,6 @@ async def add_note(
         .values(version=Alarm.version + 1)
         .execution_options(synchronize_session=False)
     )
-    await session.commit()
     fresh = await session.get(Alarm, alarm_id, populate_existing=True)
     assert fresh is not None
     return Change(fresh, ["note"])

@@ -1,20 +1,18 @@
-"""Alarm routes under /api/v1/alarms. Thin: scope and workflow live in service/flows; every change is
-committed before it is answered and pushed."""
+"""Alarm routes under /api/v1/alarms. Thin: scope and workflow live in the services (service, flows,
+mobilization, stations, devices); a route commits each change before it answers and pushes."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts.deps import Ctx, CurrentCaller, ReadSession, Session, require
 from xueliang.accounts.policy import Permission
-from xueliang.alarms import cache, flows, mobilization, service, stats
-from xueliang.alarms.escalation import delays_for
-from xueliang.alarms.models import Alarm, AlarmDevice, AlarmKind, AlarmState, StationConfig
-from xueliang.alarms.policy import may_configure_alarms, may_handle_alarm
+from xueliang.alarms import devices, flows, mobilization, service, stations, stats
+from xueliang.alarms.models import Alarm, AlarmDevice, AlarmKind, AlarmState
+from xueliang.alarms.policy import may_handle_alarm
 from xueliang.alarms.push import publish_alarm, task_event
 from xueliang.alarms.render import alarm_detail, alarm_out, status_out
 from xueliang.alarms.schemas import (
@@ -38,9 +36,7 @@ from xueliang.alarms.schemas import (
 from xueliang.alarms.workflow import Action
 from xueliang.alarms.ws import router as ws_router
 from xueliang.audit import service as audit
-from xueliang.core.errors import NotFound, ValidationFailed
 from xueliang.notify.hub import Hub
-from xueliang.regions.models import Household, Region
 
 router = APIRouter(prefix="/alarms", tags=["alarms"])
 router.include_router(ws_router)
@@ -153,6 +149,7 @@ async def in_position(task_id: int, caller: CurrentCaller, ctx: Ctx, session: Se
     task, path = await mobilization.confirm_in_position(
         session, caller.principal, caller.actor, task_id, ctx.clock.now()
     )
+    await session.commit()
     await ctx.services.require(Hub).publish(task_event(task, path, "in_position"))
     return task
 
@@ -170,22 +167,17 @@ async def put_plan(
     region_id: int, body: PlanIn, caller: CurrentCaller, ctx: Ctx, session: Session
 ) -> PlanOut:
     village = await mobilization.scoped_village(session, caller.principal, region_id)
-    return await mobilization.replace_plan(
+    out = await mobilization.replace_plan(
         session, caller.principal, caller.actor, village, body, ctx.clock.now()
     )
-
-
-async def _station(session: Session, caller: CurrentCaller, region_id: int) -> Region:
-    region = await session.get(Region, region_id)
-    if region is None or not may_configure_alarms(caller.principal, region.path):
-        raise NotFound("station not found")
-    return region
+    await session.commit()
+    return out
 
 
 @router.get("/stations/{region_id}/config", response_model=StationConfigOut)
 async def get_station_config(region_id: int, caller: CurrentCaller, session: Session) -> StationConfigOut:
-    await _station(session, caller, region_id)
-    return StationConfigOut(region_id=region_id, escalate_after_s=await delays_for(session, region_id))
+    delays = await stations.escalation_delays(session, caller.principal, region_id)
+    return StationConfigOut(region_id=region_id, escalate_after_s=delays)
 
 
 @router.put("/stations/{region_id}/config", response_model=StationConfigOut)
@@ -193,24 +185,11 @@ async def put_station_config(
     region_id: int, body: StationConfigIn, caller: CurrentCaller, ctx: Ctx, session: Session
 ) -> StationConfigOut:
     """Applies to alarms received from now on."""
-    await _station(session, caller, region_id)
-    found = (await session.scalars(select(StationConfig).where(StationConfig.region_id == region_id))).first()
-    if found is None:
-        found = StationConfig(region_id=region_id)
-        session.add(found)
-    found.escalate_after_s = list(body.escalate_after_s)
-    cache.forget(session, "delays", region_id)
-    await audit.append(
-        session,
-        caller.actor,
-        "alarm.station.config",
-        at=ctx.clock.now(),
-        target_type="region",
-        target_id=region_id,
-        detail={"escalate_after_s": body.escalate_after_s},
+    delays = await stations.set_escalation_delays(
+        session, caller.principal, caller.actor, region_id, body.escalate_after_s, ctx.clock.now()
     )
     await session.commit()
-    return StationConfigOut(region_id=region_id, escalate_after_s=found.escalate_after_s)
+    return StationConfigOut(region_id=region_id, escalate_after_s=delays)
 
 
 def _device_out(d: AlarmDevice) -> DeviceOut:
@@ -228,42 +207,13 @@ def _device_out(d: AlarmDevice) -> DeviceOut:
 
 @router.get("/devices", response_model=list[DeviceOut])
 async def list_devices(caller: CurrentCaller, session: Session) -> list[DeviceOut]:
-    rows = await session.execute(
-        select(AlarmDevice, Region.path)
-        .join(Region, Region.id == AlarmDevice.region_id)
-        .order_by(AlarmDevice.id)
-    )
-    return [_device_out(d) for d, path in rows.all() if may_configure_alarms(caller.principal, path)]
+    return [_device_out(d) for d in await devices.list_devices(session, caller.principal)]
 
 
 @router.post("/devices", response_model=DeviceOut, status_code=201)
 async def register_device(body: DeviceIn, caller: CurrentCaller, ctx: Ctx, session: Session) -> DeviceOut:
     """Bind a hardware button to a household (or a place in a region) so its presses are routed."""
-    household = await session.get(Household, body.household_id) if body.household_id else None
-    region_id = household.region_id if household else body.region_id
-    region = await session.get(Region, region_id) if region_id else None
-    if region is None or not may_configure_alarms(caller.principal, region.path):
-        raise NotFound("household or region not found")
-    if (await session.scalars(select(AlarmDevice).where(AlarmDevice.device_id == body.device_id))).first():
-        raise ValidationFailed(f"device {body.device_id!r} is already registered")
-    device = AlarmDevice(
-        device_id=body.device_id,
-        name=body.name,
-        region_id=region.id,
-        household_id=household.id if household else None,
-        lat=body.lat if body.lat is not None else (household.lat if household else region.lat),
-        lon=body.lon if body.lon is not None else (household.lon if household else region.lon),
-    )
-    session.add(device)
-    await session.flush()
-    await audit.append(
-        session,
-        caller.actor,
-        "alarm.device.register",
-        at=ctx.clock.now(),
-        target_type="device",
-        target_id=device.device_id,
-    )
+    device = await devices.register_device(session, caller.principal, caller.actor, body, ctx.clock.now())
     await session.commit()
     return _device_out(device)
 
@@ -299,6 +249,7 @@ async def _act(
         to=to,
         user_id=user_id,
     )
+    await session.commit()
     await publish_alarm(ctx, session, change.alarm, change.events)
     return await alarm_out(session, change.alarm)
 
@@ -341,6 +292,7 @@ async def add_note(
     change = await service.add_note(
         session, caller.principal, caller.actor, alarm_id, body.note, ctx.clock.now()
     )
+    await session.commit()
     await publish_alarm(ctx, session, change.alarm, change.events)
     return await alarm_out(session, change.alarm)
 
@@ -351,6 +303,7 @@ async def mobilize(alarm_id: int, caller: CurrentCaller, ctx: Ctx, session: Sess
     alarm, out = await mobilization.activate(
         session, caller.principal, caller.actor, alarm_id, ctx.clock.now()
     )
+    await session.commit()
     await publish_alarm(ctx, session, alarm, ["mobilized"])
     for task in out.tasks:
         await ctx.services.require(Hub).publish(task_event(task, alarm.region_path, "assigned"))
@@ -367,6 +320,7 @@ async def stand_down(alarm_id: int, caller: CurrentCaller, ctx: Ctx, session: Se
     alarm, out = await mobilization.stand_down(
         session, caller.principal, caller.actor, alarm_id, ctx.clock.now()
     )
+    await session.commit()
     await publish_alarm(ctx, session, alarm, ["stood_down"])
     for task in out.tasks:
         await ctx.services.require(Hub).publish(task_event(task, alarm.region_path, "closed"))

@@ -3,10 +3,10 @@
 // The alarm button and the mobilization tasks of volunteers and grid workers: alarm-mobile.js.
 
 import { initMobileAlarm } from "./alarm-mobile.js";
-import { api, can, me, openStreams, wireCommon } from "./api.js";
+import { api, can, me, wireCommon } from "./api.js";
 import { $, h } from "./dom.js";
 import { kindLabel, localName, t, yesNo } from "./i18n.js";
-import { createPlayer } from "./player.js";
+import { openLive } from "./live.js";
 
 wireCommon();
 
@@ -98,15 +98,9 @@ async function showCamera(id) {
   ].flat());
   closePlayer();
   const seq = state.seq;
-  const host = $("#m-player");
-  host.replaceChildren(h("div", { class: "player-msg" }, h("strong", {}, t("Connecting…"))));
-  try {
-    const out = await api(`/cameras/${id}/open`, { method: "POST" });
-    if (seq !== state.seq) return;
-    state.player = createPlayer(host, out.streams, { onRetry: () => showCamera(id), reopen: () => openStreams(id) });
-  } catch {
-    host.replaceChildren(h("div", { class: "player-msg" }, h("strong", {}, t("Live video not available"))));
-  }
+  const player = await openLive(id, { host: $("#m-player"), connecting: true, current: () => seq === state.seq,
+    onRetry: () => showCamera(id), unavailable: t("Live video not available") });
+  if (player) state.player = player;
 }
 
 function route() {

@@ -4,10 +4,10 @@
 // The red key and the Alarm tile raise a one-click alarm (alarm-tv.js), from any screen.
 
 import { createTvAlarm } from "./alarm-tv.js";
-import { api, can, openStreams, wireCommon } from "./api.js";
+import { api, can, wireCommon } from "./api.js";
 import { $, $$, h } from "./dom.js";
 import { formatClock, formatDate, kindLabel, localName, t } from "./i18n.js";
-import { createPlayer } from "./player.js";
+import { openLive } from "./live.js";
 
 wireCommon();
 
@@ -156,15 +156,10 @@ async function openView(index) {
   if (state.player) state.player.close();
   state.player = null;
   const seq = ++state.openSeq;
-  $("#tv-player").replaceChildren(h("div", { class: "player-msg" }, h("strong", {}, t("Connecting…"))));
-  try {
-    const out = await api(`/cameras/${cam.id}/open`, { method: "POST" });
-    if (seq !== state.openSeq || state.screen !== "view") return;
-    state.player = createPlayer($("#tv-player"), out.streams, { onRetry: () => openView(state.index),
-      reopen: () => openStreams(cam.id) });
-  } catch {
-    // api() has shown the reason; the viewer can switch or go back.
-  }
+  // A refusal: api() has shown the reason; the viewer can switch or go back.
+  const player = await openLive(cam.id, { host: $("#tv-player"), connecting: true,
+    current: () => seq === state.openSeq && state.screen === "view", onRetry: () => openView(state.index) });
+  if (player) state.player = player;
 }
 
 function closeView() {

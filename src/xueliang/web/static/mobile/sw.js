@@ -3,7 +3,7 @@
 //   /api/...      network first, the last answer as the offline fallback (deleted on logout by api.js);
 //                 live-video URLs and anything carrying a token are never cached
 //   pages         network; offline -> the cached /m/offline page
-const SHELL_CACHE = "xl-shell-v2";
+const SHELL_CACHE = "xl-shell-v3";
 const API_CACHE = "xl-api";
 const SHELL = [
   "/m/offline",
@@ -16,6 +16,7 @@ const SHELL = [
   "/static/js/api.js",
   "/static/js/dom.js",
   "/static/js/i18n.js",
+  "/static/js/live.js",
   "/static/js/mobile.js",
   "/static/js/player.js",
   "/static/img/logo.svg",

@@ -351,8 +351,8 @@ def serve_main(probe_path: str) -> None:
     """`xueliang serve` as the CLI runs it, plus the live path's latency probe. SIGUSR1 writes the
     latencies (µs) seen since the previous SIGUSR1 to `probe_path` and starts a new window."""
     from xueliang.config import load_settings
-    from xueliang.media import live
     from xueliang.media.channel import Fragment
+    from xueliang.media.live import ws as live_ws
     from xueliang.server import serve_forever
 
     samples = array("q")
@@ -376,7 +376,7 @@ def serve_main(probe_path: str) -> None:
         Path(tmp).write_text(json.dumps(values))
         os.replace(tmp, probe_path)
 
-    live.fragment_sent_probe = probe
+    live_ws.fragment_sent_probe = probe
     gc.callbacks.append(on_gc)
     signal.signal(signal.SIGUSR1, dump)
     serve_forever(load_settings())

@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from xueliang.media.access_batch import AccessBatch
-from xueliang.media.live import _next_beat
+from xueliang.media.live.ws import _next_beat
 
 
 class Policy:

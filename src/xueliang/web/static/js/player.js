@@ -1,7 +1,7 @@
 // Live video in a tile: fMP4 over WebSocket into Media Source Extensions, HLS as the fallback.
 //
 // Wire protocol (all of it in handleMessage below, so it can be adjusted in one place; the server side
-// is documented in xueliang/media/live.py):
+// is documented in xueliang/media/live/ws.py):
 //   text   {"type":"init","mime":"video/mp4; codecs=\"avc1.64001f\"",...}  the next binary message is an
 //          init segment; a later header means a new init segment follows: the MediaSource and its
 //          SourceBuffer are re-created (robust whatever the new segment's timestamps are)

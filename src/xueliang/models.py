@@ -15,7 +15,7 @@ from xueliang.alarms.models import (
 from xueliang.audit.models import AuditEvent
 from xueliang.cameras.models import Camera
 from xueliang.core.db import Base
-from xueliang.core.tasks import Timer
+from xueliang.core.timers import Timer
 from xueliang.nodes.models import Node
 from xueliang.recordings.models import EvidenceLock, RecordingExport, RecordingGap, RecordingSegment
 from xueliang.regions.models import Household, Place, Region

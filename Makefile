@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test-sqlite: $(STAMP)
 	XUELIANG_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider

@@ -1,1 +1,2 @@
-"""The media plane: sources yield access units into channels, channels fan out to sinks (DESIGN.md §4)."""
+"""The media plane: sources yield access units into channels, channels fan out to sinks
+(docs/architecture.md#the-media-library)."""

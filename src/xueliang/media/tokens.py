@@ -1,4 +1,4 @@
-"""Short-lived signed stream tokens bound to user, camera and action (DESIGN.md §7).
+"""Short-lived signed stream tokens bound to user, camera and action (docs/architecture.md#stream-tokens).
 
 A token is `base64url(payload) "." base64url(HMAC-SHA256(secret, payload))` with the payload a compact
 JSON array `[version, user_id, camera_id, action, expiry, nonce]`. Stream URLs carry it because browsers

@@ -27,7 +27,7 @@ from xueliang.core.timers import TimerRunner, runner_hook
 from xueliang.media import runtime as media_runtime
 from xueliang.notify.hub import Hub
 from xueliang.recordings import runtime as recordings_runtime
-from xueliang.recordings.views import playback_router
+from xueliang.recordings.playback_views import playback_router
 from xueliang.web.views import mount_web
 
 log = logging.getLogger(__name__)

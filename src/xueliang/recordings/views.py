@@ -1,5 +1,5 @@
-"""Recording routes: index, timeline, playback (HLS VOD and the console's plan), locks, retention,
-exports and storage health.
+"""Recording routes: index, timeline, opening a playback (the media it plays: `playback_views`), locks,
+retention, exports and storage health.
 
 Access: every route asks the policy for `view_recording` (or `export_video` / `manage_cameras`) on the
 camera, and a caller without it (a resident, above all) gets 404 as if nothing were there. Media
@@ -10,34 +10,29 @@ token's user at least every 30 s. A bad token is answered 404 too; only an expir
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import time
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
-from xueliang.accounts import service as accounts
-from xueliang.accounts.deps import Ctx, CurrentCaller, Session, client_address
-from xueliang.accounts.models import User
+from xueliang.accounts.deps import Ctx, CurrentCaller, Session
 from xueliang.accounts.policy import Permission
 from xueliang.audit import service as audit
-from xueliang.audit.service import Actor
 from xueliang.cameras import service as cameras
 from xueliang.cameras.models import Camera
 from xueliang.cameras.policy import camera_filter
 from xueliang.core.clock import as_utc
 from xueliang.core.context import AppContext
-from xueliang.core.errors import NotFound, Unauthorized
-from xueliang.media import playback, tokens
+from xueliang.core.errors import NotFound
 from xueliang.media.plane import MediaPlane
 from xueliang.recordings import export as exporting
 from xueliang.recordings import service
+from xueliang.recordings.access import MAX_PLAYBACK, From, To, issue_token, node_of, token_actor, token_claims
 from xueliang.recordings.models import EvidenceLock, ExportState, RecordingExport, RecordingSegment
-from xueliang.recordings.runtime import RecordingsNode
+from xueliang.recordings.playback_views import PLAYBACK_PREFIX
 from xueliang.recordings.schemas import (
     CameraStorageOut,
     ExportFileOut,
@@ -59,56 +54,6 @@ from xueliang.recordings.schemas import (
 from xueliang.regions.models import Region
 
 router = APIRouter(tags=["recordings"])
-playback_router = APIRouter(prefix="/api/v1/playback", tags=["recordings"])
-
-PLAYBACK_PREFIX = "/api/v1/playback"
-RECHECK_EVERY = 30.0
-MAX_PLAYBACK = timedelta(days=1)
-From = Annotated[datetime, Query(alias="from")]
-To = Annotated[datetime, Query(alias="to")]
-
-
-def _node(ctx: AppContext) -> RecordingsNode:
-    return ctx.services.require(RecordingsNode)
-
-
-# -- tokens ------------------------------------------------------------------------------------------
-
-
-def _issue(ctx: AppContext, user_id: int, camera_id: int, permission: Permission) -> str:
-    ttl = ctx.settings.stream_token_seconds
-    return tokens.issue(ctx.secret.encode(), user_id, camera_id, permission.value, ttl, ctx.clock.now())
-
-
-async def _claims(ctx: AppContext, token: str, camera_id: int, permission: Permission) -> tokens.StreamClaims:
-    """The token's claims if it is genuine, unexpired, for this camera and permission, and its user
-    still has the permission (asked again at most every 30 s per token)."""
-    try:
-        claims = tokens.verify(ctx.secret.encode(), token, camera_id, permission.value, ctx.clock.now())
-    except tokens.TokenExpired as exc:
-        raise Unauthorized("token expired: ask for a fresh one", code="token_expired") from exc
-    except (tokens.TokenError, tokens.TokenScopeError) as exc:
-        raise NotFound("not found") from exc
-    node = _node(ctx)
-    key = (claims.user_id, claims.camera_id, claims.nonce)
-    now = time.monotonic()
-    if now - node.rechecked.get(key, -RECHECK_EVERY) >= RECHECK_EVERY:
-        async with ctx.db.session() as session:
-            user = await session.get(User, claims.user_id)
-            if user is None or user.disabled:
-                raise NotFound("not found")
-            principal = await accounts.principal_for(session, user)
-            await cameras.get_camera(session, principal, camera_id, permission)
-        if len(node.rechecked) > 10_000:
-            node.rechecked.clear()
-        node.rechecked[key] = now
-    return claims
-
-
-async def _token_actor(ctx: AppContext, request: Request, claims: tokens.StreamClaims) -> Actor:
-    async with ctx.db.session() as session:
-        user = await session.get(User, claims.user_id)
-    return Actor(claims.user_id, user.username if user else "", client_address(request))
 
 
 # -- index and timeline ------------------------------------------------------------------------------
@@ -167,7 +112,7 @@ async def storage_health(caller: CurrentCaller, session: Session, ctx: Ctx) -> H
             .where(camera_filter(caller.principal, Permission.view_recording))
         )
     )
-    health = _node(ctx).health()
+    health = node_of(ctx).health()
     failing = [CameraStorageOut(**f) for f in health.failing if f["camera_id"] in visible]
     events = [
         StorageEventOut(camera_id=e.camera_id, status=e.status.value, reason=e.reason, at=e.at)
@@ -218,7 +163,7 @@ async def open_playback(body: PlaybackIn, caller: CurrentCaller, session: Sessio
     Opening is audited (`recording.view`); `refresh` only renews the token of a view already open."""
     camera, _ = await cameras.get_camera(session, caller.principal, body.camera_id, Permission.view_recording)
     lo, hi = service.check_range(body.lo, body.hi, MAX_PLAYBACK)
-    token = _issue(ctx, caller.user.id, camera.id, Permission.view_recording)
+    token = issue_token(ctx, caller.user.id, camera.id, Permission.view_recording)
     if not body.refresh:
         await audit.append(
             session,
@@ -243,118 +188,6 @@ async def open_playback(body: PlaybackIn, caller: CurrentCaller, session: Sessio
 
 def _q(moment: datetime) -> str:
     return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-async def _views(ctx: AppContext, camera_id: int, lo: datetime, hi: datetime) -> list[playback.SegmentView]:
-    async with ctx.db.session() as session:
-        rows = await service.segments_between(session, camera_id, lo, hi)
-    return [service.view_of(r) for r in rows]
-
-
-@playback_router.get("/{camera_id}/index.m3u8")
-async def vod_playlist(ctx: Ctx, camera_id: int, lo: From, hi: To, token: str = "") -> Response:
-    """HLS VOD of the range: whole GOPs of the recorded files as they lie on disk."""
-    await _claims(ctx, token, camera_id, Permission.view_recording)
-    lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
-    views = await _views(ctx, camera_id, lo, hi)
-    target = _node(ctx).settings.playback_chunk_seconds
-    text, _ = playback.render_vod(views, lo.timestamp(), hi.timestamp(), target, f"?token={token}")
-    return Response(text, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache"})
-
-
-@playback_router.get("/{camera_id}/plan.json")
-async def playback_plan(ctx: Ctx, camera_id: int, lo: From, hi: To, token: str = "") -> dict[str, Any]:
-    """The same chunks as the playlist, with wall-clock times and keyframes, for the console's player
-    (which maps tfdt to wall time with each segment's `start` and `media_start`)."""
-    claims = await _claims(ctx, token, camera_id, Permission.view_recording)
-    lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
-    views = await _views(ctx, camera_id, lo, hi)
-    target = _node(ctx).settings.playback_chunk_seconds
-    base = f"{PLAYBACK_PREFIX}/{camera_id}"
-    segments = []
-    for view in views:
-        chunks = playback.segment_chunks(view, target, lo.timestamp(), hi.timestamp())
-        if not chunks:
-            continue
-        segments.append({
-            "id": view.id, "start": view.start, "end": view.end, "media_start": view.media_start,
-            "codec": view.codec, "mime": f'video/mp4; codecs="{view.codec}"',
-            "init": f"{base}/init/{view.id}.mp4?token={token}",
-            "keyframes": [view.start + ms / 1000 for ms, off in view.keyframes if off < view.bytes],
-            "chunks": [{"url": f"{base}/chunk/{view.id}/{c.first}-{c.last}.m4s?token={token}",
-                        "start": c.start, "end": c.end} for c in chunks],
-        })  # fmt: skip
-    return {
-        "camera_id": camera_id,
-        "from": lo.timestamp(),
-        "to": hi.timestamp(),
-        "expires": claims.expires,
-        "segments": segments,
-    }
-
-
-async def _segment(
-    ctx: AppContext, camera_id: int, segment_id: int
-) -> tuple[playback.SegmentView, RecordingsNode]:
-    async with ctx.db.session() as session:
-        row = await session.get(RecordingSegment, segment_id)
-    if row is None or row.camera_id != camera_id or row.frames == 0:
-        raise NotFound("not found")
-    return service.view_of(row), _node(ctx)
-
-
-async def _read(node: RecordingsNode, view: playback.SegmentView, first: int, last: int) -> bytes:
-    try:
-        return await asyncio.to_thread(playback.read_range, node.root / view.path, first, last)
-    except OSError as exc:
-        raise NotFound("recording file unavailable") from exc
-
-
-@playback_router.get("/{camera_id}/init/{segment_id}.mp4")
-async def vod_init(ctx: Ctx, camera_id: int, segment_id: int, token: str = "") -> Response:
-    await _claims(ctx, token, camera_id, Permission.view_recording)
-    view, node = await _segment(ctx, camera_id, segment_id)
-    data = await _read(node, view, 0, view.init_size)
-    return Response(data, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
-
-
-@playback_router.get("/{camera_id}/chunk/{segment_id}/{first:int}-{last:int}.m4s")
-async def vod_chunk(
-    ctx: Ctx, camera_id: int, segment_id: int, first: int, last: int, token: str = ""
-) -> Response:
-    await _claims(ctx, token, camera_id, Permission.view_recording)
-    view, node = await _segment(ctx, camera_id, segment_id)
-    if not playback.valid_range(view, first, last):
-        raise NotFound("no such chunk")
-    data = await _read(node, view, first, last)
-    return Response(data, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
-
-
-@playback_router.get("/{camera_id}/at.mp4")
-async def seek_gop(ctx: Ctx, camera_id: int, t: datetime, token: str = "") -> Response:
-    """Seek: the init segment and the GOP holding time `t`, playable on their own (a preview, or the
-    first thing a player appends). `X-Start` is the Unix time of the GOP's keyframe."""
-    await _claims(ctx, token, camera_id, Permission.view_recording)
-    at = as_utc(t)
-    async with ctx.db.session() as session:
-        row = await service.segment_at(session, camera_id, at)
-    if row is None:
-        raise NotFound("no recording at this time")
-    view = service.view_of(row)
-    gop = playback.gop_at(view, at.timestamp())
-    if gop is None:
-        raise NotFound("no recording at this time")
-    node = _node(ctx)
-    data = await _read(node, view, 0, view.init_size) + await _read(node, view, gop.first, gop.last)
-    return Response(
-        data,
-        media_type="video/mp4",
-        headers={
-            "Cache-Control": "private, max-age=3600",
-            "X-Start": f"{gop.start:.3f}",
-            "X-Segment": str(view.id),
-        },
-    )
 
 
 # -- evidence locks and retention --------------------------------------------------------------------
@@ -404,7 +237,7 @@ async def set_retention(
         record=body.record,
     )
     await session.commit()
-    node = _node(ctx)
+    node = node_of(ctx)
     plane = ctx.services.get(MediaPlane)
     if body.record is not None and plane is not None:
         await node.camera_changed(plane, camera.id, camera)
@@ -422,8 +255,8 @@ def _export_out(ctx: AppContext, export: RecordingExport, user_id: int | None = 
     ]
     expires_in = None
     if user_id is not None and export.state is ExportState.ready:
-        token = _issue(ctx, user_id, export.camera_id, Permission.export_video)
-        directory = _node(ctx).export_dir(export)
+        token = issue_token(ctx, user_id, export.camera_id, Permission.export_video)
+        directory = node_of(ctx).export_dir(export)
         for name in (exporting.MANIFEST, exporting.SIGNATURE):
             path = directory / name
             if path.is_file():
@@ -455,7 +288,7 @@ async def create_export(body: ExportIn, caller: CurrentCaller, session: Session,
     """Start an evidence export (MP4 + signed manifest) of a camera's range; audited. Poll
     GET /recordings/exports/{id} until `state` is `ready`: it then lists the files with download
     links that carry a short-lived token."""
-    node = _node(ctx)
+    node = node_of(ctx)
     export = await service.create_export(
         session, caller.principal, caller.actor, body.camera_id, body.lo, body.hi, body.reason,
         ctx.clock.now(), node.settings.max_export_hours,
@@ -485,12 +318,12 @@ async def download_export_file(
         export = await session.get(RecordingExport, export_id)
     if export is None or export.state is not ExportState.ready:
         raise NotFound("not found")
-    claims = await _claims(ctx, token, export.camera_id, Permission.export_video)
+    claims = await token_claims(ctx, token, export.camera_id, Permission.export_video)
     names = {str(f["name"]) for f in export.files} | {exporting.MANIFEST, exporting.SIGNATURE}
-    path = _node(ctx).export_dir(export) / name
+    path = node_of(ctx).export_dir(export) / name
     if name not in names or not path.is_file():
         raise NotFound("not found")
-    actor = await _token_actor(ctx, request, claims)
+    actor = await token_actor(ctx, request, claims)
     async with ctx.db.session() as session:
         await audit.append(
             session, actor, "recording.export.download", at=ctx.clock.now(), target_type="camera",

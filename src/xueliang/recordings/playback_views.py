@@ -1,0 +1,139 @@
+"""Recorded media for players, `/api/v1/playback/{camera_id}/...`: HLS VOD of a range, the console's plan
+of the same chunks, init segments and chunks, and the GOP at a time (seek). Players cannot send headers,
+so every route takes the stream token that `POST /api/v1/recordings/playback` issued
+(`recordings.access`): a bad token is answered 404, an expired genuine one 401."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from xueliang.accounts.deps import Ctx
+from xueliang.accounts.policy import Permission
+from xueliang.core.clock import as_utc
+from xueliang.core.context import AppContext
+from xueliang.core.errors import NotFound
+from xueliang.media import playback
+from xueliang.recordings import service
+from xueliang.recordings.access import MAX_PLAYBACK, From, To, node_of, token_claims
+from xueliang.recordings.models import RecordingSegment
+from xueliang.recordings.runtime import RecordingsNode
+
+playback_router = APIRouter(prefix="/api/v1/playback", tags=["recordings"])
+
+PLAYBACK_PREFIX = "/api/v1/playback"
+
+
+async def _views(ctx: AppContext, camera_id: int, lo: datetime, hi: datetime) -> list[playback.SegmentView]:
+    async with ctx.db.session() as session:
+        rows = await service.segments_between(session, camera_id, lo, hi)
+    return [service.view_of(r) for r in rows]
+
+
+@playback_router.get("/{camera_id}/index.m3u8")
+async def vod_playlist(ctx: Ctx, camera_id: int, lo: From, hi: To, token: str = "") -> Response:
+    """HLS VOD of the range: whole GOPs of the recorded files as they lie on disk."""
+    await token_claims(ctx, token, camera_id, Permission.view_recording)
+    lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
+    views = await _views(ctx, camera_id, lo, hi)
+    target = node_of(ctx).settings.playback_chunk_seconds
+    text, _ = playback.render_vod(views, lo.timestamp(), hi.timestamp(), target, f"?token={token}")
+    return Response(text, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache"})
+
+
+@playback_router.get("/{camera_id}/plan.json")
+async def playback_plan(ctx: Ctx, camera_id: int, lo: From, hi: To, token: str = "") -> dict[str, Any]:
+    """The same chunks as the playlist, with wall-clock times and keyframes, for the console's player
+    (which maps tfdt to wall time with each segment's `start` and `media_start`)."""
+    claims = await token_claims(ctx, token, camera_id, Permission.view_recording)
+    lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
+    views = await _views(ctx, camera_id, lo, hi)
+    target = node_of(ctx).settings.playback_chunk_seconds
+    base = f"{PLAYBACK_PREFIX}/{camera_id}"
+    segments = []
+    for view in views:
+        chunks = playback.segment_chunks(view, target, lo.timestamp(), hi.timestamp())
+        if not chunks:
+            continue
+        segments.append({
+            "id": view.id, "start": view.start, "end": view.end, "media_start": view.media_start,
+            "codec": view.codec, "mime": f'video/mp4; codecs="{view.codec}"',
+            "init": f"{base}/init/{view.id}.mp4?token={token}",
+            "keyframes": [view.start + ms / 1000 for ms, off in view.keyframes if off < view.bytes],
+            "chunks": [{"url": f"{base}/chunk/{view.id}/{c.first}-{c.last}.m4s?token={token}",
+                        "start": c.start, "end": c.end} for c in chunks],
+        })  # fmt: skip
+    return {
+        "camera_id": camera_id,
+        "from": lo.timestamp(),
+        "to": hi.timestamp(),
+        "expires": claims.expires,
+        "segments": segments,
+    }
+
+
+async def _segment(
+    ctx: AppContext, camera_id: int, segment_id: int
+) -> tuple[playback.SegmentView, RecordingsNode]:
+    async with ctx.db.session() as session:
+        row = await session.get(RecordingSegment, segment_id)
+    if row is None or row.camera_id != camera_id or row.frames == 0:
+        raise NotFound("not found")
+    return service.view_of(row), node_of(ctx)
+
+
+async def _read(node: RecordingsNode, view: playback.SegmentView, first: int, last: int) -> bytes:
+    try:
+        return await asyncio.to_thread(playback.read_range, node.root / view.path, first, last)
+    except OSError as exc:
+        raise NotFound("recording file unavailable") from exc
+
+
+@playback_router.get("/{camera_id}/init/{segment_id}.mp4")
+async def vod_init(ctx: Ctx, camera_id: int, segment_id: int, token: str = "") -> Response:
+    await token_claims(ctx, token, camera_id, Permission.view_recording)
+    view, node = await _segment(ctx, camera_id, segment_id)
+    data = await _read(node, view, 0, view.init_size)
+    return Response(data, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@playback_router.get("/{camera_id}/chunk/{segment_id}/{first:int}-{last:int}.m4s")
+async def vod_chunk(
+    ctx: Ctx, camera_id: int, segment_id: int, first: int, last: int, token: str = ""
+) -> Response:
+    await token_claims(ctx, token, camera_id, Permission.view_recording)
+    view, node = await _segment(ctx, camera_id, segment_id)
+    if not playback.valid_range(view, first, last):
+        raise NotFound("no such chunk")
+    data = await _read(node, view, first, last)
+    return Response(data, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@playback_router.get("/{camera_id}/at.mp4")
+async def seek_gop(ctx: Ctx, camera_id: int, t: datetime, token: str = "") -> Response:
+    """Seek: the init segment and the GOP holding time `t`, playable on their own (a preview, or the
+    first thing a player appends). `X-Start` is the Unix time of the GOP's keyframe."""
+    await token_claims(ctx, token, camera_id, Permission.view_recording)
+    at = as_utc(t)
+    async with ctx.db.session() as session:
+        row = await service.segment_at(session, camera_id, at)
+    if row is None:
+        raise NotFound("no recording at this time")
+    view = service.view_of(row)
+    gop = playback.gop_at(view, at.timestamp())
+    if gop is None:
+        raise NotFound("no recording at this time")
+    node = node_of(ctx)
+    data = await _read(node, view, 0, view.init_size) + await _read(node, view, gop.first, gop.last)
+    return Response(
+        data,
+        media_type="video/mp4",
+        headers={
+            "Cache-Control": "private, max-age=3600",
+            "X-Start": f"{gop.start:.3f}",
+            "X-Segment": str(view.id),
+        },
+    )

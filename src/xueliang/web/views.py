@@ -18,6 +18,8 @@ from markupsafe import Markup
 
 from xueliang.accounts.deps import caller_from_request, get_ctx
 from xueliang.accounts.policy import ROLE_PERMISSIONS, Permission, allows
+from xueliang.alarms.models import AlarmState
+from xueliang.alarms.workflow import CLOSED, TRANSITIONS
 from xueliang.regions.models import Region
 from xueliang.web import i18n
 
@@ -40,8 +42,24 @@ def _script_json(data: dict[str, Any]) -> Markup:
     return Markup(text)  # noqa: S704 - escaped above; no markup can end the script element
 
 
+def alarm_workflow() -> dict[str, Any]:
+    """The alarm state machine (alarms/workflow.py) for the console's boot JSON: each action with the
+    states it may start from and the state it leads to, in the table's order (the console's order of
+    buttons; the first one allowed is the suggested next step), and the closed states. The server still
+    decides; the console only greys out the buttons that cannot work."""
+    order = list(AlarmState)
+    return {
+        "actions": [
+            {"action": action.value, "from": [s.value for s in order if s in sources], "to": to.value}
+            for action, (sources, to) in TRANSITIONS.items()
+        ],
+        "closed": [s.value for s in order if s in CLOSED],
+    }
+
+
 def mount_web(app: FastAPI) -> None:
     templates = _templates()
+    workflow = alarm_workflow()
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     async def render(
@@ -81,6 +99,8 @@ def mount_web(app: FastAPI) -> None:
             "csrf": caller.auth.csrf_token if caller else "",
             "timezone": ctx.settings.timezone,
         }
+        if terminal == "console":
+            boot["alarm_workflow"] = workflow
         context = {
             "request": request,
             "locale": locale,

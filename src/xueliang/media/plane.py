@@ -30,7 +30,7 @@ from xueliang.media.engine import CameraSpec, EngineConfig, HealthEvent, MediaEn
 from xueliang.media.live import LiveGateway, LiveSession
 from xueliang.media.plane_rtsp import PlaneRtspAccess
 from xueliang.media.recording.recorder import StorageEvent
-from xueliang.media.reserve import ReServeConfig, RtspReServer
+from xueliang.media.restream import RestreamConfig, RtspRestreamer
 from xueliang.media.sources import FrameSession, open_source
 
 log = logging.getLogger(__name__)
@@ -74,15 +74,15 @@ class MediaPlane(LiveStreams):
         self.recent_events: collections.deque[PlaneEvent] = collections.deque(maxlen=1000)
         self.status_listeners: list[StatusListener] = []
         self.hooks: list[PlaneHook] = []
-        self.rtsp: RtspReServer | None = None
+        self.rtsp: RtspRestreamer | None = None
         settings = ctx.settings
         if settings.rtsp_enabled:
-            rtsp = ReServeConfig(
+            rtsp = RestreamConfig(
                 host=settings.rtsp_host or settings.host,
                 port=settings.rtsp_port,
                 url_base=settings.rtsp_url_base,
             )
-            self.rtsp = RtspReServer(self.engine, PlaneRtspAccess(self), rtsp)
+            self.rtsp = RtspRestreamer(self.engine, PlaneRtspAccess(self), rtsp)
         self._watch_task: Any = None
         self._deliveries: set[asyncio.Task[None]] = set()
 

@@ -29,7 +29,7 @@ from xueliang.accounts.policy import Permission, allows
 from xueliang.audit import service as audit
 from xueliang.core.errors import NotFound
 from xueliang.media.live import LiveSession
-from xueliang.media.reserve.access import Denied
+from xueliang.media.restream.access import Denied
 from xueliang.media.tokens import TokenError, TokenScopeError
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def digest_password(secret: bytes, user: User) -> str:
 
 
 class PlaneRtspAccess:
-    """`ReServeAccess` for the platform: tokens, Digest users, the policy and the audit trail."""
+    """`RestreamAccess` for the platform: tokens, Digest users, the policy and the audit trail."""
 
     def __init__(self, plane: MediaPlane) -> None:
         self.plane = plane

@@ -22,8 +22,8 @@ from xueliang.media.engine import CameraSpec, EngineConfig, MediaEngine
 from xueliang.media.errors import MediaAuthError, MediaConnectionError
 from xueliang.media.frames import AccessUnit, Codec
 from xueliang.media.live import LiveSession
-from xueliang.media.reserve import Denied, ReServeConfig, RtspReServer
-from xueliang.media.reserve.server import parse_target
+from xueliang.media.restream import Denied, RestreamConfig, RtspRestreamer
+from xueliang.media.restream.server import parse_target
 from xueliang.media.rtsp.auth import ClientAuth
 from xueliang.media.rtsp.client import RtspSource
 from xueliang.media.rtsp.message import Headers, RtspParser, RtspRequest, RtspResponse
@@ -64,7 +64,7 @@ class FakeAccess:
 @dataclass
 class Rig:
     engine: MediaEngine
-    server: RtspReServer
+    server: RtspRestreamer
     camera: ScriptedCamera
     access: FakeAccess
 
@@ -83,7 +83,7 @@ async def rig(
     camera = ScriptedCamera(clips, interval=interval)
     access = FakeAccess()
     engine = MediaEngine(camera.open, EngineConfig(channel=channel or ChannelConfig()))
-    server = RtspReServer(engine, access, ReServeConfig(port=0, **config))  # type: ignore[arg-type]
+    server = RtspRestreamer(engine, access, RestreamConfig(port=0, **config))  # type: ignore[arg-type]
     async with engine:
         for camera_id in clips:
             engine.add_camera(CameraSpec(camera_id))
@@ -352,7 +352,7 @@ async def test_stop_ends_every_session_and_leaves_no_tasks(clips: dict[int, list
     access = FakeAccess()
     async with MediaEngine(camera.open, EngineConfig()) as engine:
         engine.add_camera(CameraSpec(1))
-        server = RtspReServer(engine, access, ReServeConfig(port=0))
+        server = RtspRestreamer(engine, access, RestreamConfig(port=0))
         await server.start()
         sources = [RtspSource(server.url(1, "ok-1")).open() for _ in range(2)]
         for session in sources:

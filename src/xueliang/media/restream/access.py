@@ -31,7 +31,7 @@ class Grant:
     via: str  # "token" or "digest"
 
 
-class ReServeAccess(Protocol):
+class RestreamAccess(Protocol):
     def check_token(self, token: str, camera_id: int) -> int:
         """The user id of a stream token valid for viewing `camera_id` live; raises `Denied` (401 for a
         malformed, tampered or expired token, 403 for one issued for another camera or action)."""

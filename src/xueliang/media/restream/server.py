@@ -31,8 +31,8 @@ from xueliang.media.engine import MediaEngine, UnknownCamera
 from xueliang.media.errors import MediaProtocolError
 from xueliang.media.frames import CodecParams
 from xueliang.media.live import LiveSession
-from xueliang.media.reserve.access import Denied, Grant, ReServeAccess
-from xueliang.media.reserve.packager import PAYLOAD_TYPE, RtpPackager
+from xueliang.media.restream.access import Denied, Grant, RestreamAccess
+from xueliang.media.restream.packager import PAYLOAD_TYPE, RtpPackager
 from xueliang.media.rtsp import serving
 from xueliang.media.rtsp.auth import DigestRealm
 from xueliang.media.rtsp.message import RtspParser, RtspRequest, RtspResponse
@@ -47,9 +47,9 @@ ReportHook = Callable[[LiveSession], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
-class ReServeConfig:
+class RestreamConfig:
     host: str = "127.0.0.1"
-    port: int = 8555  # 0: any free port (see `RtspReServer.port` after start)
+    port: int = 8555  # 0: any free port (see `RtspRestreamer.port` after start)
     url_base: str = ""  # how clients reach us, e.g. rtsp://node.example:8555; default rtsp://host:port
     realm: str = "Xueliang"
     recheck_every: float = 30.0  # the policy is asked again this often while a session plays
@@ -124,16 +124,16 @@ def _rebase(uri: str, path: str) -> str:
     return urlunsplit((parts.scheme or "rtsp", parts.netloc.rpartition("@")[2], path, "", ""))
 
 
-class RtspReServer:
+class RtspRestreamer:
     """Serves the engine's channels over RTSP; `await start()`, `await stop()` (ends every session and
     reports it). Knows camera ids and user ids only: `access` decides who may watch what."""
 
     def __init__(
-        self, engine: MediaEngine, access: ReServeAccess, config: ReServeConfig | None = None
+        self, engine: MediaEngine, access: RestreamAccess, config: RestreamConfig | None = None
     ) -> None:
         self.engine = engine
         self.access = access
-        self.config = config or ReServeConfig()
+        self.config = config or RestreamConfig()
         self.port = self.config.port
         self.digest = DigestRealm(self.config.realm)
         self._server: asyncio.Server | None = None
@@ -416,7 +416,7 @@ class RtspReServer:
             session.start_report = asyncio.create_task(
                 self._report(self.access.session_started, session.live)
             )
-        session.task = asyncio.create_task(self._run(session, packager), name=f"rtsp-reserve-{camera_id}")
+        session.task = asyncio.create_task(self._run(session, packager), name=f"rtsp-restream-{camera_id}")
 
     async def _run(self, session: _Session, packager: RtpPackager) -> None:
         assert session.viewer is not None and session.live is not None

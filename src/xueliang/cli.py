@@ -510,8 +510,6 @@ def recordings_verify(
 @recordings_app.command("prune")
 def recordings_prune(config: ConfigOpt = None) -> None:
     """Apply retention now: each camera's days, then the free-space guard (locked ranges are kept)."""
-    from datetime import UTC, datetime
-
     from xueliang.recordings.config import RecordingSettings
     from xueliang.recordings.retention import Guard, RetentionReport, run_retention
 
@@ -531,7 +529,7 @@ def recordings_prune(config: ConfigOpt = None) -> None:
                           transient=True) as progress:  # fmt: skip
                 task = progress.add_task("segments deleted", total=None)
                 return await run_retention(
-                    db, root, guard, datetime.now(UTC), progress=lambda n: progress.advance(task, n)
+                    db, root, guard, SystemClock().now(), progress=lambda n: progress.advance(task, n)
                 )
         finally:
             await db.dispose()

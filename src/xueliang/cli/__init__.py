@@ -1,0 +1,95 @@
+"""`xueliang` command line: serve, demo, and admin tasks. Bad input ends with one line saying what is
+wrong and a non-zero exit code, never a traceback and never half a job.
+
+The commands that run the platform are here; each domain's admin tasks are a sub-app of their own
+(`db`, `accounts`, `cameras`, `regions`, `audit`, `recordings`), composed here; `support` holds what
+they share."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xueliang.cli.accounts import user_app
+from xueliang.cli.audit import audit_app
+from xueliang.cli.cameras import camera_app
+from xueliang.cli.db import db_app
+from xueliang.cli.recordings import export_app, recordings_app
+from xueliang.cli.regions import region_app
+from xueliang.cli.support import ConfigOpt, fail, out, settings_from
+
+app = typer.Typer(
+    help="Xueliang rural safety platform.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+for sub, name in (
+    (db_app, "db"),
+    (user_app, "user"),
+    (camera_app, "camera"),
+    (region_app, "region"),
+    (audit_app, "audit"),
+    (recordings_app, "recordings"),
+    (export_app, "export"),
+):
+    app.add_typer(sub, name=name)
+
+
+@app.command()
+def serve(config: ConfigOpt = None, host: str | None = None, port: int | None = None) -> None:
+    """Run the platform (web, media and scheduler in one process)."""
+    from xueliang.server import serve_forever
+
+    settings = settings_from(config)
+    serve_forever(settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v}))
+
+
+@app.command()
+def demo(
+    config: ConfigOpt = None, port: int = 8000, sim_port: int = 8554, data_dir: Path = Path("var")
+) -> None:
+    """Seed the demo county into ./var and serve it, with simulated cameras beside it."""
+    from xueliang.server import run_demo
+
+    settings = settings_from(config).model_copy(
+        update={"port": port, "data_dir": data_dir, "sim_rtsp_base": f"rtsp://127.0.0.1:{sim_port}"}
+    )
+    run_demo(settings, sim_port=sim_port)
+
+
+@app.command()
+def sim(
+    cameras: Annotated[int, typer.Option(min=1, max=999, help="number of simulated cameras")] = 59,
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8554,
+    host: str = "127.0.0.1",
+    size: Annotated[str, typer.Option(help="picture size WxH, e.g. 640x360 or 1280x720")] = "640x360",
+    data_dir: Path = Path("var"),
+    auth: Annotated[str, typer.Option(help="require Digest auth as USER:PASSWORD")] = "",
+) -> None:
+    """Serve simulated cameras over RTSP at rtsp://HOST:PORT/cam/N (loops encoded once, then replayed)."""
+    from xueliang.media.sim.server import run_simulator
+
+    try:
+        width, height = (int(v) for v in size.lower().split("x", 1))
+    except ValueError:
+        raise fail(f"--size must look like 640x360, not {size!r}") from None
+    credentials = None
+    if auth:
+        user, sep, secret = auth.partition(":")
+        if not sep or not user:
+            raise fail("--auth must look like USER:PASSWORD")
+        credentials = (user, secret)
+    out.print(f"simulating {cameras} cameras at rtsp://{host}:{port}/cam/1..{cameras} ({width}x{height})")
+    try:
+        asyncio.run(run_simulator(cameras, host, port, data_dir, size=(width, height), auth=credentials))
+    except OSError as exc:
+        raise fail(f"cannot serve on {host}:{port}: {exc}") from None
+    except KeyboardInterrupt:
+        pass
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

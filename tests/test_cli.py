@@ -198,3 +198,16 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     result = cli("user", "list")
     assert result.returncode == 1 and "database error" in result.stderr
     no_traceback(result)
+
+
+def test_bad_config_file_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    cli = Cli("sqlite+aiosqlite:///" + str(tmp_path / "unused.db"), tmp_path)
+    config = tmp_path / "node.toml"
+    config.write_text("[xueliang.alarms]\nmqtt_hots = 'typo'\n", encoding="utf-8")
+    result = cli("user", "list", "--config", str(config))
+    assert result.returncode == 2 and "unknown key 'xueliang.alarms.mqtt_hots'" in result.stderr
+    no_traceback(result)
+    config.write_text("[xueliang.recording]\nsegment_seconds = 'long'\n", encoding="utf-8")
+    result = cli("recordings", "prune", "--config", str(config))
+    assert result.returncode == 2 and "'xueliang.recording.segment_seconds'" in result.stderr
+    no_traceback(result)

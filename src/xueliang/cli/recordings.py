@@ -31,9 +31,7 @@ def _progress() -> Any:
 
 
 def _recordings_root(settings: Settings) -> Path:
-    from xueliang.recordings.config import RecordingSettings
-
-    return RecordingSettings().root(settings)
+    return settings.recording.root(settings)
 
 
 @recordings_app.command("list")
@@ -116,11 +114,10 @@ def recordings_verify(
 @recordings_app.command("prune")
 def recordings_prune(config: ConfigOpt = None) -> None:
     """Apply retention now: each camera's days, then the free-space guard (locked ranges are kept)."""
-    from xueliang.recordings.config import RecordingSettings
     from xueliang.recordings.retention import Guard, RetentionReport, run_retention
 
     settings = settings_from(config)
-    recording = RecordingSettings()
+    recording = settings.recording
     root = recording.root(settings)
     if not root.is_dir():
         raise fail(f"no recordings directory at {root}")

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xueliang.accounts.models import Role
 from xueliang.accounts.policy import Principal
 from xueliang.audit.service import Actor
-from xueliang.config import Settings, load_settings
+from xueliang.config import ConfigError, Settings, load_settings
 from xueliang.core import migrate
 from xueliang.core.db import Database
 from xueliang.core.errors import AppError
@@ -40,7 +40,11 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def settings_from(config: Path | None) -> Settings:
-    return load_settings(config)
+    """The node's settings; a file or value that cannot be used is one line and exit code 2."""
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise fail(str(exc), code=2) from None
 
 
 def cli_actor() -> Actor:

@@ -12,7 +12,7 @@ from xueliang.alarms.views import router as alarms_router
 from xueliang.audit.views import router as audit_router
 from xueliang.cameras.views import router as cameras_router
 from xueliang.core.errors import AppError
-from xueliang.media.health_views import router as health_router
+from xueliang.media.plane.health_views import router as health_router
 from xueliang.recordings.views import router as recordings_router
 from xueliang.regions.views import router as regions_router
 

@@ -13,7 +13,7 @@ from xueliang.cameras.streams import LiveStreams
 from xueliang.core.context import AppContext
 from xueliang.core.lifecycle import StartupHook, Stop
 from xueliang.media.plane import MediaPlane
-from xueliang.media.plane_rtsp import router as rtsp_router
+from xueliang.media.plane.rtsp import router as rtsp_router
 
 
 def install(app: FastAPI, ctx: AppContext) -> list[StartupHook]:

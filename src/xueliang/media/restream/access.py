@@ -1,7 +1,7 @@
 """What the re-serve asks of the platform: who is calling, and may they watch this camera.
 
 The RTSP server handles the protocol side (token in the URL, Digest challenge and response, nonces);
-the platform side (`plane_rtsp.PlaneRtspAccess`) owns users, the access policy and the audit trail,
+the platform side (`media/plane/rtsp.py` `PlaneRtspAccess`) owns users, the access policy and the audit trail,
 so the server below knows camera ids and user ids only, like the rest of the media plane."""
 
 from __future__ import annotations

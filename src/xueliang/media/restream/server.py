@@ -8,7 +8,7 @@ is closed). Frames are packetized once per camera and stamped per client (sequen
 
 Access: `?token=` from POST /api/v1/cameras/{id}/open (a stream token for viewing that camera live),
 or RTSP Digest for machine users (parent nodes), whose password the platform derives (see
-`plane_rtsp`). A connection that proved access to a camera keeps it for the following requests
+`media/plane/rtsp.py`). A connection that proved access to a camera keeps it for the following requests
 (SETUP/PLAY go to the Content-Base, which carries no token); the access policy is asked again at
 least every `recheck_every` seconds while a session plays, so revoked rights end it. Every played
 session is reported at start and end with its bytes, for the audit trail.

@@ -13,7 +13,7 @@ from xueliang.accounts.policy import Permission
 from xueliang.cameras import service as cameras
 from xueliang.core.context import AppContext
 from xueliang.media.engine import CameraHealth, HealthEvent, UnknownCamera
-from xueliang.media.plane import MediaPlane, PlaneEvent
+from xueliang.media.plane.plane import MediaPlane, PlaneEvent
 
 router = APIRouter(tags=["cameras"])
 

@@ -33,7 +33,7 @@ from xueliang.media.restream.access import Denied
 from xueliang.media.tokens import TokenError, TokenScopeError
 
 if TYPE_CHECKING:
-    from xueliang.media.plane import MediaPlane
+    from xueliang.media.plane.plane import MediaPlane
 
 
 def digest_password(secret: bytes, user: User) -> str:
@@ -93,7 +93,7 @@ async def rtsp_credentials(caller: CurrentCaller, ctx: Ctx, session: Session) ->
     """The caller's RTSP Digest credentials for pulling cameras with a machine (a parent node, VLC).
     Which cameras they open is still the access policy's answer, camera by camera."""
     require(caller, Permission.view_live)
-    from xueliang.media.plane import MediaPlane  # the plane imports this module
+    from xueliang.media.plane.plane import MediaPlane  # the plane imports this module
 
     plane = ctx.services.get(MediaPlane)
     if plane is None or plane.rtsp is None or not plane.rtsp.running:

@@ -1,6 +1,6 @@
 """The media plane wired into the app: engine + live gateway + the access policy + the audit trail.
 
-This (with plane_rtsp.py, its RTSP re-serve side) is the only media module that knows about users,
+This (with rtsp.py, its RTSP restream side) is the only media module that knows about users,
 cameras in the database and the audit trail; the engine, channels and sinks below it know only camera
 ids and access units."""
 
@@ -28,7 +28,7 @@ from xueliang.media import tokens
 from xueliang.media.access_batch import AccessBatch
 from xueliang.media.engine import CameraSpec, EngineConfig, HealthEvent, MediaEngine
 from xueliang.media.live import LiveGateway, LiveSession
-from xueliang.media.plane_rtsp import PlaneRtspAccess
+from xueliang.media.plane.rtsp import PlaneRtspAccess
 from xueliang.media.recording.recorder import StorageEvent
 from xueliang.media.restream import RestreamConfig, RtspRestreamer
 from xueliang.media.sources import FrameSession, open_source

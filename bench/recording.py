@@ -34,6 +34,7 @@ from sqlalchemy import insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from delivery import encode
+
 from xueliang.cameras.models import Camera
 from xueliang.core import migrate
 from xueliang.core.db import Database

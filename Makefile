@@ -32,10 +32,12 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
 test-sqlite: $(STAMP)
-	XUELIANG_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider
+	XUELIANG_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider --durations=25
 
+# Tests that need no database (marked `nodb` by tests/conftest.py) run once, in the SQLite pass.
 test-postgres: $(STAMP)
-	XUELIANG_TEST_DB=postgresql XUELIANG_TEST_PG_ADMIN_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider
+	XUELIANG_TEST_DB=postgresql XUELIANG_TEST_PG_ADMIN_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider \
+	  --durations=25 -m "not nodb"
 
 test: $(STAMP) system-deps lint test-sqlite test-postgres
 

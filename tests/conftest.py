@@ -14,7 +14,16 @@ import pytest
 from fastapi import FastAPI
 
 from tests.support.app import ARTIFACTS, LiveServer, LoggedIn, make_settings
-from tests.support.db import BACKEND, PG_ADMIN, pg_admin, pg_reachable, run_async, seed_database
+from tests.support.db import (
+    BACKEND,
+    Template,
+    pg_admin,
+    pg_reachable,
+    pg_url,
+    run_async,
+    seed_database,
+    use_template,
+)
 from tests.support.net import free_port
 from tests.support.node import Node, Simulator, seed_for_sim
 from xueliang.accounts import passwords
@@ -45,8 +54,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def make_db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], str]]:
-    """Makes a new empty database on the selected backend; all of them are dropped at the end."""
+    """Makes a new empty database on the selected backend; all of them are dropped at the end. While it
+    lives, `seed_database` fills such a database with a copy of the session's seeded template."""
     created: list[str] = []
+    template = Template(tmp_path_factory.mktemp("template"))
+    use_template(template)
 
     def make() -> str:
         if BACKEND == "sqlite":
@@ -56,11 +68,13 @@ def make_db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[
         name = f"xl_test_{uuid.uuid4().hex[:12]}"
         run_async(pg_admin(f'CREATE DATABASE "{name}"'))
         created.append(name)
-        return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+        return pg_url(name)
 
     yield make
+    use_template(None)
     for name in created:
         run_async(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    template.close()
 
 
 @pytest.fixture(scope="session")

@@ -24,17 +24,15 @@ import httpx
 import pytest
 import websockets
 from sqlalchemy import select, update
+from tests.support.db import seed_database
 from tests.support.net import free_port
 from tests.support.recordings import decode
 
 from xueliang.cameras.models import Camera
-from xueliang.core import migrate
-from xueliang.core.clock import SystemClock
 from xueliang.core.db import Database
 from xueliang.media.recording.scan import scan_path
 from xueliang.recordings.models import RecordingGap, RecordingSegment, SegmentState
 from xueliang.seed.demo import DEMO_PASSWORD
-from xueliang.seed.load import seed_demo
 
 pytestmark = pytest.mark.slow
 
@@ -94,12 +92,12 @@ def gaps(url: str, camera_id: int) -> list[RecordingGap]:
 
 
 def seed(url: str, sim_port: int) -> list[int]:
+    seed_database(url, rtsp_base=f"rtsp://127.0.0.1:{sim_port}")
+
     async def go() -> list[int]:
-        await migrate.upgrade_async(url)
         db = Database(url)
         try:
             async with db.session() as s:
-                await seed_demo(s, now=SystemClock().now(), rtsp_base=f"rtsp://127.0.0.1:{sim_port}")
                 await s.execute(update(Camera).where(Camera.gb_id.not_in(GB)).values(enabled=False))
                 await s.commit()
                 return list(

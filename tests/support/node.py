@@ -14,15 +14,12 @@ import httpx
 from sqlalchemy import update
 
 from tests.support.app import LiveServer
-from tests.support.db import run_async
+from tests.support.db import run_async, seed_database
 from tests.support.net import port_open
 from tests.support.waits import wait_for
 from xueliang.cameras.models import Camera
-from xueliang.core import migrate
-from xueliang.core.clock import SystemClock
 from xueliang.core.db import Database
 from xueliang.seed.demo import DEMO_PASSWORD
-from xueliang.seed.load import seed_demo
 
 SIM_CAMERAS = 4  # cameras 1..4 are all in village 1 (上坪村), mixing public and non-public ones
 SIM_CACHE = Path(__file__).resolve().parents[2] / "var" / "test-cache"  # encoded loops survive runs
@@ -83,12 +80,13 @@ class Node:
 
 
 def seed_for_sim(url: str, sim_port: int) -> None:
+    """The demo county with its cameras on the simulator; only cameras 1..SIM_CAMERAS enabled."""
+    seed_database(url, rtsp_base=f"rtsp://127.0.0.1:{sim_port}")
+
     async def run() -> None:
-        await migrate.upgrade_async(url)
         db = Database(url)
         try:
             async with db.session() as s:
-                await seed_demo(s, now=SystemClock().now(), rtsp_base=f"rtsp://127.0.0.1:{sim_port}")
                 numbers_beyond = [f"{n:06d}" for n in range(SIM_CAMERAS + 1, 60)]
                 await s.execute(
                     update(Camera)

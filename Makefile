@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: demo test lint test-sqlite test-postgres install system-deps clean i18n
+.PHONY: demo test lint test-sqlite test-postgres test-cache install system-deps clean i18n
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,13 +31,17 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) test-cache
 	XUELIANG_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider --durations=25
 
 # Tests that need no database (marked `nodb` by tests/conftest.py) run once, in the SQLite pass.
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) test-cache
 	XUELIANG_TEST_DB=postgresql XUELIANG_TEST_PG_ADMIN_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider \
 	  --durations=25 -m "not nodb"
+
+# The simulated cameras' loops, encoded once into var/test-cache (git-ignored) for every pass.
+test-cache: $(STAMP)
+	$(BIN)/python -m tests.support.sim
 
 test: $(STAMP) system-deps lint test-sqlite test-postgres
 

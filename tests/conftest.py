@@ -141,14 +141,27 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+@pytest.fixture(scope="session")
+def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
+    """One `xueliang sim` process for the session, shared by the nodes of all modules (one at a time)."""
+    sim = Simulator(free_port(), tmp_path_factory.mktemp("sim") / "sim.log")
+    sim.start()
+    yield sim
+    sim.stop()
+
+
 @pytest.fixture(scope="module")
 def node(
-    request: pytest.FixtureRequest, make_db_url: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    make_db_url: Callable[[], str],
+    tmp_path_factory: pytest.TempPathFactory,
+    simulator: Simulator,
 ) -> Iterator[Node]:
-    sim = Simulator(free_port())
+    sim = simulator
     url = make_db_url()
     seed_for_sim(url, sim.port)
-    sim.start()
+    if not sim.running:  # a test that stopped it failed before starting it again
+        sim.start()
     loop_box: list[asyncio.AbstractEventLoop] = []
 
     async def remember_loop(_ctx: AppContext) -> None:
@@ -161,4 +174,3 @@ def node(
         yield Node(server, sim, loop_box)
     finally:
         server.stop()
-        sim.stop()

@@ -1,5 +1,5 @@
 """Fixtures of the media tests: clips encoded once per session (real libx264/libx265 output, small enough
-to stay fast), simulator loops encoded once per run, and a running simulator."""
+to stay fast), simulator loops encoded once per machine, and a running simulator."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.clips import encode_clip
-from tests.support.sim import GB_IDS
+from tests.support.sim import GB_IDS, SIM_CACHE
 from xueliang.media.frames import AccessUnit, Codec
 from xueliang.media.sim.encode import LoopSpec, ensure_loop
 from xueliang.media.sim.server import RtspSimulator
@@ -33,12 +33,12 @@ def h265_clip() -> list[AccessUnit]:
 
 
 @pytest.fixture(scope="session")
-def sim_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data_dir whose sim/ cache holds cameras 1-3 (the only encoding the tests pay for)."""
-    path = tmp_path_factory.mktemp("sim-data")
+def sim_data() -> Path:
+    """A data_dir whose sim/ cache holds cameras 1-3: the repository's test cache (var/test-cache), which
+    the `xueliang sim` of the node tests reads too, so each loop is encoded once per machine."""
     for number in GB_IDS.values():
-        ensure_loop(path, number, LoopSpec())
-    return path
+        ensure_loop(SIM_CACHE, number, LoopSpec())
+    return SIM_CACHE
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ import websockets
 from sqlalchemy import select, update
 from tests.support.db import seed_database
 from tests.support.net import free_port
+from tests.support.node import Simulator
 from tests.support.recordings import decode
 
 from xueliang.cameras.models import Camera
@@ -35,8 +36,6 @@ from xueliang.recordings.models import RecordingGap, RecordingSegment, SegmentSt
 from xueliang.seed.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.slow
-
-SIM_CACHE = Path(__file__).resolve().parents[2] / "var" / "test-cache"  # encoded loops survive runs
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, every: float = 0.1) -> None:
@@ -179,16 +178,11 @@ class Node:
 
 
 @pytest.fixture(scope="module")
-def sim_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = free_port()
-    args = ["sim", "--cameras", str(CAMERAS), "--port", str(port), "--data-dir", str(SIM_CACHE)]
-    sim = Process(args, dict(os.environ), tmp_path_factory.mktemp("sim") / "sim.log")
-    sim.start()
-    try:
-        wait_for(lambda: port_open(port), 120, "the simulator to listen")
-        yield port
-    finally:
-        sim.stop()
+def sim_port(simulator: Simulator) -> int:
+    """The session's simulator (cameras 1..4; the seed enables only the first CAMERAS of them)."""
+    if not simulator.running:
+        simulator.start()
+    return simulator.port
 
 
 @pytest.fixture

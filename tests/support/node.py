@@ -16,20 +16,20 @@ from sqlalchemy import update
 from tests.support.app import LiveServer
 from tests.support.db import run_async, seed_database
 from tests.support.net import port_open
+from tests.support.sim import SIM_CACHE, SIM_CAMERAS
 from tests.support.waits import wait_for
 from xueliang.cameras.models import Camera
 from xueliang.core.db import Database
 from xueliang.seed.demo import DEMO_PASSWORD
 
-SIM_CAMERAS = 4  # cameras 1..4 are all in village 1 (上坪村), mixing public and non-public ones
-SIM_CACHE = Path(__file__).resolve().parents[2] / "var" / "test-cache"  # encoded loops survive runs
-
 
 class Simulator:
-    """`xueliang sim` in its own process, stoppable and restartable on the same port."""
+    """`xueliang sim` in its own process, stoppable and restartable on the same port; its output goes to
+    `log` (a session's simulator would fill a pipe nobody reads)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, log: Path) -> None:
         self.port = port
+        self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 120.0) -> None:
@@ -45,8 +45,13 @@ class Simulator:
             "--data-dir",
             str(SIM_CACHE),
         ]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         wait_for(lambda: port_open(self.port), timeout, "the simulator to listen")
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> None:
         if self.proc is not None:

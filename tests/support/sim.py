@@ -1,5 +1,24 @@
-"""The in-process simulator's cameras in the media tests (the `sim` fixture of tests/media)."""
+"""Simulated cameras in the tests: the loops' cache and the in-process simulator's cameras.
+
+`python -m tests.support.sim` encodes the loops the tests use into the cache (what `make test` does
+once, before its passes start side by side)."""
 
 from __future__ import annotations
 
-GB_IDS = {f"3402000000132000000{n}": n for n in (1, 2, 3)}
+from pathlib import Path
+
+# Encoded loops survive runs: var/ in the repository (ignored by git), shared by the test passes.
+SIM_CACHE = Path(__file__).resolve().parents[2] / "var" / "test-cache"
+SIM_CAMERAS = 4  # the `simulator` fixture's cameras 1..4, all in village 1 (上坪村), public and not
+GB_IDS = {f"3402000000132000000{n}": n for n in (1, 2, 3)}  # the `sim` fixture of tests/media
+
+
+def warm_cache() -> None:
+    from xueliang.media.sim.encode import LoopSpec, ensure_loop
+
+    for number in range(1, SIM_CAMERAS + 1):
+        ensure_loop(SIM_CACHE, number, LoopSpec())
+
+
+if __name__ == "__main__":
+    warm_cache()

@@ -31,19 +31,31 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-test-sqlite: $(STAMP) test-cache
-	XUELIANG_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider --durations=25
-
+# `make test` runs lint and the two database passes side by side (make -j3, each pass with its own
+# temporary directory and its own simulator, databases and ports; output shown per step as it ends).
 # Tests that need no database (marked `nodb` by tests/conftest.py) run once, in the SQLite pass.
-test-postgres: $(STAMP) test-cache
-	XUELIANG_TEST_DB=postgresql XUELIANG_TEST_PG_ADMIN_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider \
-	  --durations=25 -m "not nodb"
+# It fails if any step fails, and exits 5 (pytest's "no tests collected") if a pass collected nothing.
+PYTEST := $(BIN)/pytest -q -p no:cacheprovider --durations=25
+TEST_VAR := var/test-runs
 
-# The simulated cameras' loops, encoded once into var/test-cache (git-ignored) for every pass.
+test-sqlite: $(STAMP) test-cache
+	@mkdir -p $(TEST_VAR); rm -f $(TEST_VAR)/sqlite.rc
+	XUELIANG_TEST_DB=sqlite $(PYTEST) --basetemp=$(TEST_VAR)/sqlite \
+	  || { rc=$$?; echo $$rc > $(TEST_VAR)/sqlite.rc; exit $$rc; }
+
+test-postgres: $(STAMP) test-cache
+	@mkdir -p $(TEST_VAR); rm -f $(TEST_VAR)/postgres.rc
+	XUELIANG_TEST_DB=postgresql XUELIANG_TEST_PG_ADMIN_URL=$(PG_URL) $(PYTEST) --basetemp=$(TEST_VAR)/postgres \
+	  -m "not nodb" || { rc=$$?; echo $$rc > $(TEST_VAR)/postgres.rc; exit $$rc; }
+
+# The simulated cameras' loops, encoded once into var/test-cache (git-ignored) before the passes share it.
 test-cache: $(STAMP)
 	$(BIN)/python -m tests.support.sim
 
-test: $(STAMP) system-deps lint test-sqlite test-postgres
+test: $(STAMP) system-deps
+	@rm -f $(TEST_VAR)/*.rc
+	@$(MAKE) --no-print-directory -k -j3 --output-sync=target lint test-sqlite test-postgres; rc=$$?; \
+	  if cat $(TEST_VAR)/*.rc 2>/dev/null | grep -qx 5; then exit 5; fi; exit $$rc
 
 # Refresh the translation catalogs after changing UI strings (then translate the new zh_CN entries).
 i18n: $(STAMP)

@@ -10,12 +10,14 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from tests.support.db import BACKEND
 from tests.support.net import free_port
 from xueliang.alarms.config import AlarmSettings
 from xueliang.config import Settings
 from xueliang.seed.demo import DEMO_PASSWORD
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# Screenshots and timings of the browser tests, one folder per database pass (the passes run side by side).
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / BACKEND
 
 
 def make_settings(url: str, data_dir: Path, **extra: object) -> Settings:

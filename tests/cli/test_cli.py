@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from tests.support.db import seed_database
+
 from xueliang.seed.demo import build
 
 HEADER = (

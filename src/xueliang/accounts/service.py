@@ -247,7 +247,6 @@ async def login(
         target_id=user.id,
         detail={"kind": kind},
     )
-    await session.commit()
     return issued
 
 
@@ -279,7 +278,6 @@ async def logout(session: AsyncSession, token: str, actor: Actor, now: datetime)
     session_cache.forget(session, token_hash=token_hash(token))
     await session.execute(delete(AuthSession).where(AuthSession.token_hash == token_hash(token)))
     await audit.append(session, actor, "auth.logout", at=now, target_type="user", target_id=actor.id or "")
-    await session.commit()
 
 
 async def list_users(session: AsyncSession, scope_path: str) -> list[tuple[User, Region]]:

@@ -65,7 +65,7 @@ async def _check_login(
     body: LoginIn, request: Request, ctx: AppContext, session: AsyncSession, kind: str
 ) -> service.IssuedSession:
     s = ctx.settings
-    return await service.login(
+    issued = await service.login(
         session,
         username=body.username,
         password=body.password,
@@ -78,6 +78,8 @@ async def _check_login(
         window_s=s.login_window_seconds,
         client=request.headers.get("user-agent", ""),
     )
+    await session.commit()
+    return issued
 
 
 @router.post("/auth/login", response_model=LoginOut)
@@ -113,6 +115,7 @@ async def device_token(body: LoginIn, request: Request, ctx: Ctx, session: Sessi
 @router.post("/auth/logout", status_code=204)
 async def logout(caller: CurrentCaller, response: Response, ctx: Ctx, session: Session) -> None:
     await service.logout(session, caller.token, caller.actor, ctx.clock.now())
+    await session.commit()
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 

@@ -91,7 +91,7 @@ async def allowed_camera_ids(
 async def open_camera(
     session: AsyncSession, p: Principal, actor: Actor, camera_id: int, now: datetime, purpose: str = "live"
 ) -> tuple[Camera, Region]:
-    """Grant a view of a camera; the grant is audited in the same transaction before it is answered."""
+    """Grant a view of a camera, audited in the caller's transaction (committed before it is answered)."""
     camera, region = await get_camera(session, p, camera_id, Permission.view_live)
     await audit.append(
         session,
@@ -102,7 +102,6 @@ async def open_camera(
         target_id=camera.id,
         detail={"gb_id": camera.gb_id, "purpose": purpose},
     )
-    await session.commit()
     return camera, region
 
 

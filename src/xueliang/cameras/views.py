@@ -73,6 +73,7 @@ async def open_camera(camera_id: int, caller: CurrentCaller, ctx: Ctx, session: 
     camera, region = await service.open_camera(
         session, caller.principal, caller.actor, camera_id, ctx.clock.now()
     )
+    await session.commit()  # the view is audited before any stream URL leaves
     return OpenOut(
         camera=camera_out(camera, region),
         streams=_streams(ctx, caller.user.id, camera.id),

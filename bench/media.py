@@ -516,7 +516,7 @@ def platform(run: Run, cameras: int, tag: str) -> Iterator[Server]:
         XUELIANG_PORT=str(port),
         XUELIANG_HOST="127.0.0.1",
         XUELIANG_SECRET_KEY=SECRET,
-        XUELIANG_RTSP_PORT="0",
+        XUELIANG_MEDIA_RTSP_PORT="0",
         XUELIANG_RECORDING_ENABLED="false",
         XUELIANG_ALARM_MQTT_ENABLED="false",
     )

@@ -30,6 +30,7 @@ from xueliang.accounts import passwords
 from xueliang.app import create_app
 from xueliang.config import Settings
 from xueliang.core.context import AppContext
+from xueliang.media.config import MediaSettings
 from xueliang.seed.demo import DEMO_PASSWORD
 
 passwords.use_fast_hashing_for_tests()
@@ -167,7 +168,7 @@ def node(
     async def remember_loop(_ctx: AppContext) -> None:
         loop_box.append(asyncio.get_running_loop())
 
-    settings = make_settings(url, tmp_path_factory.mktemp("node"), media_enabled=True, rtsp_port=0)
+    settings = make_settings(url, tmp_path_factory.mktemp("node"), media=MediaSettings(rtsp_port=0))
     server = LiveServer(create_app(settings, migrate_on_start=False, extra_hooks=[remember_loop]))
     server.start()
     try:

@@ -67,11 +67,13 @@ def create_app(
     app.include_router(playback_router)
 
     # The core's services, then each domain's runtime, in the order they start.
+    for section in settings.sections():
+        ctx.services.add(section)  # a domain reads its own: ctx.services.require(AccountSettings)
     ctx.services.add(Hub())
     timers = ctx.services.add(TimerRunner(ctx.db, ctx.clock, max_idle=settings.timer_max_idle_s))
     hooks: list[StartupHook] = []
-    if settings.media_enabled:
-        hooks += media_runtime.install(app, ctx)
+    if settings.media.enabled:
+        hooks += media_runtime.install(app, ctx, settings.media)
     hooks += recordings_runtime.install(ctx, settings.recording)
     hooks += alarms_runtime.install(ctx, settings.alarms)
     hooks.append(runner_hook(timers, loop=settings.timer_loop))  # last: every handler is registered

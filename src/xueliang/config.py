@@ -5,6 +5,10 @@ File form (every key optional; an unknown key is an error that names it):
 
     [xueliang]              # NodeSettings (core/settings.py); env XUELIANG_<NAME>
     port = 8000
+    [xueliang.accounts]     # AccountSettings (accounts/config.py); env XUELIANG_ACCOUNTS_<NAME>
+    session_hours = 12
+    [xueliang.media]        # MediaSettings (media/config.py); env XUELIANG_MEDIA_<NAME>
+    rtsp_port = 8555
     [xueliang.alarms]       # AlarmSettings (alarms/config.py); env XUELIANG_ALARM_<NAME>
     mqtt_host = "127.0.0.1"
     [xueliang.recording]    # RecordingSettings (recordings/config.py); env XUELIANG_RECORDING_<NAME>
@@ -20,19 +24,39 @@ from typing import Any, TypeVar
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings
 
+from xueliang.accounts.config import AccountSettings
 from xueliang.alarms.config import AlarmSettings
 from xueliang.core.settings import NodeSettings
+from xueliang.media.config import MediaSettings
 from xueliang.recordings.config import RecordingSettings
 
 S = TypeVar("S", bound=BaseSettings)
 
 
 class Settings(NodeSettings):
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
     alarms: AlarmSettings = Field(default_factory=AlarmSettings)
     recording: RecordingSettings = Field(default_factory=RecordingSettings)
 
+    def sections(self) -> list[BaseSettings]:
+        """Each domain's section, registered as a service so the domain reads only its own."""
+        return [self.accounts, self.media, self.alarms, self.recording]
 
-SECTIONS: dict[str, type[BaseSettings]] = {"alarms": AlarmSettings, "recording": RecordingSettings}
+
+SECTIONS: dict[str, type[BaseSettings]] = {
+    "accounts": AccountSettings,
+    "media": MediaSettings,
+    "alarms": AlarmSettings,
+    "recording": RecordingSettings,
+}
+
+# Keys of the [xueliang] table that moved into a domain's section: the error says where they went.
+MOVED = {
+    **{key: f"accounts.{key}" for key in AccountSettings.model_fields},
+    **{key: f"media.{key}" for key in MediaSettings.model_fields if key.startswith("rtsp_")},
+    "media_enabled": "media.enabled",
+}
 
 
 class ConfigError(ValueError):
@@ -43,7 +67,9 @@ def _section(model: type[S], from_file: dict[str, Any], where: str, source: str)
     """One section: the file's values, then the environment's (which win)."""
     unknown = sorted(set(from_file) - set(model.model_fields))
     if unknown:
-        raise ConfigError(f"{source}: unknown key '{where}.{unknown[0]}'")
+        moved = MOVED.get(unknown[0]) if model is NodeSettings else None
+        hint = f" (it is 'xueliang.{moved}' now)" if moved else ""
+        raise ConfigError(f"{source}: unknown key '{where}.{unknown[0]}'{hint}")
     try:
         from_env = model()
         values = {**from_file, **{name: getattr(from_env, name) for name in from_env.model_fields_set}}

@@ -15,6 +15,7 @@ from tests.support.app import make_settings
 from tests.support.db import seed_database
 
 from xueliang.accounts import session_cache
+from xueliang.accounts.config import AccountSettings
 from xueliang.accounts.models import AuthSession, Role, User
 from xueliang.accounts.policy import Principal
 from xueliang.app import create_app
@@ -80,7 +81,9 @@ async def fresh_app(fresh_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
     """An app over its own database, for tests that lock accounts or change rights."""
     app = create_app(
         make_settings(
-            fresh_url, tmp_path, login_max_failures_per_account=3, login_max_failures_per_address=5
+            fresh_url,
+            tmp_path,
+            accounts=AccountSettings(login_max_failures_per_account=3, login_max_failures_per_address=5),
         ),
         migrate_on_start=False,
     )

@@ -14,6 +14,7 @@ from tests.support.db import BACKEND
 from tests.support.net import free_port
 from xueliang.alarms.config import AlarmSettings
 from xueliang.config import Settings
+from xueliang.media.config import MediaSettings
 from xueliang.seed.demo import DEMO_PASSWORD
 
 # Screenshots and timings of the browser tests, one folder per database pass (the passes run side by side).
@@ -23,7 +24,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / BACKEND
 def make_settings(url: str, data_dir: Path, **extra: object) -> Settings:
     """Settings for a test app; the media engine stays off unless a test turns it on, and so do the
     alarm services that reach outside the process (MQTT broker, PostgreSQL LISTEN/NOTIFY bridge)."""
-    extra.setdefault("media_enabled", False)
+    extra.setdefault("media", MediaSettings(enabled=False))
     extra.setdefault("alarms", AlarmSettings(mqtt_enabled=False, pg_bridge=False))
     return Settings(database_url=url, data_dir=data_dir, secret_key="test-secret-" + "x" * 32, **extra)  # type: ignore[arg-type]
 

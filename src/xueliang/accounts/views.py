@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts import service, session_cache
+from xueliang.accounts.config import AccountSettings
 from xueliang.accounts.deps import SESSION_COOKIE, Ctx, CurrentCaller, Session, client_address, require
 from xueliang.accounts.models import Role, User
 from xueliang.accounts.policy import ROLE_PERMISSIONS, Permission
@@ -64,7 +65,7 @@ def _landing(role: Role, wanted: str) -> str:
 async def _check_login(
     body: LoginIn, request: Request, ctx: AppContext, session: AsyncSession, kind: str
 ) -> service.IssuedSession:
-    s = ctx.settings
+    s = ctx.services.require(AccountSettings)
     issued = await service.login(
         session,
         username=body.username,
@@ -84,7 +85,7 @@ async def _check_login(
 
 @router.post("/auth/login", response_model=LoginOut)
 async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx, session: Session) -> LoginOut:
-    s = ctx.settings
+    s = ctx.services.require(AccountSettings)
     issued = await _check_login(body, request, ctx, session, "cookie")
     response.set_cookie(
         SESSION_COOKIE,

@@ -1,7 +1,8 @@
 """The node's own settings: what every domain of one node shares (where its data lives, its database,
-its address, its secret, its language and time zone, sessions, live video). Each domain's own section
-(`alarms`, `recording`, ...) lives in that domain's `config.py`; `xueliang.config.Settings` composes
-them. Built once per process and handed to `create_app`, never read at import time."""
+its address, its secret, its language and time zone, how long signed stream URLs live, the durable
+timers). Each domain's own section (`accounts`, `media`, `alarms`, `recording`) lives in that domain's
+`config.py`; `xueliang.config.Settings` composes them. Built once per process and handed to
+`create_app`, never read at import time."""
 
 from __future__ import annotations
 
@@ -24,18 +25,9 @@ class NodeSettings(BaseSettings):
     secret_key: str = ""
     default_locale: str = "zh_CN"
     timezone: str = "Asia/Shanghai"
-    session_hours: int = 12
-    cookie_secure: bool = False
-    login_max_failures_per_account: int = 5
-    login_max_failures_per_address: int = 20
-    login_window_seconds: int = 900
+    # Signed stream URLs (live, playback, exports) of every domain: bound to user, camera and action.
     stream_token_seconds: int = Field(default=300, le=300)
-    sim_rtsp_base: str = "rtsp://127.0.0.1:8554"
-    media_enabled: bool = True  # pull cameras; off for API-only tests and admin tools
-    rtsp_enabled: bool = True  # re-serve every camera at rtsp://rtsp_host:rtsp_port/live/<id> (with media)
-    rtsp_host: str = ""  # bind address; empty: the same as `host`
-    rtsp_port: int = Field(default=8555, ge=0, le=65535)  # 0: any free port
-    rtsp_url_base: str = ""  # how clients reach it, e.g. rtsp://node.example:8555 (behind NAT, 0.0.0.0)
+    sim_rtsp_base: str = "rtsp://127.0.0.1:8554"  # where `xueliang demo` points the seeded cameras
     # Durable timers (core/timers.py): how late timers of another process that died are found (this
     # process's own wake the runner, and a restart looks at once); each look is two statements.
     timer_max_idle_s: float = Field(default=10.0, gt=0)

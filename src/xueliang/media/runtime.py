@@ -12,12 +12,13 @@ from xueliang.cameras.events import CameraChanged
 from xueliang.cameras.streams import LiveStreams
 from xueliang.core.context import AppContext
 from xueliang.core.lifecycle import StartupHook, Stop
+from xueliang.media.config import MediaSettings
 from xueliang.media.plane import MediaPlane
 from xueliang.media.plane.rtsp import router as rtsp_router
 
 
-def install(app: FastAPI, ctx: AppContext) -> list[StartupHook]:
-    plane = ctx.services.add(MediaPlane(ctx))
+def install(app: FastAPI, ctx: AppContext, settings: MediaSettings) -> list[StartupHook]:
+    plane = ctx.services.add(MediaPlane(ctx, settings))
     ctx.services.add(plane, LiveStreams)
     app.include_router(plane.gateway.router)
     app.include_router(rtsp_router)

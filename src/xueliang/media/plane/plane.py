@@ -26,6 +26,7 @@ from xueliang.cameras.streams import LiveStreams
 from xueliang.core.context import AppContext
 from xueliang.media import tokens
 from xueliang.media.access_batch import AccessBatch
+from xueliang.media.config import MediaSettings
 from xueliang.media.engine import CameraSpec, EngineConfig, HealthEvent, MediaEngine
 from xueliang.media.live import LiveGateway, LiveSession
 from xueliang.media.plane.rtsp import PlaneRtspAccess
@@ -57,7 +58,9 @@ def spec_for(camera: Camera) -> CameraSpec:
 class MediaPlane(LiveStreams):
     """Built with the app (its routes must exist before start-up); started and stopped by the lifespan."""
 
-    def __init__(self, ctx: AppContext, config: EngineConfig | None = None) -> None:
+    def __init__(
+        self, ctx: AppContext, settings: MediaSettings | None = None, config: EngineConfig | None = None
+    ) -> None:
         self.ctx = ctx
         self.secret = ctx.secret.encode()
         self._sources: dict[int, Any] = {}
@@ -75,10 +78,10 @@ class MediaPlane(LiveStreams):
         self.status_listeners: list[StatusListener] = []
         self.hooks: list[PlaneHook] = []
         self.rtsp: RtspRestreamer | None = None
-        settings = ctx.settings
+        settings = settings or MediaSettings()
         if settings.rtsp_enabled:
             rtsp = RestreamConfig(
-                host=settings.rtsp_host or settings.host,
+                host=settings.rtsp_host or ctx.settings.host,
                 port=settings.rtsp_port,
                 url_base=settings.rtsp_url_base,
             )

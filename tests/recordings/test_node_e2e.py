@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,9 +24,10 @@ import pytest
 import websockets
 from sqlalchemy import select, update
 from tests.support.db import seed_database
-from tests.support.net import free_port
+from tests.support.net import free_port, port_open
 from tests.support.node import Simulator
 from tests.support.recordings import decode
+from tests.support.waits import wait_for
 
 from xueliang.cameras.models import Camera
 from xueliang.core.db import Database
@@ -36,22 +36,6 @@ from xueliang.recordings.models import RecordingGap, RecordingSegment, SegmentSt
 from xueliang.seed.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str, every: float = 0.1) -> None:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(every)
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 CAMERAS = 2  # simulated cameras 1 and 2, both in village 1 (op-qingxi's township)

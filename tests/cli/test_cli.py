@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.support.cli import Cli
 from tests.support.db import seed_database
 
 from xueliang.seed.demo import build
@@ -17,27 +16,6 @@ from xueliang.seed.demo import build
 HEADER = (
     "gb_id,name,name_en,region_code,kind,lat,lon,heading,fov_angle,fov_range,ptz,public_view,stream_url\n"
 )
-
-
-class Cli:
-    def __init__(self, url: str, data_dir: Path) -> None:
-        self.env = {
-            **os.environ,
-            "XUELIANG_DATABASE_URL": url,
-            "XUELIANG_DATA_DIR": str(data_dir),
-            "COLUMNS": "200",
-        }
-
-    def __call__(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "xueliang", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=120,
-            check=False,
-        )
 
 
 @pytest.fixture

@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.support.cli import Cli
 from tests.support.recordings import Rig, decode
 
 from xueliang.recordings import export as exporting
@@ -93,22 +91,6 @@ async def test_verify_names_the_file_with_one_changed_byte(
     assert [(p.file, p.what) for p in report.problems] == [
         (exporting.MANIFEST, "signed by another key than this node's")
     ]
-
-
-class Cli:
-    def __init__(self, url: str, data_dir: Path) -> None:
-        self.env = {
-            **os.environ,
-            "XUELIANG_DATABASE_URL": url,
-            "XUELIANG_DATA_DIR": str(data_dir),
-            "COLUMNS": "200",
-        }
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "xueliang", *args],
-            capture_output=True, text=True, env=self.env, timeout=120, check=False,
-        )  # fmt: skip
 
 
 async def test_command_line(

@@ -1,4 +1,4 @@
-"""Login and the caller's identity over the real app."""
+"""The API's front door over the real app: login, the caller's identity, the published OpenAPI."""
 
 from __future__ import annotations
 
@@ -20,3 +20,8 @@ async def test_wrong_password_is_401_with_code(client: httpx.AsyncClient) -> Non
     r = await client.post("/api/v1/auth/login", json={"username": "op-qingxi", "password": "nope-nope"})
     assert r.status_code == 401
     assert r.json()["code"] == "bad_credentials"
+
+
+async def test_openapi_published(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/api/v1/openapi.json")).json()
+    assert "/api/v1/cameras/{camera_id}/open" in spec["paths"]

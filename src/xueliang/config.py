@@ -17,7 +17,9 @@ File form (every key optional; an unknown key is an error that names it):
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,6 +53,11 @@ SECTIONS: dict[str, type[BaseSettings]] = {
     "recording": RecordingSettings,
 }
 
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names the file (or the environment) and the key."""
+
+
 # Keys of the [xueliang] table that moved into a domain's section: the error says where they went.
 MOVED = {
     **{key: f"accounts.{key}" for key in AccountSettings.model_fields},
@@ -59,8 +66,30 @@ MOVED = {
 }
 
 
-class ConfigError(ValueError):
-    """The configuration file cannot be used; the message names the file and the key."""
+# Environment variables that were renamed, and what they are called now.
+MOVED_ENV = {
+    "XUELIANG_ALARM_TIMER_MAX_IDLE_S": "XUELIANG_TIMER_MAX_IDLE_S",
+    **{f"XUELIANG_{key.upper()}": f"XUELIANG_{new.replace('.', '_').upper()}" for key, new in MOVED.items()},
+}
+TEST_ENV_PREFIX = "XUELIANG_TEST_"  # the test suite's own switches, never the node's
+
+
+def _env_names(model: type[BaseSettings]) -> set[str]:
+    prefix = str(model.model_config.get("env_prefix", ""))
+    return {f"{prefix}{name}".upper() for name in model.model_fields}
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """A `XUELIANG_*` variable that names no setting is refused, as an unknown key in the file is: a
+    typo or a renamed variable would otherwise leave the default in force without a word."""
+    known = _env_names(NodeSettings).union(*(_env_names(model) for model in SECTIONS.values()))
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith("XUELIANG_") or upper.startswith(TEST_ENV_PREFIX) or upper in known:
+            continue
+        moved = MOVED_ENV.get(upper)
+        hint = f" (it is {moved} now)" if moved else ""
+        raise ConfigError(f"environment: unknown variable {name}{hint}")
 
 
 def _section(model: type[S], from_file: dict[str, Any], where: str, source: str) -> S:
@@ -82,6 +111,7 @@ def _section(model: type[S], from_file: dict[str, Any], where: str, source: str)
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Settings from an optional TOML file, then the environment, then explicit overrides."""
+    check_environment(os.environ)
     table: dict[str, Any] = {}
     source = "environment"
     if config_file is not None:

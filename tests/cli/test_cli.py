@@ -189,3 +189,13 @@ def test_bad_config_file_is_one_line_naming_the_key(tmp_path: Path) -> None:
     result = cli("recordings", "prune", "--config", str(config))
     assert result.returncode == 2 and "'xueliang.recording.segment_seconds'" in result.stderr
     no_traceback(result)
+
+
+def test_renamed_environment_variable_is_one_line_naming_the_new_one(tmp_path: Path) -> None:
+    cli = Cli("sqlite+aiosqlite:///" + str(tmp_path / "unused.db"), tmp_path)
+    cli.env["XUELIANG_RTSP_PORT"] = "8600"
+    result = cli("user", "list")
+    assert (
+        result.returncode == 2 and "XUELIANG_RTSP_PORT (it is XUELIANG_MEDIA_RTSP_PORT now)" in result.stderr
+    )
+    no_traceback(result)

@@ -85,3 +85,28 @@ def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
         load_settings(tmp_path / "missing.toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(write(tmp_path, "[xueliang\n"))
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("XUELIANG_ALARM_MQTT_HOTS", "unknown variable XUELIANG_ALARM_MQTT_HOTS"),
+        ("XUELIANG_RTSP_PORT", "XUELIANG_RTSP_PORT (it is XUELIANG_MEDIA_RTSP_PORT now)"),
+        ("XUELIANG_SESSION_HOURS", "(it is XUELIANG_ACCOUNTS_SESSION_HOURS now)"),
+        ("XUELIANG_ALARM_TIMER_MAX_IDLE_S", "(it is XUELIANG_TIMER_MAX_IDLE_S now)"),
+    ],
+)
+def test_unknown_environment_variables_are_named(
+    monkeypatch: pytest.MonkeyPatch, name: str, says: str
+) -> None:
+    monkeypatch.setenv(name, "1")
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        load_settings()
+
+
+def test_known_and_test_variables_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("XUELIANG_MEDIA_ENABLED", "XUELIANG_TIMER_MAX_IDLE_S", "XUELIANG_RECORDING_DIR"):
+        monkeypatch.setenv(name, "1" if not name.endswith("DIR") else "/tmp/rec")
+    monkeypatch.setenv("XUELIANG_TEST_ANYTHING", "the test suite's own")
+    s = load_settings()
+    assert s.media.enabled is True and s.timer_max_idle_s == 1 and s.recording.dir == Path("/tmp/rec")

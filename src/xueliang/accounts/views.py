@@ -54,12 +54,17 @@ def user_out(user: User, region: Region) -> UserOut:
     )
 
 
-def _landing(role: Role, wanted: str) -> str:
-    """Only our own pages are accepted as `next`, so a login link cannot redirect off-site."""
+def allowed_next(wanted: str) -> str | None:
+    """Only our own pages are accepted as `next`, so a login link cannot redirect off-site (the API's
+    `landing` and the login page's links both use this rule); None for anything else."""
     path = wanted.split("?", 1)[0]
     if path in ALLOWED_NEXT or path.startswith(("/tv/", "/m/")):
         return path
-    return LANDING[role]
+    return None
+
+
+def _landing(role: Role, wanted: str) -> str:
+    return allowed_next(wanted) or LANDING[role]
 
 
 async def _check_login(

@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from xueliang.accounts.deps import caller_from_request, get_ctx
 from xueliang.accounts.policy import ROLE_PERMISSIONS, Permission, allows
+from xueliang.accounts.views import allowed_next
 from xueliang.alarms.models import AlarmState
 from xueliang.alarms.workflow import CLOSED, TRANSITIONS
 from xueliang.regions.models import Region
@@ -153,7 +154,9 @@ def mount_web(app: FastAPI) -> None:
     @app.get("/login", include_in_schema=False)
     async def login_page(request: Request, terminal: str = "console", next: str = "") -> Response:
         terminal = terminal if terminal in ("console", "tv", "mobile") else "console"
-        return await render(request, "login.html", terminal, login_required=False, next_path=next)
+        # The "continue" link and the form's `next`: our own pages only, by the API's `landing` rule.
+        next_path = allowed_next(next) or ""
+        return await render(request, "login.html", terminal, login_required=False, next_path=next_path)
 
     @app.get("/lang/{locale}", include_in_schema=False)
     async def switch_language(locale: str, back: str = "/") -> Response:

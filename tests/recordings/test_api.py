@@ -348,3 +348,28 @@ async def test_a_resident_gets_404_from_every_recording_route(
     assert page.status_code == 404
     health = await op.get("/api/v1/recordings/health")
     assert health.status_code == 200 and health.json()["recorder_running"] is False
+
+
+# -- issue 14: refreshes bound to an audited view, no existence leaks, no 500s, no writer turn --------
+
+
+async def test_out_of_scope_locks_and_exports_answer_exactly_like_missing_ones(
+    recorded: Rig, login: Login, village_cameras: list[int]
+) -> None:
+    op = await login("op-qingxi")
+    shimen = await login("op-shimen")  # another township
+    duty = await login("duty-v01")  # may view this camera's recordings, not lock or export them
+    cam = village_cameras[0]
+    lo, hi = span(recorded)
+    body = {"camera_id": cam, "from": lo, "to": hi, "reason": "case 2026-200"}
+    lock = (await op.post("/api/v1/recordings/locks", json=body)).json()
+    made = (await op.post("/api/v1/recordings/exports", json=body)).json()
+    missing_lock = await op.delete(f"/api/v1/recordings/locks/{lock['id'] + 10_000}")
+    missing_export = await op.get(f"/api/v1/recordings/exports/{made['id'] + 10_000}")
+    assert missing_lock.status_code == missing_export.status_code == 404
+    for client in (shimen, duty):
+        r = await client.delete(f"/api/v1/recordings/locks/{lock['id']}")
+        assert (r.status_code, r.json()) == (missing_lock.status_code, missing_lock.json())
+        r = await client.get(f"/api/v1/recordings/exports/{made['id']}")
+        assert (r.status_code, r.json()) == (missing_export.status_code, missing_export.json())
+    assert (await op.delete(f"/api/v1/recordings/locks/{lock['id']}")).status_code == 200  # still there

@@ -231,10 +231,22 @@ async def create_lock(
 async def release_lock(
     session: AsyncSession, p: Principal, actor: Actor, lock_id: int, now: datetime
 ) -> EvidenceLock:
-    lock = await session.get(EvidenceLock, lock_id)
-    if lock is None or lock.released_at is not None:
+    """Release an active lock on a camera the caller may export; any other (missing, released, out of
+    scope or beyond the role) is answered alike: "lock not found"."""
+    lock = (
+        await session.scalars(
+            select(EvidenceLock)
+            .join(Camera, Camera.id == EvidenceLock.camera_id)
+            .join(Region, Region.id == Camera.region_id)
+            .where(
+                EvidenceLock.id == lock_id,
+                EvidenceLock.released_at.is_(None),
+                camera_filter(p, Permission.export_video),
+            )
+        )
+    ).first()
+    if lock is None:
         raise NotFound("lock not found")
-    await cameras.get_camera(session, p, lock.camera_id, Permission.export_video)
     lock.released_at, lock.released_by = now, actor.name
     await audit.append(
         session, actor, "recording.unlock", at=now, target_type="camera", target_id=lock.camera_id,
@@ -348,11 +360,19 @@ async def visible_exports(session: AsyncSession, p: Principal, limit: int = 100)
 
 
 async def get_export(session: AsyncSession, p: Principal, export_id: int) -> tuple[RecordingExport, Camera]:
-    export = await session.get(RecordingExport, export_id)
-    if export is None:
+    """The export if the caller may export its camera's video; otherwise "export not found", exactly as
+    for a missing one."""
+    row = (
+        await session.execute(
+            select(RecordingExport, Camera)
+            .join(Camera, Camera.id == RecordingExport.camera_id)
+            .join(Region, Region.id == Camera.region_id)
+            .where(RecordingExport.id == export_id, camera_filter(p, Permission.export_video))
+        )
+    ).first()
+    if row is None:
         raise NotFound("export not found")
-    camera, _ = await cameras.get_camera(session, p, export.camera_id, Permission.export_video)
-    return export, camera
+    return row[0], row[1]
 
 
 async def camera_segments(

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Query, Request
@@ -16,6 +16,7 @@ from xueliang.accounts.models import User
 from xueliang.accounts.policy import Permission
 from xueliang.audit.service import Actor
 from xueliang.cameras import service as cameras
+from xueliang.core.bounds import StoredDatetime
 from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound, Unauthorized
 from xueliang.media import tokens
@@ -23,8 +24,8 @@ from xueliang.recordings.runtime import RecordingsNode
 
 RECHECK_EVERY = 30.0
 MAX_PLAYBACK = timedelta(days=1)
-From = Annotated[datetime, Query(alias="from")]
-To = Annotated[datetime, Query(alias="to")]
+From = Annotated[StoredDatetime, Query(alias="from")]
+To = Annotated[StoredDatetime, Query(alias="to")]
 
 
 def node_of(ctx: AppContext) -> RecordingsNode:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 
 from xueliang.accounts.deps import Ctx
 from xueliang.accounts.policy import Permission
+from xueliang.core.bounds import MAX_ID, PathId, StoredDatetime
 from xueliang.core.clock import as_utc
 from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound
@@ -25,6 +26,7 @@ from xueliang.recordings.runtime import RecordingsNode
 playback_router = APIRouter(prefix="/api/v1/playback", tags=["recordings"])
 
 PLAYBACK_PREFIX = "/api/v1/playback"
+Offset = Annotated[int, Path(ge=0, le=MAX_ID)]  # a byte offset in a segment file
 
 
 async def _views(ctx: AppContext, camera_id: int, lo: datetime, hi: datetime) -> list[playback.SegmentView]:
@@ -34,7 +36,7 @@ async def _views(ctx: AppContext, camera_id: int, lo: datetime, hi: datetime) ->
 
 
 @playback_router.get("/{camera_id}/index.m3u8")
-async def vod_playlist(ctx: Ctx, camera_id: int, lo: From, hi: To, token: str = "") -> Response:
+async def vod_playlist(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: str = "") -> Response:
     """HLS VOD of the range: whole GOPs of the recorded files as they lie on disk."""
     await token_claims(ctx, token, camera_id, Permission.view_recording)
     lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
@@ -45,7 +47,7 @@ async def vod_playlist(ctx: Ctx, camera_id: int, lo: From, hi: To, token: str = 
 
 
 @playback_router.get("/{camera_id}/plan.json")
-async def playback_plan(ctx: Ctx, camera_id: int, lo: From, hi: To, token: str = "") -> dict[str, Any]:
+async def playback_plan(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: str = "") -> dict[str, Any]:
     """The same chunks as the playlist, with wall-clock times and keyframes, for the console's player
     (which maps tfdt to wall time with each segment's `start` and `media_start`)."""
     claims = await token_claims(ctx, token, camera_id, Permission.view_recording)
@@ -93,7 +95,7 @@ async def _read(node: RecordingsNode, view: playback.SegmentView, first: int, la
 
 
 @playback_router.get("/{camera_id}/init/{segment_id}.mp4")
-async def vod_init(ctx: Ctx, camera_id: int, segment_id: int, token: str = "") -> Response:
+async def vod_init(ctx: Ctx, camera_id: PathId, segment_id: PathId, token: str = "") -> Response:
     await token_claims(ctx, token, camera_id, Permission.view_recording)
     view, node = await _segment(ctx, camera_id, segment_id)
     data = await _read(node, view, 0, view.init_size)
@@ -102,7 +104,7 @@ async def vod_init(ctx: Ctx, camera_id: int, segment_id: int, token: str = "") -
 
 @playback_router.get("/{camera_id}/chunk/{segment_id}/{first:int}-{last:int}.m4s")
 async def vod_chunk(
-    ctx: Ctx, camera_id: int, segment_id: int, first: int, last: int, token: str = ""
+    ctx: Ctx, camera_id: PathId, segment_id: PathId, first: Offset, last: Offset, token: str = ""
 ) -> Response:
     await token_claims(ctx, token, camera_id, Permission.view_recording)
     view, node = await _segment(ctx, camera_id, segment_id)
@@ -113,7 +115,7 @@ async def vod_chunk(
 
 
 @playback_router.get("/{camera_id}/at.mp4")
-async def seek_gop(ctx: Ctx, camera_id: int, t: datetime, token: str = "") -> Response:
+async def seek_gop(ctx: Ctx, camera_id: PathId, t: StoredDatetime, token: str = "") -> Response:
     """Seek: the init segment and the GOP holding time `t`, playable on their own (a preview, or the
     first thing a player appends). `X-Start` is the Unix time of the GOP's keyframe."""
     await token_claims(ctx, token, camera_id, Permission.view_recording)

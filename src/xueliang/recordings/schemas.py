@@ -6,15 +6,17 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from xueliang.core.bounds import DbId, StoredDatetime
+
 _FROM = Field(alias="from")
 
 
 class RangeIn(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
-    camera_id: int
-    lo: datetime = _FROM
-    hi: datetime = Field(alias="to")
+    camera_id: DbId
+    lo: StoredDatetime = _FROM
+    hi: StoredDatetime = Field(alias="to")
 
 
 class PlaybackIn(RangeIn):

@@ -24,6 +24,7 @@ from xueliang.audit import service as audit
 from xueliang.cameras import service as cameras
 from xueliang.cameras.models import Camera
 from xueliang.cameras.policy import camera_filter
+from xueliang.core.bounds import PathId, QueryId
 from xueliang.core.clock import as_utc
 from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound
@@ -89,7 +90,7 @@ def _lock_out(lock: EvidenceLock) -> LockOut:
 async def list_recordings(
     caller: CurrentCaller,
     session: Session,
-    camera_id: int,
+    camera_id: QueryId,
     lo: From,
     hi: To,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
@@ -134,7 +135,7 @@ async def storage_health(caller: CurrentCaller, session: Session, ctx: Ctx) -> H
 
 @router.get("/cameras/{camera_id}/timeline", response_model=TimelineOut)
 async def camera_timeline(
-    caller: CurrentCaller, session: Session, camera_id: int, lo: From, hi: To
+    caller: CurrentCaller, session: Session, camera_id: PathId, lo: From, hi: To
 ) -> TimelineOut:
     """Recorded spans, gaps with their reasons and evidence locks in the range; keyframe times too
     when the range is at most an hour (for stepping)."""
@@ -194,7 +195,9 @@ def _q(moment: datetime) -> str:
 
 
 @router.get("/recordings/locks", response_model=list[LockOut])
-async def list_locks(caller: CurrentCaller, session: Session, camera_id: int | None = None) -> list[LockOut]:
+async def list_locks(
+    caller: CurrentCaller, session: Session, camera_id: QueryId | None = None
+) -> list[LockOut]:
     return [_lock_out(lock) for lock in await service.visible_locks(session, caller.principal, camera_id)]
 
 
@@ -216,7 +219,7 @@ async def lock_range(body: LockIn, caller: CurrentCaller, session: Session, ctx:
 
 
 @router.delete("/recordings/locks/{lock_id}", response_model=LockOut)
-async def unlock_range(lock_id: int, caller: CurrentCaller, session: Session, ctx: Ctx) -> LockOut:
+async def unlock_range(lock_id: PathId, caller: CurrentCaller, session: Session, ctx: Ctx) -> LockOut:
     lock = await service.release_lock(session, caller.principal, caller.actor, lock_id, ctx.clock.now())
     await session.commit()
     return _lock_out(lock)
@@ -224,7 +227,7 @@ async def unlock_range(lock_id: int, caller: CurrentCaller, session: Session, ct
 
 @router.put("/recordings/cameras/{camera_id}/retention", response_model=RetentionOut)
 async def set_retention(
-    camera_id: int, body: RetentionIn, caller: CurrentCaller, session: Session, ctx: Ctx
+    camera_id: PathId, body: RetentionIn, caller: CurrentCaller, session: Session, ctx: Ctx
 ) -> RetentionOut:
     """Days to keep a camera's recordings, and whether it records at all; audited."""
     camera = await service.set_retention(
@@ -304,14 +307,14 @@ async def list_exports(caller: CurrentCaller, session: Session, ctx: Ctx) -> lis
 
 
 @router.get("/recordings/exports/{export_id}", response_model=ExportOut)
-async def get_export(export_id: int, caller: CurrentCaller, session: Session, ctx: Ctx) -> ExportOut:
+async def get_export(export_id: PathId, caller: CurrentCaller, session: Session, ctx: Ctx) -> ExportOut:
     export, _ = await service.get_export(session, caller.principal, export_id)
     return _export_out(ctx, export, caller.user.id)
 
 
 @router.get("/recordings/exports/{export_id}/files/{name}")
 async def download_export_file(
-    request: Request, ctx: Ctx, export_id: int, name: str, token: str = ""
+    request: Request, ctx: Ctx, export_id: PathId, name: str, token: str = ""
 ) -> Response:
     """One file of a ready export, by a link with a short-lived token; each download is audited."""
     async with ctx.db.session() as session:

@@ -441,3 +441,25 @@ async def test_huge_ids_and_far_dates_are_422_on_every_recording_route(
                 r = await client.request(method, path, params=query, json=body)
                 assert r.status_code == 422, (method, path, query, body, r.status_code, r.text)
                 assert r.json()["code"] == "invalid" and r.json()["message"], r.text
+
+
+async def test_token_routes_read_without_taking_the_writer_turn(
+    login: Login, village_cameras: list[int], rec_app: FastAPI
+) -> None:
+    """Anonymous, token-authenticated lookups (export downloads, playback media) only read: they answer
+    while another transaction holds the writer turn (on SQLite one writer at a time; they used to queue
+    behind it, up to 30 s, then fail)."""
+    op = await login("op-qingxi")
+    cam = village_cameras[0]
+    now = datetime.now(UTC)
+    opened = await _playback(op, cam, iso(now - timedelta(hours=1)), iso(now))
+    ctx = rec_app.state.ctx
+    anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=rec_app), base_url="http://testserver")
+    async with anonymous, ctx.db.session() as writer:
+        await writer.execute(select(AuditEvent.id).limit(1))  # begins a write transaction: holds the turn
+        async with asyncio.timeout(10):  # the turn is held until this block ends: a wait fails here
+            plan = await anonymous.get(opened["plan"])
+            assert plan.status_code == 200, plan.text
+            assert plan.json()["segments"] == []
+            missing = await anonymous.get("/api/v1/recordings/exports/999999/files/manifest.json?token=x")
+            assert missing.status_code == 404 and missing.json()["code"] == "not_found"

@@ -1,6 +1,7 @@
 """What the recording API and its token-authenticated media routes share: the node, the stream tokens
 (issued by the API, checked by the media routes, whose user is asked the policy again at least every
-30 s) and the range parameters."""
+30 s) and the range parameters. What the token routes look up they only read (`read_session`): a
+request that anyone may send never queues for the SQLite writer turn."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ async def token_claims(
     key = (claims.user_id, claims.camera_id, claims.nonce)
     now = time.monotonic()
     if now - node.rechecked.get(key, -RECHECK_EVERY) >= RECHECK_EVERY:
-        async with ctx.db.session() as session:
+        async with ctx.db.read_session() as session:
             user = await session.get(User, claims.user_id)
             if user is None or user.disabled:
                 raise NotFound("not found")
@@ -68,6 +69,6 @@ async def token_claims(
 
 
 async def token_actor(ctx: AppContext, request: Request, claims: tokens.StreamClaims) -> Actor:
-    async with ctx.db.session() as session:
+    async with ctx.db.read_session() as session:
         user = await session.get(User, claims.user_id)
     return Actor(claims.user_id, user.username if user else "", client_address(request))

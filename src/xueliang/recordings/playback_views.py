@@ -30,7 +30,7 @@ Offset = Annotated[int, Path(ge=0, le=MAX_ID)]  # a byte offset in a segment fil
 
 
 async def _views(ctx: AppContext, camera_id: int, lo: datetime, hi: datetime) -> list[playback.SegmentView]:
-    async with ctx.db.session() as session:
+    async with ctx.db.read_session() as session:
         rows = await service.segments_between(session, camera_id, lo, hi)
     return [service.view_of(r) for r in rows]
 
@@ -80,7 +80,7 @@ async def playback_plan(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: st
 async def _segment(
     ctx: AppContext, camera_id: int, segment_id: int
 ) -> tuple[playback.SegmentView, RecordingsNode]:
-    async with ctx.db.session() as session:
+    async with ctx.db.read_session() as session:
         row = await session.get(RecordingSegment, segment_id)
     if row is None or row.camera_id != camera_id or row.frames == 0:
         raise NotFound("not found")
@@ -120,7 +120,7 @@ async def seek_gop(ctx: Ctx, camera_id: PathId, t: StoredDatetime, token: str = 
     first thing a player appends). `X-Start` is the Unix time of the GOP's keyframe."""
     await token_claims(ctx, token, camera_id, Permission.view_recording)
     at = as_utc(t)
-    async with ctx.db.session() as session:
+    async with ctx.db.read_session() as session:
         row = await service.segment_at(session, camera_id, at)
     if row is None:
         raise NotFound("no recording at this time")

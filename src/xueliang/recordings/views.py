@@ -316,8 +316,9 @@ async def get_export(export_id: PathId, caller: CurrentCaller, session: Session,
 async def download_export_file(
     request: Request, ctx: Ctx, export_id: PathId, name: str, token: str = ""
 ) -> Response:
-    """One file of a ready export, by a link with a short-lived token; each download is audited."""
-    async with ctx.db.session() as session:
+    """One file of a ready export, by a link with a short-lived token; each download is audited. The
+    lookups before the token is checked only read: anonymous requests never take the writer turn."""
+    async with ctx.db.read_session() as session:
         export = await session.get(RecordingExport, export_id)
     if export is None or export.state is not ExportState.ready:
         raise NotFound("not found")

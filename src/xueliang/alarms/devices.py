@@ -9,8 +9,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xueliang.accounts.models import Role
 from xueliang.accounts.policy import Principal
-from xueliang.alarms.models import AlarmDevice
+from xueliang.alarms.models import Alarm, AlarmDevice
 from xueliang.alarms.policy import may_configure_alarms
 from xueliang.alarms.schemas import DeviceIn
 from xueliang.audit import service as audit
@@ -29,6 +30,31 @@ async def list_devices(session: AsyncSession, p: Principal) -> list[AlarmDevice]
     return [d for d, path in rows.all() if may_configure_alarms(p, path)]
 
 
+async def device_areas(session: AsyncSession, device_id: str) -> set[str]:
+    """Where a button belongs: the region it is registered to, else the regions of the alarms it
+    raised unregistered (routed by the household code it sent); empty for an id never seen."""
+    registered = (
+        await session.execute(
+            select(Region.path)
+            .join(AlarmDevice, AlarmDevice.region_id == Region.id)
+            .where(AlarmDevice.device_id == device_id)
+        )
+    ).scalar_one_or_none()
+    if registered is not None:
+        return {registered}
+    pressed = await session.scalars(select(Alarm.region_path).where(Alarm.device_id == device_id).distinct())
+    return set(pressed.all())
+
+
+def may_claim(p: Principal, areas: set[str]) -> bool:
+    """A county admin registers any button; an operator only one whose area (`device_areas`) lies
+    wholly in their township: a button nobody has seen yet has no area, so the county registers it,
+    or it presses once with its household code and its township's operator may then claim it."""
+    if not areas:
+        return p.role is Role.admin
+    return all(may_configure_alarms(p, path) for path in areas)
+
+
 async def register_device(
     session: AsyncSession, p: Principal, actor: Actor, body: DeviceIn, now: datetime
 ) -> AlarmDevice:
@@ -38,6 +64,9 @@ async def register_device(
     region = await session.get(Region, region_id) if region_id else None
     if region is None or not may_configure_alarms(p, region.path):
         raise NotFound("household or region not found")
+    areas = await device_areas(session, body.device_id)
+    if not may_claim(p, areas):
+        raise NotFound("device not found")  # another area's button answers like an unknown one
     if (await session.scalars(select(AlarmDevice).where(AlarmDevice.device_id == body.device_id))).first():
         raise ValidationFailed(f"device {body.device_id!r} is already registered")
     device = AlarmDevice(

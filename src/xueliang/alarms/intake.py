@@ -135,17 +135,12 @@ class IntakeBatcher:
 async def _store_batch(
     session: AsyncSession, items: list[tuple[Press, Actor]], now: datetime
 ) -> list[IntakeResult]:
-    uuids = [p.uuid for p, _ in items]
-    seen = {
-        uuid: alarm
-        for uuid, alarm in (
-            await session.execute(
-                select(AlarmPress.uuid, Alarm)
-                .join(Alarm, Alarm.id == AlarmPress.alarm_id)
-                .where(AlarmPress.uuid.in_(uuids))
-            )
-        ).all()
-    }
+    seen = await _seen(session, [p.uuid for p, _ in items])
+    foreign = [p for p, _ in items if p.uuid in seen and not service.same_sender(seen[p.uuid], p)]
+    for press in foreign:  # another sender's UUID: stored under the sender's own key instead
+        press.uuid = service.own_uuid(press)
+    if foreign:
+        seen.update(await _seen(session, [p.uuid for p in foreign]))
     keys = [p.sender_key for p, _ in items if p.sender_key]
     open_by_key: dict[str, Alarm] = {}
     if keys:
@@ -202,6 +197,15 @@ async def _store_batch(
     ]
 
 
+async def _seen(session: AsyncSession, uuids: list[str]) -> dict[str, Alarm]:
+    rows = await session.execute(
+        select(AlarmPress.uuid, Alarm)
+        .join(Alarm, Alarm.id == AlarmPress.alarm_id)
+        .where(AlarmPress.uuid.in_(uuids))
+    )
+    return {uuid: alarm for uuid, alarm in rows.all()}
+
+
 async def _plan(
     session: AsyncSession,
     items: list[tuple[Press, Actor]],
@@ -215,6 +219,9 @@ async def _plan(
     """Decide each press in order: a repeat, a press on an open alarm, or a new alarm."""
     for press, actor in items:
         known = seen.get(press.uuid)
+        if known is not None and not service.same_sender(known, press):  # another's, in this batch
+            press.uuid = service.own_uuid(press)
+            known = seen.get(press.uuid)
         if known is not None:
             plan.append(("duplicate", known, press, actor))
             continue

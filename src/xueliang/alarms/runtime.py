@@ -38,7 +38,7 @@ def install(ctx: AppContext, settings: AlarmSettings) -> list[StartupHook]:
     if settings.pg_bridge:
         hooks.append(pg_bridge_hook())
     if settings.mqtt_enabled:
-        hooks.append(started(ctx.services.add(AlarmMqtt(ctx, settings.mqtt()))))
+        hooks.append(started(ctx.services.add(AlarmMqtt(ctx, settings.mqtt(ctx.settings.data_dir)))))
     return hooks
 
 

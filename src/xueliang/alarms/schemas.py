@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from xueliang.alarms.models import AlarmKind, AlarmState, TaskState
+from xueliang.core.bounds import DbId, StoredDatetime
 
 
 def _canonical_uuid(value: str) -> str:
@@ -23,11 +24,11 @@ class AlarmIn(BaseModel):
     uuid: str = Field(description="Made by the sender once per press; resend the same one on retry.")
     kind: AlarmKind = AlarmKind.emergency
     source: str = Field(default="app", pattern="^(tv|app|pc)$")
-    household_id: int | None = Field(default=None, description="Staff only; a resident's is implied.")
-    region_id: int | None = Field(default=None, description="Staff raising at a place, not a household.")
+    household_id: DbId | None = Field(default=None, description="Staff only; a resident's is implied.")
+    region_id: DbId | None = Field(default=None, description="Staff raising at a place, not a household.")
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    pressed_at: datetime | None = None
+    pressed_at: StoredDatetime | None = None
     note: str = Field(default="", max_length=1000)
 
     @field_validator("uuid")
@@ -112,7 +113,9 @@ class NoteIn(BaseModel):
 
 class DispatchIn(NoteIn):
     to: str = Field(min_length=1, max_length=200, description="Patrol, duty officer, grid worker...")
-    user_id: int | None = None
+    user_id: DbId | None = Field(
+        default=None, description="A user of the alarm's area (its station's township)."
+    )
 
 
 class StationConfigIn(BaseModel):
@@ -133,8 +136,8 @@ class StationConfigOut(StationConfigIn):
 class DeviceIn(BaseModel):
     device_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     name: str = Field(default="", max_length=100)
-    household_id: int | None = None
-    region_id: int | None = None
+    household_id: DbId | None = None
+    region_id: DbId | None = None
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
 
@@ -159,14 +162,14 @@ class StatsRow(BaseModel):
 
 
 class GuardPointIn(BaseModel):
-    id: int | None = None
+    id: DbId | None = None
     kind: str = Field(pattern="^(exit|control_line)$")
     name: str = Field(min_length=1, max_length=100)
-    place_id: int | None = None
+    place_id: DbId | None = None
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     line: list[list[float]] | None = None
-    assignees: list[int] = Field(default_factory=list, max_length=50)
+    assignees: list[DbId] = Field(default_factory=list, max_length=50)
 
 
 class PlanIn(BaseModel):

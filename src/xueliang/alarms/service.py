@@ -11,6 +11,7 @@ acknowledging at once exactly one changes a row; the other gets 409."""
 
 from __future__ import annotations
 
+import uuid as uuid_mod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xueliang.accounts.models import User
 from xueliang.accounts.policy import Principal
 from xueliang.alarms import escalation
 from xueliang.alarms.models import Alarm, AlarmDevice, AlarmEvent, AlarmKind, AlarmPress, AlarmState
@@ -28,7 +30,7 @@ from xueliang.alarms.workflow import CLOSED, TRANSITIONS, Action
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
 from xueliang.core import timers
-from xueliang.core.errors import Conflict, Forbidden, NotFound
+from xueliang.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from xueliang.regions.models import Household, Region
 
 INTAKE_ATTEMPTS = 5
@@ -94,14 +96,42 @@ async def touch_devices(session: AsyncSession, device_ids: Iterable[str], now: d
         await session.execute(seen)
 
 
-async def _intake_once(session: AsyncSession, press: Press, actor: Actor, now: datetime) -> IntakeResult:
-    seen = (
+_OWN_KEYS = uuid_mod.UUID("6f1b7a52-3c2e-4f0e-9a57-0d6c1f3b8e21")
+
+
+def same_sender(alarm: Alarm, press: Press) -> bool:
+    """Whether `alarm` is the one this press's sender made or pressed (so the UUID is a retry of
+    theirs): the same sender key, or for staff at a PC (no key) the same person."""
+    if press.sender_key or alarm.sender_key:
+        return alarm.sender_key == (press.sender_key or "")
+    return (alarm.raised_by, alarm.device_id, alarm.camera_id) == (
+        press.raised_by,
+        press.device_id,
+        press.camera_id,
+    )
+
+
+def own_uuid(press: Press) -> str:
+    """Where a press whose UUID names another sender's alarm is stored instead. The sender is answered
+    as for a new press of their own, never with that alarm (issue 14: a UUID told a stranger the
+    alarm's status); the key is derived from the sender and the UUID, so their retries find it."""
+    sender = press.sender_key or f"user:{press.raised_by}/dev:{press.device_id}/cam:{press.camera_id}"
+    return str(uuid_mod.uuid5(_OWN_KEYS, f"{sender}|{press.uuid}"))
+
+
+async def _seen(session: AsyncSession, key: str) -> Alarm | None:
+    return (
         await session.execute(
-            select(Alarm)
-            .join(AlarmPress, AlarmPress.alarm_id == Alarm.id)
-            .where(AlarmPress.uuid == press.uuid)
+            select(Alarm).join(AlarmPress, AlarmPress.alarm_id == Alarm.id).where(AlarmPress.uuid == key)
         )
     ).scalar_one_or_none()
+
+
+async def _intake_once(session: AsyncSession, press: Press, actor: Actor, now: datetime) -> IntakeResult:
+    seen = await _seen(session, press.uuid)
+    if seen is not None and not same_sender(seen, press):
+        press.uuid = own_uuid(press)
+        seen = await _seen(session, press.uuid)
     if seen is not None:
         return IntakeResult(seen, created=False, duplicate=True)
     if press.sender_key:
@@ -240,6 +270,21 @@ async def load_for_action(session: AsyncSession, p: Principal, alarm_id: int) ->
     return alarm
 
 
+async def check_responder(session: AsyncSession, alarm: Alarm, user_id: int) -> None:
+    """A responder is a user of the alarm's area (its station's township subtree). Any other id,
+    unknown or of another township, gets the same answer, so dispatch cannot enumerate users."""
+    row = (
+        await session.execute(
+            select(User.disabled, Region.path)
+            .join(Region, Region.id == User.region_id)
+            .where(User.id == user_id)
+        )
+    ).first()
+    station = await session.get(Region, alarm.station_region_id)
+    if row is None or row.disabled or station is None or not row.path.startswith(station.path):
+        raise ValidationFailed("no such user in this alarm's area", code="unknown_user")
+
+
 async def transition(
     session: AsyncSession,
     p: Principal,
@@ -253,6 +298,8 @@ async def transition(
     user_id: int | None = None,
 ) -> Change:
     alarm = await load_for_action(session, p, alarm_id)
+    if action is Action.dispatch and user_id is not None:
+        await check_responder(session, alarm, user_id)
     events: list[str] = []
     if action is Action.acknowledge and await escalation.apply_due(session, alarm, now):
         events.append("escalated")

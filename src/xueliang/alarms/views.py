@@ -36,6 +36,7 @@ from xueliang.alarms.schemas import (
 from xueliang.alarms.workflow import Action
 from xueliang.alarms.ws import router as ws_router
 from xueliang.audit import service as audit
+from xueliang.core.bounds import MAX_ID, PathId, QueryId, StoredDatetime
 from xueliang.notify.hub import Hub
 
 router = APIRouter(prefix="/alarms", tags=["alarms"])
@@ -83,12 +84,12 @@ async def list_alarms(
     kind: AlarmKind | None = None,
     open: bool = Query(default=False, description="only alarms not yet resolved or marked false"),
     escalated: bool | None = None,
-    station_region_id: int | None = None,
-    region_id: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    station_region_id: QueryId | None = None,
+    region_id: QueryId | None = None,
+    since: StoredDatetime | None = None,
+    until: StoredDatetime | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_ID),
 ) -> list[AlarmOut | AlarmStatusOut]:
     q = _query(state, kind, open, escalated, station_region_id, region_id, since, until)
     return [
@@ -104,10 +105,10 @@ async def export_csv(
     session: Session,
     state: AlarmState | None = None,
     kind: AlarmKind | None = None,
-    station_region_id: int | None = None,
-    region_id: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    station_region_id: QueryId | None = None,
+    region_id: QueryId | None = None,
+    since: StoredDatetime | None = None,
+    until: StoredDatetime | None = None,
 ) -> Response:
     require(caller, Permission.handle_alarms)
     q = _query(state, kind, False, None, station_region_id, region_id, since, until)
@@ -129,9 +130,9 @@ async def export_csv(
 async def station_stats(
     caller: CurrentCaller,
     session: Session,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    station_region_id: int | None = None,
+    since: StoredDatetime | None = None,
+    until: StoredDatetime | None = None,
+    station_region_id: QueryId | None = None,
     include_technical: bool = False,
 ) -> list[StatsRow]:
     require(caller, Permission.handle_alarms)
@@ -145,7 +146,7 @@ async def my_tasks(caller: CurrentCaller, session: Session) -> list[TaskOut]:
 
 
 @router.post("/tasks/{task_id}/in-position", response_model=TaskOut)
-async def in_position(task_id: int, caller: CurrentCaller, ctx: Ctx, session: Session) -> TaskOut:
+async def in_position(task_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session) -> TaskOut:
     task, path = await mobilization.confirm_in_position(
         session, caller.principal, caller.actor, task_id, ctx.clock.now()
     )
@@ -155,7 +156,7 @@ async def in_position(task_id: int, caller: CurrentCaller, ctx: Ctx, session: Se
 
 
 @router.get("/plans/{region_id}", response_model=PlanOut)
-async def get_plan(region_id: int, caller: CurrentCaller, session: Session) -> PlanOut:
+async def get_plan(region_id: PathId, caller: CurrentCaller, session: Session) -> PlanOut:
     village = await mobilization.scoped_village(session, caller.principal, region_id)
     out = await mobilization.plan_out(session, village)
     await session.commit()  # a default plan made on first look is kept
@@ -164,7 +165,7 @@ async def get_plan(region_id: int, caller: CurrentCaller, session: Session) -> P
 
 @router.put("/plans/{region_id}", response_model=PlanOut)
 async def put_plan(
-    region_id: int, body: PlanIn, caller: CurrentCaller, ctx: Ctx, session: Session
+    region_id: PathId, body: PlanIn, caller: CurrentCaller, ctx: Ctx, session: Session
 ) -> PlanOut:
     village = await mobilization.scoped_village(session, caller.principal, region_id)
     out = await mobilization.replace_plan(
@@ -175,14 +176,14 @@ async def put_plan(
 
 
 @router.get("/stations/{region_id}/config", response_model=StationConfigOut)
-async def get_station_config(region_id: int, caller: CurrentCaller, session: Session) -> StationConfigOut:
+async def get_station_config(region_id: PathId, caller: CurrentCaller, session: Session) -> StationConfigOut:
     delays = await stations.escalation_delays(session, caller.principal, region_id)
     return StationConfigOut(region_id=region_id, escalate_after_s=delays)
 
 
 @router.put("/stations/{region_id}/config", response_model=StationConfigOut)
 async def put_station_config(
-    region_id: int, body: StationConfigIn, caller: CurrentCaller, ctx: Ctx, session: Session
+    region_id: PathId, body: StationConfigIn, caller: CurrentCaller, ctx: Ctx, session: Session
 ) -> StationConfigOut:
     """Applies to alarms received from now on."""
     delays = await stations.set_escalation_delays(
@@ -220,7 +221,7 @@ async def register_device(body: DeviceIn, caller: CurrentCaller, ctx: Ctx, sessi
 
 @router.get("/{alarm_id}", response_model=AlarmDetailOut | AlarmStatusOut)
 async def get_alarm(
-    alarm_id: int, caller: CurrentCaller, session: Session
+    alarm_id: PathId, caller: CurrentCaller, session: Session
 ) -> AlarmDetailOut | AlarmStatusOut:
     alarm = await service.get_alarm(session, caller.principal, alarm_id)
     if may_handle_alarm(caller.principal, alarm.region_path):
@@ -229,7 +230,7 @@ async def get_alarm(
 
 
 async def _act(
-    alarm_id: int,
+    alarm_id: PathId,
     action: Action,
     caller: CurrentCaller,
     ctx: Ctx,
@@ -258,7 +259,7 @@ def _note_only_action(action: Action, path: str, summary: str) -> None:
     """The transitions whose body is at most a note: one route each, alike but for the action."""
 
     async def act(
-        alarm_id: int, caller: CurrentCaller, ctx: Ctx, session: Session, body: NoteIn | None = None
+        alarm_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session, body: NoteIn | None = None
     ) -> AlarmOut:
         return await _act(alarm_id, action, caller, ctx, session, note=body.note if body else "")
 
@@ -278,7 +279,7 @@ for _action, _path, _summary in (
 
 @router.post("/{alarm_id}/dispatch", response_model=AlarmOut)
 async def dispatch(
-    alarm_id: int, body: DispatchIn, caller: CurrentCaller, ctx: Ctx, session: Session
+    alarm_id: PathId, body: DispatchIn, caller: CurrentCaller, ctx: Ctx, session: Session
 ) -> AlarmOut:
     return await _act(
         alarm_id, Action.dispatch, caller, ctx, session, note=body.note, to=body.to, user_id=body.user_id
@@ -287,7 +288,7 @@ async def dispatch(
 
 @router.post("/{alarm_id}/notes", response_model=AlarmOut)
 async def add_note(
-    alarm_id: int, body: NoteIn, caller: CurrentCaller, ctx: Ctx, session: Session
+    alarm_id: PathId, body: NoteIn, caller: CurrentCaller, ctx: Ctx, session: Session
 ) -> AlarmOut:
     change = await service.add_note(
         session, caller.principal, caller.actor, alarm_id, body.note, ctx.clock.now()
@@ -298,7 +299,7 @@ async def add_note(
 
 
 @router.post("/{alarm_id}/mobilize", response_model=MobilizationOut, status_code=201)
-async def mobilize(alarm_id: int, caller: CurrentCaller, ctx: Ctx, session: Session) -> MobilizationOut:
+async def mobilize(alarm_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session) -> MobilizationOut:
     """Activate the village plan: one task per assignee, pushed to their phones."""
     alarm, out = await mobilization.activate(
         session, caller.principal, caller.actor, alarm_id, ctx.clock.now()
@@ -311,12 +312,12 @@ async def mobilize(alarm_id: int, caller: CurrentCaller, ctx: Ctx, session: Sess
 
 
 @router.get("/{alarm_id}/mobilization", response_model=MobilizationOut)
-async def get_mobilization(alarm_id: int, caller: CurrentCaller, session: Session) -> MobilizationOut:
+async def get_mobilization(alarm_id: PathId, caller: CurrentCaller, session: Session) -> MobilizationOut:
     return await mobilization.get_mobilization(session, caller.principal, alarm_id)
 
 
 @router.post("/{alarm_id}/stand-down", response_model=MobilizationOut)
-async def stand_down(alarm_id: int, caller: CurrentCaller, ctx: Ctx, session: Session) -> MobilizationOut:
+async def stand_down(alarm_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session) -> MobilizationOut:
     alarm, out = await mobilization.stand_down(
         session, caller.principal, caller.actor, alarm_id, ctx.clock.now()
     )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
+from starlette.websockets import WebSocketState
 
 from xueliang.accounts.deps import CurrentCaller, Session, caller_from_websocket, require
 from xueliang.accounts.policy import Permission
@@ -100,9 +103,48 @@ async def camera_events(request: Request, caller: CurrentCaller, session: Sessio
     return [event_out(e) for e in plane.recent_events if e.camera_id in visible]
 
 
+async def _read_until_closed(websocket: WebSocket) -> None:
+    """The client sends nothing we need; reading is how its going away is noticed."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def _send_events(
+    websocket: WebSocket, plane: MediaPlane, visible: set[int], queue: asyncio.Queue[PlaneEvent]
+) -> None:
+    snapshot: list[dict[str, Any]] = []
+    for cam_id in visible:
+        try:
+            snapshot.append(health_out(plane.engine.health(cam_id)).model_dump())
+        except UnknownCamera:
+            continue
+    await websocket.send_json({"type": "snapshot", "cameras": snapshot})
+    while True:
+        event = await queue.get()
+        await websocket.send_json({"type": "status", **event_out(event).model_dump()})
+
+
+async def _until_first_ends(*jobs: Coroutine[Any, Any, Any]) -> None:
+    """Runs the jobs side by side until one of them ends, then cancels the others; a job's error other
+    than the client going away is raised."""
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        error = task.exception()
+        if error is not None and not isinstance(error, WebSocketDisconnect):
+            raise error
+
+
 @router.websocket("/cameras/events/ws")
 async def camera_events_ws(websocket: WebSocket) -> None:
-    """Pushes each status change of a camera in scope as JSON the moment the engine reports it."""
+    """Pushes each status change of a camera in scope as JSON the moment the engine reports it. The socket
+    is read at the same time, so a client that goes away frees its listener and queue at once, whether or
+    not an event was due; the plane's stop closes the sockets still open (1001)."""
     plane = _plane(websocket)
     caller = await caller_from_websocket(websocket)
     if caller is None:
@@ -125,17 +167,14 @@ async def camera_events_ws(websocket: WebSocket) -> None:
 
     plane.status_listeners.append(listen)
     try:
-        snapshot: list[dict[str, Any]] = []
-        for cam_id in visible:
-            try:
-                snapshot.append(health_out(plane.engine.health(cam_id)).model_dump())
-            except UnknownCamera:
-                continue
-        await websocket.send_json({"type": "snapshot", "cameras": snapshot})
-        while True:
-            event = await queue.get()
-            await websocket.send_json({"type": "status", **event_out(event).model_dump()})
-    except WebSocketDisconnect:
-        pass
+        await _until_first_ends(
+            _send_events(websocket, plane, visible, queue),
+            _read_until_closed(websocket),
+            plane.stopping.wait(),
+        )
     finally:
         plane.status_listeners.remove(listen)
+    connected = WebSocketState.CONNECTED
+    if websocket.client_state is connected and websocket.application_state is connected:
+        with contextlib.suppress(WebSocketDisconnect):
+            await websocket.close(code=1001 if plane.stopping.is_set() else 1000)

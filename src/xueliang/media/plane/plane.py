@@ -76,6 +76,7 @@ class MediaPlane(LiveStreams):
         )
         self.recent_events: collections.deque[PlaneEvent] = collections.deque(maxlen=1000)
         self.status_listeners: list[StatusListener] = []
+        self.stopping = asyncio.Event()  # set by `stop`: the console's event sockets close (health_views)
         self.hooks: list[PlaneHook] = []
         self.rtsp: RtspRestreamer | None = None
         settings = settings or MediaSettings()
@@ -113,6 +114,7 @@ class MediaPlane(LiveStreams):
                 log.error("RTSP re-serve not started on port %s: %s", self.rtsp.config.port, exc)
 
     async def stop(self) -> None:
+        self.stopping.set()
         for hook in reversed(self.hooks):
             try:
                 await hook.plane_stopping(self)

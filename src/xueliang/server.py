@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import subprocess
 import sys
+from types import FrameType
 
 import uvicorn
 from rich.console import Console
@@ -34,6 +36,7 @@ def serve_forever(settings: Settings) -> None:
         proxy_headers=False,
         ws_max_size=1 << 20,
         ws_per_message_deflate=False,  # compressing video fragments costs CPU and saves nothing
+        timeout_graceful_shutdown=10,  # a connection that never ends cannot hold a stop for longer
     )
     server = QuietServer(config)
     with contextlib.suppress(KeyboardInterrupt):
@@ -90,10 +93,17 @@ def start_simulator(settings: Settings, cameras: int, port: int) -> subprocess.P
     return subprocess.Popen(cmd)  # noqa: S603 - our own interpreter and module, numeric arguments
 
 
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run_demo(settings: Settings, sim_port: int) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logins = asyncio.run(prepare_demo(settings))
     sim = start_simulator(settings, 59, sim_port)
+    # uvicorn stops gracefully on SIGTERM, then raises it again under the handler that was there
+    # before: with the default one the process would die before `finally` stops the simulator.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         print_logins(settings, logins)
         serve_forever(settings)

@@ -354,6 +354,47 @@ async def test_a_resident_gets_404_from_every_recording_route(
 # -- issue 14: refreshes bound to an audited view, no existence leaks, no 500s, no writer turn --------
 
 
+async def test_a_refresh_renews_only_an_audited_view_of_the_same_camera_and_range(
+    login: Login, village_cameras: list[int], rec_url: str
+) -> None:
+    """`refresh: true` issues a token without a new audit row only for a view the caller opened (and
+    was audited for) on the same camera and range; anything else is refused with the JSON error body."""
+    op = await login("op-qingxi")
+    admin = await login("admin")
+    cam, other = village_cameras[0], village_cameras[-1]
+    now = datetime.now(UTC)
+    lo, hi = iso(now - timedelta(hours=1)), iso(now)
+    url = "/api/v1/recordings/playback"
+    refresh = {"camera_id": cam, "from": lo, "to": hi, "refresh": True}
+    before = {e.id for e in await audit_rows(rec_url, "recording.view")}  # the trail keeps other tests' rows
+    unopened = await op.post(url, json=refresh)  # no view was opened: no token without an audit row
+    assert unopened.status_code == 404 and set(unopened.json()) == {"code", "message"}, unopened.text
+    opened = await _playback(op, cam, lo, hi)
+    (view,) = [e for e in await audit_rows(rec_url, "recording.view") if e.id not in before]
+    assert (opened["view"], view.actor, view.target_id) == (view.id, "op-qingxi", str(cam))
+
+    renewed = await op.post(url, json={**refresh, "view": view.id})
+    assert renewed.status_code == 200, renewed.text
+    assert renewed.json()["view"] == view.id and renewed.json()["token"] != opened["token"]
+    assert (await op.get(renewed.json()["plan"])).status_code == 200
+
+    login_row = (await audit_rows(rec_url, "auth.login"))[0]
+    refused = [
+        (op, refresh),  # no view named
+        (op, {**refresh, "view": login_row.id}),  # an audit row, but not a view
+        (op, {**refresh, "view": view.id, "from": iso(now - timedelta(hours=2))}),  # another range
+        (op, {**refresh, "view": view.id, "to": iso(now - timedelta(minutes=1))}),
+        (op, {**refresh, "view": view.id, "camera_id": other}),  # another camera op may see
+        (admin, {**refresh, "view": view.id}),  # another user's view
+        (op, {**refresh, "view": view.id + 10_000}),  # no such row
+    ]
+    for client, body in refused:
+        r = await client.post(url, json=body)
+        assert r.status_code == 404, (body, r.status_code, r.text)
+        assert set(r.json()) == {"code", "message"} and r.json()["code"] == "not_found", r.text
+    assert len(await audit_rows(rec_url, "recording.view")) == len(before) + 1
+
+
 async def test_out_of_scope_locks_and_exports_answer_exactly_like_missing_ones(
     recorded: Rig, login: Login, village_cameras: list[int]
 ) -> None:

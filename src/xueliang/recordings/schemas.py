@@ -21,10 +21,12 @@ class RangeIn(BaseModel):
 
 class PlaybackIn(RangeIn):
     refresh: bool = False  # a fresh token for a view already open: not audited again
+    view: DbId | None = None  # with `refresh`: the view it renews (`PlaybackOut.view`), same camera and range
 
 
 class PlaybackOut(BaseModel):
     camera_id: int
+    view: int  # the view's `recording.view` audit row; a refresh names it
     token: str
     expires_in: int
     hls: str

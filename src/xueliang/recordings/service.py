@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts.policy import Permission, Principal, allows
 from xueliang.audit import service as audit
+from xueliang.audit.models import AuditEvent
 from xueliang.audit.service import Actor
 from xueliang.cameras import service as cameras
 from xueliang.cameras.models import Camera
@@ -189,6 +190,34 @@ async def timeline(
         segments=len(rows),
         bytes=sum(r.bytes for r in rows),
     )
+
+
+async def audited_view(
+    session: AsyncSession, user_id: int, camera_id: int, lo: datetime, hi: datetime, view_id: int | None
+) -> int:
+    """The id of the `recording.view` audit row of this user's view of exactly this camera and range,
+    which a token refresh renews (so every token is bound to an audited view); NotFound otherwise."""
+    row = None
+    if view_id is not None:
+        row = await session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.id == view_id,
+                AuditEvent.action == "recording.view",
+                AuditEvent.actor_id == user_id,
+                AuditEvent.target_type == "camera",
+                AuditEvent.target_id == str(camera_id),
+            )
+        )
+    if row is None or _audited_range(row.detail) != (lo, hi):
+        raise NotFound("view not found: open the playback again (without `refresh`)")
+    return row.id
+
+
+def _audited_range(detail: dict[str, Any]) -> tuple[datetime, datetime] | None:
+    try:
+        return as_utc(datetime.fromisoformat(detail["from"])), as_utc(datetime.fromisoformat(detail["to"]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 # -- evidence locks ----------------------------------------------------------------------------------

@@ -161,12 +161,15 @@ async def camera_timeline(
 @router.post("/recordings/playback", response_model=PlaybackOut)
 async def open_playback(body: PlaybackIn, caller: CurrentCaller, session: Session, ctx: Ctx) -> PlaybackOut:
     """A token and the URLs to play a camera's recording of a range (HLS VOD, or the console's plan).
-    Opening is audited (`recording.view`); `refresh` only renews the token of a view already open."""
+    Opening is audited (`recording.view`, whose row id is the answer's `view`); `refresh` with that
+    `view` renews the token of the caller's view of the same camera and range without a new audit
+    row, and is refused (404) for any other."""
     camera, _ = await cameras.get_camera(session, caller.principal, body.camera_id, Permission.view_recording)
     lo, hi = service.check_range(body.lo, body.hi, MAX_PLAYBACK)
-    token = issue_token(ctx, caller.user.id, camera.id, Permission.view_recording)
-    if not body.refresh:
-        await audit.append(
+    if body.refresh:
+        view = await service.audited_view(session, caller.user.id, camera.id, lo, hi, body.view)
+    else:
+        opened = await audit.append(
             session,
             caller.actor,
             "recording.view",
@@ -176,10 +179,13 @@ async def open_playback(body: PlaybackIn, caller: CurrentCaller, session: Sessio
             detail={"gb_id": camera.gb_id, "from": lo.isoformat(), "to": hi.isoformat()},
         )
         await session.commit()
+        view = opened.id
+    token = issue_token(ctx, caller.user.id, camera.id, Permission.view_recording)
     query = f"from={_q(lo)}&to={_q(hi)}&token={token}"
     base = f"{PLAYBACK_PREFIX}/{camera.id}"
     return PlaybackOut(
         camera_id=camera.id,
+        view=view,
         token=token,
         expires_in=ctx.settings.stream_token_seconds,
         hls=f"{base}/index.m3u8?{query}",

@@ -1,5 +1,5 @@
 // What one camera recorded around the playhead, and how to fetch it. /api/v1/recordings/playback gives
-// a short-lived token (opening is audited); the plan (/api/v1/playback/{camera}/plan.json) lists each
+// a short-lived token (opening is audited, and a refresh names the audited view it renews); the plan (/api/v1/playback/{camera}/plan.json) lists each
 // recorded segment with its chunks (whole GOPs as they lie on disk), keyframes and wall-clock start.
 
 import { api } from "../api.js";
@@ -12,6 +12,7 @@ export class Recording {
     this.camera = camera;
     this.token = "";
     this.tokenAt = 0;
+    this.view = null; // the audited view of the shown day that refreshes renew
     this.plan = [];
     this.planRange = [0, 0];
   }
@@ -19,15 +20,22 @@ export class Recording {
   /** Another day is shown: a new token and a new plan on the next read. */
   forget() {
     this.token = "";
+    this.view = null;
     this.planRange = [0, 0];
   }
 
   async ensureToken() {
     if (!this.token || Date.now() - this.tokenAt > TOKEN_REFRESH_MS) {
-      const out = await api("/recordings/playback", {
-        method: "POST", quiet: true,
-        body: { camera_id: this.camera.id, from: iso(S.day0), to: iso(S.day0 + DAY), refresh: Boolean(this.token) },
-      });
+      const range = { camera_id: this.camera.id, from: iso(S.day0), to: iso(S.day0 + DAY) };
+      const open = (body) => api("/recordings/playback", { method: "POST", quiet: true, body });
+      let out = null;
+      if (this.view) {
+        // Renew the token of the view already open (not audited again); if the server knows no such
+        // view any more, open a new one (audited).
+        out = await open({ ...range, refresh: true, view: this.view }).catch(() => null);
+      }
+      if (!out) out = await open(range);
+      this.view = out.view;
       this.token = out.token;
       this.tokenAt = Date.now();
     }

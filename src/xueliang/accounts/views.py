@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xueliang.accounts import service, session_cache
 from xueliang.accounts.config import AccountSettings
 from xueliang.accounts.deps import SESSION_COOKIE, Ctx, CurrentCaller, Session, client_address, require
+from xueliang.accounts.events import UserAccessChanged
 from xueliang.accounts.models import Role, User
 from xueliang.accounts.policy import ROLE_PERMISSIONS, Permission
 from xueliang.accounts.schemas import (
@@ -121,6 +122,7 @@ async def device_token(body: LoginIn, request: Request, ctx: Ctx, session: Sessi
 @router.post("/auth/logout", status_code=204)
 async def logout(caller: CurrentCaller, response: Response, ctx: Ctx, session: Session) -> None:
     await service.logout(session, caller.token, caller.actor, ctx.clock.now())
+    ctx.events.publish(session, UserAccessChanged(caller.user.id, service.token_hash(caller.token)))
     await session.commit()
     response.delete_cookie(SESSION_COOKIE, path="/")
 
@@ -212,5 +214,6 @@ async def patch_user(
         disabled=body.disabled,
         password=body.password,
     )
+    ctx.events.publish(session, UserAccessChanged(user.id))
     await session.commit()
     return user_out(user, new_region or region)

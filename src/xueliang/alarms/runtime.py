@@ -3,6 +3,8 @@
 - the escalation handler on the core's durable timers (escalations survive restarts);
 - the intake batcher (group commit of presses from HTTP and MQTT, alarms/intake.py);
 - a technical alarm when a camera that was online goes offline (a `CameraStatusChanged` listener);
+- the registry of open alarm sockets, woken when accounts says a user's sessions or rights changed
+  (`UserAccessChanged`), so a logout or a disable closes them at once (alarms/ws.py);
 - on PostgreSQL, the LISTEN/NOTIFY bridge that carries console pushes between processes;
 - the MQTT listener for hardware alarm buttons."""
 
@@ -14,12 +16,14 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xueliang.accounts.events import UserAccessChanged
 from xueliang.alarms import escalation, flows
 from xueliang.alarms.config import AlarmSettings
 from xueliang.alarms.events import AlarmChanged
 from xueliang.alarms.intake import IntakeBatcher
 from xueliang.alarms.mqtt import AlarmMqtt
 from xueliang.alarms.push import alarm_event
+from xueliang.alarms.ws import AlarmSockets
 from xueliang.cameras.events import CameraStatusChanged
 from xueliang.core.context import AppContext
 from xueliang.core.lifecycle import StartupHook, Stop
@@ -34,6 +38,7 @@ def install(ctx: AppContext, settings: AlarmSettings) -> list[StartupHook]:
     """Called by `create_app` once the core's services (timers, hub) exist; returns the start-up hooks."""
     ctx.services.require(TimerRunner).register(escalation.TIMER_KIND, escalation_handler(ctx))
     ctx.events.subscribe(CameraStatusChanged, offline_alarms(ctx))
+    ctx.events.subscribe(UserAccessChanged, ctx.services.add(AlarmSockets()).user_changed)
     hooks = [started(ctx.services.add(IntakeBatcher(ctx)))]
     if settings.pg_bridge:
         hooks.append(pg_bridge_hook())

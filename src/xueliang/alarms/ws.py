@@ -3,27 +3,76 @@ the moment they are committed. On connect a `hello` carries the open alarms (and
 that reconnects is whole again; a `resync` asks the client to do the same after it fell behind.
 
 Authenticated by the session cookie (then the Origin must be our own host, against cross-site
-WebSocket hijacking) or by `Authorization: Bearer`."""
+WebSocket hijacking) or by `Authorization: Bearer`. The session is re-checked while the socket is
+open (issue 14: staff views went on for up to 12 h after a logout): at once when this process logs it
+out or changes the user (accounts' `UserAccessChanged`, which `AlarmSockets` hears), and every
+`recheck_s` (25 s; with the 5 s session cache, within 30 s as for live video) for changes made by
+another process. A session gone closes the socket with 1008; a changed role or region re-derives
+what it receives and asks the client to `resync`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from xueliang.accounts.deps import Caller, caller_from_websocket
+from xueliang.accounts.deps import Caller, caller_from_websocket, resolve_token
+from xueliang.accounts.events import UserAccessChanged
+from xueliang.accounts.policy import Principal
 from xueliang.alarms import mobilization, service
 from xueliang.alarms.policy import may_handle_alarm
 from xueliang.alarms.push import audience_for
 from xueliang.alarms.render import alarm_out, status_out
 from xueliang.core.context import AppContext
-from xueliang.notify.hub import Hub, Subscription
+from xueliang.notify.hub import Event, Hub, Subscription
 
 router = APIRouter()
 POLICY_VIOLATION = 1008
 SNAPSHOT_LIMIT = 200
+RECHECK_S = 25.0  # + the session cache's 5 s: a revoked session is seen within 30 s
+
+
+class AlarmSockets:
+    """The open alarm sockets of this process by user: a change of a user's sessions or rights made
+    here wakes theirs at once (registered by alarms/runtime.py, on accounts' `UserAccessChanged`)."""
+
+    def __init__(self, recheck_s: float = RECHECK_S) -> None:
+        self.recheck_s = recheck_s
+        self._by_user: defaultdict[int, set[asyncio.Event]] = defaultdict(set)
+
+    @contextlib.contextmanager
+    def watch(self, user_id: int) -> Iterator[asyncio.Event]:
+        wake = asyncio.Event()
+        self._by_user[user_id].add(wake)
+        try:
+            yield wake
+        finally:
+            self._by_user[user_id].discard(wake)
+            if not self._by_user[user_id]:
+                del self._by_user[user_id]
+
+    async def user_changed(self, event: UserAccessChanged) -> None:
+        for wake in self._by_user.get(event.user_id, ()):
+            wake.set()  # each socket re-checks its own session: a logout ends only the one it names
+
+
+class _Scope:
+    """What one socket receives, re-derived when the user's role or region changes."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+        self._choose = audience_for(principal)
+
+    def change(self, principal: Principal) -> None:
+        self.principal, self._choose = principal, audience_for(principal)
+
+    def __call__(self, event: Event) -> str | None:
+        return self._choose(event)
 
 
 async def _hello(ctx: AppContext, caller: Caller) -> str:
@@ -57,6 +106,28 @@ async def _listen(ws: WebSocket) -> None:
             await ws.send_text('{"type":"pong"}')
 
 
+async def _guard(
+    ctx: AppContext, ws: WebSocket, caller: Caller, scope: _Scope, wake: asyncio.Event, every: float
+) -> str:
+    """Returns why the session ended; re-derives `scope` when the user's rights changed."""
+    expires_at: datetime = caller.auth.expires_at
+    while True:
+        left = (expires_at - ctx.clock.now()).total_seconds()
+        if left <= 0:
+            return "session expired"
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(min(every, left)):  # not wait_for: 3.11's can eat a cancel
+                await wake.wait()
+        wake.clear()  # before the look: a change during it wakes the next round
+        resolved = await resolve_token(ctx, caller.token)
+        if resolved is None:
+            return "session ended"
+        expires_at = resolved.auth.expires_at
+        if resolved.principal != scope.principal:
+            scope.change(resolved.principal)
+            await ws.send_text('{"type":"resync"}')
+
+
 @router.websocket("/ws")
 async def alarm_socket(ws: WebSocket) -> None:
     ctx: AppContext = ws.app.state.ctx
@@ -66,22 +137,25 @@ async def alarm_socket(ws: WebSocket) -> None:
         return
     await ws.accept()
     hub = ctx.services.require(Hub)
-    sub = hub.subscribe(audience_for(caller.principal))  # before the snapshot: nothing falls between
+    sockets = ctx.services.require(AlarmSockets)
+    scope = _Scope(caller.principal)
+    sub = hub.subscribe(scope)  # before the snapshot: nothing falls between
     try:
-        await ws.send_text(await _hello(ctx, caller))
-        expires_in = max(0.0, (caller.auth.expires_at - ctx.clock.now()).total_seconds())
-        tasks = [asyncio.create_task(_pump(ws, sub)), asyncio.create_task(_listen(ws))]
-        done, pending = await asyncio.wait(tasks, timeout=expires_in, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                await task
-        for task in done:
-            with contextlib.suppress(Exception):  # the peer went away; nothing to tell it
-                task.result()
-        if not done:
-            with contextlib.suppress(RuntimeError):
-                await ws.close(code=POLICY_VIOLATION, reason="session expired")
+        with sockets.watch(caller.user.id) as wake:
+            await ws.send_text(await _hello(ctx, caller))
+            guard = asyncio.create_task(_guard(ctx, ws, caller, scope, wake, sockets.recheck_s))
+            tasks = [asyncio.create_task(_pump(ws, sub)), asyncio.create_task(_listen(ws)), guard]
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                    await task
+            for task in done:
+                with contextlib.suppress(Exception):  # the peer went away; nothing to tell it
+                    task.result()
+            if guard in done and not guard.cancelled() and guard.exception() is None:
+                with contextlib.suppress(RuntimeError):
+                    await ws.close(code=POLICY_VIOLATION, reason=guard.result())
     except WebSocketDisconnect:
         pass
     finally:

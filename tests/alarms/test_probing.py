@@ -106,6 +106,8 @@ def _huge_requests(alarm_id: int, village_id: int) -> list[tuple[str, str, dict[
     point = {"kind": "exit", "name": "x", "lat": 31.6, "lon": 103.9}
     return [
         ("GET", f"{API}/{HUGE}", None),
+        ("GET", f"{API}/{2**31}", None),  # the first id a PostgreSQL INTEGER column cannot hold
+        ("POST", f"{API}/{2**31}/acknowledge", None),
         ("POST", f"{API}/{HUGE}/acknowledge", None),
         ("POST", f"{API}/{HUGE}/resolve", None),
         ("POST", f"{API}/{HUGE}/notes", {"note": "x"}),

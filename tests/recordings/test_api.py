@@ -473,6 +473,9 @@ async def test_huge_ids_and_far_dates_are_422_on_every_recording_route(
         "t": iso(now - timedelta(minutes=1)), "token": "x", "limit": "10",
     }  # fmt: skip
     cases = bad_inputs(rec_app, values)
+    int4 = str(2**31)  # the first id a PostgreSQL INTEGER column cannot hold
+    cases += [("GET", f"/api/v1/recordings/exports/{int4}", {}, None),
+              ("DELETE", f"/api/v1/recordings/locks/{int4}", {}, None)]  # fmt: skip
     assert len(cases) >= 40
     anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=rec_app), base_url="http://testserver")
     async with anonymous:

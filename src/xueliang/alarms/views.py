@@ -36,7 +36,7 @@ from xueliang.alarms.schemas import (
 from xueliang.alarms.workflow import Action
 from xueliang.alarms.ws import router as ws_router
 from xueliang.audit import service as audit
-from xueliang.core.bounds import MAX_ID, PathId, QueryId, StoredDatetime
+from xueliang.core.bounds import MAX_INT64, PathId, QueryId, StoredDatetime
 from xueliang.notify.hub import Hub
 
 router = APIRouter(prefix="/alarms", tags=["alarms"])
@@ -89,7 +89,7 @@ async def list_alarms(
     since: StoredDatetime | None = None,
     until: StoredDatetime | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0, le=MAX_ID),
+    offset: int = Query(default=0, ge=0, le=MAX_INT64),
 ) -> list[AlarmOut | AlarmStatusOut]:
     q = _query(state, kind, open, escalated, station_region_id, region_id, since, until)
     return [

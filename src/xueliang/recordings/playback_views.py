@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Response
 
 from xueliang.accounts.deps import Ctx
 from xueliang.accounts.policy import Permission
-from xueliang.core.bounds import MAX_ID, PathId, StoredDatetime
+from xueliang.core.bounds import MAX_INT64, PathId, StoredDatetime
 from xueliang.core.clock import as_utc
 from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound
@@ -26,7 +26,7 @@ from xueliang.recordings.runtime import RecordingsNode
 playback_router = APIRouter(prefix="/api/v1/playback", tags=["recordings"])
 
 PLAYBACK_PREFIX = "/api/v1/playback"
-Offset = Annotated[int, Path(ge=0, le=MAX_ID)]  # a byte offset in a segment file
+Offset = Annotated[int, Path(ge=0, le=MAX_INT64)]  # a byte offset in a segment file
 
 
 async def _views(ctx: AppContext, camera_id: int, lo: datetime, hi: datetime) -> list[playback.SegmentView]:

@@ -28,6 +28,7 @@ from xueliang.alarms import mobilization, service
 from xueliang.alarms.policy import may_handle_alarm
 from xueliang.alarms.push import audience_for
 from xueliang.alarms.render import alarm_out, status_out
+from xueliang.core.aio import first_done
 from xueliang.core.context import AppContext
 from xueliang.notify.hub import Event, Hub, Subscription
 
@@ -143,13 +144,8 @@ async def alarm_socket(ws: WebSocket) -> None:
     try:
         with sockets.watch(caller.user.id) as wake:
             await ws.send_text(await _hello(ctx, caller))
-            guard = asyncio.create_task(_guard(ctx, ws, caller, scope, wake, sockets.recheck_s))
-            tasks = [asyncio.create_task(_pump(ws, sub)), asyncio.create_task(_listen(ws)), guard]
-            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                    await task
+            guard = asyncio.ensure_future(_guard(ctx, ws, caller, scope, wake, sockets.recheck_s))
+            done = await first_done(_pump(ws, sub), _listen(ws), guard)
             for task in done:
                 with contextlib.suppress(Exception):  # the peer went away; nothing to tell it
                     task.result()

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from fastapi import Query, WebSocket
 from starlette.websockets import WebSocketState
 
+from xueliang.core.aio import first_done
 from xueliang.media.channel import Fragment, Gap, InitSegment, StatusNote, Viewer, ViewerClosed
 from xueliang.media.engine import CameraStatus, UnknownCamera
 from xueliang.media.live.base import (
@@ -144,18 +145,7 @@ class _WsStream:
         return True
 
     async def _run(self) -> tuple[int, str]:
-        tasks = [
-            asyncio.create_task(self._pump()),
-            asyncio.create_task(self._read()),
-            asyncio.create_task(self._guard()),
-            asyncio.create_task(self._watch()),
-        ]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        done = await first_done(self._pump(), self._read(), self._guard(), self._watch())
         for task in done:
             if not task.cancelled() and task.exception() is None:
                 return task.result()

@@ -14,6 +14,7 @@ from starlette.websockets import WebSocketState
 from xueliang.accounts.deps import CurrentCaller, Session, caller_from_websocket, require
 from xueliang.accounts.policy import Permission
 from xueliang.cameras import service as cameras
+from xueliang.core.aio import first_done
 from xueliang.core.context import AppContext
 from xueliang.media.engine import CameraHealth, HealthEvent, UnknownCamera
 from xueliang.media.plane.plane import MediaPlane, PlaneEvent
@@ -127,14 +128,7 @@ async def _send_events(
 async def _until_first_ends(*jobs: Coroutine[Any, Any, Any]) -> None:
     """Runs the jobs side by side until one of them ends, then cancels the others; a job's error other
     than the client going away is raised."""
-    tasks = [asyncio.ensure_future(job) for job in jobs]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    for task in done:
+    for task in await first_done(*jobs):
         error = task.exception()
         if error is not None and not isinstance(error, WebSocketDisconnect):
             raise error

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from xueliang.core.aio import first_done
 from xueliang.media.channel import Channel, Fragment, InitSegment, Viewer, ViewerClosed
 from xueliang.media.engine import MediaEngine, UnknownCamera
 from xueliang.media.errors import MediaProtocolError
@@ -420,14 +421,9 @@ class RtspRestreamer:
 
     async def _run(self, session: _Session, packager: RtpPackager) -> None:
         assert session.viewer is not None and session.live is not None
-        pump = asyncio.create_task(self._pump(session, session.viewer, packager))
-        guard = asyncio.create_task(self._guard(session, session.viewer))
-        try:
-            done, _ = await asyncio.wait({pump, guard}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            pump.cancel()
-            guard.cancel()
-            await asyncio.gather(pump, guard, return_exceptions=True)
+        done = await first_done(
+            self._pump(session, session.viewer, packager), self._guard(session, session.viewer)
+        )
         finished = next(iter(done))
         error = finished.exception()
         if error is not None:

@@ -22,6 +22,7 @@ from xueliang.accounts.schemas import (
     UserOut,
     UserPatch,
 )
+from xueliang.core.bounds import PathId
 from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound
 from xueliang.regions.models import Region
@@ -187,14 +188,14 @@ async def create_user(body: UserCreate, caller: CurrentCaller, ctx: Ctx, session
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-async def get_user(user_id: int, caller: CurrentCaller, session: Session) -> UserOut:
+async def get_user(user_id: PathId, caller: CurrentCaller, session: Session) -> UserOut:
     require(caller, Permission.manage_users)
     return user_out(*await _scoped_user(session, caller, user_id))
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
 async def patch_user(
-    user_id: int, body: UserPatch, caller: CurrentCaller, ctx: Ctx, session: Session
+    user_id: PathId, body: UserPatch, caller: CurrentCaller, ctx: Ctx, session: Session
 ) -> UserOut:
     require(caller, Permission.manage_users)
     user, region = await _scoped_user(session, caller, user_id)

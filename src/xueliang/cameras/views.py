@@ -11,6 +11,7 @@ from xueliang.cameras.events import CameraChanged
 from xueliang.cameras.models import Camera, CameraKind
 from xueliang.cameras.schemas import CameraAdminOut, CameraCreate, CameraFields, CameraOut, OpenOut
 from xueliang.cameras.streams import LiveStreams
+from xueliang.core.bounds import PathId, QueryId
 from xueliang.core.context import AppContext
 from xueliang.regions.models import Region
 
@@ -46,7 +47,7 @@ def camera_out(camera: Camera, region: Region, admin: bool = False) -> CameraOut
 async def list_cameras(
     caller: CurrentCaller,
     session: Session,
-    region_id: int | None = None,
+    region_id: QueryId | None = None,
     kind: CameraKind | None = None,
     q: str = Query(default="", max_length=100),
     public_view: bool | None = None,
@@ -62,13 +63,13 @@ async def list_cameras(
 
 
 @router.get("/cameras/{camera_id}", response_model=CameraOut | CameraAdminOut)
-async def get_camera(camera_id: int, caller: CurrentCaller, session: Session) -> CameraOut:
+async def get_camera(camera_id: PathId, caller: CurrentCaller, session: Session) -> CameraOut:
     camera, region = await service.get_camera(session, caller.principal, camera_id)
     return camera_out(camera, region, allows(caller.principal, Permission.manage_cameras))
 
 
 @router.post("/cameras/{camera_id}/open", response_model=OpenOut)
-async def open_camera(camera_id: int, caller: CurrentCaller, ctx: Ctx, session: Session) -> OpenOut:
+async def open_camera(camera_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session) -> OpenOut:
     """Grants a live view: audited, and answered with stream URLs carrying short-lived signed tokens."""
     camera, region = await service.open_camera(
         session, caller.principal, caller.actor, camera_id, ctx.clock.now()
@@ -82,7 +83,9 @@ async def open_camera(camera_id: int, caller: CurrentCaller, ctx: Ctx, session: 
 
 
 @router.post("/cameras/{camera_id}/token", response_model=OpenOut)
-async def refresh_stream_token(camera_id: int, caller: CurrentCaller, ctx: Ctx, session: Session) -> OpenOut:
+async def refresh_stream_token(
+    camera_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session
+) -> OpenOut:
     """Fresh stream URLs for a view already open (the policy is asked again; no new `camera.open`)."""
     camera, region = await service.get_camera(session, caller.principal, camera_id, Permission.view_live)
     return OpenOut(
@@ -120,7 +123,7 @@ async def create_camera(body: CameraCreate, caller: CurrentCaller, ctx: Ctx, ses
 
 @router.patch("/cameras/{camera_id}", response_model=CameraAdminOut)
 async def patch_camera(
-    camera_id: int, body: CameraFields, caller: CurrentCaller, ctx: Ctx, session: Session
+    camera_id: PathId, body: CameraFields, caller: CurrentCaller, ctx: Ctx, session: Session
 ) -> CameraOut:
     require(caller, Permission.manage_cameras)
     camera = await service.update_camera(
@@ -140,7 +143,7 @@ async def patch_camera(
 
 
 @router.delete("/cameras/{camera_id}", status_code=204)
-async def delete_camera(camera_id: int, caller: CurrentCaller, ctx: Ctx, session: Session) -> None:
+async def delete_camera(camera_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session) -> None:
     require(caller, Permission.manage_cameras)
     await service.delete_camera(session, caller.principal, caller.actor, camera_id, ctx.clock.now())
     ctx.events.publish(session, CameraChanged(camera_id))

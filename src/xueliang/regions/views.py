@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from xueliang.accounts.deps import CurrentCaller, Session
+from xueliang.core.bounds import PathId
 from xueliang.regions import service
 from xueliang.regions.models import Region
 from xueliang.regions.schemas import RegionOut
@@ -43,7 +44,7 @@ async def region_map(caller: CurrentCaller, session: Session) -> dict[str, Any]:
 
 
 @router.get("/regions/{region_id}", response_model=RegionOut)
-async def get_region(region_id: int, caller: CurrentCaller, session: Session) -> RegionOut:
+async def get_region(region_id: PathId, caller: CurrentCaller, session: Session) -> RegionOut:
     return region_out(
         await service.get_region(session, caller.principal, region_id), caller.principal.region_path
     )

@@ -39,6 +39,10 @@ async def test_admin_camera_lifecycle(login: Login) -> None:
         "/api/v1/cameras", json={**body, "gb_id": "51322300001329999002", "region_id": regions["513223102"]}
     )
     assert township.status_code == 422
+    too_big = await c.post(
+        "/api/v1/cameras", json={**body, "gb_id": "51322300001329999003", "region_id": 2**31}
+    )
+    assert too_big.status_code == 422 and "region_id" in too_big.json()["message"]
     assert (await c.delete(f"/api/v1/cameras/{cam_id}")).status_code == 204
     assert (await c.get(f"/api/v1/cameras/{cam_id}")).status_code == 404
     actions = [e["action"] for e in (await c.get("/api/v1/audit", params={"target_type": "camera"})).json()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from xueliang.cameras.models import CameraKind
+from xueliang.core.bounds import DbId
 
 
 class CameraOut(BaseModel):
@@ -53,7 +54,7 @@ class CameraFields(BaseModel):
 
 class CameraCreate(CameraFields):
     gb_id: str = Field(pattern=r"^\d{20}$")
-    region_id: int
+    region_id: DbId
 
 
 class OpenOut(BaseModel):

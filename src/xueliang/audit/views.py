@@ -13,6 +13,7 @@ from xueliang.accounts.deps import CurrentCaller, Session, require
 from xueliang.accounts.policy import Permission
 from xueliang.audit import service
 from xueliang.audit.models import AuditEvent
+from xueliang.core.bounds import MAX_INT64
 
 router = APIRouter(tags=["audit"])
 
@@ -44,7 +45,7 @@ async def list_audit(
     action: str = Query(default="", max_length=64),
     actor: str = Query(default="", max_length=64),
     target_type: str = Query(default="", max_length=32),
-    before_seq: int | None = None,
+    before_seq: int | None = Query(default=None, ge=1, le=MAX_INT64),
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> list[AuditOut]:
     """Newest first; page with `before_seq`."""

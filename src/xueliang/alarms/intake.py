@@ -135,12 +135,12 @@ class IntakeBatcher:
 async def _store_batch(
     session: AsyncSession, items: list[tuple[Press, Actor]], now: datetime
 ) -> list[IntakeResult]:
-    seen = await _seen(session, [p.uuid for p, _ in items])
+    seen = await service.alarms_by_uuid(session, [p.uuid for p, _ in items])
     foreign = [p for p, _ in items if p.uuid in seen and not service.same_sender(seen[p.uuid], p)]
     for press in foreign:  # another sender's UUID: stored under the sender's own key instead
         press.uuid = service.own_uuid(press)
     if foreign:
-        seen.update(await _seen(session, [p.uuid for p in foreign]))
+        seen.update(await service.alarms_by_uuid(session, [p.uuid for p in foreign]))
     keys = [p.sender_key for p, _ in items if p.sender_key]
     open_by_key: dict[str, Alarm] = {}
     if keys:
@@ -195,15 +195,6 @@ async def _store_batch(
         IntakeResult(alarm, created=kind == "raised", duplicate=kind == "duplicate")
         for kind, alarm, _, _ in plan
     ]
-
-
-async def _seen(session: AsyncSession, uuids: list[str]) -> dict[str, Alarm]:
-    rows = await session.execute(
-        select(AlarmPress.uuid, Alarm)
-        .join(Alarm, Alarm.id == AlarmPress.alarm_id)
-        .where(AlarmPress.uuid.in_(uuids))
-    )
-    return {uuid: alarm for uuid, alarm in rows.all()}
 
 
 async def _plan(

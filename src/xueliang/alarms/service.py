@@ -119,19 +119,21 @@ def own_uuid(press: Press) -> str:
     return str(uuid_mod.uuid5(_OWN_KEYS, f"{sender}|{press.uuid}"))
 
 
-async def _seen(session: AsyncSession, key: str) -> Alarm | None:
-    return (
-        await session.execute(
-            select(Alarm).join(AlarmPress, AlarmPress.alarm_id == Alarm.id).where(AlarmPress.uuid == key)
-        )
-    ).scalar_one_or_none()
+async def alarms_by_uuid(session: AsyncSession, uuids: list[str]) -> dict[str, Alarm]:
+    """The alarms that presses with these UUIDs were stored on (one or a batch of them)."""
+    rows = await session.execute(
+        select(AlarmPress.uuid, Alarm)
+        .join(Alarm, Alarm.id == AlarmPress.alarm_id)
+        .where(AlarmPress.uuid.in_(uuids))
+    )
+    return {uuid: alarm for uuid, alarm in rows.all()}
 
 
 async def _intake_once(session: AsyncSession, press: Press, actor: Actor, now: datetime) -> IntakeResult:
-    seen = await _seen(session, press.uuid)
+    seen = (await alarms_by_uuid(session, [press.uuid])).get(press.uuid)
     if seen is not None and not same_sender(seen, press):
         press.uuid = own_uuid(press)
-        seen = await _seen(session, press.uuid)
+        seen = (await alarms_by_uuid(session, [press.uuid])).get(press.uuid)
     if seen is not None:
         return IntakeResult(seen, created=False, duplicate=True)
     if press.sender_key:

@@ -12,7 +12,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 
 @db_app.command("upgrade")
-def db_upgrade(config: ConfigOpt = None, revision: str = "head") -> None:
+def db_upgrade(config: ConfigOpt = None, revision: str = "heads") -> None:
     """Apply schema migrations."""
     settings = settings_from(config)
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,11 @@ from xueliang.alarms.views import router as alarms_router
 from xueliang.audit.views import router as audit_router
 from xueliang.cameras.views import router as cameras_router
 from xueliang.core.errors import AppError
+from xueliang.gb28181.views import router as gb28181_router
+from xueliang.grid.views import router as grid_router
+from xueliang.hospital.views import router as hospital_router
 from xueliang.media.plane.health_views import router as health_router
+from xueliang.portal.views import router as portal_router
 from xueliang.recordings.views import router as recordings_router
 from xueliang.regions.views import router as regions_router
 
@@ -32,6 +36,10 @@ def api_router() -> APIRouter:
         cameras_router,
         audit_router,
         recordings_router,
+        grid_router,
+        portal_router,
+        hospital_router,
+        gb28181_router,
     ):
         router.include_router(sub)
     return router

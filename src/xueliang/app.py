@@ -24,8 +24,12 @@ from xueliang.core.db import Database
 from xueliang.core.heap import freeze_startup_heap
 from xueliang.core.lifecycle import StartupHook, Stop
 from xueliang.core.timers import TimerRunner, runner_hook
+from xueliang.gb28181 import runtime as gb28181_runtime
+from xueliang.grid import runtime as grid_runtime
+from xueliang.hospital import runtime as hospital_runtime
 from xueliang.media import runtime as media_runtime
 from xueliang.notify.hub import Hub
+from xueliang.portal import runtime as portal_runtime
 from xueliang.recordings import runtime as recordings_runtime
 from xueliang.recordings.playback_views import playback_router
 from xueliang.web.views import mount_web
@@ -76,6 +80,10 @@ def create_app(
         hooks += media_runtime.install(app, ctx, settings.media)
     hooks += recordings_runtime.install(ctx, settings.recording)
     hooks += alarms_runtime.install(ctx, settings.alarms)
+    hooks += grid_runtime.install(ctx, settings.grid)
+    hooks += portal_runtime.install(ctx, settings.portal)
+    hooks += hospital_runtime.install(ctx, settings.hospital)
+    hooks += gb28181_runtime.install(ctx, settings.gb28181)
     hooks.append(runner_hook(timers, loop=settings.timer_loop))  # last: every handler is registered
     hooks += extra_hooks
     app.state.startup_hooks = hooks

@@ -13,6 +13,10 @@ File form (every key optional; an unknown key is an error that names it):
     mqtt_host = "127.0.0.1"
     [xueliang.recording]    # RecordingSettings (recordings/config.py); env XUELIANG_RECORDING_<NAME>
     segment_seconds = 60
+    [xueliang.grid]         # GridSettings (grid/config.py); env XUELIANG_GRID_<NAME>
+    [xueliang.portal]       # PortalSettings (portal/config.py); env XUELIANG_PORTAL_<NAME>
+    [xueliang.hospital]     # HospitalSettings (hospital/config.py); env XUELIANG_HOSPITAL_<NAME>
+    [xueliang.gb28181]      # Gb28181Settings (gb28181/config.py); env XUELIANG_GB28181_<NAME>
 """
 
 from __future__ import annotations
@@ -29,7 +33,11 @@ from pydantic_settings import BaseSettings
 from xueliang.accounts.config import AccountSettings
 from xueliang.alarms.config import AlarmSettings
 from xueliang.core.settings import NodeSettings
+from xueliang.gb28181.config import Gb28181Settings
+from xueliang.grid.config import GridSettings
+from xueliang.hospital.config import HospitalSettings
 from xueliang.media.config import MediaSettings
+from xueliang.portal.config import PortalSettings
 from xueliang.recordings.config import RecordingSettings
 
 S = TypeVar("S", bound=BaseSettings)
@@ -40,10 +48,23 @@ class Settings(NodeSettings):
     media: MediaSettings = Field(default_factory=MediaSettings)
     alarms: AlarmSettings = Field(default_factory=AlarmSettings)
     recording: RecordingSettings = Field(default_factory=RecordingSettings)
+    grid: GridSettings = Field(default_factory=GridSettings)
+    portal: PortalSettings = Field(default_factory=PortalSettings)
+    hospital: HospitalSettings = Field(default_factory=HospitalSettings)
+    gb28181: Gb28181Settings = Field(default_factory=Gb28181Settings)
 
     def sections(self) -> list[BaseSettings]:
         """Each domain's section, registered as a service so the domain reads only its own."""
-        return [self.accounts, self.media, self.alarms, self.recording]
+        return [
+            self.accounts,
+            self.media,
+            self.alarms,
+            self.recording,
+            self.grid,
+            self.portal,
+            self.hospital,
+            self.gb28181,
+        ]
 
 
 SECTIONS: dict[str, type[BaseSettings]] = {
@@ -51,6 +72,10 @@ SECTIONS: dict[str, type[BaseSettings]] = {
     "media": MediaSettings,
     "alarms": AlarmSettings,
     "recording": RecordingSettings,
+    "grid": GridSettings,
+    "portal": PortalSettings,
+    "hospital": HospitalSettings,
+    "gb28181": Gb28181Settings,
 }
 
 

@@ -14,7 +14,10 @@ from xueliang.accounts.policy import Principal
 from xueliang.audit import service as audit
 from xueliang.audit.service import SYSTEM
 from xueliang.cameras import service as cameras
+from xueliang.grid import seed as grid_seed
+from xueliang.hospital import seed as hospital_seed
 from xueliang.nodes.models import Node
+from xueliang.portal import seed as portal_seed
 from xueliang.regions import geojson_import
 from xueliang.regions.models import Household, Region
 from xueliang.seed.demo import DEMO_PASSWORD, DemoCounty, build
@@ -99,6 +102,9 @@ async def seed_demo(session: AsyncSession, *, now: datetime, rtsp_base: str) -> 
             now=now,
             audit_it=False,
         )
+    # Each feature domain's demo data, written from what the database now holds.
+    for domain_seed in (grid_seed.seed_demo, portal_seed.seed_demo, hospital_seed.seed_demo):
+        await domain_seed(session, now=now)
     await audit.append(
         session,
         SYSTEM,

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import websockets
 
+from tests.support.hls import first_segment
 from tests.support.node import Node
 from tests.support.waits import wait_for
 from xueliang.media.sim.marker import decode_marker
@@ -104,6 +105,27 @@ def test_token_is_bound_to_camera_and_unforgeable(node: Node) -> None:
     assert asyncio.run(close_code(f"/api/v1/live/{mine['id']}/ws?token={tampered}")) in (4401, 401)
     hls = httpx.get(f"{node.url}/api/v1/live/{other_id}/hls/index.m3u8?token={token}")
     assert hls.status_code == 403
+
+
+def test_plain_hls_players_play_on_their_first_request(node: Node) -> None:
+    """A set-top box player or FFmpeg asks once for the playlist of a camera nobody has opened yet; the
+    answer must already list a whole segment (not only LL-HLS parts), or the player gives up."""
+    op = node.client("op-qingxi")
+    wait_for(lambda: list(statuses(node.client("admin")).values()).count("online") == 4, 60, "cameras online")
+    cams = op.get("/api/v1/cameras", params={"enabled": True}).json()
+    plain_cam, ffmpeg_cam = cams[-1], cams[-2]  # test_hls_plays_in_ffmpeg below opens cams[0]
+
+    started = time.monotonic()
+    streams = op.post(f"/api/v1/cameras/{plain_cam['id']}/open").json()["streams"]
+    playlist, mp4 = first_segment(node.url + streams["hls"])
+    assert all(0 < duration <= 10 for duration, _ in playlist.segments)
+    assert markers_in(mp4) == {number_of(plain_cam["gb_id"])}
+    print(f"plain HLS client: first frame {time.monotonic() - started:.2f} s after opening")  # -s shows it
+
+    streams = op.post(f"/api/v1/cameras/{ffmpeg_cam['id']}/open").json()["streams"]
+    with av.open(node.url + streams["hls"], timeout=15) as container:
+        frame = next(container.decode(video=0))
+        assert decode_marker(frame.to_ndarray(format="rgb24")) == number_of(ffmpeg_cam["gb_id"])
 
 
 def test_hls_plays_in_ffmpeg(node: Node) -> None:

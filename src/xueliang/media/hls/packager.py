@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from xueliang.media.channel import Fragment, InitSegment
@@ -161,11 +162,22 @@ class HlsPackager:
         """The media sequence number of the newest segment listed (complete or open), -1 if none."""
         return self.next_msn - 1
 
+    def has_complete_segment(self) -> bool:
+        return bool(self.segments)
+
     async def wait_for(self, msn: int, part: int | None, within: float) -> bool:
         """Block until `has(msn, part)`; False on timeout or when the packager closes first."""
+        return await self._wait(lambda: self.has(msn, part), within)
+
+    async def wait_for_complete_segment(self, within: float) -> bool:
+        """Block until a whole segment is listed: what a plain (not low-latency) HLS player needs from its
+        first playlist, or it finds no segment and gives up."""
+        return await self._wait(self.has_complete_segment, within)
+
+    async def _wait(self, ready: Callable[[], bool], within: float) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        while not self.has(msn, part):
+        while not ready():
             remaining = deadline - loop.time()
             if self.closed or remaining <= 0:
                 return False
@@ -173,7 +185,7 @@ class HlsPackager:
                 async with asyncio.timeout(remaining):  # not wait_for: 3.11's can eat a cancel
                     await self._changed.wait()
             except TimeoutError:
-                return self.has(msn, part)
+                return ready()
         return True
 
     def segment_data(self, msn: int) -> bytes | None:

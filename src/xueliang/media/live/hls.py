@@ -18,6 +18,10 @@ from xueliang.media.hls import HlsPackager, render_playlist
 from xueliang.media.live.base import CLOSE_FORBIDDEN, CLOSE_UNKNOWN, Denied, GatewayBase, LiveSession
 from xueliang.media.tokens import StreamClaims
 
+# How long a plain playlist request may wait for the first whole segment: one GOP of the slowest
+# cameras we expect (10 s keyframe interval), beyond the LL-HLS blocking bound.
+FIRST_SEGMENT_WAIT = 10.0
+
 
 class HlsRoutes(GatewayBase):
     """The gateway's HLS routes, their sessions (a user watching a camera from one address) and the
@@ -87,8 +91,16 @@ class HlsRoutes(GatewayBase):
             return PlainTextResponse("_HLS_part needs _HLS_msn", status_code=400)
         if hls_msn is not None and hls_msn > packager.last_msn() + 2:
             return PlainTextResponse("_HLS_msn is too far ahead", status_code=400)
-        msn, part = (hls_msn, hls_part) if hls_msn is not None else (0, 0)
-        if not await packager.wait_for(msn, part, self._block_timeout(packager)):
+        if hls_msn is not None:
+            ready = await packager.wait_for(hls_msn, hls_part, self._block_timeout(packager))
+        else:
+            # A plain request (no LL-HLS parameters): set-top box players and FFmpeg read only whole
+            # segments and give up on a playlist of parts, so hold it until the first segment is whole.
+            # It starts at the cached keyframe and closes at the next one, so this is at most one GOP.
+            ready = await packager.wait_for_complete_segment(
+                max(self._block_timeout(packager), FIRST_SEGMENT_WAIT)
+            )
+        if not ready:
             return PlainTextResponse("not available yet", status_code=503, headers={"Retry-After": "1"})
         text = render_playlist(packager, f"?token={token}")
         return self._media(request, text.encode(), "application/vnd.apple.mpegurl", "no-cache")

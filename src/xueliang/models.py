@@ -16,6 +16,23 @@ from xueliang.audit.models import AuditEvent
 from xueliang.cameras.models import Camera
 from xueliang.core.db import Base
 from xueliang.core.timers import Timer
+from xueliang.grid.models import (
+    CarePerson,
+    CheckIn,
+    Checkpoint,
+    GridNotice,
+    GridTask,
+    Incident,
+    IncidentEvent,
+    IncidentPhoto,
+    OkAnswer,
+    PatrolRoute,
+    PatrolTour,
+    RouteRun,
+    TourMark,
+    TourRun,
+    Visit,
+)
 from xueliang.nodes.models import Node
 from xueliang.recordings.models import EvidenceLock, RecordingExport, RecordingGap, RecordingSegment
 from xueliang.regions.models import Household, Place, Region
@@ -29,19 +46,34 @@ __all__ = [
     "AuthSession",
     "Base",
     "Camera",
+    "CarePerson",
+    "CheckIn",
+    "Checkpoint",
     "EvidenceLock",
+    "GridNotice",
+    "GridTask",
     "GuardAssignment",
     "GuardPoint",
     "Household",
+    "Incident",
+    "IncidentEvent",
+    "IncidentPhoto",
     "Mobilization",
     "MobilizationTask",
     "Node",
+    "OkAnswer",
+    "PatrolRoute",
+    "PatrolTour",
     "Place",
     "RecordingExport",
     "RecordingGap",
     "RecordingSegment",
     "Region",
+    "RouteRun",
     "StationConfig",
     "Timer",
+    "TourMark",
+    "TourRun",
     "User",
+    "Visit",
 ]

@@ -28,6 +28,12 @@ class Permission(enum.StrEnum):
     read_regions = "read_regions"
     raise_alarm = "raise_alarm"
     handle_alarms = "handle_alarms"
+    # grid management (issue 16): walk routes and visit; plan routes, tours and handle reports; read
+    # the care registry (scope narrowed further in grid/policy.py); report a field incident
+    patrol = "patrol"
+    manage_grid = "manage_grid"
+    read_care = "read_care"
+    report_incident = "report_incident"
 
 
 # What each role may do at all; the region scope then narrows where.
@@ -42,6 +48,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.control_ptz,
             Permission.read_regions,
             Permission.handle_alarms,
+            Permission.manage_grid,
+            Permission.read_care,
+            Permission.report_incident,
         }
     ),
     Role.duty_officer: frozenset(
@@ -53,10 +62,21 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.read_regions,
             Permission.handle_alarms,
             Permission.raise_alarm,
+            Permission.manage_grid,
+            Permission.read_care,
+            Permission.report_incident,
         }
     ),
     Role.grid_worker: frozenset(
-        {Permission.list_cameras, Permission.view_live, Permission.read_regions, Permission.raise_alarm}
+        {
+            Permission.list_cameras,
+            Permission.view_live,
+            Permission.read_regions,
+            Permission.raise_alarm,
+            Permission.patrol,
+            Permission.read_care,
+            Permission.report_incident,
+        }
     ),
     Role.volunteer: frozenset({Permission.read_regions, Permission.raise_alarm}),
     Role.resident: frozenset(

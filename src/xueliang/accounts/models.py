@@ -19,6 +19,7 @@ class Role(enum.StrEnum):
     volunteer = "volunteer"
     resident = "resident"
     auditor = "auditor"
+    hospital_staff = "hospital_staff"  # county hospital staff, linked to one hospital (hospital domain)
 
 
 class User(Base):

@@ -34,6 +34,10 @@ class Permission(enum.StrEnum):
     manage_grid = "manage_grid"
     read_care = "read_care"
     report_incident = "report_incident"
+    # hospital booking (issue 17): hold and book places for a household; run a hospital's sessions,
+    # day lists and attendance (scoped to the staff's hospital in hospital/policy.py)
+    book_hospital = "book_hospital"
+    manage_hospital = "manage_hospital"
 
 
 # What each role may do at all; the region scope then narrows where.
@@ -76,13 +80,21 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.patrol,
             Permission.read_care,
             Permission.report_incident,
+            Permission.book_hospital,
         }
     ),
     Role.volunteer: frozenset({Permission.read_regions, Permission.raise_alarm}),
     Role.resident: frozenset(
-        {Permission.list_cameras, Permission.view_live, Permission.read_regions, Permission.raise_alarm}
+        {
+            Permission.list_cameras,
+            Permission.view_live,
+            Permission.read_regions,
+            Permission.raise_alarm,
+            Permission.book_hospital,
+        }
     ),
     Role.auditor: frozenset({Permission.read_audit, Permission.read_regions}),
+    Role.hospital_staff: frozenset({Permission.manage_hospital}),
 }
 
 

@@ -27,6 +27,7 @@ ROLE_LEVELS: dict[Role, set[RegionLevel]] = {
     Role.volunteer: {RegionLevel.village},
     Role.resident: {RegionLevel.village},
     Role.grid_worker: {RegionLevel.village, RegionLevel.grid},
+    Role.hospital_staff: {RegionLevel.county},
 }
 
 

@@ -16,6 +16,7 @@ from xueliang.audit.models import AuditEvent
 from xueliang.cameras.models import Camera
 from xueliang.core.db import Base
 from xueliang.core.timers import Timer
+from xueliang.gb28181.models import GbChannel, GbDevice
 from xueliang.grid.models import (
     CarePerson,
     CheckIn,
@@ -34,6 +35,19 @@ from xueliang.grid.models import (
     Visit,
 )
 from xueliang.nodes.models import Node
+from xueliang.portal.models import (
+    EditorScope,
+    NoticeRead,
+    PortalDepartment,
+    PortalJob,
+    PortalMarket,
+    PortalNotice,
+    PortalPrice,
+    PortalProduct,
+    PortalService,
+    PriceAlert,
+    PriceSubscription,
+)
 from xueliang.recordings.models import EvidenceLock, RecordingExport, RecordingGap, RecordingSegment
 from xueliang.regions.models import Household, Place, Region
 
@@ -49,7 +63,10 @@ __all__ = [
     "CarePerson",
     "CheckIn",
     "Checkpoint",
+    "EditorScope",
     "EvidenceLock",
+    "GbChannel",
+    "GbDevice",
     "GridNotice",
     "GridTask",
     "GuardAssignment",
@@ -61,10 +78,20 @@ __all__ = [
     "Mobilization",
     "MobilizationTask",
     "Node",
+    "NoticeRead",
     "OkAnswer",
     "PatrolRoute",
     "PatrolTour",
     "Place",
+    "PortalDepartment",
+    "PortalJob",
+    "PortalMarket",
+    "PortalNotice",
+    "PortalPrice",
+    "PortalProduct",
+    "PortalService",
+    "PriceAlert",
+    "PriceSubscription",
     "RecordingExport",
     "RecordingGap",
     "RecordingSegment",

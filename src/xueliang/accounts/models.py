@@ -20,6 +20,7 @@ class Role(enum.StrEnum):
     resident = "resident"
     auditor = "auditor"
     hospital_staff = "hospital_staff"  # county hospital staff, linked to one hospital (hospital domain)
+    portal_editor = "portal_editor"  # portal content, scoped to departments or the county (portal domain)
 
 
 class User(Base):

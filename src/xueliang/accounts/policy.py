@@ -38,6 +38,10 @@ class Permission(enum.StrEnum):
     # day lists and attendance (scoped to the staff's hospital in hospital/policy.py)
     book_hospital = "book_hospital"
     manage_hospital = "manage_hospital"
+    # TV service portal (issue 17): edit services, jobs, the directory and prices (scoped to the
+    # editor's departments in portal/policy.py); publish notices to one's own area
+    manage_portal = "manage_portal"
+    publish_notices = "publish_notices"
 
 
 # What each role may do at all; the region scope then narrows where.
@@ -55,6 +59,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.manage_grid,
             Permission.read_care,
             Permission.report_incident,
+            Permission.publish_notices,
         }
     ),
     Role.duty_officer: frozenset(
@@ -69,6 +74,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.manage_grid,
             Permission.read_care,
             Permission.report_incident,
+            Permission.publish_notices,
         }
     ),
     Role.grid_worker: frozenset(
@@ -95,6 +101,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.auditor: frozenset({Permission.read_audit, Permission.read_regions}),
     Role.hospital_staff: frozenset({Permission.manage_hospital}),
+    Role.portal_editor: frozenset({Permission.manage_portal}),
 }
 
 

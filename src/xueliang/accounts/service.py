@@ -28,6 +28,7 @@ ROLE_LEVELS: dict[Role, set[RegionLevel]] = {
     Role.resident: {RegionLevel.village},
     Role.grid_worker: {RegionLevel.village, RegionLevel.grid},
     Role.hospital_staff: {RegionLevel.county},
+    Role.portal_editor: {RegionLevel.county},
 }
 
 

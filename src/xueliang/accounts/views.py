@@ -37,6 +37,7 @@ LANDING = {
     Role.grid_worker: "/m",
     Role.volunteer: "/m",
     Role.resident: "/m",
+    Role.portal_editor: "/",
 }
 ALLOWED_NEXT = ("/", "/tv", "/m", "/audit", "/admin", "/alarms")
 

@@ -59,7 +59,8 @@ class PlaneRtspAccess:
     async def digest_user(self, username: str) -> tuple[int, str] | None:
         if not username or len(username) > 64:
             return None
-        async with self.plane.ctx.db.session() as session:
+        # Anyone may ask, before any credential is checked: only read, never queue for the writer turn.
+        async with self.plane.ctx.db.read_session() as session:
             user = (await session.scalars(select(User).where(User.username == username))).first()
             if user is None or user.disabled:
                 return None

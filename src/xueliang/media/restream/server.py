@@ -316,11 +316,13 @@ class RtspRestreamer:
         creds = self.digest.credentials(request.headers.get("Authorization"))
         if creds is None or creds.scheme != "digest":
             raise Denied(401, "credentials required")
+        if not self.digest.well_formed(creds):
+            raise Denied(401, "malformed credentials")  # before the user lookup: nothing odd reaches it
         found = await self.access.digest_user(creds.params.get("username", ""))
         if found is None:
             raise Denied(401, "unknown user")
         user_id, password = found
-        verdict = self.digest.verify(request.method, creds, password)
+        verdict = self.digest.verify(request.method, creds, password, request.uri)
         if verdict != "ok":
             raise Denied(
                 401, "wrong password" if verdict == "denied" else "stale nonce", stale=verdict == "stale"

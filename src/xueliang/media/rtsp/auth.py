@@ -205,17 +205,28 @@ class ClientAuth:
 
 
 AuthResult = Literal["ok", "stale", "denied"]
+_DIGEST_FIELDS = ("username", "realm", "nonce", "uri", "response")
+_QOP_FIELDS = ("qop", "nc", "cnonce")
 
 
 class DigestRealm:
     """Server side of Digest MD5 (qop=auth) for any number of users: stateless nonces (time + HMAC)
     that expire, and the check of a response against the password the caller looked up. Kept apart
-    from the user store so a server can fetch the password asynchronously (e.g. from a database)."""
+    from the user store so a server can fetch the password asynchronously (e.g. from a database).
 
-    def __init__(self, realm: str = "Xueliang", nonce_ttl: float = 300.0) -> None:
+    A response is bound to its request: its `uri` must be the request's, and its nonce count `nc` must
+    grow with every use of a nonce, so a captured header opens neither another camera nor the same one
+    again (RFC 7616 §3.3, §5.12). The counts live in memory for the nonce's lifetime (`max_nonces` at
+    most; the oldest are forgotten first, which only makes their clients ask for a new nonce).
+    Anything malformed (missing fields, non-ASCII values, a bad nonce) is `denied`, never raised."""
+
+    def __init__(self, realm: str = "Xueliang", nonce_ttl: float = 300.0, max_nonces: int = 10_000) -> None:
         self.realm = realm
         self.nonce_ttl = nonce_ttl
+        self.max_nonces = max_nonces
         self._secret = secrets.token_bytes(32)
+        self._counts: dict[str, tuple[int, int]] = {}  # nonce -> (highest nc accepted, issued µs)
+        self._floor_us = 0  # nonces issued up to then whose count was forgotten early are stale
 
     def _sign(self, stamp: str) -> str:
         return hmac.new(self._secret, stamp.encode(), hashlib.sha256).hexdigest()[:32]
@@ -238,19 +249,53 @@ class DigestRealm:
             return None
         return creds[0] if len(creds) == 1 else None
 
-    def verify(self, method: str, creds: Challenge, password: str) -> AuthResult:
-        """Check Digest credentials (from `credentials`) against the user's password; `stale` asks the
-        client to retry with a new nonce. The caller has matched `creds.params["username"]`."""
-        if creds.scheme != "digest":
+    @staticmethod
+    def well_formed(creds: Challenge) -> bool:
+        """Digest credentials with every field they need (qop, nc and cnonce together or none of them,
+        RFC 2069 clients such as live555/VLC send none), all ASCII but the (printable) username: what a
+        server may check before it looks the user up."""
+        p = creds.params
+        if creds.scheme != "digest" or any(name not in p for name in _DIGEST_FIELDS):
+            return False
+        extra = [name in p for name in _QOP_FIELDS]
+        if any(extra) and not all(extra):
+            return False
+        username = p["username"]
+        if not username or len(username) > 256 or not username.isprintable():
+            return False
+        present = [name for name in (*_DIGEST_FIELDS[1:], *_QOP_FIELDS) if name in p]
+        return all(p[name].isascii() and p[name].isprintable() for name in present)
+
+    def _issued_us(self, nonce: str) -> int | None:
+        """When one of our nonces was issued (µs since the epoch), or None if it is not ours."""
+        if not nonce.isascii() or len(nonce) <= 32 or len(nonce) > 64:
+            return None
+        stamp, mac = nonce[:-32], nonce[-32:]
+        if not hmac.compare_digest(self._sign(stamp).encode(), mac.encode()):
+            return None
+        try:
+            return int(stamp, 16)
+        except ValueError:
+            return None
+
+    def verify(self, method: str, creds: Challenge, password: str, uri: str | None = None) -> AuthResult:
+        """Check Digest credentials (from `credentials`) against the user's password for a request of
+        `method` on `uri` (the request line's); `stale` asks the client to retry with a new nonce. The
+        caller has matched `creds.params["username"]`. An accepted response uses up its nonce count;
+        without qop (RFC 2069) there is no count, so a nonce answers one request per method and URI."""
+        if not self.well_formed(creds):
             return "denied"
         p = creds.params
-        nonce = p.get("nonce", "")
-        if len(nonce) <= 32 or not hmac.compare_digest(self._sign(nonce[:-32]), nonce[-32:]):
+        if uri is not None and p["uri"] != uri:
             return "denied"
-        if p.get("realm") != self.realm or "uri" not in p or "username" not in p:
+        nonce, qop = p["nonce"], p.get("qop")
+        issued_us = self._issued_us(nonce)
+        if issued_us is None or p["realm"] != self.realm:
             return "denied"
-        qop = p.get("qop")
         if qop not in (None, "auth") or p.get("algorithm", "MD5").upper() != "MD5":
+            return "denied"
+        nc_text = p.get("nc", "00000001")
+        if len(nc_text) != 8 or any(c not in "0123456789abcdefABCDEF" for c in nc_text):
             return "denied"
         expected = digest_response(
             algorithm="MD5",
@@ -264,15 +309,32 @@ class DigestRealm:
             nc=p.get("nc", ""),
             cnonce=p.get("cnonce", ""),
         )
-        if not hmac.compare_digest(expected, p.get("response", "")):
+        if not hmac.compare_digest(expected.encode(), p["response"].lower().encode()):
             return "denied"
-        try:
-            issued_us = int(nonce[:-32], 16)
-        except ValueError:
-            return "denied"
-        if time.time_ns() // 1000 - issued_us > self.nonce_ttl * 1_000_000:
+        now_us = time.time_ns() // 1000
+        if now_us - issued_us > self.nonce_ttl * 1_000_000:
             return "stale"
+        key = nonce if qop else f"{nonce} {method} {p['uri']}"
+        if key not in self._counts and issued_us <= self._floor_us:
+            return "stale"  # its count was forgotten to bound memory: a replay cannot be told apart
+        nc = int(nc_text, 16)
+        if nc <= self._counts.get(key, (0, 0))[0]:
+            return "denied"  # a replayed (or reordered) header
+        self._counts.pop(key, None)
+        self._counts[key] = (nc, issued_us)  # newest use last
+        self._forget_old(now_us)
         return "ok"
+
+    def _forget_old(self, now_us: int) -> None:
+        ttl_us = self.nonce_ttl * 1_000_000
+        while self._counts:
+            oldest = next(iter(self._counts))
+            issued = self._counts[oldest][1]
+            if len(self._counts) <= self.max_nonces and now_us - issued <= ttl_us:
+                return
+            del self._counts[oldest]
+            if now_us - issued <= ttl_us:
+                self._floor_us = max(self._floor_us, issued)
 
 
 class ServerAuth:
@@ -315,8 +377,9 @@ class ServerAuth:
         password_ok = hmac.compare_digest(password.encode(), self.password.encode())
         return "ok" if user_ok and password_ok else "denied"
 
-    def check(self, method: str, authorization: str | None) -> AuthResult:
-        """Verify an Authorization value; `stale` asks the client to retry with a new nonce."""
+    def check(self, method: str, authorization: str | None, uri: str | None = None) -> AuthResult:
+        """Verify an Authorization value for a request on `uri`; `stale` asks the client to retry with a
+        new nonce."""
         creds = self.digest.credentials(authorization)
         if creds is None:
             return "denied"
@@ -324,4 +387,4 @@ class ServerAuth:
             return self._check_basic(creds.params.get("token68", ""))
         if creds.params.get("username") != self.username:
             return "denied"
-        return self.digest.verify(method, creds, self.password)
+        return self.digest.verify(method, creds, self.password, uri)

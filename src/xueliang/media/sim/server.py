@@ -317,7 +317,7 @@ class RtspSimulator:
         if method == "OPTIONS":
             return serving.options()
         if self.auth is not None:
-            verdict = self.auth.check(method, request.headers.get("Authorization"))
+            verdict = self.auth.check(method, request.headers.get("Authorization"), request.uri)
             if verdict != "ok":
                 return serving.unauthorized(self.auth.challenges(stale=verdict == "stale"))
         ident = serving.session_id(request)

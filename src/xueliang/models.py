@@ -34,6 +34,17 @@ from xueliang.grid.models import (
     TourRun,
     Visit,
 )
+from xueliang.hospital.models import (
+    Hospital,
+    HospitalBlock,
+    HospitalBooking,
+    HospitalDepartment,
+    HospitalDoctor,
+    HospitalMessage,
+    HospitalPlace,
+    HospitalSession,
+    HospitalStaff,
+)
 from xueliang.nodes.models import Node
 from xueliang.portal.models import (
     EditorScope,
@@ -71,6 +82,15 @@ __all__ = [
     "GridTask",
     "GuardAssignment",
     "GuardPoint",
+    "Hospital",
+    "HospitalBlock",
+    "HospitalBooking",
+    "HospitalDepartment",
+    "HospitalDoctor",
+    "HospitalMessage",
+    "HospitalPlace",
+    "HospitalSession",
+    "HospitalStaff",
     "Household",
     "Incident",
     "IncidentEvent",

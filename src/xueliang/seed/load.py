@@ -14,6 +14,7 @@ from xueliang.accounts.policy import Principal
 from xueliang.audit import service as audit
 from xueliang.audit.service import SYSTEM
 from xueliang.cameras import service as cameras
+from xueliang.grid import coverage_seed
 from xueliang.grid import seed as grid_seed
 from xueliang.hospital import seed as hospital_seed
 from xueliang.nodes.models import Node
@@ -103,7 +104,12 @@ async def seed_demo(session: AsyncSession, *, now: datetime, rtsp_base: str) -> 
             audit_it=False,
         )
     # Each feature domain's demo data, written from what the database now holds.
-    for domain_seed in (grid_seed.seed_demo, portal_seed.seed_demo, hospital_seed.seed_demo):
+    for domain_seed in (
+        coverage_seed.seed_demo,
+        grid_seed.seed_demo,
+        portal_seed.seed_demo,
+        hospital_seed.seed_demo,
+    ):
         await domain_seed(session, now=now)
     await audit.append(
         session,

@@ -10,6 +10,7 @@ import sys
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 from rich.table import Table
 from uvicorn.config import STARTUP_FAILURE
@@ -26,19 +27,27 @@ from xueliang.seed.load import demo_logins, seed_demo
 console = Console()
 
 
-def serve_forever(settings: Settings) -> None:
-    app = create_app(settings, freeze_heap=True)
-    config = uvicorn.Config(
+def uvicorn_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    """How `serve` runs uvicorn. X-Forwarded-For and -Proto are believed only from the reverse proxies
+    in `accounts.trusted_proxies` (uvicorn's own default would trust 127.0.0.1, or $FORWARDED_ALLOW_IPS),
+    so the access log and the app see the real client (the login throttle counts per address)."""
+    trusted = settings.accounts.trusted_proxies
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level="info",
-        proxy_headers=False,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=list(trusted) if trusted else "",
         ws_max_size=1 << 20,
         ws_per_message_deflate=False,  # compressing video fragments costs CPU and saves nothing
         timeout_graceful_shutdown=10,  # a connection that never ends cannot hold a stop for longer
     )
-    server = QuietServer(config)
+
+
+def serve_forever(settings: Settings) -> None:
+    app = create_app(settings, freeze_heap=True)
+    server = QuietServer(uvicorn_config(app, settings))
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     if not server.started:

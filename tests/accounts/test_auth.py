@@ -83,7 +83,9 @@ async def fresh_app(fresh_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
         make_settings(
             fresh_url,
             tmp_path,
-            accounts=AccountSettings(login_max_failures_per_account=3, login_max_failures_per_address=5),
+            accounts=AccountSettings(
+                login_free_failures_per_account=3, login_free_failures_per_address=5, login_delay_first_s=60
+            ),
         ),
         migrate_on_start=False,
     )
@@ -102,14 +104,14 @@ async def test_login_rate_limited_per_account_and_address(fresh_app: FastAPI) ->
         for _ in range(3):
             r = await a.post("/api/v1/auth/login", json={"username": "gw-01", "password": "wrong-password"})
             assert r.status_code == 401
-        # The account is now locked, even with the right password, from any address.
+        # The account must now wait (a minute here) before its next try, from any address.
         r = await b.post("/api/v1/auth/login", json={"username": "gw-01", "password": "xueliang-demo"})
         assert r.status_code == 429 and r.json()["code"] == "login_locked"
         # Other accounts are still fine from b ...
         assert (
             await b.post("/api/v1/auth/login", json={"username": "gw-02", "password": "xueliang-demo"})
         ).status_code == 200
-        # ... but address a is locked after 5 failures across accounts.
+        # ... but address a must wait after 5 failures across accounts.
         for name in ("gw-03", "gw-04"):
             await a.post("/api/v1/auth/login", json={"username": name, "password": "wrong-password"})
         r = await a.post("/api/v1/auth/login", json={"username": "gw-05", "password": "xueliang-demo"})

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -12,6 +14,25 @@ class AccountSettings(BaseSettings):
 
     session_hours: int = Field(default=12, gt=0)  # lifetime of a login
     cookie_secure: bool = False  # the session cookie only over HTTPS (set it behind a TLS proxy)
-    login_max_failures_per_account: int = Field(default=5, gt=0)  # within login_window_seconds
-    login_max_failures_per_address: int = Field(default=20, gt=0)
+    # Failed logins slow the next try (accounts/throttle.py): after `free` failures the next waits
+    # login_delay_first_s, doubling per failure up to the cap; failures older than the window are forgotten.
+    login_free_failures_per_account: int = Field(default=3, ge=0)  # since the last successful login
+    login_free_failures_per_address: int = Field(default=10, ge=0)
+    login_delay_first_s: float = Field(default=1.0, gt=0, le=3600)
+    # the longest the right password is ever refused (per account; an address waits at most the other)
+    login_delay_max_account_s: float = Field(default=30.0, gt=0, le=3600)
+    login_delay_max_address_s: float = Field(default=60.0, gt=0, le=3600)
     login_window_seconds: int = Field(default=900, gt=0)
+    # Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For names the client; anyone else's is
+    # ignored. `serve` hands them to uvicorn as forwarded_allow_ips.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted_proxies: {item!r} is not an IP address or network") from exc
+        return [item.strip() for item in value]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
+import ipaddress
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -12,6 +14,7 @@ from fastapi import Depends, Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts import service, session_cache
+from xueliang.accounts.config import AccountSettings
 from xueliang.accounts.models import AuthSession, User
 from xueliang.accounts.policy import Permission, Principal, allows
 from xueliang.audit.service import Actor
@@ -56,8 +59,43 @@ class Caller:
         return Actor(self.user.id, self.user.username, self.address)
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else ""
+@functools.lru_cache(maxsize=8)
+def _networks(trusted: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in trusted)
+
+
+def _is_trusted(host: str, trusted: tuple[str, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(host.strip().removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return False
+    return any(ip in net for net in _networks(trusted))
+
+
+def forwarded_client(peer: str, forwarded_for: list[str], trusted: tuple[str, ...]) -> str:
+    """The client behind trusted proxies: X-Forwarded-For is read only when the peer is one of them,
+    from the right (the nearest hop), skipping trusted hops; the first other one is the client.
+    Anything the client itself wrote further left is never believed."""
+    if not trusted or not forwarded_for or not _is_trusted(peer, trusted):
+        return peer
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            return hop[:64]
+    return hops[0][:64] if hops else peer
+
+
+def client_address(request: Request | WebSocket) -> str:
+    """The caller's address for audit rows and login throttling: the peer, or the client named by a
+    trusted reverse proxy (AccountSettings.trusted_proxies)."""
+    peer = request.client.host if request.client else ""
+    trusted = tuple(get_ctx_any(request).services.require(AccountSettings).trusted_proxies)
+    return forwarded_client(peer, request.headers.getlist("x-forwarded-for"), trusted)
+
+
+def get_ctx_any(connection: Request | WebSocket) -> AppContext:
+    ctx: AppContext = connection.app.state.ctx
+    return ctx
 
 
 def _token_from(request: Request) -> tuple[str, bool] | None:
@@ -118,7 +156,7 @@ async def caller_from_websocket(websocket: WebSocket) -> Caller | None:
     resolved = await resolve_token(websocket.app.state.ctx, token)
     if resolved is None:
         return None
-    address = websocket.client.host if websocket.client else ""
+    address = client_address(websocket)
     return Caller(resolved.user, resolved.principal, resolved.auth, token, address)
 
 

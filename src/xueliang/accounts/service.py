@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.accounts import passwords, session_cache
+from xueliang.accounts import passwords, session_cache, throttle
 from xueliang.accounts.models import AuthSession, Role, User
 from xueliang.accounts.policy import Principal
 from xueliang.audit import service as audit
@@ -195,20 +195,28 @@ async def login(
     kind: str,
     now: datetime,
     hours: int,
-    max_per_account: int,
-    max_per_address: int,
     window_s: int,
+    account_rule: throttle.Rule,
+    address_rule: throttle.Rule,
     client: str = "",
 ) -> IssuedSession:
-    """Check the password, rate-limited by recent failures per account and per address (counted from
-    the audit trail, so the limit holds across processes and restarts). Owns its transaction: a refusal
-    commits its audit row before it raises, so that it counts."""
-    since = now - timedelta(seconds=window_s)
-    if await audit.count_since(session, "auth.login_failed", since, actor=username) >= max_per_account:
-        raise TooManyRequests("too many failed logins for this account; try again later", code="login_locked")
-    if await audit.count_since(session, "auth.login_failed", since, address=address) >= max_per_address:
+    """Check the password, slowed by recent failures per account and per address (accounts/throttle.py:
+    counted from the audit trail, so the delay holds across processes and restarts; a try within the
+    delay is refused before the password is looked at). Owns its transaction: a refusal commits its
+    audit row before it raises, so that it counts."""
+    wait, scope = await throttle.wait_needed(
+        session,
+        username=username,
+        address=address,
+        now=now,
+        window_s=window_s,
+        account=account_rule,
+        per_address=address_rule,
+    )
+    if wait > 0:
+        seconds = throttle.retry_after(wait)
         raise TooManyRequests(
-            "too many failed logins from this address; try again later", code="login_locked"
+            f"too many failed logins for this {scope}; try again in {seconds} s", code="login_locked"
         )
     user = await find_user(session, username)
     ok = False

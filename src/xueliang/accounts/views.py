@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.accounts import service, session_cache
+from xueliang.accounts import service, session_cache, throttle
 from xueliang.accounts.config import AccountSettings
 from xueliang.accounts.deps import SESSION_COOKIE, Ctx, CurrentCaller, Session, client_address, require
 from xueliang.accounts.events import UserAccessChanged
@@ -82,9 +82,13 @@ async def _check_login(
         kind=kind,
         now=ctx.clock.now(),
         hours=s.session_hours,
-        max_per_account=s.login_max_failures_per_account,
-        max_per_address=s.login_max_failures_per_address,
         window_s=s.login_window_seconds,
+        account_rule=throttle.Rule(
+            s.login_free_failures_per_account, s.login_delay_first_s, s.login_delay_max_account_s
+        ),
+        address_rule=throttle.Rule(
+            s.login_free_failures_per_address, s.login_delay_first_s, s.login_delay_max_address_s
+        ),
         client=request.headers.get("user-agent", ""),
     )
     await session.commit()

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -148,8 +148,8 @@ class Coverage:
     uncovered_settlements: tuple[int, ...]
     uncovered_households: tuple[int, ...]
     scale_error: float  # bound on the projection's relative scale error over this village
-    cameras_used: int = 0  # cameras whose wedge covers something (degenerate ones skipped)
-    area_m2: float = field(default=0.0)
+    cameras_used: int  # cameras whose wedge reaches into the village (degenerate ones skipped)
+    area_m2: float  # the village's area
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -73,9 +73,11 @@ def _village_rows(village: Region, places: list[Place], count: int) -> list[dict
     rows: list[dict[str, Any]] = []
     for name, centre_xy, n in groups:
         points: list[tuple[float, float]] = []
+        rounds = 0
         while len(points) < n:  # draw in batches, keep those inside the boundary
             want = n - len(points)
-            if centre_xy is None:
+            rounds += 1
+            if centre_xy is None or rounds > 50:  # a place far outside its boundary: scatter instead
                 xs = np.array([rng.uniform(xmin, xmax) for _ in range(2 * want)])
                 ys = np.array([rng.uniform(ymin, ymax) for _ in range(2 * want)])
             else:

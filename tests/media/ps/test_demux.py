@@ -1,0 +1,127 @@
+"""Our demuxer on program streams that FFmpeg wrote: every frame comes out once, keyframes where the
+encoder put them, time stamps on the 90 kHz clock, and FFmpeg's decoder takes every unit."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from tests.media.ps.ffmpeg_ps import ffmpeg_read, g711_frames
+from tests.support.bitstreams import Decoder
+from tests.support.clips import encode_clip
+from xueliang.media.channel import Channel
+from xueliang.media.frames import AccessUnit, Codec
+from xueliang.media.ps import PsDemuxer, PsMuxer
+from xueliang.media.ps import packets as ps
+
+
+def demux(data: bytes, chunk: int = 1400, **kwargs: object) -> tuple[list[AccessUnit], PsDemuxer]:
+    out: list[AccessUnit] = []
+    demuxer = PsDemuxer(out.append, **kwargs)  # type: ignore[arg-type]
+    for pos in range(0, len(data), chunk):
+        demuxer.feed(data[pos : pos + chunk])
+    demuxer.flush()
+    return out, demuxer
+
+
+def decoded(codec: Codec, units: list[AccessUnit]) -> int:
+    decoder = Decoder(codec)
+    count = sum(len(decoder.decode(au.nalus)) for au in units)
+    return count + len(decoder.flush())
+
+
+@pytest.mark.parametrize("chunk", [1400, 97, 1 << 20])
+def test_h264_from_ffmpeg_mpeg1_system_stream(h264_mpeg1: bytes, chunk: int) -> None:
+    units, demuxer = demux(h264_mpeg1, chunk)
+    assert demuxer.codec is Codec.h264  # no PSM in FFmpeg's streams: told by the SPS
+    assert len(units) == 50
+    assert [i for i, au in enumerate(units) if au.keyframe] == [0, 25]
+    assert [b.pts - a.pts for a, b in itertools.pairwise(units)] == [3600] * 49
+    assert units[0].params.width == 160 and units[0].params.height == 96
+    assert demuxer.stats.audio_pes > 0 and demuxer.stats.malformed == 0
+    assert decoded(Codec.h264, units) == 50
+
+
+def test_h264_with_bframes_from_ffmpeg_mpeg2_program_stream(h264_vob_bframes: bytes) -> None:
+    units, demuxer = demux(h264_vob_bframes, 211)
+    assert demuxer.stats.packs > 0 and demuxer.stats.malformed == 0
+    assert len(units) == 50
+    assert [i for i, au in enumerate(units) if au.keyframe] == [0, 25]
+    decode = [au.decode_ts for au in units]
+    assert decode == sorted(decode) and len(set(decode)) == 50
+    assert any(au.dts is not None and au.pts > au.dts for au in units)  # reordered frames carry a DTS
+    assert decoded(Codec.h264, units) == 50
+
+
+def test_h265_from_ffmpeg_mpeg2_program_stream(h265_vob: bytes) -> None:
+    units, demuxer = demux(h265_vob, 500)
+    assert demuxer.codec is Codec.h265
+    assert len(units) == 50
+    assert [i for i, au in enumerate(units) if au.keyframe] == [0, 25]
+    assert units[0].params.vps and units[0].params.width == 160
+    assert decoded(Codec.h265, units) == 50
+
+
+def test_units_feed_a_camera_channel(h264_mpeg1: bytes) -> None:
+    channel = Channel(7)
+    demuxer = PsDemuxer(channel.push)
+    demuxer.feed(h264_mpeg1)
+    demuxer.flush()
+    stats = channel.stats()
+    assert (stats.frames_in, stats.fragments, stats.width, stats.height) == (50, 50, 160, 96)
+    assert stats.codec is not None and stats.codec.startswith("avc1.")
+
+
+@pytest.mark.parametrize(
+    ("audio_type", "encoder", "ffmpeg_reads"),
+    [(ps.ST_G711A, "pcm_alaw", "pcm_alaw"), (ps.ST_G711U, "pcm_mulaw", "mp2")],
+)
+def test_g711_audio_is_skipped_and_ffmpeg_sees_it(audio_type: int, encoder: str, ffmpeg_reads: str) -> None:
+    """FFmpeg's PS muxer refuses G.711, so this PS is ours, with real G.711 from FFmpeg's encoder;
+    ours gives the video and counts the audio. FFmpeg's demuxer knows stream type 0x90 (G.711A) but
+    not 0x91 (it takes G.711U for MPEG audio): its video is whole either way."""
+    clip = encode_clip(frames=25, gop=25)
+    sound = g711_frames(len(clip), encoder)
+    muxer = PsMuxer(audio_type=audio_type)
+    data = b"".join(muxer.mux(au) + muxer.mux_audio(s, au.pts) for au, s in zip(clip, sound, strict=True))
+    units, demuxer = demux(data, 333)
+    assert [au.nalus for au in units] == [au.nalus for au in clip]
+    assert (demuxer.stats.audio_pes, demuxer.stats.audio_type, demuxer.stats.video_type) == (
+        25,
+        audio_type,
+        0x1B,
+    )
+    names, frames = ffmpeg_read(data)
+    assert names == {"h264", ffmpeg_reads} and len(frames) == 25
+
+
+def test_pack_stuffing_and_frames_split_over_many_pes_packets() -> None:
+    clip = encode_clip(frames=10, gop=5, noise=True)
+    muxer = PsMuxer(pack_stuffing=7, max_pes_payload=700)
+    data = b"".join(muxer.mux(au) for au in clip)
+    units, demuxer = demux(data, 4096)
+    assert demuxer.stats.video_pes > 100  # noisy frames are several KB: many PES packets each
+    assert [au.nalus for au in units] == [au.nalus for au in clip]
+    assert [au.pts - units[0].pts for au in units] == [au.pts - clip[0].pts for au in clip]
+
+
+def test_psm_names_the_codec_and_an_unsupported_one_gives_nothing() -> None:
+    clip = encode_clip(frames=5, gop=5)
+    muxer = PsMuxer()
+    data = b"".join(muxer.mux(au) for au in clip)
+    units, demuxer = demux(data)
+    assert len(units) == 5 and demuxer.stats.psms == 1 and demuxer.stats.video_type == ps.ST_H264
+    svac = data.replace(bytes((ps.ST_H264, 0xE0)), bytes((ps.ST_SVAC_VIDEO, 0xE0)), 1)
+    units, demuxer = demux(svac)
+    assert units == [] and demuxer.stats.unsupported == 5 and demuxer.stats.video_type == ps.ST_SVAC_VIDEO
+
+
+def test_garbage_between_packs_drops_one_frame_and_resyncs() -> None:
+    clip = encode_clip(frames=10, gop=10)
+    muxer = PsMuxer()
+    packs = [muxer.mux(au) for au in clip]
+    packs[4] = packs[4][:300] + b"\x00\x00\x01\x67garbage" + packs[4][300:]
+    units, demuxer = demux(b"".join(packs))
+    assert demuxer.stats.malformed == 1 and demuxer.stats.damaged_frames == 1
+    assert [au.nalus for au in units] == [au.nalus for i, au in enumerate(clip) if i != 4]

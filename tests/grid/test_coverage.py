@@ -26,6 +26,7 @@ from xueliang.grid.coverage import (
     RouteLine,
     VillageInput,
     compute,
+    route_line,
     wedge,
 )
 from xueliang.grid.coverage_service import CoverageCache, NoBoundary, VillageNotFound, install_coverage
@@ -188,6 +189,9 @@ def test_degenerate_cameras_routes_and_points_cover_nothing() -> None:
     assert result.uncovered_households == (1, 2)
     assert result.either.settlements.ratio == 0 and result.either.settlements.total == 0
     assert shapely.transform(shape(result.uncovered), PROJ.forward).area == pytest.approx(20_000, rel=1e-4)
+    assert route_line([[1.0, 2.0], [3.0], [4.0, 5.0, 0.0]], route_id=9) == RouteLine(
+        ((1.0, 2.0), (4.0, 5.0)), 30.0, 9
+    )
     # a one-point route is a disc around it
     disc = compute(VillageInput(1, rectangle(200, 100), routes=[RouteLine((ll(0, 0),), buffer_m=10)]))
     assert disc.routes.area.covered_m2 == pytest.approx(math.pi * 100, rel=1e-2)

@@ -15,7 +15,8 @@ How a caller builds the inputs (`coverage_service.load_village` does it from the
   wedge's radius). This is the wedge of `web/static/js/map.js` `wedgePath`. A camera with a zero,
   negative or non-finite range or angle covers nothing (it is skipped, not an error).
 - `RouteLine`: a patrol route's line as (lon, lat) pairs in walking order and its buffer in metres
-  (30 m by default). One point is a circle around it; no points covers nothing.
+  (30 m by default); `route_line(route.line, route_id=route.id)` makes one from a stored
+  grid_routes.line. One point is a circle around it; no points covers nothing.
 - `PointInput`: settlement points (Place rows of kind "settlement") and household points (Household
   rows with lat/lon), each with its row id. A point counts as covered when it lies in the clipped
   coverage, its edge included; a point outside the boundary is therefore never covered.
@@ -76,6 +77,14 @@ class RouteLine:
     points: tuple[tuple[float, float], ...]
     buffer_m: float = DEFAULT_ROUTE_BUFFER_M
     id: int | None = None
+
+
+def route_line(
+    line: Sequence[Sequence[float]], *, route_id: int | None = None, buffer_m: float = DEFAULT_ROUTE_BUFFER_M
+) -> RouteLine:
+    """A RouteLine from a stored [[lon, lat], ...] list (grid_routes.line); malformed pairs are skipped."""
+    pts = tuple((float(p[0]), float(p[1])) for p in line if len(p) >= 2)
+    return RouteLine(pts, buffer_m, route_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,4 @@
+// placeholder
+(function () {
+  "use strict";
+}());

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from xueliang.accounts.deps import Ctx, CurrentCaller, Session
-from xueliang.cameras.events import CameraChanged
+from xueliang.cameras.events import CameraChanged, CameraStatusChanged
 from xueliang.core.bounds import PathId
 from xueliang.core.errors import Forbidden
 from xueliang.gb28181 import service
@@ -96,6 +96,8 @@ async def bind_device(
     )
     for camera_id in cameras:
         ctx.events.publish(session, CameraChanged(camera_id))
+        if device.online:  # the device is up: so are its cameras (health as the media plane tells it)
+            ctx.events.publish(session, CameraStatusChanged(camera_id, "online", "gb28181: bound"))
     await session.commit()
     await ctx.events.delivered(session)
     return _out(device, region, await service.channels_of(session, device.id))

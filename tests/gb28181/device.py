@@ -1,0 +1,156 @@
+"""A small GB/T 28181 device for tests, on asyncio UDP: registers with Digest, sends keepalives,
+alarms and MESSAGEs, and answers the platform's queries (catalog split over several MESSAGEs)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+
+from xueliang.gb28181 import manscdp
+from xueliang.gb28181.sip import digest
+from xueliang.gb28181.sip.message import SipMessage, parse, response_to
+
+
+class FakeDevice(asyncio.DatagramProtocol):
+    def __init__(self, device_id: str, platform_id: str, domain: str, port: int) -> None:
+        self.device_id, self.platform_id, self.domain, self.port = device_id, platform_id, domain, port
+        self.transport: asyncio.DatagramTransport | None = None
+        self.responses: dict[str, asyncio.Future[SipMessage]] = {}
+        self.requests: asyncio.Queue[SipMessage] = asyncio.Queue()
+        self.cseq = itertools.count(1)
+        self.sn = itertools.count(100)
+        self.call_id = secrets.token_hex(6)
+        self.catalog: list[tuple[str, str]] = []  # (channel id, name) answered to a Catalog query
+        self.per_message = 2
+        self.answer_queries = True
+        self.queries: list[str] = []
+        self.tasks: set[asyncio.Future[None]] = set()
+
+    async def open(self) -> FakeDevice:
+        loop = asyncio.get_running_loop()
+        await loop.create_datagram_endpoint(lambda: self, local_addr=("127.0.0.1", 0))
+        return self
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    @property
+    def local(self) -> str:
+        assert self.transport is not None
+        host, port = self.transport.get_extra_info("sockname")[:2]
+        return f"{host}:{port}"
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        msg = parse(data)
+        if msg.is_request:
+            assert self.transport is not None
+            self.transport.sendto(response_to(msg, 200, to_tag="dev").encode(), addr)
+            self.requests.put_nowait(msg)
+            if msg.method == "MESSAGE":
+                query = manscdp.parse(msg.body)
+                self.queries.append(query.cmd)
+            if self.answer_queries and msg.method == "MESSAGE":
+                task = asyncio.ensure_future(self._answer(query))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+            return
+        future = self.responses.get(msg.branch)
+        if future is not None and not future.done() and msg.status >= 200:
+            future.set_result(msg)
+
+    async def send(self, msg: SipMessage) -> SipMessage:
+        branch = "z9hG4bK" + secrets.token_hex(6)
+        msg.headers.insert(0, ("Via", f"SIP/2.0/UDP {self.local};rport;branch={branch}"))
+        future: asyncio.Future[SipMessage] = asyncio.get_running_loop().create_future()
+        self.responses[branch] = future
+        assert self.transport is not None
+        self.transport.sendto(msg.encode(), ("127.0.0.1", self.port))
+        return await asyncio.wait_for(future, 5)
+
+    def _request(self, method: str, call_id: str | None = None) -> SipMessage:
+        msg = SipMessage(method=method, uri=f"sip:{self.platform_id}@{self.domain}")
+        msg.add("From", f"<sip:{self.device_id}@{self.domain}>;tag={secrets.token_hex(4)}")
+        msg.add(
+            "To",
+            f"<sip:{self.device_id}@{self.domain}>"
+            if method == "REGISTER"
+            else f"<sip:{self.platform_id}@{self.domain}>",
+        )
+        msg.add("Call-ID", call_id or secrets.token_hex(6))
+        msg.add("CSeq", f"{next(self.cseq)} {method}")
+        msg.add("Max-Forwards", "70")
+        return msg
+
+    async def register(self, password: str, expires: int = 3600) -> SipMessage:
+        first = self._request("REGISTER", self.call_id)
+        first.add("Contact", f"<sip:{self.device_id}@{self.local}>")
+        first.add("Expires", str(expires))
+        challenge = await self.send(first)
+        if challenge.status != 401:
+            return challenge
+        params = digest.parse_params(challenge.get("WWW-Authenticate"))
+        second = self._request("REGISTER", self.call_id)
+        second.add("Contact", f"<sip:{self.device_id}@{self.local}>")
+        second.add("Expires", str(expires))
+        uri = f"sip:{self.platform_id}@{self.domain}"
+        second.add(
+            "Authorization",
+            digest.authorization(self.device_id, params["realm"], params["nonce"], uri, "REGISTER", password),
+        )
+        return await self.send(second)
+
+    async def message(self, body: bytes) -> SipMessage:
+        msg = self._request("MESSAGE")
+        msg.add("Content-Type", "Application/MANSCDP+xml")
+        msg.body = body
+        return await self.send(msg)
+
+    async def keepalive(self) -> SipMessage:
+        return await self.message(
+            manscdp.build("Notify", "Keepalive", next(self.sn), self.device_id, Status="OK")
+        )
+
+    async def alarm(self, channel_id: str, method: str = "5", description: str = "区域入侵") -> SipMessage:
+        body = (
+            '<?xml version="1.0" encoding="GB2312"?>\r\n<Notify><CmdType>Alarm</CmdType>'
+            f"<SN>{next(self.sn)}</SN><DeviceID>{channel_id}</DeviceID><AlarmPriority>1</AlarmPriority>"
+            f"<AlarmMethod>{method}</AlarmMethod><AlarmTime>2026-12-07T10:00:00</AlarmTime>"
+            f"<AlarmDescription>{description}</AlarmDescription>"
+            "<Info><AlarmType>6</AlarmType></Info></Notify>"
+        )
+        return await self.message(body.encode("gb18030"))
+
+    async def _answer(self, query: manscdp.Doc) -> None:
+        if query.cmd == "Catalog":
+            total = len(self.catalog)
+            for start in range(0, max(total, 1), self.per_message):
+                part = self.catalog[start : start + self.per_message]
+                items = "".join(
+                    f"<Item><DeviceID>{cid}</DeviceID><Name>{name}</Name><Manufacturer>Test</Manufacturer>"
+                    f"<Status>ON</Status><Parental>0</Parental><ParentID>{self.device_id}</ParentID></Item>"
+                    for cid, name in part
+                )
+                body = (
+                    '<?xml version="1.0" encoding="GB2312"?>\r\n<Response><CmdType>Catalog</CmdType>'
+                    f"<SN>{query.sn}</SN><DeviceID>{self.device_id}</DeviceID><SumNum>{total}</SumNum>"
+                    f'<DeviceList Num="{len(part)}">{items}</DeviceList></Response>'
+                )
+                await self.message(body.encode("gb18030"))
+        elif query.cmd == "DeviceInfo":
+            info = manscdp.build(
+                "Response",
+                "DeviceInfo",
+                query.sn,
+                self.device_id,
+                DeviceName="测试录像机",
+                Result="OK",
+                Manufacturer="Hikvision",
+                Model="DS-7608",
+                Firmware="V4.1",
+            )
+            await self.message(info)

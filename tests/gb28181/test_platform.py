@@ -1,0 +1,183 @@
+"""The node as a GB/T 28181 platform, end to end over real UDP with a test device: Digest register
+(wrong password 403, right one 200), paged catalog -> channels, binding -> cameras, keepalive, a device
+alarm stored before its 200, and 3 missed keepalives -> offline -> the camera-offline technical alarm."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from tests.gb28181.device import FakeDevice
+from tests.support.app import LoggedIn, make_settings
+from tests.support.db import seed_database
+from tests.support.waits import wait_until
+from xueliang.alarms.models import Alarm, AlarmKind
+from xueliang.app import create_app
+from xueliang.cameras.models import Camera
+from xueliang.core.context import AppContext
+from xueliang.core.ids import gb_id
+from xueliang.gb28181.config import Gb28181Settings
+from xueliang.gb28181.models import GbChannel, GbDevice
+from xueliang.gb28181.platform import GbPlatform
+from xueliang.regions.models import Region
+
+SHARED = "shared-pass-28181"
+PLATFORM_ID = "51322300002000000001"
+DOMAIN = PLATFORM_ID[:10]
+
+
+@pytest.fixture(scope="module")
+def gb_url(make_db_url: Callable[[], str]) -> str:
+    url = make_db_url()
+    seed_database(url)
+    return url
+
+
+def gb_settings(**extra: object) -> Gb28181Settings:
+    values: dict[str, object] = {
+        "enabled": True,
+        "sip_id": PLATFORM_ID,
+        "host": "127.0.0.1",
+        "port": 0,
+        "device_password": SHARED,
+        "keepalive_interval": 0.5,
+        "keepalive_misses": 3,
+        "watchdog_period": 0.2,
+        "query_timeout": 3.0,
+    }
+    values.update(extra)
+    return Gb28181Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def gb_app(gb_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    app = create_app(make_settings(gb_url, tmp_path, gb28181=gb_settings()), migrate_on_start=False)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def platform(app: FastAPI) -> GbPlatform:
+    ctx: AppContext = app.state.ctx
+    return ctx.services.require(GbPlatform)
+
+
+@contextlib.asynccontextmanager
+async def admin_client(app: FastAPI, username: str = "admin") -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50002))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield await LoggedIn(c).login(username)
+
+
+async def scalar(app: FastAPI, query: Any) -> Any:
+    ctx: AppContext = app.state.ctx
+    async with ctx.db.session() as session:
+        return (await session.execute(query)).scalar()
+
+
+async def until(app: FastAPI, probe: Callable[[], Awaitable[Any]], expected: Any, what: str) -> None:
+    """Polls an async probe (a query) until it answers `expected`, at most 5 s."""
+    deadline = asyncio.get_running_loop().time() + 5
+    while (got := await probe()) != expected:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}: {got!r}")
+        await asyncio.sleep(0.05)
+
+
+async def test_device_registers_gives_its_catalog_becomes_cameras_raises_alarm_and_goes_offline(
+    gb_app: FastAPI,
+) -> None:
+    ctx: AppContext = gb_app.state.ctx
+    nvr = gb_id("51322310", 118, 1)
+    channels = [(gb_id("51322310", 131, 900 + i), f"清溪村口 {i}") for i in range(1, 4)]
+    dev = await FakeDevice(nvr, PLATFORM_ID, DOMAIN, platform(gb_app).port).open()
+    dev.catalog = channels  # 3 channels, 2 per MESSAGE: SumNum over two MESSAGEs
+    keepalives: asyncio.Task[None] | None = None
+    try:
+        wrong = await dev.register("not-the-password")
+        assert (wrong.status, wrong.reason) == (403, "Wrong password")
+        ok = await dev.register(SHARED)
+        assert ok.status == 200 and ok.get("Expires") == "3600" and len(ok.get("Date")) == 23
+
+        async def keep() -> None:
+            while True:
+                assert (await dev.keepalive()).status == 200
+                await asyncio.sleep(0.15)
+
+        keepalives = asyncio.create_task(keep())
+
+        device_pk = int(await scalar(gb_app, select(GbDevice.id).where(GbDevice.device_id == nvr)))
+        stored = select(func.count()).select_from(GbChannel).where(GbChannel.device_pk == device_pk)
+        await until(gb_app, lambda: scalar(gb_app, stored), 3, "the catalog, answered in 2 MESSAGEs")
+        await wait_until(lambda: "DeviceInfo" in dev.queries, 5, "the DeviceInfo query")
+
+        village = await scalar(gb_app, select(Region.id).where(Region.code == "513223101201"))
+        async with admin_client(gb_app) as op:
+            r = await op.put(f"/api/v1/gb28181/devices/{device_pk}/region", json={"region_id": village})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["online"] is True and body["region_code"] == "513223101201"
+            assert {c["channel_id"] for c in body["channels"]} == {c for c, _ in channels}
+            assert all(c["camera_id"] for c in body["channels"])
+            for _ in range(50):
+                info = (await op.get(f"/api/v1/gb28181/devices/{device_pk}")).json()
+                if info["manufacturer"]:
+                    break
+                await asyncio.sleep(0.05)
+            assert (info["manufacturer"], info["model"], info["name"]) == (
+                "Hikvision",
+                "DS-7608",
+                "测试录像机",
+            )
+        async with ctx.db.session() as session:
+            cams = (
+                await session.scalars(select(Camera).where(Camera.gb_id.in_([c for c, _ in channels])))
+            ).all()
+            assert sorted(c.name for c in cams) == sorted(n for _, n in channels)
+            assert {c.region_id for c in cams} == {village}
+            assert all(c.stream_url.startswith(f"gb28181://{nvr}/") for c in cams)
+            first = next(c for c in cams if c.gb_id == channels[0][0])
+
+        # a device alarm: stored before the 200 comes back
+        assert (await dev.alarm(channels[0][0])).status == 200
+        async with ctx.db.session() as session:
+            alarm = (
+                await session.scalars(
+                    select(Alarm).where(Alarm.camera_id == first.id, Alarm.kind == AlarmKind.intrusion)
+                )
+            ).one()
+            assert alarm.source == "gb28181" and alarm.note == "区域入侵"
+        assert (await dev.alarm(channels[0][0])).status == 200  # a retransmitted alarm (same SN) is one alarm
+
+        # keepalives stop: after 3 missed intervals the device and its cameras go offline
+        keepalives.cancel()
+
+        async def offline_alarms() -> int:
+            async with ctx.db.session() as session:
+                rows = await session.scalars(
+                    select(Alarm.camera_id).where(
+                        Alarm.kind == AlarmKind.camera_offline, Alarm.camera_id.in_([c.id for c in cams])
+                    )
+                )
+                return len(set(rows))
+
+        await until(gb_app, offline_alarms, 3, "the camera-offline alarms of 3 cameras")
+        async with ctx.db.session() as session:
+            assert (await session.get(GbDevice, device_pk)).online is False  # type: ignore[union-attr]
+        assert (await dev.keepalive()).status == 200  # a keepalive brings it back (registration still valid)
+        async with ctx.db.session() as session:
+            assert (await session.get(GbDevice, device_pk)).online is True  # type: ignore[union-attr]
+        unregistered = await dev.register(SHARED, expires=0)
+        assert unregistered.status == 200 and unregistered.get("Expires") == "0"
+        assert (await dev.keepalive()).status == 403  # no longer registered
+    finally:
+        if keepalives is not None:
+            keepalives.cancel()
+        dev.close()

@@ -157,12 +157,15 @@ class PsDemuxer:
 
     def lost(self) -> None:
         """Data went missing (an RTP sequence gap): drop the open frame, resync at the next pack."""
+        partial = len(self._buf) > self._pos  # a PES packet still incomplete: its frame is damaged
         self._buf.clear()
         self._pos = 0
         if self._synced:
             self.stats.resyncs += 1
         self._synced = False
-        self._drop_es()
+        self._drop_es(partial)
+        if self._resync_on_loss:
+            self._waiting_keyframe = True
 
     def flush(self) -> None:
         """End of the stream: emit the last frame if it is whole."""
@@ -439,9 +442,9 @@ class PsDemuxer:
         self._nal_at = -1
         self._scan = 0
 
-    def _drop_es(self) -> None:
+    def _drop_es(self, damaged: bool = False) -> None:
         """Forget the open frame and the partial NAL unit (loss or malformed data)."""
-        if self._nalus or self._nal_at >= 0 or self._damaged:
+        if damaged or self._nalus or self._nal_at >= 0 or self._damaged:
             self.stats.damaged_frames += 1
             if self._resync_on_loss:
                 self._waiting_keyframe = True

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+
 from tests.support.alarms import Login, logins_to
 from tests.support.app import make_settings
 from tests.support.db import seed_database
-
 from xueliang.app import create_app
 from xueliang.core.clock import ManualClock, SystemClock
 
@@ -32,7 +32,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def portal_app(portal_url: str, tmp_path: Path, clock: ManualClock) -> AsyncIterator[FastAPI]:
-    application = create_app(make_settings(portal_url, tmp_path, timer_loop=False), clock=clock, migrate_on_start=False)
+    settings = make_settings(portal_url, tmp_path, timer_loop=False)
+    application = create_app(settings, clock=clock, migrate_on_start=False)
     async with application.router.lifespan_context(application):
         yield application
 

@@ -319,6 +319,8 @@ def bad_request(data: bytes, reason: str) -> bytes | None:
             resp.add("Via", via)
         for name in ("From", "To", "Call-ID", "CSeq"):
             resp.add(name, found[name][0])
-        return resp.encode()
+        answer = resp.encode()
+        parse(answer)  # what it echoes must itself be a well-formed message, or nothing is sent
+        return answer
     except Exception:  # pragma: no cover - a last guard: malformed input never escapes as an exception
         return None

@@ -103,7 +103,7 @@ class GridEnv:
 # --- routes -------------------------------------------------------------------------------------
 
 
-async def _route(session: AsyncSession, p: Principal, route_id: int) -> PatrolRoute:
+async def get_route(session: AsyncSession, p: Principal, route_id: int) -> PatrolRoute:
     route = await session.get(PatrolRoute, route_id)
     if route is None or not route.active or not may_read_route(p, route.region_path, route.worker_id):
         raise NotFound("route not found")
@@ -111,7 +111,7 @@ async def _route(session: AsyncSession, p: Principal, route_id: int) -> PatrolRo
 
 
 async def managed_route(session: AsyncSession, p: Principal, route_id: int) -> PatrolRoute:
-    route = await _route(session, p, route_id)
+    route = await get_route(session, p, route_id)
     if not may_manage(p, route.region_path):
         raise NotFound("route not found")
     return route
@@ -322,7 +322,7 @@ async def retire_route(
 
 
 async def qr_sheet(session: AsyncSession, p: Principal, route_id: int, secret: str) -> bytes:
-    route = await _route(session, p, route_id)
+    route = await get_route(session, p, route_id)
     cps = (await checkpoints_of(session, [route.id]))[route.id]
     items = [(f"{cp.seq}. {cp.name}", qr.payload(secret, cp.id)) for cp in cps]
     return qr.sheet_png(f"{route.name} - route {route.id} / checkpoints", items)
@@ -450,6 +450,20 @@ async def check_in(
     await session.flush()
     await refresh_run(session, run)
     return row, False
+
+
+def checkin_dict(c: CheckIn, duplicate: bool = False) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "uuid": c.uuid,
+        "checkpoint_id": c.checkpoint_id,
+        "route_id": c.route_id,
+        "at": c.at,
+        "proof": c.proof,
+        "distance_m": c.distance_m,
+        "received_at": c.received_at,
+        "duplicate": duplicate,
+    }
 
 
 # --- the care registry --------------------------------------------------------------------------

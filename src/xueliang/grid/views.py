@@ -1,7 +1,414 @@
-"""The grid API under /api/v1/grid."""
+"""The grid API under /api/v1/grid. Thin: scope, rules and audit live in service.py, tours.py and
+board.py; a route commits each change before it answers. A record sent again with its UUID is
+answered 200 with the first record (`duplicate: true`), a new one 201."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi.responses import FileResponse
+
+from xueliang.accounts.deps import Ctx, CurrentCaller, Session, require
+from xueliang.accounts.policy import Permission
+from xueliang.core.bounds import PathId, QueryId
+from xueliang.core.context import AppContext
+from xueliang.core.errors import NotFound
+from xueliang.grid import board, geo, service, tours
+from xueliang.grid.config import GridSettings
+from xueliang.grid.models import CareKind, TourRunState
+from xueliang.grid.schemas import (
+    BoardOut,
+    CarePersonDetail,
+    CarePersonIn,
+    CarePersonOut,
+    CheckInIn,
+    CheckInOut,
+    IncidentIn,
+    IncidentOut,
+    MarkIn,
+    MarkOut,
+    OkStatus,
+    RouteIn,
+    RouteOut,
+    StatsRow,
+    SyncIn,
+    SyncOut,
+    TodayOut,
+    TourIn,
+    TourOut,
+    TourRunIn,
+    TourRunOut,
+    TransitionIn,
+    VisitIn,
+    VisitOut,
+)
 
 router = APIRouter(prefix="/grid", tags=["grid"])
+
+
+def env_of(ctx: AppContext) -> service.GridEnv:
+    return service.GridEnv(
+        tz=ZoneInfo(ctx.settings.timezone),
+        secret=ctx.secret,
+        data_dir=ctx.settings.data_dir,
+        settings=ctx.services.require(GridSettings),
+    )
+
+
+def _created(response: Response, duplicate: bool) -> None:
+    response.status_code = 200 if duplicate else 201
+
+
+# --- today, check-ins, visits, offline batch ----------------------------------------------------
+
+
+@router.get("/today", response_model=TodayOut)
+async def today(caller: CurrentCaller, ctx: Ctx, session: Session) -> dict[str, Any]:
+    """The grid worker's routes of today (checkpoints done) and visit list."""
+    out = await service.today(session, caller.principal, caller.actor, env_of(ctx), ctx.clock.now())
+    await session.commit()  # the audit row of the care read
+    return out
+
+
+@router.post("/checkins", response_model=CheckInOut, status_code=201)
+async def check_in(
+    body: CheckInIn, caller: CurrentCaller, ctx: Ctx, session: Session, response: Response
+) -> Any:
+    row, dup = await service.check_in(session, caller.principal, body, env_of(ctx), ctx.clock.now())
+    await session.commit()
+    _created(response, dup)
+    return service.checkin_dict(row, dup)
+
+
+@router.post("/visits", response_model=VisitOut, status_code=201)
+async def record_visit(
+    body: VisitIn, caller: CurrentCaller, ctx: Ctx, session: Session, response: Response
+) -> Any:
+    row, dup = await service.record_visit(session, caller.principal, body, env_of(ctx), ctx.clock.now())
+    await session.commit()
+    _created(response, dup)
+    return service.visit_dict(row, dup)
+
+
+@router.post("/sync", response_model=SyncOut)
+async def sync(body: SyncIn, caller: CurrentCaller, ctx: Ctx, session: Session) -> SyncOut:
+    """The phone's offline queue: check-ins, visits and incidents, each with its UUID. Each item is
+    answered ok / duplicate / error; a resend never makes a second record; times are kept as sent."""
+    require(caller, Permission.report_incident)
+    results = await service.sync(
+        session, caller.principal, caller.actor, body.items, env_of(ctx), ctx.clock.now()
+    )
+    await session.commit()
+    return SyncOut(results=results)
+
+
+# --- routes -------------------------------------------------------------------------------------
+
+
+@router.get("/routes", response_model=list[RouteOut])
+async def list_routes(caller: CurrentCaller, session: Session, region_id: QueryId | None = None) -> Any:
+    return await service.routes_out(session, await service.list_routes(session, caller.principal, region_id))
+
+
+@router.post("/routes", response_model=RouteOut, status_code=201)
+async def create_route(body: RouteIn, caller: CurrentCaller, ctx: Ctx, session: Session) -> Any:
+    require(caller, Permission.manage_grid)
+    route = await service.create_route(session, caller.principal, caller.actor, body, ctx.clock.now())
+    await session.commit()
+    return (await service.routes_out(session, [route]))[0]
+
+
+@router.get("/routes/{route_id}", response_model=RouteOut)
+async def get_route(route_id: PathId, caller: CurrentCaller, session: Session) -> Any:
+    route = await service.get_route(session, caller.principal, route_id)
+    return (await service.routes_out(session, [route]))[0]
+
+
+@router.put("/routes/{route_id}", response_model=RouteOut)
+async def update_route(
+    route_id: PathId, body: RouteIn, caller: CurrentCaller, ctx: Ctx, session: Session
+) -> Any:
+    route = await service.update_route(
+        session, caller.principal, caller.actor, route_id, body, ctx.clock.now()
+    )
+    await session.commit()
+    return (await service.routes_out(session, [route]))[0]
+
+
+@router.delete("/routes/{route_id}", status_code=204)
+async def delete_route(route_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session) -> Response:
+    await service.retire_route(session, caller.principal, caller.actor, route_id, ctx.clock.now())
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.get("/routes/{route_id}/qr.png", response_class=Response)
+async def route_qr(route_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session) -> Response:
+    """One printable PNG sheet with the route's checkpoint QR codes (signed payloads)."""
+    png = await service.qr_sheet(session, caller.principal, route_id, ctx.secret)
+    headers = {"Content-Disposition": f'inline; filename="route-{route_id}-qr.png"'}
+    return Response(png, media_type="image/png", headers=headers)
+
+
+# --- care registry ------------------------------------------------------------------------------
+
+
+@router.get("/care", response_model=list[CarePersonOut])
+async def list_care(
+    caller: CurrentCaller,
+    ctx: Ctx,
+    session: Session,
+    region_id: QueryId | None = None,
+    kind: CareKind | None = None,
+) -> Any:
+    """The care registry in the caller's reach; the read is audited."""
+    out = await service.list_care(
+        session, caller.principal, caller.actor, ctx.clock.now(), region_id=region_id, kind=kind
+    )
+    await session.commit()
+    return out
+
+
+@router.post("/care", response_model=CarePersonOut, status_code=201)
+async def create_care(body: CarePersonIn, caller: CurrentCaller, ctx: Ctx, session: Session) -> Any:
+    require(caller, Permission.manage_grid)
+    person = await service.create_care(session, caller.principal, caller.actor, body, ctx.clock.now())
+    await session.commit()
+    return service.person_dict(person, None)
+
+
+@router.get("/care/{person_id}", response_model=CarePersonDetail)
+async def get_care(person_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session) -> Any:
+    out = await service.get_care(session, caller.principal, caller.actor, person_id, ctx.clock.now())
+    await session.commit()
+    return out
+
+
+@router.put("/care/{person_id}", response_model=CarePersonOut)
+async def update_care(
+    person_id: PathId, body: CarePersonIn, caller: CurrentCaller, ctx: Ctx, session: Session
+) -> Any:
+    person = await service.update_care(
+        session, caller.principal, caller.actor, person_id, body, ctx.clock.now()
+    )
+    await session.commit()
+    return service.person_dict(person, None)
+
+
+# --- incidents ----------------------------------------------------------------------------------
+
+
+@router.get("/incidents", response_model=list[IncidentOut])
+async def list_incidents(
+    caller: CurrentCaller,
+    session: Session,
+    open: bool = Query(default=False, description="only incidents not yet checked"),
+    region_id: QueryId | None = None,
+) -> Any:
+    rows = await service.list_incidents(session, caller.principal, open_only=open, region_id=region_id)
+    return [await service.incident_dict(session, i) for i in rows]
+
+
+@router.post("/incidents", response_model=IncidentOut, status_code=201)
+async def report_incident(
+    body: IncidentIn, caller: CurrentCaller, ctx: Ctx, session: Session, response: Response
+) -> Any:
+    inc, dup = await service.report_incident(session, caller.principal, caller.actor, body, ctx.clock.now())
+    await session.commit()
+    _created(response, dup)
+    return await service.incident_dict(session, inc, dup)
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentOut)
+async def get_incident(incident_id: PathId, caller: CurrentCaller, session: Session) -> Any:
+    return await service.incident_dict(
+        session, await service.get_incident(session, caller.principal, incident_id)
+    )
+
+
+@router.post("/incidents/{incident_id}/transition", response_model=IncidentOut)
+async def transition(
+    incident_id: PathId, body: TransitionIn, caller: CurrentCaller, ctx: Ctx, session: Session
+) -> Any:
+    inc = await service.transition(
+        session, caller.principal, caller.actor, incident_id, body, ctx.clock.now()
+    )
+    await session.commit()
+    return await service.incident_dict(session, inc)
+
+
+@router.post("/incidents/{incident_id}/photos", status_code=201)
+async def add_photo(
+    incident_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session, file: UploadFile = File(...)
+) -> dict[str, Any]:
+    """A photo from the phone's camera input: at most 10 MB, and really an image (413 / 400)."""
+    env = env_of(ctx)
+    data = await file.read(env.settings.photo_max_bytes + 1)
+    row = await service.add_photo(
+        session, caller.principal, caller.actor, incident_id, data, env, ctx.clock.now()
+    )
+    await session.commit()
+    return {
+        "id": row.id,
+        "incident_id": row.incident_id,
+        "content_type": row.content_type,
+        "bytes": row.bytes,
+    }
+
+
+@router.get("/incidents/{incident_id}/photos/{photo_id}", response_class=FileResponse)
+async def get_photo(
+    incident_id: PathId, photo_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session
+) -> Any:
+    """Served only to those who may read the incident (staff in scope, its reporter and assignee)."""
+    row = await service.photo(session, caller.principal, incident_id, photo_id)
+    path = Path(ctx.settings.data_dir) / row.path
+    if not path.is_file():
+        raise NotFound("photo not found")
+    return FileResponse(path, media_type=row.content_type, headers={"Cache-Control": "private, no-store"})
+
+
+# --- "I'm OK" (TV) ------------------------------------------------------------------------------
+
+
+@router.get("/ok", response_model=OkStatus)
+async def ok_status(caller: CurrentCaller, ctx: Ctx, session: Session) -> Any:
+    return await service.ok_status(session, caller.principal, env_of(ctx), ctx.clock.now())
+
+
+@router.post("/ok", response_model=OkStatus)
+async def answer_ok(caller: CurrentCaller, ctx: Ctx, session: Session) -> Any:
+    """报平安: a resident whose household has an OK-checked person; anyone else 404."""
+    out = await service.answer_ok(session, caller.principal, caller.actor, env_of(ctx), ctx.clock.now())
+    await session.commit()
+    return out
+
+
+# --- video patrol tours -------------------------------------------------------------------------
+
+
+@router.get("/tours", response_model=list[TourOut])
+async def list_tours(caller: CurrentCaller, session: Session) -> Any:
+    return [tours.tour_dict(t) for t in await tours.list_tours(session, caller.principal)]
+
+
+@router.post("/tours", response_model=TourOut, status_code=201)
+async def create_tour(body: TourIn, caller: CurrentCaller, ctx: Ctx, session: Session) -> Any:
+    require(caller, Permission.manage_grid)
+    tour = await tours.create_tour(session, caller.principal, caller.actor, body, ctx.clock.now())
+    await session.commit()
+    return tours.tour_dict(tour)
+
+
+@router.get("/tours/{tour_id}", response_model=TourOut)
+async def get_tour(tour_id: PathId, caller: CurrentCaller, session: Session) -> Any:
+    return tours.tour_dict(await tours.get_tour(session, caller.principal, tour_id))
+
+
+@router.put("/tours/{tour_id}", response_model=TourOut)
+async def update_tour(
+    tour_id: PathId, body: TourIn, caller: CurrentCaller, ctx: Ctx, session: Session
+) -> Any:
+    tour = await tours.update_tour(session, caller.principal, caller.actor, tour_id, body, ctx.clock.now())
+    await session.commit()
+    return tours.tour_dict(tour)
+
+
+@router.post("/tours/{tour_id}/runs", response_model=TourRunOut, status_code=201)
+async def start_tour(
+    tour_id: PathId, body: TourRunIn, caller: CurrentCaller, ctx: Ctx, session: Session
+) -> Any:
+    tz = ZoneInfo(ctx.settings.timezone)
+    run = await tours.start_run(
+        session, caller.principal, caller.actor, tour_id, body.slot, tz, ctx.clock.now()
+    )
+    await session.commit()
+    return await tours.run_dict(session, run)
+
+
+@router.get("/tour-runs/{run_id}", response_model=TourRunOut)
+async def get_tour_run(run_id: PathId, caller: CurrentCaller, session: Session) -> Any:
+    return await tours.run_dict(session, await tours.get_run(session, caller.principal, run_id))
+
+
+@router.post("/tour-runs/{run_id}/marks", response_model=MarkOut)
+async def mark_camera(run_id: PathId, body: MarkIn, caller: CurrentCaller, ctx: Ctx, session: Session) -> Any:
+    """normal / abnormal for one camera of the run; abnormal opens an incident."""
+    row = await tours.mark(session, caller.principal, caller.actor, run_id, body, ctx.clock.now())
+    await session.commit()
+    return {
+        "camera_id": row.camera_id,
+        "mark": row.mark,
+        "note": row.note,
+        "at": row.at,
+        "incident_id": row.incident_id,
+    }
+
+
+@router.post("/tour-runs/{run_id}/{state}", response_model=TourRunOut)
+async def set_tour_state(
+    run_id: PathId, state: TourRunState, caller: CurrentCaller, ctx: Ctx, session: Session
+) -> Any:
+    """Pause (paused), resume (running) or finish (done) a tour run."""
+    run = await tours.set_state(session, caller.principal, run_id, state, ctx.clock.now())
+    await session.commit()
+    return await tours.run_dict(session, run)
+
+
+# --- board and statistics -----------------------------------------------------------------------
+
+
+@router.get("/board", response_model=BoardOut)
+async def get_board(
+    caller: CurrentCaller, ctx: Ctx, session: Session, region_id: QueryId | None = None
+) -> Any:
+    return await board.board(
+        session, caller.principal, ZoneInfo(ctx.settings.timezone), ctx.clock.now(), region_id
+    )
+
+
+def _range(ctx: AppContext, since: date | None, until: date | None) -> tuple[date, date]:
+    today = geo.local_day(ctx.clock.now(), ZoneInfo(ctx.settings.timezone))
+    end = until or today
+    return since or end - timedelta(days=6), end
+
+
+@router.get("/stats", response_model=list[StatsRow])
+async def get_stats(
+    caller: CurrentCaller,
+    ctx: Ctx,
+    session: Session,
+    since: date | None = None,
+    until: date | None = None,
+    by: str = Query(default="village", pattern="^(village|worker)$"),
+    region_id: QueryId | None = None,
+) -> Any:
+    """Per local day and village (or worker); default the last 7 days."""
+    start, end = _range(ctx, since, until)
+    tz = ZoneInfo(ctx.settings.timezone)
+    return await board.stats(
+        session, caller.principal, tz, start, end, by_worker=by == "worker", region_id=region_id
+    )
+
+
+@router.get("/stats.csv", response_class=Response)
+async def get_stats_csv(
+    caller: CurrentCaller,
+    ctx: Ctx,
+    session: Session,
+    since: date | None = None,
+    until: date | None = None,
+    by: str = Query(default="village", pattern="^(village|worker)$"),
+    region_id: QueryId | None = None,
+) -> Response:
+    start, end = _range(ctx, since, until)
+    tz = ZoneInfo(ctx.settings.timezone)
+    rows = await board.stats(
+        session, caller.principal, tz, start, end, by_worker=by == "worker", region_id=region_id
+    )
+    headers = {"Content-Disposition": f'attachment; filename="grid-stats-{by}.csv"'}
+    return Response("\ufeff" + board.to_csv(rows), media_type="text/csv; charset=utf-8", headers=headers)

@@ -101,6 +101,7 @@ class PsDemuxer:
         # PS layer
         self._buf = bytearray()
         self._pos = 0
+        self._need = 0  # buffer length the incomplete structure at _pos needs before parsing resumes
         self._synced = False  # a pack header was seen since the start or the last loss
         self._video_id: int | None = None
         self._stream_types: dict[int, int] = {}
@@ -139,6 +140,8 @@ class PsDemuxer:
             self._buf.clear()
             self._pos = 0
         self._buf += data
+        if len(self._buf) < self._need:  # the PES packet being received is still incomplete
+            return
         try:
             self._parse()
         except (MediaProtocolError, IndexError, ValueError):
@@ -160,6 +163,7 @@ class PsDemuxer:
         partial = len(self._buf) > self._pos  # a PES packet still incomplete: its frame is damaged
         self._buf.clear()
         self._pos = 0
+        self._need = 0
         if self._synced:
             self.stats.resyncs += 1
         self._synced = False
@@ -185,6 +189,7 @@ class PsDemuxer:
         pos = self._pos
         end = len(buf)
         stats = self.stats
+        need = 0
         while end - pos >= 6:
             if not self._synced:
                 found = buf.find(_PACK, pos)
@@ -226,6 +231,7 @@ class PsDemuxer:
                 continue
             total = 6 + (buf[pos + 4] << 8 | buf[pos + 5])
             if end - pos < total:
+                need = pos + total
                 break
             if ps.VIDEO_FIRST <= sid <= ps.VIDEO_LAST:
                 if not self._video_pes(buf, pos, pos + total, sid):
@@ -242,6 +248,8 @@ class PsDemuxer:
         if pos > _COMPACT:
             del buf[:pos]
             self._pos = 0
+            need = max(need - pos, 0)
+        self._need = need
 
     def _lose_sync(self) -> None:
         if self._synced:
@@ -253,6 +261,7 @@ class PsDemuxer:
         self.stats.malformed += 1
         self._buf.clear()
         self._pos = 0
+        self._need = 0
         self._lose_sync()
 
     def _psm(self, buf: bytearray, pos: int, end: int) -> None:
@@ -284,6 +293,8 @@ class PsDemuxer:
 
     def _video_pes(self, buf: bytearray, pos: int, end: int, sid: int) -> bool:
         """One whole video PES packet; False if its header is malformed."""
+        if end - pos < 7:  # no header at all (a length of 0 means "unbounded" only in a TS)
+            return False
         if self._video_id is None:
             self._video_id = sid
         elif sid != self._video_id:

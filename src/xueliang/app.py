@@ -17,7 +17,7 @@ from xueliang import __version__
 from xueliang.alarms import runtime as alarms_runtime
 from xueliang.api import API_PREFIX, api_router, install_error_handlers
 from xueliang.config import Settings
-from xueliang.core import migrate
+from xueliang.core import http_guard, migrate
 from xueliang.core.clock import Clock, SystemClock
 from xueliang.core.context import AppContext
 from xueliang.core.db import Database
@@ -67,6 +67,12 @@ def create_app(
     )
     app.state.ctx = ctx
     install_error_handlers(app)
+    http_guard.install(  # security headers, body limits, no NaN/Infinity: for every route
+        app,
+        max_body_bytes=settings.max_body_bytes,
+        max_body_bytes_by_prefix=settings.max_body_bytes_by_prefix,
+        csp_exempt=[f"{API_PREFIX}/docs"],
+    )
     app.include_router(api_router())
     app.include_router(playback_router)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import logging
 import signal
 import subprocess
 import sys
@@ -17,7 +19,7 @@ from uvicorn.config import STARTUP_FAILURE
 
 from xueliang.app import create_app
 from xueliang.config import Settings
-from xueliang.core import migrate
+from xueliang.core import access_log, migrate
 from xueliang.core.clock import SystemClock
 from xueliang.core.db import Database
 from xueliang.core.quiet_server import QuietServer
@@ -25,6 +27,7 @@ from xueliang.seed.demo import DEMO_PASSWORD
 from xueliang.seed.load import demo_logins, seed_demo
 
 console = Console()
+log = logging.getLogger(__name__)
 
 
 def uvicorn_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
@@ -32,7 +35,7 @@ def uvicorn_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     in `accounts.trusted_proxies` (uvicorn's own default would trust 127.0.0.1, or $FORWARDED_ALLOW_IPS),
     so the access log and the app see the real client (the login throttle counts per address)."""
     trusted = settings.accounts.trusted_proxies
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -43,9 +46,34 @@ def uvicorn_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
         ws_per_message_deflate=False,  # compressing video fragments costs CPU and saves nothing
         timeout_graceful_shutdown=10,  # a connection that never ends cannot hold a stop for longer
     )
+    access_log.install()  # after Config, which sets up uvicorn's loggers: no stream token in the log
+    return config
+
+
+def exposure_warnings(settings: Settings) -> list[str]:
+    """What `serve` warns about before it listens: a session cookie that would travel in clear."""
+    if _loopback(settings.host) or settings.accounts.cookie_secure:
+        return []
+    return [
+        f"listening on {settings.host}, beyond loopback, with accounts.cookie_secure off: session cookies "
+        "are sent over plain HTTP. Serve behind a TLS proxy and set XUELIANG_ACCOUNTS_COOKIE_SECURE=true "
+        "(docs/operations.md)."
+    ]
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def serve_forever(settings: Settings) -> None:
+    for warning in exposure_warnings(settings):
+        log.warning("%s", warning)
+        console.print(f"[bold yellow]warning:[/] {warning}")
     app = create_app(settings, freeze_heap=True)
     server = QuietServer(uvicorn_config(app, settings))
     with contextlib.suppress(KeyboardInterrupt):

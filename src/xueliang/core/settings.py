@@ -32,6 +32,15 @@ class NodeSettings(BaseSettings):
     # process's own wake the runner, and a restart looks at once); each look is two statements.
     timer_max_idle_s: float = Field(default=10.0, gt=0)
     timer_loop: bool = True  # off: timers fire only when `run_due` is called (tests drive them by hand)
+    # Request bodies (core/body_limit.py): larger ones are refused with 413 before they are read. The
+    # default suits JSON; a path prefix may allow more (the longest matching prefix wins).
+    max_body_bytes: int = Field(default=1 << 20, gt=0)
+    max_body_bytes_by_prefix: dict[str, int] = Field(
+        default_factory=lambda: {
+            "/api/v1/grid": (10 << 20) + (64 << 10),  # photo uploads: 10 MiB and the form around them
+            "/api/v1/portal": (8 << 20) + (64 << 10),  # imports
+        }
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

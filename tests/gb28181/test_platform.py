@@ -5,90 +5,19 @@ alarm stored before its 200, and 3 missed keepalives -> offline -> the camera-of
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-from typing import Any
 
-import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from tests.gb28181.device import FakeDevice
-from tests.support.app import LoggedIn, make_settings
-from tests.support.db import seed_database
+from tests.gb28181.support import DOMAIN, PLATFORM_ID, SHARED, admin_client, platform, scalar, until
 from tests.support.waits import wait_until
 from xueliang.alarms.models import Alarm, AlarmKind
-from xueliang.app import create_app
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
 from xueliang.core.ids import gb_id
-from xueliang.gb28181.config import Gb28181Settings
 from xueliang.gb28181.models import GbChannel, GbDevice
-from xueliang.gb28181.platform import GbPlatform
 from xueliang.regions.models import Region
-
-SHARED = "shared-pass-28181"
-PLATFORM_ID = "51322300002000000001"
-DOMAIN = PLATFORM_ID[:10]
-
-
-@pytest.fixture(scope="module")
-def gb_url(make_db_url: Callable[[], str]) -> str:
-    url = make_db_url()
-    seed_database(url)
-    return url
-
-
-def gb_settings(**extra: object) -> Gb28181Settings:
-    values: dict[str, object] = {
-        "enabled": True,
-        "sip_id": PLATFORM_ID,
-        "host": "127.0.0.1",
-        "port": 0,
-        "device_password": SHARED,
-        "keepalive_interval": 0.5,
-        "keepalive_misses": 3,
-        "watchdog_period": 0.2,
-        "query_timeout": 3.0,
-    }
-    values.update(extra)
-    return Gb28181Settings(**values)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def gb_app(gb_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
-    app = create_app(make_settings(gb_url, tmp_path, gb28181=gb_settings()), migrate_on_start=False)
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-def platform(app: FastAPI) -> GbPlatform:
-    ctx: AppContext = app.state.ctx
-    return ctx.services.require(GbPlatform)
-
-
-@contextlib.asynccontextmanager
-async def admin_client(app: FastAPI, username: str = "admin") -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50002))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        yield await LoggedIn(c).login(username)
-
-
-async def scalar(app: FastAPI, query: Any) -> Any:
-    ctx: AppContext = app.state.ctx
-    async with ctx.db.session() as session:
-        return (await session.execute(query)).scalar()
-
-
-async def until(app: FastAPI, probe: Callable[[], Awaitable[Any]], expected: Any, what: str) -> None:
-    """Polls an async probe (a query) until it answers `expected`, at most 5 s."""
-    deadline = asyncio.get_running_loop().time() + 5
-    while (got := await probe()) != expected:
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}: {got!r}")
-        await asyncio.sleep(0.05)
 
 
 async def test_device_registers_gives_its_catalog_becomes_cameras_raises_alarm_and_goes_offline(

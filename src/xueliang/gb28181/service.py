@@ -228,7 +228,7 @@ async def list_devices(session: AsyncSession, p: Principal) -> list[tuple[GbDevi
         .where(device_filter(p))
         .order_by(GbDevice.device_id)
     )
-    return [(d, r) for d, r in rows.tuples()]
+    return [(d, r) for d, r in rows.all()]
 
 
 async def get_device(session: AsyncSession, p: Principal, pk: int) -> tuple[GbDevice, Region | None]:

@@ -38,6 +38,7 @@ LANDING = {
     Role.volunteer: "/m",
     Role.resident: "/m",
     Role.portal_editor: "/",
+    Role.hospital_staff: "/",
 }
 ALLOWED_NEXT = ("/", "/tv", "/m", "/audit", "/admin", "/alarms")
 

@@ -34,16 +34,19 @@ def offset(lat: float, lon: float, north_m: float) -> tuple[float, float]:
 
 async def my_route(c: httpx.AsyncClient) -> dict[str, Any]:
     today = (await c.get(f"{API}/today")).json()
-    return today["routes"][0]["route"]
+    route: dict[str, Any] = today["routes"][0]["route"]
+    return route
 
 
 async def count(app: FastAPI, model: Any, *uuids: str) -> int:
     async with ctx_of(app).db.read_session() as s:
-        return int((await s.execute(select(func.count()).select_from(model).where(model.uuid.in_(uuids)))).scalar_one())
+        q = select(func.count()).select_from(model).where(model.uuid.in_(uuids))
+        return int((await s.execute(q)).scalar_one())
 
 
 def body(cp: dict[str, Any], north_m: float | None, **extra: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"uuid": str(uuid.uuid4()), "checkpoint_id": cp["id"], "at": local(0, "09:30").isoformat()}
+    at = local(0, "09:30").isoformat()
+    out: dict[str, Any] = {"uuid": str(uuid.uuid4()), "checkpoint_id": cp["id"], "at": at}
     if north_m is not None:
         out["lat"], out["lon"] = offset(cp["lat"], cp["lon"], north_m)
         out["accuracy_m"] = 8
@@ -96,7 +99,8 @@ async def test_qr_genuine_forged_and_without_gps(gapp: FastAPI, glogin: Login) -
     r = await gw.post(f"{API}/checkins", json=replayed)
     assert r.status_code == 400 and r.json()["code"] == "no_gps"
     r = await gw.post(f"{API}/checkins", json=body(cp, 140, qr=genuine))  # beyond twice the radius
-    assert r.status_code == 400 and r.json()["code"] == "too_far" and 138 <= metres(r.json()["message"]) <= 143
+    assert r.status_code == 400 and r.json()["code"] == "too_far"
+    assert 138 <= metres(r.json()["message"]) <= 143
     assert await count(gapp, CheckIn, replayed["uuid"]) == 0
 
     ok = await gw.post(f"{API}/checkins", json=body(cp, 80, qr=genuine))  # QR: within 2 x 50 m
@@ -151,7 +155,6 @@ async def test_offline_batch_sent_twice(gapp: FastAPI, glogin: Login) -> None:
     async with ctx_of(gapp).db.read_session() as s:
         kept = {c.uuid: c.at for c in (await s.scalars(select(CheckIn).where(CheckIn.uuid.in_(uuids)))).all()}
         kept |= {v.uuid: v.at for v in (await s.scalars(select(Visit).where(Visit.uuid == uuids[2]))).all()}
-        kept |= {
-            i.uuid: i.reported_at for i in (await s.scalars(select(Incident).where(Incident.uuid == uuids[3]))).all()
-        }
+        incidents = await s.scalars(select(Incident).where(Incident.uuid == uuids[3]))
+        kept |= {i.uuid: i.reported_at for i in incidents.all()}
     assert [kept[u] for u in uuids] == queued_at  # the phone's times, not the upload's

@@ -93,6 +93,7 @@ async def _make_world(hosp_url: str) -> World:
                 )
             ).all()
             keys: list[tuple[str, str, int, int, Period]] = []
+            slots: list[tuple[int, date, Period]] = []
             values = []
             index: dict[tuple[str, str], int] = {}
             hospitals: dict[str, int] = {}
@@ -104,6 +105,7 @@ async def _make_world(hosp_url: str) -> World:
                 for day in range(DAYS):
                     for period in Period:
                         keys.append((hcode, dcode, k, day, period))
+                        slots.append((doc, TODAY + timedelta(days=day), period))
                         values.append(
                             {
                                 "hospital_id": hid,
@@ -128,9 +130,7 @@ async def _make_world(hosp_url: str) -> World:
                 )
             ).all()
             by = {(doc, d, p): sid for doc, d, p, sid in found}
-            ids = {}
-            for key, row in zip(keys, values, strict=True):
-                ids[key] = by[(row["doctor_id"], row["day"], row["period"])]
+            ids = {key: by[slot] for key, slot in zip(keys, slots, strict=True)}
             await service.insert_places(session, [(sid, CAPACITY) for sid in ids.values()])
             await session.commit()
         return World(ids, hospitals, departments)

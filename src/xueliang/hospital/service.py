@@ -348,11 +348,11 @@ def check_patient(name: str, id_number: str, phone: str, w: When) -> Patient:
 
 def _active_key(h: Hospital, s: HospitalSession, id_number: str) -> str | None:
     if h.per_department_per_day != 1:
-        return None  # a looser rule is counted in `_check_person`, not held by the unique index
+        return None  # a looser rule is counted in `check_person`, not held by the unique index
     return f"{s.hospital_id}:{s.department_id}:{s.day.isoformat()}:{id_number}"
 
 
-async def _check_person(
+async def check_person(
     session: AsyncSession, h: Hospital, s: HospitalSession, id_number: str, w: When
 ) -> None:
     block = (
@@ -450,7 +450,7 @@ async def book(
         raise ValidationFailed("give a hold or a session_id", code="place_required")
     s, h = await _load_session(session, session_id)
     _refuse_unbookable(h, s, w)
-    await _check_person(session, h, s, patient.id_number, w)
+    await check_person(session, h, s, patient.id_number, w)
     token = hold_token or secrets.token_hex(16)
     if place is None:
         place = await _claim(session, s, None, token, w.now + timedelta(minutes=1), p.user_id, w)
@@ -789,10 +789,12 @@ async def linked_hospitals(session: AsyncSession, p: Principal) -> frozenset[int
     return frozenset(rows.all())
 
 
-async def staff_hospital(session: AsyncSession, p: Principal, hospital_id: int) -> Hospital:
-    """The hospital, if the caller runs it; 404 otherwise."""
+async def staff_hospital(
+    session: AsyncSession, p: Principal, hospital_id: int, missing: str = "hospital not found"
+) -> Hospital:
+    """The hospital, if the caller runs it; otherwise the 404 of the object asked for (`missing`)."""
     if not policy.may_manage(p, hospital_id, await linked_hospitals(session, p)):
-        raise NotFound("hospital not found")
+        raise NotFound(missing)
     return await get_hospital(session, hospital_id)
 
 
@@ -851,7 +853,7 @@ async def create_session(
     if doctor is None:
         raise NotFound("doctor not found")
     dept = await get_department(session, doctor.department_id)
-    await staff_hospital(session, p, dept.hospital_id)  # 404 unless the caller runs it
+    await staff_hospital(session, p, dept.hospital_id, "doctor not found")
     if not 1 <= capacity <= MAX_CAPACITY:
         raise ValidationFailed(f"capacity must be 1-{MAX_CAPACITY}", code="capacity")
     if day < w.today:
@@ -906,7 +908,7 @@ async def stop_session(
     """停诊: each live booking moves to a free place of another open session of the department that day
     (same period first), else is cancelled; every household is told."""
     s, h = await _load_session(session, session_id)
-    await staff_hospital(session, p, s.hospital_id)
+    await staff_hospital(session, p, s.hospital_id, "session not found")
     if s.stopped:
         raise Conflict("this session is already stopped", code="already_stopped")
     s.stopped = True

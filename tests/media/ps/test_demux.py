@@ -14,6 +14,7 @@ from xueliang.media.channel import Channel
 from xueliang.media.frames import AccessUnit, Codec
 from xueliang.media.ps import PsDemuxer, PsMuxer
 from xueliang.media.ps import packets as ps
+from xueliang.media.ps.mux import pes_packets
 
 
 def demux(data: bytes, chunk: int = 1400, **kwargs: object) -> tuple[list[AccessUnit], PsDemuxer]:
@@ -125,3 +126,48 @@ def test_garbage_between_packs_drops_one_frame_and_resyncs() -> None:
     units, demuxer = demux(b"".join(packs))
     assert demuxer.stats.malformed == 1 and demuxer.stats.damaged_frames == 1
     assert [au.nalus for au in units] == [au.nalus for i, au in enumerate(clip) if i != 4]
+
+
+def camera_shaped(clip: list[AccessUnit]) -> list[bytes]:
+    """Packs shaped as GB cameras send them: pack headers with 6 stuffing bytes; at a keyframe the
+    system header, the PSM, then SPS, PPS and slice each in PES packets of their own (every one with
+    the frame's PTS, the slice split over 4 KB PES packets); a PES header padded with stuffing
+    bytes; a private stream (vendor data) and a G.711 frame in between."""
+    muxer = PsMuxer(audio_type=ps.ST_G711A)
+    packs = []
+    for au in clip:
+        parts = [ps.pack_header(au.pts, 6000, stuffing=6)]
+        if au.keyframe:
+            parts += [muxer.system_header(), muxer.stream_map(Codec.h264)]
+        for nalu in au.nalus:
+            parts += pes_packets(ps.VIDEO_ID, b"\x00\x00\x00\x01" + nalu, au.pts, None, 4000)
+        parts.append(pes_packets(ps.PRIVATE_STREAM_1, b"vendor data", None, None)[0])
+        parts.append(pes_packets(ps.AUDIO_ID, bytes(160), au.pts, None)[0])
+        padded = b"\x00\x00\x01\xe0\x00\x0b\x80\x80\x08" + ps.write_ts(2, au.pts) + b"\xff\xff\xff"
+        parts.insert(1, padded)  # a PES packet with a PTS and three header stuffing bytes, no data
+        packs.append(b"".join(parts))
+    return packs
+
+
+def test_streams_shaped_like_gb_cameras() -> None:
+    clip = encode_clip(frames=20, gop=10, noise=True)
+    units, demuxer = demux(b"".join(camera_shaped(clip)), 1400)
+    assert [au.nalus for au in units] == [au.nalus for au in clip]
+    assert [au.pts - units[0].pts for au in units] == [au.pts - clip[0].pts for au in clip]
+    assert demuxer.stats.malformed == 0 and demuxer.stats.audio_type == ps.ST_G711A
+    assert demuxer.stats.other_pes >= 20 and demuxer.stats.audio_pes == 20
+
+
+def test_parameter_sets_marked_apart_wait_for_their_picture() -> None:
+    """Some cameras end an RTP 'frame' (marker bit) after the parameter sets, then send the slice."""
+    clip = encode_clip(frames=6, gop=3)
+    out: list[AccessUnit] = []
+    demuxer = PsDemuxer(out.append)
+    for au in clip:
+        demuxer.feed(ps.pack_header(au.pts, 6000))
+        for nalu in au.nalus:
+            demuxer.feed(pes_packets(ps.VIDEO_ID, b"\x00\x00\x01" + nalu, au.pts, None)[0])
+            demuxer.end_frame()
+        assert len(out) == clip.index(au) + 1  # each frame out at its last mark, not one frame late
+    assert [au.nalus for au in out] == [au.nalus for au in clip]
+    assert [au.keyframe for au in out] == [True, False, False] * 2

@@ -67,7 +67,7 @@ class PsMuxer:
                 nalus = sets + list(nalus)
         data = b"".join(START_CODE + n for n in nalus)
         dts = au.dts if au.dts is not None and au.dts != au.pts else None
-        parts.extend(self._pes(ps.VIDEO_ID, data, au.pts, dts))
+        parts.extend(pes_packets(ps.VIDEO_ID, data, au.pts, dts, self.max_pes_payload))
         return b"".join(parts)
 
     def mux_audio(self, data: bytes, pts: int) -> bytes:
@@ -75,7 +75,7 @@ class PsMuxer:
         if self.audio_type is None:
             raise ValueError("this muxer has no audio stream")
         header = ps.pack_header(pts - _SCR_LEAD, self.mux_rate, self.pack_stuffing)
-        return header + b"".join(self._pes(ps.AUDIO_ID, data, pts, None))
+        return header + b"".join(pes_packets(ps.AUDIO_ID, data, pts, None, self.max_pes_payload))
 
     def system_header(self) -> bytes:
         """The system header: bounds (rate, one video and at most one audio stream) and buffer sizes."""
@@ -112,17 +112,24 @@ class PsMuxer:
         head = b"\x00\x00\x01\xbc" + length.to_bytes(2, "big") + body
         return head + ps.crc32_mpeg2(head).to_bytes(4, "big")
 
-    def _pes(self, sid: int, data: bytes, pts: int, dts: int | None) -> list[bytes]:
-        """PES packets carrying `data`: the first with the time stamps and the alignment flag."""
-        out: list[bytes] = []
-        room = self.max_pes_payload
-        prefix = bytes((0, 0, 1, sid))
-        if dts is None:
-            stamp = b"\x84\x80\x05" + ps.write_ts(0b0010, pts)
-        else:
-            stamp = b"\x84\xc0\x0a" + ps.write_ts(0b0011, pts) + ps.write_ts(0b0001, dts)
-        for pos in range(0, max(len(data), 1), room):
-            chunk = data[pos : pos + room]
-            header = stamp if pos == 0 else b"\x80\x00\x00"
-            out.append(prefix + (len(header) + len(chunk)).to_bytes(2, "big") + header + chunk)
-        return out
+
+def pes_packets(
+    sid: int, data: bytes, pts: int | None, dts: int | None, room: int = _PES_ROOM
+) -> list[bytes]:
+    """PES packets of stream `sid` carrying `data`, at most `room` payload bytes each: the first with
+    the time stamps (none when `pts` is None) and the data alignment flag."""
+    if not 1 <= room <= _PES_ROOM:
+        raise ValueError(f"room must be 1..{_PES_ROOM}")
+    out: list[bytes] = []
+    prefix = bytes((0, 0, 1, sid))
+    if pts is None:
+        stamp = b"\x84\x00\x00"
+    elif dts is None:
+        stamp = b"\x84\x80\x05" + ps.write_ts(0b0010, pts)
+    else:
+        stamp = b"\x84\xc0\x0a" + ps.write_ts(0b0011, pts) + ps.write_ts(0b0001, dts)
+    for pos in range(0, max(len(data), 1), room):
+        chunk = data[pos : pos + room]
+        header = stamp if pos == 0 else b"\x80\x00\x00"
+        out.append(prefix + (len(header) + len(chunk)).to_bytes(2, "big") + header + chunk)
+    return out

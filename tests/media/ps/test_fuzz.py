@@ -77,6 +77,23 @@ def test_demuxer_on_mutated_real_streams(codec: Codec, changes: list[tuple[int, 
 
 
 @FUZZ
+@given(edits, st.integers(1, 3000))
+def test_demuxer_on_mutated_ffmpeg_streams(
+    h264_mpeg1: bytes, h265_vob: bytes, changes: list[tuple[int, int]], chunk: int
+) -> None:
+    for stream in (h264_mpeg1, h265_vob):
+        data = bytearray(stream)
+        for pos, value in changes:
+            data[pos % len(data)] = value
+        out: list[AccessUnit] = []
+        demuxer = PsDemuxer(out.append)
+        for pos in range(0, len(data), chunk):
+            demuxer.feed(data[pos : pos + chunk])
+        demuxer.flush()
+        check(out)
+
+
+@FUZZ
 @given(st.sampled_from(list(Codec)), st.integers(0, 1 << 20), st.lists(st.integers(1, 5000), max_size=20))
 def test_truncated_and_rechunked_streams_give_the_same_frames(
     codec: Codec, cut: int, sizes: list[int]

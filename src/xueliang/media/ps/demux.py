@@ -436,7 +436,7 @@ class PsDemuxer:
             return
         self._nalus.append(nalu)
         self._seen |= self._flags[nalu[0]]
-        self._size += len(nalu)
+        self._size += len(nalu) + 64  # and what a list entry costs, so tiny units count too
         if self._size > self._max_frame:
             self._damaged = True
             self._nalus, self._size = [], 0

@@ -136,9 +136,19 @@
     });
   });
 
+  /** Keys in a text field (the booking form): digits, letters, ◀ ▶ and Backspace edit; ▲ ▼ and OK move on. */
+  function fieldKey(e, key, input) {
+    if (key === "up" || key === "down" || key === "ok") { e.preventDefault(); nav.move(key === "up" ? "up" : "down"); return true; }
+    if (key === "yellow" && input.getAttribute("inputmode") === "numeric") { e.preventDefault(); input.value += "X"; return true; }
+    if (key === "back" && e.keyCode === 8 && input.value) return true; // deletes a character
+    return key !== "back" && key !== "red";
+  }
+
   document.addEventListener("keydown", function (e) {
     var key = TV.keys.remoteKey(e);
     if (!key) return;
+    var active = document.activeElement;
+    if (active && active.tagName === "INPUT" && fieldKey(e, key, active)) return;
     e.preventDefault(); // no page scrolling, no history navigation, no native button activation
     if (alarm.handleKey(key, e.repeat)) return; // the red key anywhere; every key while the alarm is up
     if (TV.urgentKey && TV.urgentKey(key)) return; // an urgent notice covers the screen until OK

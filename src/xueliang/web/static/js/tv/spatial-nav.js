@@ -23,7 +23,8 @@
   /**
    * The best candidate in direction `dir` from rectangle `r`: candidates must lie beyond the current
    * centre in that direction; those overlapping the current one across the axis ("in line") win, then
-   * the shortest distance along the axis plus a penalty for the distance across it.
+   * the shortest distance along the axis plus a penalty for the distance across it (for ones in line,
+   * between the top or left edges, so a tall tile leads to the top one of the tiles beside it).
    */
   function nearest(r, dir, candidates) {
     var c = center(r);
@@ -39,13 +40,13 @@
       if (dir === "left" || dir === "right") {
         if (dir === "right" ? d.x <= c.x + 1 : d.x >= c.x - 1) return;
         main = dir === "right" ? q.left - r.right : r.left - q.right;
-        cross = Math.abs(d.y - c.y);
         inLine = q.top < r.bottom - 1 && q.bottom > r.top + 1;
+        cross = inLine ? Math.abs(q.top - r.top) : Math.abs(d.y - c.y); // in line: align the tops (reading order)
       } else {
         if (dir === "down" ? d.y <= c.y + 1 : d.y >= c.y - 1) return;
         main = dir === "down" ? q.top - r.bottom : r.top - q.bottom;
-        cross = Math.abs(d.x - c.x);
         inLine = q.left < r.right - 1 && q.right > r.left + 1;
+        cross = inLine ? Math.abs(q.left - r.left) : Math.abs(d.x - c.x);
       }
       var score = Math.max(main, 0) + cross * (inLine ? 0.3 : 2) + (inLine ? 0 : 100000);
       if (score < bestScore) { bestScore = score; best = el; }
@@ -65,6 +66,12 @@
         var bottomPad = Number(node.getAttribute("data-nav-pad-bottom") || pad);
         if (r.bottom > box.bottom - bottomPad) node.scrollTop += r.bottom - box.bottom + bottomPad;
         else if (r.top < box.top + pad) node.scrollTop -= box.top + pad - r.top;
+      }
+      if ((style.overflowX === "auto" || style.overflowX === "scroll") && node.scrollWidth > node.clientWidth) {
+        var row = node.getBoundingClientRect();
+        var q = el.getBoundingClientRect();
+        if (q.right > row.right - pad) node.scrollLeft += q.right - row.right + pad;
+        else if (q.left < row.left + pad) node.scrollLeft -= row.left + pad - q.left;
       }
       if (node === stop) break;
       node = node.parentElement;
@@ -208,6 +215,15 @@
       return true;
     }
 
+    /** Back until screen `name` is the current one (e.g. home after a finished booking). */
+    function backTo(name) {
+      while (stack.length > 2 && current().name !== name && stack[stack.length - 2].name !== name) {
+        var skipped = stack.pop(); // screens in between are left without being shown again
+        if (screens[skipped.name].leave) screens[skipped.name].leave(true);
+      }
+      if (current().name !== name) back();
+    }
+
     /** Shows `el` as a dialog: the focus stays inside until closeDialog(); onBack defaults to closing. */
     function openDialog(el, opts) {
       var o = opts || {};
@@ -274,6 +290,7 @@
       onShow: function (fn) { listeners.push(fn); },
       go: go,
       back: back,
+      backTo: backTo,
       move: move,
       focus: focus,
       items: items,

@@ -123,7 +123,8 @@ def _jobposting(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def parse(text: str, fmt: str, kind: str) -> list[tuple[int, dict[str, Any]]]:
+def parse(text: str, fmt: str, kind: str) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError]]:
+    """The rows with their lines, and the lines that are not even rows (checked on with the others)."""
     if kind not in KINDS:
         raise ValidationFailed(f"unknown import {kind!r}; known: {', '.join(KINDS)}")
     if fmt not in ("csv", "json", "jsonld"):
@@ -132,11 +133,11 @@ def parse(text: str, fmt: str, kind: str) -> list[tuple[int, dict[str, Any]]]:
         raise ValidationFailed("prices are imported from CSV")
     if fmt == "jsonld" and kind != "jobs":
         raise ValidationFailed("JSON-LD imports are JobPosting jobs")
+    errors: list[RowError] = []
     if fmt == "csv":
         rows = _csv_rows(text)
     else:
         rows = []
-        errors = []
         for n, item in enumerate(_json_items(text), start=1):
             if not isinstance(item, dict):
                 errors.append(RowError(n, "expected an object"))
@@ -145,13 +146,11 @@ def parse(text: str, fmt: str, kind: str) -> list[tuple[int, dict[str, Any]]]:
                 rows.append((n, _jobposting(item) if fmt == "jsonld" else dict(item)))
             except ValueError as exc:
                 errors.append(RowError(n, str(exc)))
-        if errors:
-            raise ImportRejected(errors)
-    if not rows:
+    if not rows and not errors:
         raise ImportRejected([RowError(1, "no rows")])
     if len(rows) > MAX_ROWS:
         raise ImportRejected([RowError(rows[MAX_ROWS][0], f"at most {MAX_ROWS} rows per import")])
-    return rows
+    return rows, errors
 
 
 def _problems(exc: ValidationError) -> str:
@@ -174,9 +173,8 @@ async def run(
     *,
     now: Any,
 ) -> s.ImportResult:
-    rows = parse(text, fmt, kind)
+    rows, errors = parse(text, fmt, kind)
     depts = {d.code: d for d in await session.scalars(select(PortalDepartment))}
-    errors: list[RowError] = []
     checked: list[tuple[int, BaseModel]] = []
 
     def dept_id(line: int, row: dict[str, Any], required: bool) -> bool:
@@ -199,6 +197,7 @@ async def run(
         return await _prices(session, actor, rows, now=now)
 
     seen: set[Any] = set()
+    errors = list(errors)
     for line, row in rows:
         try:
             if kind == "departments":
@@ -240,7 +239,7 @@ async def run(
         seen.add(key)
         checked.append((line, model))
     if errors:
-        raise ImportRejected(errors)
+        raise ImportRejected(sorted(errors, key=lambda e: e.line))
 
     created = updated = 0
     if kind == "departments":

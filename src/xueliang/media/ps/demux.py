@@ -40,7 +40,8 @@ def _au_start_table(codec: Codec) -> bytes:
     for first in range(256):
         if codec is Codec.h264:
             kind = first & 0x1F
-            table[first] = kind in (6, 7, 8, 9) or 14 <= kind <= 18
+            # not 14 (SVC prefix): it precedes every base slice, not only a picture's first
+            table[first] = kind in (6, 7, 8, 9) or 15 <= kind <= 18
         else:
             kind = (first >> 1) & 0x3F
             table[first] = 32 <= kind <= 35 or kind == 39 or 41 <= kind <= 44 or 48 <= kind <= 55

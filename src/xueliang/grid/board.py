@@ -1,8 +1,8 @@
 """Today's board and the statistics, for staff who manage the grid (in their subtree only).
 
 The board: today's route runs, checkpoints missed (today and yesterday), visits done / open / missed
-/ late per worker, open incidents and their age, today's tour slots (done, running, missed...), the
-latest notices. No care person's data is shown (counts per worker only), so the board is no care
+/ late per worker, open incidents and their age, today's tour slots (done, running, missed...), today's
+notices. No care person's data is shown (counts per worker only), so the board is no care
 read. Statistics: one row per local day and village (or village and worker), JSON and CSV."""
 
 from __future__ import annotations
@@ -147,7 +147,10 @@ async def board(
     notices = (
         await session.scalars(
             select(GridNotice)
-            .where(GridNotice.region_path.startswith(path, autoescape=True))
+            .where(
+                GridNotice.region_path.startswith(path, autoescape=True),
+                GridNotice.at >= geo.day_start(day, tz),
+            )
             .order_by(GridNotice.at.desc(), GridNotice.id.desc())
             .limit(50)
         )

@@ -9,8 +9,10 @@ generating at once leave one row per key. Only the near future is generated: tod
 Timer kinds:
 - grid.daily: generation (and the GPS track retention), then the next one at the next local midnight;
 - grid.run_close: a route's window closed: unvisited checkpoints are missed, each a notice;
-- grid.ok_check: an "I'm OK" deadline: no answer -> a follow-up visit task due within 2 h;
-- grid.task_due: a visit or follow-up not done by its due time -> missed, and the duty officer told."""
+- grid.ok_check: an "I'm OK" deadline (one timer per day and deadline time): no answer -> a
+  follow-up visit task due within 2 h;
+- grid.task_due: the day's visits (or a batch of follow-ups) fall due: those not done are missed,
+  and the village's duty officer is told (a notice, pushed)."""
 
 from __future__ import annotations
 
@@ -159,14 +161,23 @@ async def generate(session: AsyncSession, now: datetime, tz: ZoneInfo, horizon_d
                 _timer(RUN_CLOSE, f"{RUN_CLOSE}:{route.id}:{iso}", end, {"route_id": route.id, "day": iso})
             )
         visit_due = geo.at_local(day, VISIT_WINDOW_END, tz)
+        deadlines: set[str] = set()
+        any_visit = False
         for pid, path, worker, every, ok_check, deadline in people:
             if visit_due_on(pid, every, day):
                 key = f"visit:{pid}:{iso}"
                 tasks.append(_task(TaskKind.visit, key, day, path, worker, visit_due, now, person_id=pid))
-                timers.append(_timer(TASK_DUE, f"{TASK_DUE}:{key}", visit_due, {"key": key}))
+                any_visit = True
             if ok_check:
-                due = geo.at_local(day, deadline, tz)
-                timers.append(_timer(OK_CHECK, f"grid.ok:{pid}:{iso}", due, {"person_id": pid, "day": iso}))
+                deadlines.add(deadline)
+        if any_visit:  # one timer a day settles every visit task of the day, not one per person
+            payload = {"day": iso, "kind": TaskKind.visit.value}
+            timers.append(_timer(TASK_DUE, f"{TASK_DUE}:visit:{iso}", visit_due, payload))
+        for deadline in sorted(deadlines):
+            due = geo.at_local(day, deadline, tz)
+            timers.append(
+                _timer(OK_CHECK, f"grid.ok:{iso}:{deadline}", due, {"day": iso, "deadline": deadline})
+            )
     tomorrow = today + timedelta(days=1)
     timers.append(_timer(DAILY, f"{DAILY}:{tomorrow.isoformat()}", geo.day_start(tomorrow, tz), {}))
     await insert_ignore(session, RouteRun, runs, ["route_id", "day"])
@@ -255,79 +266,98 @@ async def close_run(session: AsyncSession, route_id: int, day: date, now: dateti
 
 
 async def ok_deadline(
-    session: AsyncSession, person_id: int, day: date, now: datetime, tz: ZoneInfo, followup_minutes: int
-) -> None:
-    """No "I'm OK" by the deadline (and nobody saw the person today): a follow-up visit task for the
-    assigned worker, due within `followup_minutes` (2 h), with its own due timer."""
-    person = await session.get(CarePerson, person_id)
-    if person is None or not person.active or not person.ok_check or person.worker_id is None:
-        return
-    answered = (
-        await session.scalars(select(OkAnswer.id).where(OkAnswer.person_id == person_id, OkAnswer.day == day))
-    ).first()
-    start, end = geo.day_bounds(day, tz)
-    seen = (
-        await session.scalars(
-            select(Visit.id).where(
-                Visit.person_id == person_id,
-                Visit.at >= start,
-                Visit.at < end,
-                Visit.outcome == VisitOutcome.seen,
+    session: AsyncSession, day: date, deadline: str, now: datetime, tz: ZoneInfo, followup_minutes: int
+) -> int:
+    """Everyone whose "I'm OK" deadline this is and who neither answered nor was seen today gets a
+    follow-up visit task for their worker, due within `followup_minutes` (2 h); one timer settles
+    the batch. Returns how many follow-ups were made."""
+    people = (
+        await session.execute(
+            select(CarePerson.id, CarePerson.region_path, CarePerson.worker_id).where(
+                CarePerson.active.is_(True),
+                CarePerson.ok_check.is_(True),
+                CarePerson.worker_id.is_not(None),
+                CarePerson.ok_deadline == deadline,
             )
         )
-    ).first()
-    if answered is not None or seen is not None:
-        return
-    key = f"ok_followup:{person_id}:{day.isoformat()}"
-    due = now + timedelta(minutes=followup_minutes)
-    await insert_ignore(
-        session,
-        GridTask,
-        [
-            _task(
-                TaskKind.ok_followup,
-                key,
-                day,
-                person.region_path,
-                person.worker_id,
-                due,
-                now,
-                person_id=person_id,
+    ).all()
+    if not people:
+        return 0
+    ids = [pid for pid, _, _ in people]
+    answered = set(
+        (
+            await session.scalars(
+                select(OkAnswer.person_id).where(OkAnswer.person_id.in_(ids), OkAnswer.day == day)
             )
-        ],
-        ["key"],
+        ).all()
     )
-    await insert_ignore(session, Timer, [_timer(TASK_DUE, f"{TASK_DUE}:{key}", due, {"key": key})], ["key"])
+    start, end = geo.day_bounds(day, tz)
+    seen = set(
+        (
+            await session.scalars(
+                select(Visit.person_id).where(
+                    Visit.person_id.in_(ids),
+                    Visit.at >= start,
+                    Visit.at < end,
+                    Visit.outcome == VisitOutcome.seen,
+                )
+            )
+        ).all()
+    )
+    due = now + timedelta(minutes=followup_minutes)
+    iso = day.isoformat()
+    rows = [
+        _task(TaskKind.ok_followup, f"ok_followup:{pid}:{iso}", day, path, worker, due, now, person_id=pid)
+        for pid, path, worker in people
+        if pid not in answered and pid not in seen
+    ]
+    await insert_ignore(session, GridTask, rows, ["key"])
+    if rows:
+        payload = {"day": iso, "kind": TaskKind.ok_followup.value}
+        key = f"{TASK_DUE}:ok_followup:{iso}:{deadline}"
+        await insert_ignore(session, Timer, [_timer(TASK_DUE, key, due, payload)], ["key"])
+    return len(rows)
 
 
-async def task_due(session: AsyncSession, key: str, now: datetime) -> list[Event]:
-    """A visit or OK follow-up still open at its due time: missed, and the village is told."""
-    task = (await session.scalars(select(GridTask).where(GridTask.key == key))).first()
-    if task is None or task.state is not TaskState.open:
+async def task_due(session: AsyncSession, day: date, kind: TaskKind, now: datetime) -> list[Event]:
+    """Visits or OK follow-ups of that day still open at their due time: missed, and the village is
+    told (a stored notice and a push), one notice per task."""
+    due = list(
+        (
+            await session.scalars(
+                select(GridTask).where(
+                    GridTask.day == day,
+                    GridTask.kind == kind,
+                    GridTask.state == TaskState.open,
+                    GridTask.due_at <= now,
+                )
+            )
+        ).all()
+    )
+    if not due:
         return []
-    task.state = TaskState.missed
-    kind = "missed_followup" if task.kind is TaskKind.ok_followup else "missed_visit"
-    text = (
-        "报平安未回复且未上门 / no OK and no follow-up visit"
-        if task.kind is TaskKind.ok_followup
-        else "走访未完成 / visit missed"
+    await session.execute(
+        update(GridTask).where(GridTask.id.in_([t.id for t in due])).values(state=TaskState.missed)
     )
+    followup = kind is TaskKind.ok_followup
+    text = "报平安未回复且未上门 / no OK and no follow-up visit" if followup else "走访未完成 / visit missed"
     return await _notices(
         session,
         [
             {
-                "key": f"task:{task.key}",
-                "kind": kind,
-                "region_path": task.region_path,
+                "key": f"task:{t.key}",
+                "kind": "missed_followup" if followup else "missed_visit",
+                "region_path": t.region_path,
                 "text": text,
                 "detail": {
-                    "task_id": task.id,
-                    "person_id": task.person_id,
-                    "user_id": task.user_id,
-                    "day": task.day.isoformat(),
+                    "task_id": t.id,
+                    "person_id": t.person_id,
+                    "user_id": t.user_id,
+                    "day": day.isoformat(),
                 },
                 "at": now,
             }
+            for t in due
         ],
     )
 
@@ -345,9 +375,9 @@ async def on_timer(
         return await close_run(session, int(p["route_id"]), date.fromisoformat(p["day"]), now)
     if timer.kind == OK_CHECK:
         await ok_deadline(
-            session, int(p["person_id"]), date.fromisoformat(p["day"]), now, tz, settings.ok_followup_minutes
+            session, date.fromisoformat(p["day"]), str(p["deadline"]), now, tz, settings.ok_followup_minutes
         )
         return []
     if timer.kind == TASK_DUE:
-        return await task_due(session, str(p["key"]), now)
+        return await task_due(session, date.fromisoformat(p["day"]), TaskKind(p["kind"]), now)
     return []

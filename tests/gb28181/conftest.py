@@ -15,7 +15,7 @@ from tests.support.db import seed_database
 from xueliang.app import create_app
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def gb_url(make_db_url: Callable[[], str]) -> str:
     url = make_db_url()
     seed_database(url)

@@ -9,9 +9,11 @@ import pytest
 
 from tests.media.ps.ffmpeg_ps import ffmpeg_read, g711_frames
 from tests.support.bitstreams import Decoder
+from tests.support.bitstreams import encode_clip as bitstream_clip
 from tests.support.clips import encode_clip
 from xueliang.media.channel import Channel
-from xueliang.media.frames import AccessUnit, Codec
+from xueliang.media.codecs.params import NAL_FLAGS, NAL_VCL, ParamSetTracker
+from xueliang.media.frames import AccessUnit, Codec, CodecParams
 from xueliang.media.ps import PsDemuxer, PsMuxer
 from xueliang.media.ps import packets as ps
 from xueliang.media.ps.mux import pes_packets
@@ -171,3 +173,26 @@ def test_parameter_sets_marked_apart_wait_for_their_picture() -> None:
         assert len(out) == clip.index(au) + 1  # each frame out at its last mark, not one frame late
     assert [au.nalus for au in out] == [au.nalus for au in clip]
     assert [au.keyframe for au in out] == [True, False, False] * 2
+
+
+@pytest.mark.parametrize("codec", [Codec.h264, Codec.h265])
+def test_pictures_of_several_slices_stay_whole(codec: Codec) -> None:
+    """Cameras often cut a picture into slices: every slice after the first continues its frame."""
+    frames = bitstream_clip(codec, frames=12, gop=6, extra=":slices=4")
+    vcl = NAL_FLAGS[codec]
+    assert all(sum(1 for n in f if vcl[n[0]] & NAL_VCL) > 2 for f in frames)  # x265: a slice per CTU row
+    clip = [
+        AccessUnit(list(f), i * 3600, i % 6 == 0, first_params(codec, frames[0]))
+        for i, f in enumerate(frames)
+    ]
+    muxer = PsMuxer()
+    units, _ = demux(b"".join(muxer.mux(au) for au in clip), 1000)
+    assert [au.nalus for au in units] == [au.nalus for au in clip]
+    assert decoded(codec, units) == 12
+
+
+def first_params(codec: Codec, nalus: tuple[bytes, ...]) -> CodecParams:
+    tracker = ParamSetTracker(codec)
+    params = tracker.update(nalus)
+    assert params is not None
+    return params

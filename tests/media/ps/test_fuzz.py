@@ -10,7 +10,7 @@ from tests.support.clips import encode_clip
 from xueliang.media.frames import AccessUnit, Codec
 from xueliang.media.ps import PsDemuxer, PsMuxer, PsRtpReceiver, PsSender
 
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _ours(codec: Codec) -> bytes:

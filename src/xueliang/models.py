@@ -1,5 +1,6 @@
 """Imports every domain's tables so Alembic and `create_all` see one complete metadata."""
 
+from xueliang.accounts.mfa_models import MfaCredential, MfaRecoveryCode
 from xueliang.accounts.models import AuthSession, User
 from xueliang.alarms.models import (
     Alarm,
@@ -95,6 +96,8 @@ __all__ = [
     "Incident",
     "IncidentEvent",
     "IncidentPhoto",
+    "MfaCredential",
+    "MfaRecoveryCode",
     "Mobilization",
     "MobilizationTask",
     "Node",

@@ -399,8 +399,8 @@ async def check_in(
     checkpoint and a fix within twice the radius (a photographed code alone is not enough). Refused
     with a message naming the distance; nothing is stored when refused. A resend of the same UUID
     answers the first record."""
-    if not allows(p, Permission.patrol):
-        raise Forbidden("your role may not do this", code="forbidden")
+    if not allows(p, Permission.patrol):  # the checkpoint is out of reach: as if it did not exist
+        raise NotFound("checkpoint not found")
     found = (await session.scalars(select(CheckIn).where(CheckIn.uuid == body.uuid))).first()
     if found is not None:
         if found.user_id != p.user_id:
@@ -666,8 +666,8 @@ async def record_visit(
     """Only the assigned worker records a visit (anyone else: 404, as for a missing person). Never
     refused for lateness: `late` when made after its task's due time, or after the day's window when
     the person had no task that day. The day's open tasks for the person are done by it."""
-    if not allows(p, Permission.patrol):
-        raise Forbidden("your role may not do this", code="forbidden")
+    if not allows(p, Permission.patrol):  # the person is out of reach: as if they did not exist
+        raise NotFound("person not found")
     found = (await session.scalars(select(Visit).where(Visit.uuid == body.uuid))).first()
     if found is not None:
         if found.user_id != p.user_id:

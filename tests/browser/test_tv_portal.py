@@ -62,21 +62,61 @@ def test_tv_portal_by_remote(new_page: NewPage, live_server: Any, artifacts: Pat
     tag = uuid.uuid4().hex[:6]
     with httpx.Client(base_url=f"{live_server.url}/api/v1", timeout=15) as admin:
         admin_login(admin)
-        dept = ok(admin.post("/portal/admin/departments", json={
-            "code": f"tv-{tag}", "name": f"县农业农村局{tag}", "phones": ["0837-7421234"], "address": "凤仪镇",
-            "hours": "周一至周五 9:00-17:00", "duties": "农机补贴"}))
-        service = ok(admin.post("/portal/admin/services", json={
-            "code": f"tv-{tag}", "department_id": dept["id"], "title": SERVICE_TITLE, "title_en": "Farm machinery subsidy",
-            "categories": ["farming"], "conditions": "本县农户，购买目录内农机", "materials": ["身份证", "购机发票"],
-            "where": "县政务服务中心 3 号窗口", "when": "工作日", "time_limit": "15 个工作日", "fees": "免费",
-            "phone": "0837-7421234", "summary": "购机后申领补贴", "published": True}))
+        dept = ok(
+            admin.post(
+                "/portal/admin/departments",
+                json={
+                    "code": f"tv-{tag}",
+                    "name": f"县农业农村局{tag}",
+                    "phones": ["0837-7421234"],
+                    "address": "凤仪镇",
+                    "hours": "周一至周五 9:00-17:00",
+                    "duties": "农机补贴",
+                },
+            )
+        )
+        service = ok(
+            admin.post(
+                "/portal/admin/services",
+                json={
+                    "code": f"tv-{tag}",
+                    "department_id": dept["id"],
+                    "title": SERVICE_TITLE,
+                    "title_en": "Farm machinery subsidy",
+                    "categories": ["farming"],
+                    "conditions": "本县农户，购买目录内农机",
+                    "materials": ["身份证", "购机发票"],
+                    "where": "县政务服务中心 3 号窗口",
+                    "when": "工作日",
+                    "time_limit": "15 个工作日",
+                    "fees": "免费",
+                    "phone": "0837-7421234",
+                    "summary": "购机后申领补贴",
+                    "published": True,
+                },
+            )
+        )
         city = f"测试市{tag}"
         posted = datetime.now(UTC).date().isoformat()
         until = (datetime.now(UTC) + timedelta(days=20)).isoformat()
         for title in ("采茶工", "果园管理员"):
-            ok(admin.post("/portal/admin/jobs", json={
-                "title": title, "employer": "茶场", "city": city, "type": "SEASONAL", "salary_min": 150,
-                "salary_max": 200, "salary_unit": "DAY", "date_posted": posted, "valid_through": until, "published": True}))
+            ok(
+                admin.post(
+                    "/portal/admin/jobs",
+                    json={
+                        "title": title,
+                        "employer": "茶场",
+                        "city": city,
+                        "type": "SEASONAL",
+                        "salary_min": 150,
+                        "salary_max": 200,
+                        "salary_unit": "DAY",
+                        "date_posted": posted,
+                        "valid_through": until,
+                        "published": True,
+                    },
+                )
+            )
 
         page = new_page(1280, 720)
         login_form(page, live_server.url, RESIDENT, "tv", "/tv")
@@ -218,9 +258,17 @@ def test_tv_portal_by_remote(new_page: NewPage, live_server: Any, artifacts: Pat
         assert again["state"] == "cancelled"
 
         # An urgent notice to the village covers the screen at the next poll; only OK dismisses it.
-        notice = ok(admin.post("/portal/notices", json={
-            "region_id": me["region_id"], "urgent": True, "title": f"山洪预警{tag}",
-            "body": "今夜有强降雨，沿河住户请立即转移到村委会。"}))
+        notice = ok(
+            admin.post(
+                "/portal/notices",
+                json={
+                    "region_id": me["region_id"],
+                    "urgent": True,
+                    "title": f"山洪预警{tag}",
+                    "body": "今夜有强降雨，沿河住户请立即转移到村委会。",
+                },
+            )
+        )
         try:
             page.evaluate("() => window.XLTV.pollBanner()")  # what the 20 s poll does
             banner = page.locator("#tv-urgent")

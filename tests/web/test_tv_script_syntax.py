@@ -6,12 +6,13 @@ and calls of library methods newer than the engine floor. A failure names the fi
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import esprima
+import esprima  # type: ignore[import-untyped]  # no stubs; the parser of the check
 import pytest
 
 WEB = Path(__file__).resolve().parents[2] / "src" / "xueliang" / "web"
@@ -66,7 +67,7 @@ def newer_syntax(source: str) -> list[tuple[int, str]]:
         return [(int(line or 0), f"does not parse as an ES2017-or-older classic script: {exc}")]
     problems: list[tuple[int, str]] = []
     tokens = tree.tokens
-    for prev, nxt in zip(tokens, tokens[1:], strict=False):
+    for prev, nxt in itertools.pairwise(tokens):
         if prev.type == "Punctuator" and prev.value == "," and nxt.type == "Punctuator" and nxt.value == ")":
             problems.append((prev.loc.start.line, "a trailing comma before ')' is ES2017"))
     for node in walk(tree.toDict()):

@@ -122,7 +122,7 @@
           fact(t("Where and when"), [s.where, s.when].filter(Boolean).join("\n"), "fact-first"),
           fact(t("Time limit"), s.time_limit, "fact-first"),
           fact(t("Fees"), s.fees, "fact-first"),
-          fact(t("Phone"), s.phone, "fact-first")),
+          fact(t("Contact phone"), s.phone, "fact-first")),
         fact(t("About this service"), s.summary),
         fact(t("Online"), s.online_url ? t("Open {url} on your phone (the phone page shows a QR code).", { url: s.online_url }) : ""));
       nav.focus(nav.first(body));
@@ -408,7 +408,7 @@
     return api("/portal/departments/" + params.id).then(function (d) {
       $("h1", departmentEl).textContent = name(d);
       fill(body,
-        h("div", { class: "tv-fact fact-first", "data-nav": true, tabindex: "-1" }, h("h3", {}, t("Phone")),
+        h("div", { class: "tv-fact fact-first", "data-nav": true, tabindex: "-1" }, h("h3", {}, t("Phone numbers")),
           (d.phones || []).map(function (p) { return h("div", { class: "tv-big" }, p); })),
         fact(t("Opening hours"), d.hours),
         fact(t("Address"), d.address),

@@ -5,6 +5,7 @@ alarm stored before its 200, and 3 missed keepalives -> offline -> the camera-of
 from __future__ import annotations
 
 import asyncio
+import re
 
 from fastapi import FastAPI
 from sqlalchemy import func, select
@@ -17,6 +18,8 @@ from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
 from xueliang.core.ids import gb_id
 from xueliang.gb28181.models import GbChannel, GbDevice
+from xueliang.gb28181.sip import digest
+from xueliang.gb28181.sip.message import SipMessage, parse, response_to
 from xueliang.regions.models import Region
 
 
@@ -87,6 +90,7 @@ async def test_device_registers_gives_its_catalog_becomes_cameras_raises_alarm_a
 
         # keepalives stop: after 3 missed intervals the device and its cameras go offline
         keepalives.cancel()
+        await asyncio.gather(keepalives, return_exceptions=True)
 
         async def offline_alarms() -> int:
             async with ctx.db.session() as session:
@@ -97,9 +101,9 @@ async def test_device_registers_gives_its_catalog_becomes_cameras_raises_alarm_a
                 )
                 return len(set(rows))
 
+        online = select(GbDevice.online).where(GbDevice.id == device_pk)
+        await until(gb_app, lambda: scalar(gb_app, online), False, "the device going offline")
         await until(gb_app, offline_alarms, 3, "the camera-offline alarms of 3 cameras")
-        async with ctx.db.session() as session:
-            assert (await session.get(GbDevice, device_pk)).online is False  # type: ignore[union-attr]
         assert (await dev.keepalive()).status == 200  # a keepalive brings it back (registration still valid)
         async with ctx.db.session() as session:
             assert (await session.get(GbDevice, device_pk)).online is True  # type: ignore[union-attr]
@@ -110,3 +114,92 @@ async def test_device_registers_gives_its_catalog_becomes_cameras_raises_alarm_a
         if keepalives is not None:
             keepalives.cancel()
         dev.close()
+
+
+async def read_message(reader: asyncio.StreamReader) -> SipMessage:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+    body = await asyncio.wait_for(reader.readexactly(length), 5) if length else b""
+    return parse(head + body)
+
+
+async def test_tcp_device_is_queried_over_its_connection_and_offline_when_it_drops(gb_app: FastAPI) -> None:
+    """GB/T 28181-2022 9.1: a device registered over TCP gets our requests over that connection, and
+    is offline as soon as the connection drops. A catalog NOTIFY (ADD, OFF, DEL) updates channels."""
+    device_id = gb_id("51322310", 132, 401)
+    cam_a, cam_b = gb_id("51322310", 131, 401), gb_id("51322310", 131, 402)
+    dev = FakeDevice(device_id, PLATFORM_ID, DOMAIN, platform(gb_app).port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", platform(gb_app).port)
+    local = "{}:{}".format(*writer.get_extra_info("sockname")[:2])
+    branches = iter(range(1000))
+
+    async def send(msg: SipMessage) -> SipMessage:
+        msg.headers.insert(0, ("Via", f"SIP/2.0/TCP {local};rport;branch=z9hG4bKt{next(branches)}"))
+        writer.write(msg.encode())
+        await writer.drain()
+        while True:
+            got = await read_message(reader)
+            if not got.is_request:
+                return got
+            queries.append(got)
+            writer.write(response_to(got, 200, to_tag="d").encode())
+
+    queries: list[SipMessage] = []
+    try:
+        reg = dev._request("REGISTER", "tcp-call")
+        reg.add("Expires", "3600")
+        challenge = await send(reg)
+        assert challenge.status == 401
+        params = digest.parse_params(challenge.get("WWW-Authenticate"))
+        auth = digest.authorization(
+            device_id,
+            DOMAIN,
+            params["nonce"],
+            f"sip:{PLATFORM_ID}@{DOMAIN}",
+            "REGISTER",
+            SHARED,
+            "auth",
+            "c0ffee",
+        )
+        reg = dev._request("REGISTER", "tcp-call")
+        reg.add("Expires", "3600")
+        reg.add("Authorization", auth)  # with qop=auth this time
+        assert (await send(reg)).status == 200
+        while not any(
+            b"Catalog" in q.body for q in queries
+        ):  # the catalog query comes over our TCP connection
+            queries.append(await read_message(reader))
+            writer.write(response_to(queries[-1], 200, to_tag="d").encode())
+        notify = dev._request("MESSAGE")
+        notify.add("Content-Type", "Application/MANSCDP+xml")
+        items = "".join(
+            f"<Item><DeviceID>{cid}</DeviceID><Name>{name}</Name><Status>ON</Status><Event>ADD</Event></Item>"
+            for cid, name in ((cam_a, "东口"), (cam_b, "西口"))
+        )
+        notify.body = manscdp_notify(device_id, items)
+        assert (await send(notify)).status == 200
+        notify = dev._request("MESSAGE")
+        notify.add("Content-Type", "Application/MANSCDP+xml")
+        notify.body = manscdp_notify(
+            device_id,
+            f"<Item><DeviceID>{cam_a}</DeviceID><Event>OFF</Event></Item>"
+            f"<Item><DeviceID>{cam_b}</DeviceID><Event>DEL</Event></Item>",
+        )
+        assert (await send(notify)).status == 200
+        pk = await scalar(gb_app, select(GbDevice.id).where(GbDevice.device_id == device_id))
+        rows = select(GbChannel.channel_id, GbChannel.status).where(GbChannel.device_pk == pk)
+        ctx: AppContext = gb_app.state.ctx
+        async with ctx.db.session() as session:
+            assert (await session.execute(rows)).all() == [(cam_a, "OFF")]
+        online = select(GbDevice.online).where(GbDevice.id == pk)
+        assert await scalar(gb_app, online) is True
+    finally:
+        writer.close()
+    await until(gb_app, lambda: scalar(gb_app, online), False, "offline when its TCP connection drops")
+
+
+def manscdp_notify(device_id: str, items: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><Notify><CmdType>Catalog</CmdType><SN>5</SN>'
+        f"<DeviceID>{device_id}</DeviceID><SumNum>2</SumNum><DeviceList>{items}</DeviceList></Notify>"
+    ).encode()

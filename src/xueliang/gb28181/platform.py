@@ -206,7 +206,7 @@ class GbPlatform:
 
     async def _after_register(self, pk: int) -> None:
         """A device that (re)came online is asked for its catalog and what it is."""
-        for cmd in ("Catalog", "DeviceInfo"):
+        for cmd in ("Catalog", "DeviceInfo", "DeviceStatus"):
             try:
                 await self.query(pk, cmd)
             except (TimeoutError, ConnectionError, OSError) as exc:

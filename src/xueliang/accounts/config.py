@@ -26,6 +26,8 @@ class AccountSettings(BaseSettings):
     # Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For names the client; anyone else's is
     # ignored. `serve` hands them to uvicorn as forwarded_allow_ips.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # A second factor (TOTP) for admins, operators and auditors: no session without one (accounts/mfa.py).
+    mfa_required: bool = False
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -13,6 +13,43 @@ class LoginIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
     next: str = ""
+    otp: str = Field(default="", max_length=64)  # a TOTP or recovery code, for users with a second factor
+
+
+class MfaEnrollIn(BaseModel):
+    """Enrolling proves the password again (it also works before a first login, when the setting
+    requires a second factor)."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class MfaEnrollOut(BaseModel):
+    secret: str  # base32, for typing into the app
+    otpauth_uri: str  # for a QR code
+
+
+class MfaConfirmIn(MfaEnrollIn):
+    otp: str = Field(min_length=1, max_length=64)
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str]  # shown once: only their hashes are kept
+
+
+class MfaStatusOut(BaseModel):
+    enrolled: bool
+    required: bool
+    recovery_codes_left: int
+
+
+class SessionOut(BaseModel):
+    id: int
+    kind: str
+    created_at: datetime
+    expires_at: datetime
+    client: str
+    current: bool
 
 
 class LoginOut(BaseModel):

@@ -10,12 +10,20 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.accounts import passwords, session_cache, throttle
+from xueliang.accounts import mfa, passwords, session_cache, throttle
+from xueliang.accounts.config import AccountSettings
 from xueliang.accounts.models import AuthSession, Role, User
 from xueliang.accounts.policy import Principal
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
-from xueliang.core.errors import Conflict, NotFound, TooManyRequests, Unauthorized, ValidationFailed
+from xueliang.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    ValidationFailed,
+)
 from xueliang.regions.models import Region, RegionLevel
 
 # The region level each role is bound to: an operator to a township, a resident to a village...
@@ -186,32 +194,61 @@ class IssuedSession:
     user: User
 
 
-async def login(
-    session: AsyncSession,
-    *,
-    username: str,
-    password: str,
-    address: str,
-    kind: str,
-    now: datetime,
-    hours: int,
-    window_s: int,
-    account_rule: throttle.Rule,
-    address_rule: throttle.Rule,
-    client: str = "",
-) -> IssuedSession:
+@dataclass(frozen=True)
+class LoginRules:
+    """How logins are checked: the throttle (accounts/throttle.py) and second factors (accounts/mfa.py)."""
+
+    window_s: int
+    account: throttle.Rule
+    address: throttle.Rule
+    mfa_key: bytes = b""
+    mfa_required: bool = False  # for MFA_ROLES: no session without a confirmed factor
+
+
+def login_rules(s: AccountSettings, node_secret: str) -> LoginRules:
+    return LoginRules(
+        window_s=s.login_window_seconds,
+        account=throttle.Rule(
+            s.login_free_failures_per_account, s.login_delay_first_s, s.login_delay_max_account_s
+        ),
+        address=throttle.Rule(
+            s.login_free_failures_per_address, s.login_delay_first_s, s.login_delay_max_address_s
+        ),
+        mfa_key=mfa.mfa_key(node_secret),
+        mfa_required=s.mfa_required,
+    )
+
+
+async def refuse(
+    session: AsyncSession, user: User | None, username: str, address: str, now: datetime, reason: str
+) -> None:
+    """Records a failed login and commits it, so that it counts (in every process) before we raise."""
+    await audit.append(
+        session,
+        Actor(user.id if user else None, username[:64], address),
+        "auth.login_failed",
+        at=now,
+        target_type="user",
+        detail={"reason": reason},
+    )
+    await session.commit()
+
+
+async def authenticate(
+    session: AsyncSession, *, username: str, password: str, address: str, now: datetime, rules: LoginRules
+) -> User:
     """Check the password, slowed by recent failures per account and per address (accounts/throttle.py:
     counted from the audit trail, so the delay holds across processes and restarts; a try within the
-    delay is refused before the password is looked at). Owns its transaction: a refusal commits its
-    audit row before it raises, so that it counts."""
+    delay is refused before the password is looked at). Owns its transaction on refusal: the failure's
+    audit row is committed before it raises."""
     wait, scope = await throttle.wait_needed(
         session,
         username=username,
         address=address,
         now=now,
-        window_s=window_s,
-        account=account_rule,
-        per_address=address_rule,
+        window_s=rules.window_s,
+        account=rules.account,
+        per_address=rules.address,
     )
     if wait > 0:
         seconds = throttle.retry_after(wait)
@@ -225,16 +262,44 @@ async def login(
     else:
         ok = passwords.verify_password(user.password_hash, password) and not user.disabled
     if not ok or user is None:
-        await audit.append(
-            session,
-            Actor(user.id if user else None, username[:64], address),
-            "auth.login_failed",
-            at=now,
-            target_type="user",
-            detail={"reason": "disabled" if user is not None and user.disabled else "bad_credentials"},
-        )
-        await session.commit()
+        reason = "disabled" if user is not None and user.disabled else "bad_credentials"
+        await refuse(session, user, username, address, now, reason)
         raise Unauthorized("wrong username or password", code="bad_credentials")
+    return user
+
+
+async def login(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    kind: str,
+    now: datetime,
+    hours: int,
+    rules: LoginRules,
+    otp: str = "",
+    client: str = "",
+) -> IssuedSession:
+    """`authenticate`, then the second factor where the user has one (a wrong code counts as a failed
+    login, so codes are throttled like passwords), then a new session."""
+    user = await authenticate(
+        session, username=username, password=password, address=address, now=now, rules=rules
+    )
+    factor = "none"
+    if await mfa.enrolled(session, user.id):
+        if not otp:
+            raise Unauthorized("enter the one-time code from your authenticator app", code="mfa_required")
+        used = await mfa.check(session, rules.mfa_key, user.id, otp, now)
+        if used is None:
+            await refuse(session, user, username, address, now, "bad_otp")
+            raise Unauthorized("wrong or already used one-time code", code="bad_otp")
+        factor = used
+    elif mfa.required_for(user.role, rules.mfa_required):
+        raise Forbidden(
+            "your role must set up a second factor first (POST /api/v1/auth/mfa/enroll)",
+            code="mfa_enrollment_required",
+        )
     token = secrets.token_urlsafe(32)
     issued = IssuedSession(token, secrets.token_urlsafe(24), now + timedelta(hours=hours), user)
     session.add(
@@ -255,7 +320,7 @@ async def login(
         at=now,
         target_type="user",
         target_id=user.id,
-        detail={"kind": kind},
+        detail={"kind": kind, "factor": factor},
     )
     return issued
 
@@ -298,3 +363,40 @@ async def list_users(session: AsyncSession, scope_path: str) -> list[tuple[User,
         .order_by(User.role, User.username)
     )
     return [(u, r) for u, r in rows.all()]
+
+
+async def active_sessions(session: AsyncSession, user_id: int, now: datetime) -> list[AuthSession]:
+    """A user's sessions that have not expired, newest first."""
+    rows = await session.scalars(
+        select(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.expires_at > now)
+        .order_by(AuthSession.created_at.desc(), AuthSession.id.desc())
+    )
+    return list(rows)
+
+
+async def revoke_sessions(
+    session: AsyncSession, actor: Actor, user: User, now: datetime, session_id: int | None = None
+) -> list[str]:
+    """Ends one of the user's sessions (`session_id`; NotFound if it is not theirs) or all of them;
+    audited. Returns the token hashes ended, for the caller to tell whoever holds them open."""
+    q = select(AuthSession).where(AuthSession.user_id == user.id)
+    if session_id is not None:
+        q = q.where(AuthSession.id == session_id)
+    ended = list(await session.scalars(q))
+    if session_id is not None and not ended:
+        raise NotFound("session not found")
+    for row in ended:
+        session_cache.forget(session, token_hash=row.token_hash)
+        await session.delete(row)
+    await audit.append(
+        session,
+        actor,
+        "auth.session_revoke",
+        at=now,
+        target_type="user",
+        target_id=user.id,
+        detail={"username": user.username, "sessions": [row.id for row in ended]},
+    )
+    await session.flush()
+    return [row.token_hash for row in ended]

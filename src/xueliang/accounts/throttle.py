@@ -77,7 +77,11 @@ async def wait_needed(
         count, last = await _failures(session, start, **match)
         if last is None:
             continue
-        left = rule.delay(count) - (now - last).total_seconds()
+        delay = rule.delay(count)
+        if delay <= 0:
+            continue
+        # another process's clock may run ahead: a failure "from the future" waits the delay, no more
+        left = delay - max(0.0, (now - last).total_seconds())
         if left > 0:
             waits.append((left, scope))
     return max(waits, default=(0.0, ""))

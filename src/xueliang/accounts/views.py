@@ -6,25 +6,33 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.accounts import service, session_cache, throttle
+from xueliang.accounts import mfa, service, session_cache
 from xueliang.accounts.config import AccountSettings
 from xueliang.accounts.deps import SESSION_COOKIE, Ctx, CurrentCaller, Session, client_address, require
 from xueliang.accounts.events import UserAccessChanged
-from xueliang.accounts.models import Role, User
+from xueliang.accounts.models import AuthSession, Role, User
 from xueliang.accounts.policy import ROLE_PERMISSIONS, Permission
 from xueliang.accounts.schemas import (
     LocaleIn,
     LoginIn,
     LoginOut,
     MeOut,
+    MfaConfirmIn,
+    MfaEnrollIn,
+    MfaEnrollOut,
+    MfaStatusOut,
+    RecoveryCodesOut,
+    SessionOut,
     TokenOut,
     UserCreate,
     UserOut,
     UserPatch,
 )
+from xueliang.audit import service as audit
+from xueliang.audit.service import Actor
 from xueliang.core.bounds import PathId
 from xueliang.core.context import AppContext
-from xueliang.core.errors import NotFound
+from xueliang.core.errors import Conflict, NotFound, Unauthorized
 from xueliang.regions.models import Region
 
 router = APIRouter(tags=["accounts"])
@@ -83,13 +91,8 @@ async def _check_login(
         kind=kind,
         now=ctx.clock.now(),
         hours=s.session_hours,
-        window_s=s.login_window_seconds,
-        account_rule=throttle.Rule(
-            s.login_free_failures_per_account, s.login_delay_first_s, s.login_delay_max_account_s
-        ),
-        address_rule=throttle.Rule(
-            s.login_free_failures_per_address, s.login_delay_first_s, s.login_delay_max_address_s
-        ),
+        rules=service.login_rules(s, ctx.secret),
+        otp=body.otp,
         client=request.headers.get("user-agent", ""),
     )
     await session.commit()
@@ -224,3 +227,166 @@ async def patch_user(
     ctx.events.publish(session, UserAccessChanged(user.id))
     await session.commit()
     return user_out(user, new_region or region)
+
+
+# -- second factors (accounts/mfa.py) -------------------------------------------------------------------
+
+
+@router.post("/auth/mfa/enroll", response_model=MfaEnrollOut)
+async def mfa_enroll(body: MfaEnrollIn, request: Request, ctx: Ctx, session: Session) -> MfaEnrollOut:
+    """Step 1: the password again, then a new secret for the authenticator app (not yet asked for at
+    login). Refused while a confirmed factor exists: an admin resets a lost one."""
+    s = ctx.services.require(AccountSettings)
+    rules = service.login_rules(s, ctx.secret)
+    now, address = ctx.clock.now(), client_address(request)
+    user = await service.authenticate(
+        session, username=body.username, password=body.password, address=address, now=now, rules=rules
+    )
+    if await mfa.enrolled(session, user.id):
+        raise Conflict(
+            "a second factor is already set up; an administrator can reset it", code="mfa_enrolled"
+        )
+    secret, uri = await mfa.start(session, rules.mfa_key, user, now)
+    await audit.append(
+        session,
+        Actor(user.id, user.username, address),
+        "auth.mfa_enroll",
+        at=now,
+        target_type="user",
+        target_id=user.id,
+    )
+    await session.commit()
+    return MfaEnrollOut(secret=secret, otpauth_uri=uri)
+
+
+@router.post("/auth/mfa/confirm", response_model=RecoveryCodesOut)
+async def mfa_confirm(body: MfaConfirmIn, request: Request, ctx: Ctx, session: Session) -> RecoveryCodesOut:
+    """Step 2: a code from the app turns the factor on; the recovery codes are shown this once."""
+    s = ctx.services.require(AccountSettings)
+    rules = service.login_rules(s, ctx.secret)
+    now, address = ctx.clock.now(), client_address(request)
+    user = await service.authenticate(
+        session, username=body.username, password=body.password, address=address, now=now, rules=rules
+    )
+    codes = await mfa.confirm(session, rules.mfa_key, user, body.otp, now)
+    if codes is None:
+        await service.refuse(session, user, body.username, address, now, "bad_otp")
+        raise Unauthorized("wrong one-time code, or no enrolment pending", code="bad_otp")
+    await audit.append(
+        session,
+        Actor(user.id, user.username, address),
+        "auth.mfa_enabled",
+        at=now,
+        target_type="user",
+        target_id=user.id,
+    )
+    await session.commit()
+    return RecoveryCodesOut(recovery_codes=codes)
+
+
+@router.get("/me/mfa", response_model=MfaStatusOut)
+async def my_mfa(caller: CurrentCaller, ctx: Ctx, session: Session) -> MfaStatusOut:
+    s = ctx.services.require(AccountSettings)
+    return MfaStatusOut(
+        enrolled=await mfa.enrolled(session, caller.user.id),
+        required=mfa.required_for(caller.user.role, s.mfa_required),
+        recovery_codes_left=await mfa.recovery_codes_left(session, caller.user.id),
+    )
+
+
+@router.delete("/users/{user_id}/mfa", status_code=204)
+async def reset_mfa(user_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session) -> None:
+    """An admin's reset for a lost phone: the factor and its codes go, and so do the user's sessions."""
+    require(caller, Permission.manage_users)
+    user, _region = await _scoped_user(session, caller, user_id)
+    now = ctx.clock.now()
+    if not await mfa.remove(session, user.id):
+        raise NotFound("no second factor set up")
+    await service.revoke_sessions(session, caller.actor, user, now)
+    await audit.append(
+        session,
+        caller.actor,
+        "auth.mfa_reset",
+        at=now,
+        target_type="user",
+        target_id=user.id,
+        detail={"username": user.username},
+    )
+    ctx.events.publish(session, UserAccessChanged(user.id))
+    await session.commit()
+
+
+# -- sessions ---------------------------------------------------------------------------------------------
+
+
+def _sessions_out(rows: list[AuthSession], current: str | None = None) -> list[SessionOut]:
+    return [
+        SessionOut(
+            id=row.id,
+            kind=row.kind,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            client=row.client,
+            current=row.token_hash == current,
+        )
+        for row in rows
+    ]
+
+
+@router.get("/me/sessions", response_model=list[SessionOut])
+async def my_sessions(caller: CurrentCaller, ctx: Ctx, session: Session) -> list[SessionOut]:
+    rows = await service.active_sessions(session, caller.user.id, ctx.clock.now())
+    return _sessions_out(rows, service.token_hash(caller.token))
+
+
+@router.delete("/me/sessions/{session_id}", status_code=204)
+async def revoke_my_session(session_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session) -> None:
+    user = await session.get(User, caller.user.id)
+    assert user is not None
+    ended = await service.revoke_sessions(session, caller.actor, user, ctx.clock.now(), session_id)
+    for hashed in ended:
+        ctx.events.publish(session, UserAccessChanged(user.id, hashed))
+    await session.commit()
+
+
+@router.get("/users/{user_id}/sessions", response_model=list[SessionOut])
+async def user_sessions(
+    user_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session
+) -> list[SessionOut]:
+    """Another user's sessions (where they are logged in from): personal data, so the read is audited."""
+    require(caller, Permission.manage_users)
+    user, _region = await _scoped_user(session, caller, user_id)
+    now = ctx.clock.now()
+    rows = await service.active_sessions(session, user.id, now)
+    await audit.append(
+        session,
+        caller.actor,
+        "user.sessions_view",
+        at=now,
+        target_type="user",
+        target_id=user.id,
+        detail={"username": user.username, "sessions": len(rows)},
+    )
+    await session.commit()
+    return _sessions_out(rows)
+
+
+@router.delete("/users/{user_id}/sessions", status_code=204)
+async def revoke_user_sessions(user_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session) -> None:
+    require(caller, Permission.manage_users)
+    user, _region = await _scoped_user(session, caller, user_id)
+    await service.revoke_sessions(session, caller.actor, user, ctx.clock.now())
+    ctx.events.publish(session, UserAccessChanged(user.id))
+    await session.commit()
+
+
+@router.delete("/users/{user_id}/sessions/{session_id}", status_code=204)
+async def revoke_user_session(
+    user_id: PathId, session_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session
+) -> None:
+    require(caller, Permission.manage_users)
+    user, _region = await _scoped_user(session, caller, user_id)
+    ended = await service.revoke_sessions(session, caller.actor, user, ctx.clock.now(), session_id)
+    for hashed in ended:
+        ctx.events.publish(session, UserAccessChanged(user.id, hashed))
+    await session.commit()

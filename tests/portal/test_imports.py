@@ -140,13 +140,13 @@ async def test_jobs_from_json_ld_jobposting(plogin: Login) -> None:
 
 async def test_prices_csv_all_or_nothing(plogin: Login) -> None:
     admin = await plogin("admin")
-    day = "2027-03-01"
+    day = "2020-06-01"  # long before the seed's days: the latest day stays the seed's
     bad = csv_body(
         "day,product,market,price",
         f"{day},baicai,county,1.35",
         f"{day},baicai,county,1.40",  # line 3: repeats line 2
         f"{day},durian,county,30",  # line 4: unknown product
-        "2027-02-30,li,county,4",  # line 5: no such day
+        "2020-02-30,li,county,4",  # line 5: no such day
         f"{day},li,qingxi,-1",  # line 6: not a price
     )
     r = await admin.post(f"{IMPORT}/prices", content=bad.encode())

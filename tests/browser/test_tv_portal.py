@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.browser import NewPage, login_form
+from tests.support.waits import wait_for
 from xueliang.seed.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -50,7 +51,9 @@ def id_number(birth: str = "19500304", seq: str = "123") -> str:
 
 
 def press_until(page: Page, key: str, selector: str, limit: int = 40) -> None:
-    """Presses `key` until the focused element matches `selector` (the remote has no pointer)."""
+    """Presses `key` until the focused element matches `selector` (the remote has no pointer), once
+    the list holding it has loaded."""
+    expect(page.locator(selector)).to_be_visible()
     for _ in range(limit):
         if page.evaluate("(sel) => document.activeElement.matches(sel)", selector):
             return
@@ -281,7 +284,7 @@ def test_tv_portal_by_remote(new_page: NewPage, live_server: Any, artifacts: Pat
             expect(page.locator("#urgent-ok")).to_be_focused()
             page.keyboard.press("Enter")
             expect(banner).to_be_hidden()
-            read = page.request.get(f"{live_server.url}/api/v1/portal/notices/{notice['id']}").json()
-            assert read["read"] is True
+            notice_url = f"{live_server.url}/api/v1/portal/notices/{notice['id']}"
+            wait_for(lambda: page.request.get(notice_url).json()["read"], 10, "the notice marked read")
         finally:
             ok(admin.post(f"/portal/notices/{notice['id']}/withdraw"))

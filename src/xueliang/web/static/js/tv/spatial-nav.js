@@ -145,7 +145,8 @@
     function move(dir) {
       var all = items();
       var cur = document.activeElement;
-      if (all.indexOf(cur) < 0) return focus(firstIn(roots()[roots().length - 1]) || all[0]);
+      // Nothing focused yet (a screen still loading): its first item, never a jump into the top bar.
+      if (all.indexOf(cur) < 0) return focus(firstIn(roots()[roots().length - 1]));
       var best = nearest(cur.getBoundingClientRect(), dir, all.filter(function (el) { return el !== cur; }));
       if (!best) return false;
       var section = sectionOf(best);

@@ -1,6 +1,7 @@
-"""Grid tests: one copy of the demo county per module (the tests write check-ins, visits and
-incidents, so they do not share the session's read-mostly database), an app on a ManualClock at
-09:00 local time today (the seed's history is the 7 days before), timers fired by hand."""
+"""Grid tests: one copy of the demo county for all of them (they write check-ins, visits and
+incidents, so they do not share the session's read-mostly database; each test reads its expectations
+from the database, or works on days of its own), an app on a ManualClock at 09:00 local time today
+(the seed's history is the 7 days before), timers fired by hand."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def local(day_offset: int = 0, hhmm: str = "09:00") -> datetime:
     return datetime.combine(day, time(h, m), tzinfo=TZ).astimezone(UTC)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def grid_url(make_db_url: Callable[[], str]) -> str:
     url = make_db_url()
     seed_database(url)

@@ -287,6 +287,13 @@ OBJECT_ROUTES: list[tuple[str, str, Call, set[str], int]] = [
         READ_V1,
         200,
     ),
+    (
+        "GET",
+        "/coverage",
+        lambda c, f: c.get(f"{API}/coverage", params={"region_id": f.village}),
+        MANAGE_V1,
+        200,
+    ),
     ("GET", "/tours/{tour_id}", lambda c, f: c.get(f"{API}/tours/{f.tour}"), MANAGE_QINGXI, 200),
     (
         "PUT",
@@ -366,6 +373,11 @@ async def object_routes_of(user: str, c: httpx.AsyncClient, facts: Facts, gapp: 
             assert r.json()["code"] == "not_found" and set(r.json()) == set(missing)
         if path == "/care/{person_id}" and method == "GET" and user in allowed:
             assert await last_audit(gapp, user) == ("grid.care.read", [facts.person])
+        if path == "/coverage" and user in allowed:
+            body = r.json()
+            assert body["region_id"] == facts.village and 0 < body["either"]["area_pct"] <= 100
+            assert body["routes"]["area_pct"] > 0  # the village's patrol route counts
+            assert (await last_audit(gapp, user))[0] == "grid.coverage.view"
 
 
 async def test_creates_and_deletes(glogin: Login, facts: Facts) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
@@ -69,6 +69,10 @@ from xueliang.grid.schemas import (
 )
 from xueliang.grid.sql import insert_ignore
 from xueliang.regions.models import Region, RegionLevel
+
+if TYPE_CHECKING:
+    from xueliang.core.context import AppContext
+    from xueliang.grid.coverage import Coverage
 
 VISIT_WINDOW_END = "18:00"  # a visit with no task of its own is late after this local time
 POOR = {Wellbeing.poor, Wellbeing.urgent}
@@ -1194,3 +1198,31 @@ async def answer_ok(
         detail={"persons": [x.id for x in people], "day": day.isoformat()},
     )
     return {"enabled": True, "answered": True, "day": day, "deadline": people[0].ok_deadline}
+
+
+# --- coverage -----------------------------------------------------------------------------------
+
+
+async def village_coverage(session: AsyncSession, p: Principal, region_id: int, ctx: AppContext) -> Coverage:
+    """The coverage of a village the caller manages (else 404, like a missing village), with the
+    village's active routes; cached until a camera, the village or its routes change."""
+    from xueliang.grid import coverage_service
+    from xueliang.grid.coverage import route_line
+
+    region = await session.get(Region, region_id)
+    if region is None or not may_manage(p, region.path):  # any role: as if the village did not exist
+        raise coverage_service.VillageNotFound()
+    lines = (
+        await session.execute(
+            select(PatrolRoute.id, PatrolRoute.line)
+            .where(
+                PatrolRoute.active.is_(True), PatrolRoute.region_path.startswith(region.path, autoescape=True)
+            )
+            .order_by(PatrolRoute.id)
+        )
+    ).all()
+    routes = [route_line(line, route_id=rid) for rid, line in lines]
+    cache = ctx.services.get(coverage_service.CoverageCache)
+    if cache is None:
+        return await coverage_service.village_coverage(session, region_id, routes)
+    return await cache.get(session, region_id, routes)

@@ -359,6 +359,23 @@ async def set_tour_state(
     return await tours.run_dict(session, run)
 
 
+# --- coverage (盲区分析) -------------------------------------------------------------------------
+
+
+@router.get("/coverage")
+async def coverage(region_id: QueryId, caller: CurrentCaller, ctx: Ctx, session: Session) -> dict[str, Any]:
+    """A village's coverage by the cameras' fields of view and a 30 m buffer around its active patrol
+    routes: percentages of area, settlements and households, the blind spots as GeoJSON and the
+    households neither covers (grid/coverage.py). Staff who manage the village; audited, as it names
+    households."""
+    from xueliang.grid import coverage_service  # shapely and numpy only where coverage is asked for
+
+    result = await service.village_coverage(session, caller.principal, region_id, ctx)
+    await coverage_service.audit_read(session, caller.actor, result, now=ctx.clock.now())
+    await session.commit()
+    return result.to_json()
+
+
 # --- board and statistics -----------------------------------------------------------------------
 
 

@@ -251,6 +251,67 @@
     nav.openDialog(box, { focus: $("#confirm-no") });
   }
 
+  // ------------------------------------------------------------------------- messages to the household
+
+  var asking = null;
+  var snoozeUntil = 0;
+
+  /**
+   * The hospital's messages (booked, reminder, moved, stopped, no-show...) appear on the screen and are
+   * marked read; a grid worker's booking waiting for the household asks Confirm / Decline with OK.
+   */
+  function pollMessages() {
+    if (asking || nav.dialogOpen() || Date.now() < snoozeUntil) return;
+    api("/hospital/messages", { query: { unread: true }, quiet: true, redirect: false }).then(function (list) {
+      list.forEach(function (m) {
+        var text = TV.locale === "en" && m.title_en ? m.title_en : m.title;
+        if (m.kind === "pending_confirm" && m.booking_id && !asking && !nav.dialogOpen()) {
+          askPending(m);
+          return;
+        }
+        if (m.kind === "pending_confirm") return; // asked after the current question
+        TV.toast(text + (m.body ? ": " + (TV.locale === "en" && m.body_en ? m.body_en : m.body) : ""), "info", 12000);
+        api("/hospital/messages/" + m.id + "/read", { method: "POST", quiet: true }).catch(function () { return null; });
+      });
+    }, function () { return null; });
+  }
+
+  function askPending(m) {
+    asking = m;
+    var box = $("#tv-confirm");
+    $("#confirm-title").textContent = TV.locale === "en" && m.title_en ? m.title_en : m.title;
+    $("#confirm-text").textContent = TV.locale === "en" && m.body_en ? m.body_en : m.body;
+    var yes = $("#confirm-yes");
+    var no = $("#confirm-no");
+    var yesText = yes.textContent;
+    var noText = no.textContent;
+    yes.textContent = t("Confirm");
+    no.textContent = t("Decline");
+    yes.className = "tv-btn tv-btn-primary";
+    function answer(action) {
+      nav.closeDialog(box);
+      yes.textContent = yesText;
+      no.textContent = noText;
+      yes.className = "tv-btn tv-btn-danger";
+      api("/hospital/bookings/" + m.booking_id + "/" + action, { method: "POST" }).then(function (b) {
+        TV.toast(action === "confirm" ? t("Booked: number {serial}.", { serial: b.serial }) : t("The booking is cancelled."), "ok", 8000);
+      }, function () { return null; }).then(function () {
+        return api("/hospital/messages/" + m.id + "/read", { method: "POST", quiet: true });
+      }).catch(function () { return null; }).then(function () { asking = null; });
+    }
+    yes.onclick = function () { answer("confirm"); };
+    no.onclick = function () { answer("decline"); };
+    nav.openDialog(box, { focus: yes, onBack: function () {
+      // Back: not now; the question comes again in five minutes (the booking waits for the answer).
+      nav.closeDialog(box);
+      yes.textContent = yesText;
+      no.textContent = noText;
+      yes.className = "tv-btn tv-btn-danger";
+      asking = null;
+      snoozeUntil = Date.now() + 5 * 60 * 1000;
+    } });
+  }
+
   // --------------------------------------------------------------------------------------------- setup
 
   var startPortal = TV.startPortal;
@@ -293,6 +354,7 @@
     nav.register("bookings", { el: el.bookings, enter: enterBookings });
     nav.register("booking-detail", { el: el.booking, enter: enterBooking });
     TV.tiles.booking = function () { nav.go("booking"); };
+    TV.pollHooks = (TV.pollHooks || []).concat([pollMessages]);
     TV.showBooking = function (id) { nav.go("booking-detail", { id: id }); };
   };
 }());

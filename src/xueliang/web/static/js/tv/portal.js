@@ -493,9 +493,21 @@
         if (shown.indexOf(n.id) < 0 && queued.indexOf(n.id) < 0) urgent.queue.push(n);
       });
       if (!urgent.current && urgent.queue.length) showUrgent();
+      if (b.price_alerts_unread) showPriceAlerts();
+      (TV.pollHooks || []).forEach(function (fn) { fn(); });
     }, function () { return null; });
   }
   TV.pollBanner = poll;
+
+  /** A subscribed product got a new price (or moved past the threshold): a message on the screen. */
+  function showPriceAlerts() {
+    api("/portal/price-alerts", { query: { unread: true, limit: 5 }, quiet: true, redirect: false }).then(function (out) {
+      out.items.forEach(function (a) {
+        TV.toast(t("Price notice") + ": " + (TV.locale === "en" && a.message_en ? a.message_en : a.message), "info", 12000);
+        api("/portal/price-alerts/" + a.id + "/read", { method: "POST", quiet: true }).catch(function () { return null; });
+      });
+    }, function () { return null; });
+  }
 
   // -------------------------------------------------------------------------------------------- I'm OK
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
+import socket
 
 from xueliang.gb28181 import manscdp
 from xueliang.gb28181.sip import digest
 from xueliang.gb28181.sip.message import SipMessage, parse, response_to
+from xueliang.media.frames import AccessUnit
+from xueliang.media.ps import PsSender
 
 
 class FakeDevice(asyncio.DatagramProtocol):
@@ -25,7 +28,41 @@ class FakeDevice(asyncio.DatagramProtocol):
         self.per_message = 2
         self.answer_queries = True
         self.queries: list[str] = []
+        self.frames: list[AccessUnit] = []  # what a live INVITE gets, as PS over RTP
+        self.invites: list[SipMessage] = []
+        self.stream: tuple[str, int, int] | None = None
+        self.media_task: asyncio.Future[None] | None = None
+        self.acks = self.byes = 0
         self.tasks: set[asyncio.Future[None]] = set()
+
+    def _answer_invite(self, invite: SipMessage, resp: SipMessage) -> tuple[str, int, int]:
+        """200 with our SDP (sendonly, our own y=); returns where to send the media and the SSRC."""
+        offer = invite.body.decode()
+        host = next(line[9:] for line in offer.splitlines() if line.startswith("c=IN IP4 "))
+        port = int(next(line.split()[1] for line in offer.splitlines() if line.startswith("m=video ")))
+        ssrc = int(next(line[2:] for line in offer.splitlines() if line.startswith("y=")))
+        resp.add("Contact", f"<sip:{self.device_id}@{self.local}>")
+        resp.add("Content-Type", "Application/SDP")
+        resp.body = (
+            f"v=0\r\no={self.device_id} 0 0 IN IP4 127.0.0.1\r\ns=Play\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            f"m=video 15060 RTP/AVP 96\r\na=sendonly\r\na=rtpmap:96 PS/90000\r\ny={ssrc}\r\n"
+        ).encode()
+        self.invites.append(invite)
+        return host, port, ssrc
+
+    async def _stream(self, host: str, port: int, ssrc: int) -> None:
+        """PS over RTP/UDP of the clip in `self.frames`, looped, at about 50 frames a second."""
+        sender = PsSender(ssrc)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            for i in itertools.count():
+                au = self.frames[i % len(self.frames)]
+                unit = AccessUnit(list(au.nalus), i * 3600, au.keyframe, au.params)
+                for packet in sender.packets(unit):
+                    sock.sendto(packet, (host, port))
+                await asyncio.sleep(0.02)
+        finally:
+            sock.close()
 
     async def open(self) -> FakeDevice:
         loop = asyncio.get_running_loop()
@@ -42,6 +79,8 @@ class FakeDevice(asyncio.DatagramProtocol):
         return f"{host}:{port}"
 
     def close(self) -> None:
+        if self.media_task is not None:
+            self.media_task.cancel()
         if self.transport is not None:
             self.transport.close()
 
@@ -49,12 +88,26 @@ class FakeDevice(asyncio.DatagramProtocol):
         msg = parse(data)
         if msg.is_request:
             assert self.transport is not None
-            self.transport.sendto(response_to(msg, 200, to_tag="dev").encode(), addr)
             self.requests.put_nowait(msg)
-            if msg.method == "MESSAGE":
+            if msg.method == "ACK":
+                self.acks += 1
+                if self.stream is not None and self.media_task is None:
+                    self.media_task = asyncio.ensure_future(self._stream(*self.stream))
+                return
+            resp = response_to(msg, 200, to_tag="dev")
+            if msg.method == "INVITE":
+                self.stream = self._answer_invite(msg, resp)
+            if msg.method == "BYE":
+                self.byes += 1
+                if self.media_task is not None:
+                    self.media_task.cancel()
+                    self.media_task = None
+            self.transport.sendto(resp.encode(), addr)
+            if msg.method == "MESSAGE" and msg.body:
                 query = manscdp.parse(msg.body)
                 self.queries.append(query.cmd)
-            if self.answer_queries and msg.method == "MESSAGE":
+                if not self.answer_queries:
+                    return
                 task = asyncio.ensure_future(self._answer(query))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)

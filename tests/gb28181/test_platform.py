@@ -5,13 +5,16 @@ alarm stored before its 200, and 3 missed keepalives -> offline -> the camera-of
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from tests.gb28181.device import FakeDevice
 from tests.gb28181.support import DOMAIN, PLATFORM_ID, SHARED, admin_client, platform, scalar, until
+from tests.support.bitstreams import encode_clip
 from tests.support.waits import wait_until
 from xueliang.alarms.models import Alarm, AlarmKind
 from xueliang.cameras.models import Camera
@@ -20,6 +23,9 @@ from xueliang.core.ids import gb_id
 from xueliang.gb28181.models import GbChannel, GbDevice
 from xueliang.gb28181.sip import digest
 from xueliang.gb28181.sip.message import SipMessage, parse, response_to
+from xueliang.media.codecs.params import ParamSetTracker
+from xueliang.media.errors import MediaConnectionError
+from xueliang.media.frames import AccessUnit, Codec, CodecParams
 from xueliang.regions.models import Region
 
 
@@ -203,3 +209,47 @@ def manscdp_notify(device_id: str, items: str) -> bytes:
         '<?xml version="1.0" encoding="UTF-8"?><Notify><CmdType>Catalog</CmdType><SN>5</SN>'
         f"<DeviceID>{device_id}</DeviceID><SumNum>2</SumNum><DeviceList>{items}</DeviceList></Notify>"
     ).encode()
+
+
+async def test_live_invite_streams_ps_over_rtp_into_access_units_and_bye_ends_it(gb_app: FastAPI) -> None:
+    """The camera's frame source INVITEs the channel (SDP with y= and f=), ACKs, demuxes the PS/RTP the
+    device sends into access units, and BYEs on close; a BYE from the device ends the session."""
+    device_id, channel = gb_id("51322310", 132, 501), gb_id("51322310", 131, 501)
+    dev = await FakeDevice(device_id, PLATFORM_ID, DOMAIN, platform(gb_app).port).open()
+    dev.answer_queries = False
+    clip = encode_clip(Codec.h264, frames=20, gop=10)
+    dev.frames = [AccessUnit(list(nalus), 0, i % 10 == 0, first_params(clip)) for i, nalus in enumerate(clip)]
+    source = platform(gb_app).live_source(f"gb28181://{device_id}/{channel}", read_timeout=3)
+    try:
+        with pytest.raises(MediaConnectionError):  # not registered: nothing to INVITE
+            await source.open().start()
+        assert (await dev.register(SHARED)).status == 200
+        async with source.open() as session:
+            units = [await session.__anext__() for _ in range(12)]
+            assert units[0].keyframe and session.params is not None and session.params.codec is Codec.h264
+            assert [u.nalus for u in units[:10]] == [list(au.nalus) for au in dev.frames[:10]]
+            assert all(b.pts > a.pts for a, b in itertools.pairwise(units))
+            offer = dev.invites[0].body.decode()
+            ssrc = next(line[2:] for line in offer.splitlines() if line.startswith("y="))
+            assert len(ssrc) == 10 and ssrc[1:6] == DOMAIN[3:8] and "f=v/" in offer
+            assert dev.invites[0].get("Subject").startswith(f"{channel}:{ssrc},{PLATFORM_ID}:")
+            assert dev.acks == 1
+        await wait_until(lambda: dev.byes == 1, 3, "our BYE")
+
+        session = source.open()
+        await session.start()  # a second INVITE (the engine's re-INVITE after a dead stream)
+        await session.__anext__()
+        bye = dev._request("BYE", session.dialog.call_id if session.dialog else "")
+        assert (await dev.send(bye)).status == 200
+        with pytest.raises(MediaConnectionError):
+            while True:
+                await session.__anext__()  # drains what was queued, then the BYE ends it
+        await session.close()
+    finally:
+        dev.close()
+
+
+def first_params(clip: tuple[tuple[bytes, ...], ...]) -> CodecParams:
+    params = ParamSetTracker(Codec.h264).update(clip[0])
+    assert params is not None
+    return params

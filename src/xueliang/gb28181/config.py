@@ -20,7 +20,8 @@ class Gb28181Settings(BaseSettings):
     domain: str = ""
     host: str = "0.0.0.0"  # noqa: S104 - a SIP server listens for cameras on the network
     port: int = 5060
-    advertise_host: str = "127.0.0.1"  # what our Via/Contact name: the address devices reach us at
+    advertise_host: str = "127.0.0.1"  # what our Via/Contact/SDP name: the address devices reach us at
+    media_host: str = "0.0.0.0"  # noqa: S104 - where our RTP ports for live streams listen
     transports: tuple[str, ...] = ("UDP", "TCP")
     # Devices without a password of their own register with this one; empty: unknown devices are refused.
     device_password: str = ""

@@ -33,6 +33,7 @@ from xueliang.core.context import AppContext
 from xueliang.core.ids import GB_ID
 from xueliang.gb28181 import manscdp, service
 from xueliang.gb28181.config import Gb28181Settings
+from xueliang.gb28181.live import GbLiveSource, LiveInvites
 from xueliang.gb28181.manscdp import CatalogItem, Doc, ManscdpError
 from xueliang.gb28181.models import GbChannel, GbDevice
 from xueliang.gb28181.sip import digest
@@ -62,6 +63,8 @@ class GbPlatform:
             self.handle, settings.host, settings.port, settings.transports, settings.advertise_host
         )
         self.endpoint.on_tcp_closed = self._tcp_closed
+        self.live = LiveInvites(self)
+        self.endpoint.on_stray_response = self.live.stray_response
         self._sn = itertools.count(1)
         self._cseq = itertools.count(1)
         self._catalogs: dict[tuple[str, int], _Catalog] = {}
@@ -100,11 +103,17 @@ class GbPlatform:
             return await self._register(msg, src)
         if msg.method in ("MESSAGE", "NOTIFY"):
             return await self._message(msg, src)
+        if msg.method == "BYE":
+            return self.live.bye_received(msg)
         if msg.method == "OPTIONS":
             resp = response_to(msg, 200, to_tag=new_tag())
-            resp.add("Allow", "REGISTER, MESSAGE, NOTIFY, OPTIONS")
+            resp.add("Allow", "REGISTER, MESSAGE, NOTIFY, OPTIONS, BYE")
             return resp
-        return response_to(msg, 405 if msg.method in ("INVITE", "BYE", "CANCEL", "SUBSCRIBE") else 501)
+        return response_to(msg, 405 if msg.method in ("INVITE", "CANCEL", "SUBSCRIBE") else 501)
+
+    def live_source(self, url: str, read_timeout: float = 5.0) -> GbLiveSource:
+        """The frame source of a `gb28181://device/channel` camera (for the media plane's pull)."""
+        return GbLiveSource(self.live, url, read_timeout)
 
     # -- REGISTER ------------------------------------------------------------------------------------
     def _nonce(self) -> str:

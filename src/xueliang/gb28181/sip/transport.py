@@ -60,6 +60,7 @@ class _ServerTx:
 @dataclass
 class _ClientTx:
     future: asyncio.Future[SipMessage]
+    invite: bool = False
     provisional: bool = False
     retransmit: asyncio.Task[None] | None = field(default=None)
 
@@ -104,6 +105,7 @@ class SipEndpoint:
         self._client_tx: dict[tuple[str, str], _ClientTx] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.on_tcp_closed: Callable[[Source], None] | None = None
+        self.on_stray_response: Callable[[SipMessage, Source], None] | None = None
 
     # -- life ----------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -159,11 +161,12 @@ class SipEndpoint:
         return f"SIP/2.0/{transport} {self.advertise}:{self.port};rport;branch={new_branch()}"
 
     async def request(self, msg: SipMessage, dest: Source, wait_s: float | None = None) -> SipMessage:
-        """Sends a non-INVITE request in a client transaction; the final response, or TimeoutError."""
+        """Sends a request in a client transaction; the final response, or TimeoutError. For an INVITE
+        the caller sends the ACK (`ack`); retransmissions stop at the first provisional response."""
         if not msg.get("Via"):
             msg.headers.insert(0, ("Via", self.via(dest.transport)))
         key = (msg.branch, msg.cseq[1])
-        tx = _ClientTx(asyncio.get_running_loop().create_future())
+        tx = _ClientTx(asyncio.get_running_loop().create_future(), invite=msg.method == "INVITE")
         self._client_tx[key] = tx
         data = msg.encode()
         try:
@@ -184,6 +187,8 @@ class SipEndpoint:
             if tx.future.done():
                 return
             self.send(data, dest)
+            if tx.provisional and tx.invite:
+                return  # an INVITE stops retransmitting once the peer said it is working on it
             interval = T2 if tx.provisional else min(interval * 2, T2)
 
     # -- receiving -----------------------------------------------------------------------------------
@@ -202,6 +207,8 @@ class SipEndpoint:
         else:
             tx = self._client_tx.get((msg.branch, msg.cseq[1]))
             if tx is None or tx.future.done():
+                if self.on_stray_response is not None and msg.status >= 200:
+                    self.on_stray_response(msg, src)  # e.g. a 200 to our INVITE again: its ACK was lost
                 return
             if msg.status < 200:
                 tx.provisional = True

@@ -138,7 +138,7 @@
       field("member-id", t("ID number (X: the yellow key)"), { maxlength: 18, inputmode: "numeric" }),
       field("member-phone", t("Mobile phone"), { maxlength: 11, inputmode: "numeric" }),
       h("p", { class: "tv-note", id: "member-error" }),
-      h("button", { type: "button", class: "tv-btn tv-btn-primary", "data-nav": true, id: "member-save", onclick: saveMember }, t("Save and continue")));
+      h("button", { type: "button", class: "tv-btn tv-btn-primary tv-btn-big", "data-nav": true, id: "member-save", onclick: saveMember }, t("Save and continue")));
     return null;
   }
 

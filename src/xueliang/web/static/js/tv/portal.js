@@ -198,14 +198,16 @@
   function renderJobs() {
     var filters = $(".tv-filters", jobsEl);
     fill(filters,
-      h("div", { class: "tv-chips-row", "data-nav-section": "cities" }, h("span", { class: "chips-label" }, t("City")),
-        chip(t("All"), jobs.city === "", function () { filterJobs("city", ""); }, { "data-city": "" }),
-        (jobs.cities || []).map(function (c) {
-          return chip(c.city + " " + c.count, jobs.city === c.city, function () { filterJobs("city", c.city); }, { "data-city": c.city });
-        })),
-      h("div", { class: "tv-chips-row", "data-nav-section": "types" }, h("span", { class: "chips-label" }, t("Type")),
-        chip(t("All"), jobs.type === "", function () { filterJobs("type", ""); }, { "data-type": "" }),
-        JOB_TYPES.map(function (ty) { return chip(jobTypeText(ty), jobs.type === ty, function () { filterJobs("type", ty); }, { "data-type": ty }); })));
+      h("div", { class: "tv-filter-line" }, h("span", { class: "chips-label" }, t("City")),
+        h("div", { class: "tv-chips-row", "data-nav-section": "cities" },
+          chip(t("All"), jobs.city === "", function () { filterJobs("city", ""); }, { "data-city": "" }),
+          (jobs.cities || []).map(function (c) {
+            return chip(c.city + " " + c.count, jobs.city === c.city, function () { filterJobs("city", c.city); }, { "data-city": c.city });
+          }))),
+      h("div", { class: "tv-filter-line" }, h("span", { class: "chips-label" }, t("Type")),
+        h("div", { class: "tv-chips-row", "data-nav-section": "types" },
+          chip(t("All"), jobs.type === "", function () { filterJobs("type", ""); }, { "data-type": "" }),
+          JOB_TYPES.map(function (ty) { return chip(jobTypeText(ty), jobs.type === ty, function () { filterJobs("type", ty); }, { "data-type": ty }); }))));
     var list = $(".tv-list", jobsEl);
     if (jobs.list === null) { fill(list, loading()); return; }
     fill(list, jobs.list.length ? jobs.list.map(function (j) {

@@ -48,6 +48,13 @@ async def test_residents_read_published_content_only(plogin: Login) -> None:
     assert draft not in [s["id"] for s in listed["items"]]
     total = (await resident.get("/api/v1/portal/services", params={"limit": 1})).json()["total"]
     assert total >= 300
+    births = (
+        await resident.get("/api/v1/portal/services", params={"category": "birth", "limit": 200})
+    ).json()
+    assert births["total"] > 5 and all("birth" in s["categories"] for s in births["items"])
+    counts = {c["code"]: c["count"] for c in (await resident.get("/api/v1/portal/categories")).json()}
+    assert counts["birth"] == births["total"]
+    assert (await resident.get("/api/v1/portal/services", params={"category": "x"})).status_code == 422
     for path in (
         "/api/v1/portal/admin/services",
         "/api/v1/portal/admin/jobs",

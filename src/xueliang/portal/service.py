@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, and_, cast, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts.models import Role, User
@@ -53,6 +54,15 @@ def fen(yuan: float) -> int:
 
 def yuan(value: int | None) -> float | None:
     return None if value is None else value / 100
+
+
+async def _flush_or_conflict(session: AsyncSession, message: str) -> None:
+    """A unique constraint that a concurrent request won first (PostgreSQL; SQLite writes one at a
+    time) is a 409 for the caller, not a driver error."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(message) from exc
 
 
 def _like(text: str) -> str:
@@ -680,7 +690,7 @@ async def set_prices(
         else:
             row.price_fen = item.price_fen
             row.published_at = now
-    await session.flush()
+    await _flush_or_conflict(session, "another editor published prices of this day meanwhile; try again")
     alerts = await _make_alerts(session, day, latest, now=now)
     if audit_it:
         await audit.append(
@@ -826,7 +836,7 @@ async def subscribe(
         created_at=now,
     )
     session.add(sub)
-    await session.flush()
+    await _flush_or_conflict(session, "already subscribed to this product and market")
     return sub
 
 
@@ -1066,8 +1076,13 @@ async def mark_read(session: AsyncSession, p: Principal, notice_id: int, *, now:
         select(NoticeRead.id).where(NoticeRead.notice_id == n.id, NoticeRead.user_id == p.user_id)
     )
     if found.first() is None:
-        session.add(NoticeRead(notice_id=n.id, user_id=p.user_id, household_id=p.household_id, read_at=now))
-        await session.flush()
+        try:
+            async with session.begin_nested():  # a second tap racing the first: already read
+                session.add(
+                    NoticeRead(notice_id=n.id, user_id=p.user_id, household_id=p.household_id, read_at=now)
+                )
+        except IntegrityError:
+            pass
 
 
 async def _households_total(session: AsyncSession, region_path: str) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import ConsoleMessage
 
 from tests.support.browser import NewPage, login_form
 
@@ -35,7 +36,12 @@ def test_no_page_violates_the_csp(new_page: NewPage, live_server: Any) -> None:
         page = new_page(1280, 800)
         page.context.add_init_script(RECORD_VIOLATIONS)
         console: list[str] = []
-        page.on("console", lambda m, seen=console: seen.append(m.text) if m.type == "error" else None)
+
+        def remember(message: ConsoleMessage, seen: list[str] = console) -> None:
+            if message.type == "error":
+                seen.append(message.text)
+
+        page.on("console", remember)
         login_form(page, live_server.url, username, terminal=terminal)
         for path in ["/login", *paths]:
             page.goto(f"{live_server.url}{path}")

@@ -16,7 +16,6 @@ Timer kinds:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -43,6 +42,7 @@ from xueliang.grid.models import (
     Visit,
     VisitOutcome,
 )
+from xueliang.grid.push import grid_event
 from xueliang.grid.service import VISIT_WINDOW_END, checked_in, run_row
 from xueliang.grid.sql import insert_ignore
 from xueliang.notify.hub import Event
@@ -198,8 +198,8 @@ async def purge_tracks(session: AsyncSession, now: datetime, retention_days: int
 
 
 def notice_event(notice: dict[str, Any]) -> Event:
-    text = json.dumps({"type": "grid", "event": "notice", "notice": notice}, ensure_ascii=False, default=str)
-    return Event("grid", {"region_path": notice["region_path"]}, {"staff": text})
+    body = {"notice": {k: notice[k] for k in ("kind", "text", "detail", "at")}}
+    return grid_event("notice", notice["region_path"], body, [notice["detail"].get("user_id")])
 
 
 async def _notices(session: AsyncSession, rows: list[dict[str, Any]]) -> list[Event]:

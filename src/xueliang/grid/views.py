@@ -19,7 +19,8 @@ from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound
 from xueliang.grid import board, geo, service, tours
 from xueliang.grid.config import GridSettings
-from xueliang.grid.models import CareKind, TourRunState
+from xueliang.grid.models import CareKind, Incident, TourRunState
+from xueliang.grid.push import grid_event, publish
 from xueliang.grid.schemas import (
     BoardOut,
     CarePersonDetail,
@@ -46,8 +47,11 @@ from xueliang.grid.schemas import (
     VisitIn,
     VisitOut,
 )
+from xueliang.grid.ws import router as ws_router
+from xueliang.notify.hub import Event
 
 router = APIRouter(prefix="/grid", tags=["grid"])
+router.include_router(ws_router)
 
 
 def env_of(ctx: AppContext) -> service.GridEnv:
@@ -57,6 +61,11 @@ def env_of(ctx: AppContext) -> service.GridEnv:
         data_dir=ctx.settings.data_dir,
         settings=ctx.services.require(GridSettings),
     )
+
+
+def _incident_event(name: str, inc: Incident) -> Event:
+    out = {"incident_id": inc.id, "state": inc.state, "category": inc.category, "region_id": inc.region_id}
+    return grid_event(name, inc.region_path, out, [inc.reporter_id, inc.assignee_id])
 
 
 def _created(response: Response, duplicate: bool) -> None:
@@ -81,6 +90,14 @@ async def check_in(
     row, dup = await service.check_in(session, caller.principal, body, env_of(ctx), ctx.clock.now())
     await session.commit()
     _created(response, dup)
+    if not dup:
+        out = {
+            "route_id": row.route_id,
+            "run_id": row.run_id,
+            "checkpoint_id": row.checkpoint_id,
+            "user_id": row.user_id,
+        }
+        await publish(ctx, [grid_event("checkin", row.region_path, out, [row.user_id])])
     return service.checkin_dict(row, dup)
 
 
@@ -91,6 +108,9 @@ async def record_visit(
     row, dup = await service.record_visit(session, caller.principal, body, env_of(ctx), ctx.clock.now())
     await session.commit()
     _created(response, dup)
+    if not dup:
+        out = {"person_id": row.person_id, "user_id": row.user_id, "late": row.late, "outcome": row.outcome}
+        await publish(ctx, [grid_event("visit", row.region_path, out, [row.user_id])])
     return service.visit_dict(row, dup)
 
 
@@ -103,6 +123,10 @@ async def sync(body: SyncIn, caller: CurrentCaller, ctx: Ctx, session: Session) 
         session, caller.principal, caller.actor, body.items, env_of(ctx), ctx.clock.now()
     )
     await session.commit()
+    stored = sum(r.status == "ok" for r in results)
+    if stored:
+        out = {"user_id": caller.user.id, "stored": stored}
+        await publish(ctx, [grid_event("sync", caller.principal.region_path, out, [caller.user.id])])
     return SyncOut(results=results)
 
 
@@ -220,6 +244,8 @@ async def report_incident(
     inc, dup = await service.report_incident(session, caller.principal, caller.actor, body, ctx.clock.now())
     await session.commit()
     _created(response, dup)
+    if not dup:
+        await publish(ctx, [_incident_event("incident_reported", inc)])
     return await service.incident_dict(session, inc, dup)
 
 
@@ -238,6 +264,7 @@ async def transition(
         session, caller.principal, caller.actor, incident_id, body, ctx.clock.now()
     )
     await session.commit()
+    await publish(ctx, [_incident_event("incident_changed", inc)])
     return await service.incident_dict(session, inc)
 
 
@@ -327,6 +354,8 @@ async def start_tour(
         session, caller.principal, caller.actor, tour_id, body.slot, tz, ctx.clock.now()
     )
     await session.commit()
+    out = {"run_id": run.id, "tour_id": run.tour_id, "state": run.state, "slot": run.slot}
+    await publish(ctx, [grid_event("tour_run", run.region_path, out)])
     return await tours.run_dict(session, run)
 
 
@@ -340,6 +369,9 @@ async def mark_camera(run_id: PathId, body: MarkIn, caller: CurrentCaller, ctx: 
     """normal / abnormal for one camera of the run; abnormal opens an incident."""
     row = await tours.mark(session, caller.principal, caller.actor, run_id, body, ctx.clock.now())
     await session.commit()
+    run = await tours.get_run(session, caller.principal, run_id)
+    out = {"run_id": run_id, "camera_id": row.camera_id, "mark": row.mark, "incident_id": row.incident_id}
+    await publish(ctx, [grid_event("tour_mark", run.region_path, out)])
     return {
         "camera_id": row.camera_id,
         "mark": row.mark,
@@ -356,6 +388,8 @@ async def set_tour_state(
     """Pause (paused), resume (running) or finish (done) a tour run."""
     run = await tours.set_state(session, caller.principal, run_id, state, ctx.clock.now())
     await session.commit()
+    out = {"run_id": run.id, "tour_id": run.tour_id, "state": run.state, "slot": run.slot}
+    await publish(ctx, [grid_event("tour_run", run.region_path, out)])
     return await tours.run_dict(session, run)
 
 

@@ -48,6 +48,8 @@ async def test_residents_read_published_content_only(plogin: Login) -> None:
     assert draft not in [s["id"] for s in listed["items"]]
     total = (await resident.get("/api/v1/portal/services", params={"limit": 1})).json()["total"]
     assert total >= 300
+    directory = (await resident.get("/api/v1/portal/departments", params={"limit": 100})).json()
+    assert directory["total"] == 60 and all(d["phones"] and d["hours"] for d in directory["items"])
     births = (
         await resident.get("/api/v1/portal/services", params={"category": "birth", "limit": 200})
     ).json()

@@ -189,6 +189,8 @@ def test_tv_portal_by_remote(new_page: NewPage, live_server: Any, artifacts: Pat
             page.keyboard.press("Enter")
             first_row = page.locator("#screen-prices .tv-row").first
             expect(first_row).to_be_visible()
+            expect(page.locator("#screen-prices .tv-mover").first).to_be_visible()
+            shot(page, artifacts, "prices")
             page.keyboard.press("ArrowRight")
             expect(first_row).to_be_focused()
             product_id = int(first_row.get_attribute("data-product-id") or 0)

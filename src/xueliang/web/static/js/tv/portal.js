@@ -264,11 +264,21 @@
   var pricesEl;
   var priceEl;
 
+  function moverRow(r) {
+    var ch = changeText(r);
+    return h("button", { type: "button", class: "tv-mover", "data-nav": true,
+      onclick: function () { nav.go("price", { productId: r.product_id, marketId: r.market_id }); } },
+    h("span", {}, name(r, "product")), h("span", { class: ch.cls }, (r.change_pct > 0 ? "+" : "") + Number(r.change_pct || 0).toFixed(1) + "%"));
+  }
+
   function renderPrices() {
     var side = $(".tv-side", pricesEl);
+    var movers = prices.movers || { risers: [], fallers: [] };
     fill(side, (prices.markets || []).map(function (m) {
       return chip(name(m), prices.market === m.id, function () { pickMarket(m.id); }, { "data-market": m.id });
-    }));
+    }),
+    movers.risers.length ? h("h3", { class: "tv-side-h" }, t("Top risers")) : null, movers.risers.map(moverRow),
+    movers.fallers.length ? h("h3", { class: "tv-side-h" }, t("Top fallers")) : null, movers.fallers.map(moverRow));
     var list = $(".tv-list", pricesEl);
     if (prices.rows === null) { fill(list, loading()); return; }
     fill(list, prices.rows.length ? prices.rows.map(function (r) {
@@ -288,9 +298,11 @@
     return Promise.all([
       api("/portal/prices", { query: { market_id: id } }),
       api("/portal/subscriptions", { quiet: true }).catch(function () { return []; }),
+      api("/portal/prices/movers", { query: { limit: 3 }, quiet: true }).catch(function () { return null; }),
     ]).then(function (out) {
       prices.rows = out[0].items;
       prices.subs = out[1];
+      prices.movers = out[2];
       $(".tv-h1 small", pricesEl).textContent = out[0].day ? TV.formatDay(out[0].day) : "";
       renderPrices();
       nav.focus($('[data-market="' + id + '"]', pricesEl));

@@ -49,6 +49,15 @@ def test_initials_pinyin_and_chinese_rank_title_starts_first() -> None:
     assert ids(index, t9="7429", kinds=frozenset({"department"})) == [3]
 
 
+def test_digits_in_titles_are_typed_as_themselves() -> None:
+    index = SearchIndex(
+        [Entry("department", 1, "12345政务服务便民热线"), Entry("service", 2, "G318国道通行证")]
+    )
+    assert ids(index, t9="12345") == [1]
+    assert ids(index, t9="4318") == [2]  # g 3 1 8
+    assert ids(index, q="g318gd") == [2]
+
+
 def test_expired_jobs_are_not_found() -> None:
     index = SearchIndex(ENTRIES)
     assert ids(index, q="caichagong") == []

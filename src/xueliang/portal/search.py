@@ -27,7 +27,7 @@ from pypinyin import Style, pinyin
 
 T9_KEYS = {"2": "abc", "3": "def", "4": "ghi", "5": "jkl", "6": "mno", "7": "pqrs", "8": "tuv", "9": "wxyz"}
 _T9 = str.maketrans({letter: digit for digit, letters in T9_KEYS.items() for letter in letters})
-_TOKENS = re.compile(r"[\u3400-\u9fff]+|[A-Za-z0-9]+")
+_TOKENS = re.compile(r"[\u3400-\u9fff]+|[A-Za-z]+|[0-9]")  # each digit counts: 12345 is t9 12345
 _HAN = re.compile(r"[\u3400-\u9fff]")
 SEP = "\x00"
 MAX_VARIANTS = 24  # polyphone spellings kept per title
@@ -60,7 +60,8 @@ def _char_readings(char: str) -> tuple[str, ...]:
 
 def syllables(text: str) -> list[list[str]]:
     """Per syllable, its readings: the phrase-aware one first, then every other reading of the
-    character (polyphones). A Latin or digit word counts as one syllable spelled as written."""
+    character (polyphones). A Latin word counts as one syllable spelled as written, each digit as one
+    (the 12345 hotline is found by typing 1-2-3-4-5)."""
     out: list[list[str]] = []
     for token in _TOKENS.findall(text):
         if not _HAN.match(token):

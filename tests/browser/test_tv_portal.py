@@ -59,6 +59,18 @@ def dismiss_urgent_notices(page: Page, base_url: str) -> None:
     expect(page.locator("#tv-urgent")).to_be_hidden()
 
 
+def remote(page: Page, code: int) -> None:
+    """A key as a set-top box sends it: only a keyCode, no key name."""
+    page.evaluate(
+        """code => {
+        const e = new KeyboardEvent('keydown', {key: 'Unidentified', bubbles: true, cancelable: true});
+        Object.defineProperty(e, 'keyCode', {get: () => code});
+        document.activeElement.dispatchEvent(e);
+    }""",
+        code,
+    )
+
+
 def press_until(page: Page, key: str, selector: str, limit: int = 40) -> None:
     """Presses `key` until the focused element matches `selector` (the remote has no pointer), once
     the list holding it has loaded."""
@@ -136,6 +148,12 @@ def test_tv_portal_by_remote(new_page: NewPage, live_server: Any, artifacts: Pat
         dismiss_urgent_notices(page, live_server.url)  # any the demo seed aims at this village
         expect(page.locator("#tile-cameras")).to_be_focused()
         shot(page, artifacts, "home")
+        # A Chinese IPTV box: red is 0x113 (275) and Back 0x280 (640), as keyCodes only.
+        remote(page, 275)
+        expect(page.locator("#tv-alarm")).to_have_attribute("data-phase", "confirm")
+        remote(page, 640)
+        expect(page.locator("#tv-alarm")).to_be_hidden()
+        expect(page.locator("#tile-cameras")).to_be_focused()
 
         # Services: ▶ ▶ to the tile, OK; digits open the T9 search; the service by its first letters.
         page.keyboard.press("ArrowRight")
@@ -143,6 +161,24 @@ def test_tv_portal_by_remote(new_page: NewPage, live_server: Any, artifacts: Pat
         expect(page.locator("#tile-services")).to_be_focused()
         page.keyboard.press("Enter")
         expect(page.locator("#screen-services")).to_be_visible()
+        # Sections remember their item: ▼ ▼ in the categories, ▶ into the list and ▼ ▼ ▼ there; ◀ lands on
+        # the category left before (not the one beside the row), ▶ on the row left before.
+        chips = page.locator("#screen-services .tv-side .tv-chip")
+        expect(chips.first).to_be_focused()
+        expect(page.locator("#screen-services .tv-list .tv-row").first).to_be_visible()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("ArrowDown")
+        expect(chips.nth(2)).to_be_focused()
+        page.keyboard.press("ArrowRight")
+        for _ in range(3):
+            page.keyboard.press("ArrowDown")
+        row = page.evaluate("() => document.activeElement.dataset.serviceId")
+        assert row is not None
+        page.keyboard.press("ArrowLeft")
+        expect(chips.nth(2)).to_be_focused()
+        page.keyboard.press("ArrowRight")
+        expect(page.locator(f'#screen-services [data-service-id="{row}"]')).to_be_focused()
+        page.keyboard.press("ArrowLeft")
         for digit in SERVICE_T9:
             page.keyboard.press(digit)
         expect(page.locator("#screen-search .tv-t9-digits")).to_have_text(SERVICE_T9)

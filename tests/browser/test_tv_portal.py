@@ -330,6 +330,11 @@ def test_tv_portal_by_remote(new_page: NewPage, live_server: Any, artifacts: Pat
             page.keyboard.press("Backspace")  # Back does not dismiss it
             page.keyboard.press("ArrowLeft")
             expect(page.locator("#urgent-ok")).to_be_focused()
+            remote(page, 403)  # the red key is the alarm over the banner too; Back returns to it
+            expect(page.locator("#tv-alarm .tv-btn-alarm")).to_be_focused()
+            page.keyboard.press("Backspace")
+            expect(page.locator("#tv-alarm")).to_be_hidden()
+            expect(page.locator("#urgent-ok")).to_be_focused()
             page.keyboard.press("Enter")
             expect(banner).to_be_hidden()
             notice_url = f"{live_server.url}/api/v1/portal/notices/{notice['id']}"

@@ -280,7 +280,9 @@
         var i = list.indexOf(document.activeElement);
         focus(list[(i + (e.shiftKey ? list.length - 1 : 1)) % list.length]);
       } else if (e.type === "focusin" && !d.el.contains(e.target)) {
-        focus(firstIn(d.el));
+        // Another modal layer above this one (the alarm, which the red key opens over anything) keeps it.
+        var layer = e.target.closest ? e.target.closest('[aria-modal="true"]') : null;
+        if (!layer || layer === d.el) focus(firstIn(d.el));
       }
     }
     document.addEventListener("keydown", trap, true);

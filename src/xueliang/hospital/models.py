@@ -123,7 +123,13 @@ class HospitalPlace(Base):
     """A numbered place (号源). Free: `booking_id` NULL and no live hold (`held_until` NULL or past)."""
 
     __tablename__ = "hospital_places"
-    __table_args__ = (UniqueConstraint("session_id", "number", name="uq_hospital_places_session_number"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "number", name="uq_hospital_places_session_number"),
+        # Lookups by "free places of a session" and "holds of a user": two-column equality, so that
+        # SQLite never prefers the unique index on booking_id alone (every free place has it NULL).
+        Index("ix_hospital_places_session_booking", "session_id", "booking_id"),
+        Index("ix_hospital_places_holder_booking", "held_by", "booking_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("hospital_sessions.id", ondelete="CASCADE"))
@@ -133,7 +139,7 @@ class HospitalPlace(Base):
     )
     hold_token: Mapped[str | None] = mapped_column(String(32), unique=True)
     held_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    held_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    held_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class HospitalBooking(Base):

@@ -279,6 +279,16 @@ async def _claim(
     return None
 
 
+async def has_free_place(session: AsyncSession, session_id: int, w: When) -> bool:
+    """One indexed read, in a read session: when a session is full, the many who come too late are
+    answered without queueing for the write turn (the conditional UPDATE still decides every race)."""
+    free = select(HospitalPlace.id).where(HospitalPlace.session_id == session_id, _free(w)).exists()
+    row = (await session.execute(select(free).where(HospitalSession.id == session_id))).first()
+    if row is None:
+        raise NotFound("session not found")
+    return bool(row[0])
+
+
 @dataclass(frozen=True)
 class Hold:
     token: str

@@ -18,7 +18,7 @@ from xueliang.accounts.models import Role
 from xueliang.accounts.policy import Permission
 from xueliang.core.bounds import MAX_INT64, PathId, QueryId
 from xueliang.core.context import AppContext
-from xueliang.core.errors import Forbidden
+from xueliang.core.errors import Conflict, Forbidden
 from xueliang.hospital import idcheck, policy, service
 from xueliang.hospital.models import (
     BookingState,
@@ -253,10 +253,16 @@ async def release(token: str, caller: CurrentCaller, ctx: Ctx, session: Session)
 
 
 @router.post("/bookings", response_model=BookingOut, status_code=201)
-async def book(body: BookingIn, caller: CurrentCaller, ctx: Ctx, session: Session) -> BookingOut:
+async def book(
+    body: BookingIn, caller: CurrentCaller, ctx: Ctx, session: Session, read: ReadSession
+) -> BookingOut:
     _may_book(caller)
     w = when(ctx)
     patient = service.check_patient(body.patient_name, body.id_number, body.phone, w)
+    if body.hold is None and body.session_id is not None:
+        if not await service.has_free_place(read, body.session_id, w):
+            raise Conflict("本时段已约满 / this session is fully booked", code="session_full")
+        await read.rollback()  # its snapshot is not needed while the booking waits for the write turn
     b = await service.book(
         session,
         caller.principal,

@@ -317,12 +317,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("session_id", "number", name="uq_hospital_places_session_number"),
     )
     with op.batch_alter_table("hospital_places", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_hospital_places_held_by"), ["held_by"], unique=False)
+        batch_op.create_index("ix_hospital_places_holder_booking", ["held_by", "booking_id"], unique=False)
+        batch_op.create_index(
+            "ix_hospital_places_session_booking", ["session_id", "booking_id"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("hospital_places", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_hospital_places_held_by"))
+        batch_op.drop_index("ix_hospital_places_session_booking")
+        batch_op.drop_index("ix_hospital_places_holder_booking")
 
     op.drop_table("hospital_places")
     with op.batch_alter_table("hospital_messages", schema=None) as batch_op:

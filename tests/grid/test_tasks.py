@@ -24,7 +24,20 @@ from xueliang.core.clock import ManualClock
 from xueliang.core.db import Database
 from xueliang.core.timers import Timer
 from xueliang.grid import tasks
-from xueliang.grid.models import CarePerson, GridNotice, GridTask, PatrolRoute, RouteRun, TaskKind, TaskState
+from xueliang.grid.models import (
+    CarePerson,
+    CheckIn,
+    Checkpoint,
+    GridNotice,
+    GridTask,
+    PatrolRoute,
+    Proof,
+    RouteRun,
+    TaskKind,
+    TaskState,
+    Visit,
+    VisitOutcome,
+)
 from xueliang.notify.hub import Hub
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -240,3 +253,60 @@ async def test_ok_deadline_follow_up_and_missed_checkpoints(grid_url: str, tmp_p
         await runner(app).run_due()  # nothing fires twice
         async with db.read_session() as s:
             assert (await s.execute(select(func.count()).select_from(GridNotice))).scalar_one() == stored
+
+
+async def test_tracks_are_deleted_after_the_retention(grid_url: str) -> None:
+    """Check-ins older than 30 days go; visits stay but lose their position; newer ones are kept."""
+    now = local(50, "00:05")
+    db = Database(grid_url)
+    try:
+        made: list[CheckIn | Visit] = []
+        async with db.session() as s:
+            cp = (await s.scalars(select(Checkpoint).limit(1))).one()
+            person = (
+                await s.scalars(select(CarePerson).where(CarePerson.worker_id.is_not(None)).limit(1))
+            ).one()
+            for at in (now - timedelta(days=31), now - timedelta(days=29)):
+                made.append(
+                    CheckIn(
+                        uuid=str(uuid.uuid4()),
+                        checkpoint_id=cp.id,
+                        route_id=cp.route_id,
+                        user_id=person.worker_id,
+                        region_path=person.region_path,
+                        at=at,
+                        lat=cp.lat,
+                        lon=cp.lon,
+                        proof=Proof.gps,
+                        received_at=at,
+                    )
+                )
+                made.append(
+                    Visit(
+                        uuid=str(uuid.uuid4()),
+                        person_id=person.id,
+                        user_id=person.worker_id,
+                        region_path=person.region_path,
+                        at=at,
+                        outcome=VisitOutcome.seen,
+                        needs=[],
+                        lat=1.0,
+                        lon=2.0,
+                        received_at=at,
+                    )
+                )
+            s.add_all(made)
+            await s.commit()
+        ids = [m.id for m in made]
+        async with db.session() as s:
+            await tasks.purge_tracks(s, now, 30)
+            await s.commit()
+        async with db.read_session() as s:
+            checkins = set((await s.scalars(select(CheckIn.id).where(CheckIn.id.in_(ids[0::2])))).all())
+            visits = {
+                v.id: v.lat for v in (await s.scalars(select(Visit).where(Visit.id.in_(ids[1::2])))).all()
+            }
+        assert checkins == {ids[2]}  # the old check-in is gone
+        assert visits == {ids[1]: None, ids[3]: 1.0}  # the old visit kept, without its position
+    finally:
+        await db.dispose()

@@ -23,6 +23,8 @@ class AccountSettings(BaseSettings):
     login_delay_max_account_s: float = Field(default=30.0, gt=0, le=3600)
     login_delay_max_address_s: float = Field(default=60.0, gt=0, le=3600)
     login_window_seconds: int = Field(default=900, gt=0)
+    # where an account logged in within this many days, its delay does not apply (the address's does)
+    login_known_address_days: int = Field(default=30, ge=0, le=3650)
     # Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For names the client; anyone else's is
     # ignored. `serve` hands them to uvicorn as forwarded_allow_ips.
     trusted_proxies: list[str] = Field(default_factory=list)

@@ -203,6 +203,7 @@ class LoginRules:
     address: throttle.Rule
     mfa_key: bytes = b""
     mfa_required: bool = False  # for MFA_ROLES: no session without a confirmed factor
+    known_address_s: int = 0  # the account's delay does not hold where it logged in within this time
 
 
 def login_rules(s: AccountSettings, node_secret: str) -> LoginRules:
@@ -216,6 +217,7 @@ def login_rules(s: AccountSettings, node_secret: str) -> LoginRules:
         ),
         mfa_key=mfa.mfa_key(node_secret),
         mfa_required=s.mfa_required,
+        known_address_s=s.login_known_address_days * 86400,
     )
 
 
@@ -249,6 +251,7 @@ async def authenticate(
         window_s=rules.window_s,
         account=rules.account,
         per_address=rules.address,
+        known_address_s=rules.known_address_s,
     )
     if wait > 0:
         seconds = throttle.retry_after(wait)

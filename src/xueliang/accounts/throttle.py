@@ -55,6 +55,16 @@ async def _last_success(session: AsyncSession, username: str, since: datetime) -
     return as_utc(last) if last is not None else None
 
 
+async def _known_address(session: AsyncSession, username: str, address: str, since: datetime) -> bool:
+    q = select(AuditEvent.id).where(
+        AuditEvent.action == "auth.login",
+        AuditEvent.actor == username,
+        AuditEvent.address == address,
+        AuditEvent.at >= since,
+    )
+    return (await session.execute(q.limit(1))).first() is not None
+
+
 async def wait_needed(
     session: AsyncSession,
     *,
@@ -64,16 +74,26 @@ async def wait_needed(
     window_s: int,
     account: Rule,
     per_address: Rule,
+    known_address_s: int = 0,
 ) -> tuple[float, str]:
     """Seconds the caller must still wait before this try is checked (0: go ahead), and whose delay it
-    is ("account" or "address")."""
+    is ("account" or "address"). The account's delay does not hold at an address the account logged
+    in from within `known_address_s` (0: never exempt): an attacker elsewhere, failing once per
+    delay, would otherwise keep the owner out for as long as they like; that address's own delay
+    still holds."""
     since = now - timedelta(seconds=window_s)
-    account_since = max(since, await _last_success(session, username[:64], since) or since)
+    username, address = username[:64], address[:64]
+    checks: list[tuple[str, Rule, datetime, dict[str, str]]] = [
+        ("address", per_address, since, {"address": address})
+    ]
+    known = known_address_s > 0 and await _known_address(
+        session, username, address, now - timedelta(seconds=known_address_s)
+    )
+    if not known:
+        account_since = max(since, await _last_success(session, username, since) or since)
+        checks.append(("account", account, account_since, {"actor": username}))
     waits: list[tuple[float, str]] = []
-    for scope, rule, start, match in (
-        ("account", account, account_since, {"actor": username[:64]}),
-        ("address", per_address, since, {"address": address[:64]}),
-    ):
+    for scope, rule, start, match in checks:
         count, last = await _failures(session, start, **match)
         if last is None:
             continue

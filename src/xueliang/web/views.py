@@ -159,7 +159,9 @@ def mount_web(app: FastAPI) -> None:
         terminal = terminal if terminal in ("console", "tv", "mobile") else "console"
         # The "continue" link and the form's `next`: our own pages only, by the API's `landing` rule.
         next_path = allowed_next(next) or ""
-        return await render(request, "login.html", terminal, login_required=False, next_path=next_path)
+        # The TV's variant runs classic ES2015 scripts for old set-top engines (docs/tv.md).
+        template = "tv_login.html" if terminal == "tv" else "login.html"
+        return await render(request, template, terminal, login_required=False, next_path=next_path)
 
     @app.get("/lang/{locale}", include_in_schema=False)
     async def switch_language(locale: str, back: str = "/") -> Response:

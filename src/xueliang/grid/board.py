@@ -232,8 +232,10 @@ async def stats(
     *,
     by_worker: bool = False,
     region_id: int | None = None,
+    weekly: bool = False,
 ) -> list[dict[str, Any]]:
-    """Per local day and village (and worker, `by_worker`): route runs and their completion,
+    """Per local day (or ISO week, `weekly`: `day` is its Monday) and village (and worker,
+    `by_worker`): route runs and their completion,
     checkpoints missed, visits done / late / missed, "I'm OK" answered, incidents and their time to
     close, tours done. Days [since, until]."""
     path = await _scope_path(session, p, region_id)
@@ -243,6 +245,8 @@ async def stats(
     scoped = path
 
     def key(day: date, region_path: str, user_id: int | None) -> tuple[date, str, int | None]:
+        if weekly:  # the week's Monday stands for the week
+            day = day - timedelta(days=day.weekday())
         return day, _village_of(region_path), user_id if by_worker else None
 
     rows: dict[tuple[date, str, int | None], dict[str, Any]] = defaultdict(

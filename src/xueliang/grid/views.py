@@ -436,13 +436,21 @@ async def get_stats(
     since: date | None = None,
     until: date | None = None,
     by: str = Query(default="village", pattern="^(village|worker)$"),
+    period: str = Query(default="day", pattern="^(day|week)$"),
     region_id: QueryId | None = None,
 ) -> Any:
     """Per local day and village (or worker); default the last 7 days."""
     start, end = _range(ctx, since, until)
     tz = ZoneInfo(ctx.settings.timezone)
     return await board.stats(
-        session, caller.principal, tz, start, end, by_worker=by == "worker", region_id=region_id
+        session,
+        caller.principal,
+        tz,
+        start,
+        end,
+        by_worker=by == "worker",
+        region_id=region_id,
+        weekly=period == "week",
     )
 
 
@@ -454,12 +462,20 @@ async def get_stats_csv(
     since: date | None = None,
     until: date | None = None,
     by: str = Query(default="village", pattern="^(village|worker)$"),
+    period: str = Query(default="day", pattern="^(day|week)$"),
     region_id: QueryId | None = None,
 ) -> Response:
     start, end = _range(ctx, since, until)
     tz = ZoneInfo(ctx.settings.timezone)
     rows = await board.stats(
-        session, caller.principal, tz, start, end, by_worker=by == "worker", region_id=region_id
+        session,
+        caller.principal,
+        tz,
+        start,
+        end,
+        by_worker=by == "worker",
+        region_id=region_id,
+        weekly=period == "week",
     )
-    headers = {"Content-Disposition": f'attachment; filename="grid-stats-{by}.csv"'}
+    headers = {"Content-Disposition": f'attachment; filename="grid-stats-{by}-{period}.csv"'}
     return Response("\ufeff" + board.to_csv(rows), media_type="text/csv; charset=utf-8", headers=headers)

@@ -174,7 +174,8 @@ class GbPlatform:
                 if was_online:
                     await self._tell(cams, "offline", "unregistered")
                 return self._registered(msg, tag, 0)
-            device, came_online = await service.register(
+            came_online = device is None or not device.online
+            device, fresh = await service.register(
                 session, device, device_id, contact, expires, msg.call_id, now
             )
             cams = await service.camera_ids(session, device.id)
@@ -182,6 +183,7 @@ class GbPlatform:
             await session.commit()
         if came_online:
             await self._tell(cams, "online", "registered")
+        if fresh:  # not a refresh: (re)learn what the device has
             self._spawn(self._after_register(pk))
         return self._registered(msg, tag, expires)
 

@@ -66,18 +66,21 @@ async def register(
     call_id: str,
     now: datetime,
 ) -> tuple[GbDevice, bool]:
-    """Stores a registration (or its refresh); returns the device and whether it just came online."""
+    """Stores a registration (or its refresh); returns the device and whether this is a new
+    registration (it came online, or registered afresh with a new Call-ID: it restarted) rather than
+    a refresh."""
     if device is None:
         device = GbDevice(device_id=device_id, created_at=now, online=False)
         session.add(device)
     was_online = device.online
+    fresh = not was_online or device.call_id != call_id[:128]
     device.transport, device.contact_host, device.contact_port = contact.transport, contact.host, contact.port
     device.call_id = call_id[:128]
     device.registered_until = now + timedelta(seconds=expires)
     device.last_keepalive = now  # a registration counts as a sign of life
     device.online = True
     await session.flush()
-    if not was_online:
+    if fresh:
         await audit.append(
             session,
             registrar_actor(device_id, contact.host),
@@ -87,7 +90,7 @@ async def register(
             target_id=device.id,
             detail={"transport": contact.transport, "expires": expires},
         )
-    return device, not was_online
+    return device, fresh
 
 
 async def unregister(session: AsyncSession, device: GbDevice, now: datetime) -> bool:

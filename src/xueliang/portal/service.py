@@ -980,29 +980,32 @@ async def notices_for(
 
 
 async def urgent_for(session: AsyncSession, p: Principal) -> list[s.NoticeOut]:
-    rows = list(
-        await session.scalars(
-            select(PortalNotice)
+    """Unread urgent notices for the TV's full-screen banner: one query (all unread by definition)."""
+    rows = (
+        await session.execute(
+            select(PortalNotice, Region.name)
+            .join(Region, Region.id == PortalNotice.region_id)
             .where(_reaching(p), PortalNotice.urgent.is_(True), _unread(p))
             .order_by(PortalNotice.published_at.desc())
             .limit(20)
         )
-    )
-    return await _outs(session, p, rows)
+    ).all()
+    return [_notice_out(n, name, False) for n, name in rows]
 
 
 async def banner(session: AsyncSession, p: Principal) -> s.BannerOut:
-    unread = (
-        await session.execute(select(func.count()).select_from(PortalNotice).where(_reaching(p), _unread(p)))
-    ).scalar_one()
+    """What every TV and phone polls: two queries however many notices there are."""
+    unread = select(func.count()).select_from(PortalNotice).where(_reaching(p), _unread(p)).scalar_subquery()
     alerts = (
-        await session.execute(
-            select(func.count())
-            .select_from(PriceAlert)
-            .where(PriceAlert.user_id == p.user_id, PriceAlert.read_at.is_(None))
-        )
-    ).scalar_one()
-    return s.BannerOut(urgent=await urgent_for(session, p), notices_unread=unread, price_alerts_unread=alerts)
+        select(func.count())
+        .select_from(PriceAlert)
+        .where(PriceAlert.user_id == p.user_id, PriceAlert.read_at.is_(None))
+        .scalar_subquery()
+    )
+    counts = (await session.execute(select(unread, alerts))).one()
+    return s.BannerOut(
+        urgent=await urgent_for(session, p), notices_unread=counts[0], price_alerts_unread=counts[1]
+    )
 
 
 async def get_notice(session: AsyncSession, p: Principal, notice_id: int) -> PortalNotice:

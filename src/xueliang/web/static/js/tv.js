@@ -152,6 +152,7 @@
     e.preventDefault(); // no page scrolling, no history navigation, no native button activation
     if (alarm.handleKey(key, e.repeat)) return; // the red key anywhere; every key while the alarm is up
     if (TV.urgentKey && TV.urgentKey(key)) return; // an urgent notice covers the screen until OK
+    if ((key === "blue" || key === "home") && !nav.dialogOpen()) { nav.backTo("home"); return; } // home from anywhere
     nav.handle(key);
   });
 

@@ -99,7 +99,7 @@
   }
 
   function enterServices(params, back) {
-    hint(t("0-9: search by the first letters of the pinyin"));
+    hint(t("Search: the first letters of the pinyin"));
     if (back && svc.list) return null;
     var first = svc.categories ? Promise.resolve(svc.categories) : api("/portal/categories");
     return first.then(function (cats) {

@@ -212,3 +212,26 @@ async def test_stopped_session_moves_bookings_and_tells_the_household(hlogin: Lo
         5,
         False,
     )  # beyond the window
+
+
+async def test_unconfirmed_booking_lapses_and_frees_its_place(
+    happ: FastAPI, hlogin: Login, hdb: Database, world: World, clock: ManualClock
+) -> None:
+    household = (await principal(hdb, "res-v01")).household_id
+    gw = await hlogin("gw-01")
+    sid = world.sid("ZYY", "ZJ", 1, 6)
+    missing = await gw.post(f"{API}/bookings", json=form(9, session_id=2147483647, household_id=household))
+    assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+    b = (await gw.post(f"{API}/bookings", json=form(9, session_id=sid, household_id=household))).json()
+    assert b["state"] == "pending"
+    clock.advance(timedelta(hours=23, minutes=59).total_seconds())
+    await runner(happ).run_due()
+    gw = await hlogin("gw-01")  # logins do not last a day
+    assert (await gw.get(f"{API}/bookings/{b['id']}")).json()["state"] == "pending"
+    clock.advance(60)
+    await runner(happ).run_due()
+    gw = await hlogin("gw-01")
+    assert (await gw.get(f"{API}/bookings/{b['id']}")).json()["state"] == "cancelled"
+    assert (await gw.get(f"{API}/sessions/{sid}")).json()["free"] == CAPACITY
+    res = await hlogin("res-v01")
+    assert (await res.get(f"{API}/messages")).json()[0]["kind"] == "cancelled"

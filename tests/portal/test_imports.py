@@ -160,3 +160,5 @@ async def test_prices_csv_all_or_nothing(plogin: Login) -> None:
     assert sorted(x["price"] for x in rows) == [1.35, 4.1]
     garbage = await admin.post(f"{IMPORT}/prices", content=b"\xff\xfe\x00")
     assert garbage.status_code == 422 and garbage.json()["code"] == "invalid"
+    nul = await admin.post(f"{IMPORT}/prices", content=b"day,product,market,price\n2020-06-02,li,\x00,1\n")
+    assert nul.status_code == 422 and nul.json()["errors"][0]["line"] == 2

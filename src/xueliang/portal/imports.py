@@ -51,6 +51,15 @@ class ImportRejected(ValidationFailed):
 def _csv_rows(text: str) -> list[tuple[int, dict[str, Any]]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     rows: list[tuple[int, dict[str, Any]]] = []
+    try:
+        return _read_csv(reader, rows)
+    except csv.Error as exc:  # a NUL byte, a field beyond the csv module's limit, an unclosed quote
+        raise ImportRejected([RowError(reader.line_num or 1, f"not CSV: {exc}")]) from exc
+
+
+def _read_csv(
+    reader: csv.DictReader[str], rows: list[tuple[int, dict[str, Any]]]
+) -> list[tuple[int, dict[str, Any]]]:
     for raw in reader:
         row: dict[str, Any] = {}
         for key, value in raw.items():

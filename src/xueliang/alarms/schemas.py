@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid as uuid_mod
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -161,6 +161,10 @@ class StatsRow(BaseModel):
     escalated: int
 
 
+# A control line's vertex, [lon, lat] in WGS 84 as the map draws it: bounded like every number a client sends.
+LineVertex = Annotated[list[Annotated[float, Field(ge=-180, le=180)]], Field(min_length=2, max_length=2)]
+
+
 class GuardPointIn(BaseModel):
     id: DbId | None = None
     kind: str = Field(pattern="^(exit|control_line)$")
@@ -168,7 +172,7 @@ class GuardPointIn(BaseModel):
     place_id: DbId | None = None
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    line: list[list[float]] | None = None
+    line: list[LineVertex] | None = Field(default=None, max_length=200)
     assignees: list[DbId] = Field(default_factory=list, max_length=50)
 
 

@@ -23,7 +23,11 @@ def gb_url(make_db_url: Callable[[], str]) -> str:
 
 
 @pytest.fixture
-async def gb_app(gb_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
-    app = create_app(make_settings(gb_url, tmp_path, gb28181=gb_settings()), migrate_on_start=False)
+async def gb_app(gb_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[FastAPI]:
+    """Settings overrides come as the fixture's indirect parameter, e.g. {"stream_transport": "TCP"}."""
+    overrides = getattr(request, "param", {})
+    app = create_app(
+        make_settings(gb_url, tmp_path, gb28181=gb_settings(**overrides)), migrate_on_start=False
+    )
     async with app.router.lifespan_context(app):
         yield app

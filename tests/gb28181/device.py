@@ -30,17 +30,18 @@ class FakeDevice(asyncio.DatagramProtocol):
         self.queries: list[str] = []
         self.frames: list[AccessUnit] = []  # what a live INVITE gets, as PS over RTP
         self.invites: list[SipMessage] = []
-        self.stream: tuple[str, int, int] | None = None
+        self.stream: tuple[str, int, int, bool] | None = None
         self.media_task: asyncio.Future[None] | None = None
         self.acks = self.byes = 0
         self.tasks: set[asyncio.Future[None]] = set()
 
-    def _answer_invite(self, invite: SipMessage, resp: SipMessage) -> tuple[str, int, int]:
+    def _answer_invite(self, invite: SipMessage, resp: SipMessage) -> tuple[str, int, int, bool]:
         """200 with our SDP (sendonly, our own y=); returns where to send the media and the SSRC."""
         offer = invite.body.decode()
         host = next(line[9:] for line in offer.splitlines() if line.startswith("c=IN IP4 "))
         port = int(next(line.split()[1] for line in offer.splitlines() if line.startswith("m=video ")))
         ssrc = int(next(line[2:] for line in offer.splitlines() if line.startswith("y=")))
+        tcp = "TCP/RTP/AVP" in offer and "a=setup:passive" in offer
         resp.add("Contact", f"<sip:{self.device_id}@{self.local}>")
         resp.add("Content-Type", "Application/SDP")
         resp.body = (
@@ -48,21 +49,32 @@ class FakeDevice(asyncio.DatagramProtocol):
             f"m=video 15060 RTP/AVP 96\r\na=sendonly\r\na=rtpmap:96 PS/90000\r\ny={ssrc}\r\n"
         ).encode()
         self.invites.append(invite)
-        return host, port, ssrc
+        return host, port, ssrc, tcp
 
-    async def _stream(self, host: str, port: int, ssrc: int) -> None:
-        """PS over RTP/UDP of the clip in `self.frames`, looped, at about 50 frames a second."""
-        sender = PsSender(ssrc)
+    async def _stream(self, host: str, port: int, ssrc: int, tcp: bool) -> None:
+        """PS over RTP of the clip in `self.frames`, looped, at about 50 frames a second: over UDP, or
+        over TCP (RFC 4571) to the platform's port when it offered `a=setup:passive`."""
+        sender = PsSender(ssrc, tcp=tcp)
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        writer: asyncio.StreamWriter | None = None
+        if tcp:
+            _, writer = await asyncio.open_connection(host, port)
         try:
             for i in itertools.count():
                 au = self.frames[i % len(self.frames)]
                 unit = AccessUnit(list(au.nalus), i * 3600, au.keyframe, au.params)
                 for packet in sender.packets(unit):
-                    sock.sendto(packet, (host, port))
+                    if writer is not None:
+                        writer.write(packet)
+                    else:
+                        sock.sendto(packet, (host, port))
+                if writer is not None:
+                    await writer.drain()
                 await asyncio.sleep(0.02)
         finally:
             sock.close()
+            if writer is not None:
+                writer.close()
 
     async def open(self) -> FakeDevice:
         loop = asyncio.get_running_loop()

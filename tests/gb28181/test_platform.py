@@ -211,10 +211,12 @@ def manscdp_notify(device_id: str, items: str) -> bytes:
     ).encode()
 
 
+@pytest.mark.parametrize("gb_app", [{}, {"stream_transport": "TCP"}], indirect=True, ids=["udp", "tcp"])
 async def test_live_invite_streams_ps_over_rtp_into_access_units_and_bye_ends_it(gb_app: FastAPI) -> None:
     """The camera's frame source INVITEs the channel (SDP with y= and f=), ACKs, demuxes the PS/RTP the
     device sends into access units, and BYEs on close; a BYE from the device ends the session."""
-    device_id, channel = gb_id("51322310", 132, 501), gb_id("51322310", 131, 501)
+    tcp = platform(gb_app).settings.stream_transport == "TCP"
+    device_id, channel = gb_id("51322310", 132, 502 if tcp else 501), gb_id("51322310", 131, 501)
     dev = await FakeDevice(device_id, PLATFORM_ID, DOMAIN, platform(gb_app).port).open()
     dev.answer_queries = False
     clip = encode_clip(Codec.h264, frames=20, gop=10)
@@ -232,6 +234,7 @@ async def test_live_invite_streams_ps_over_rtp_into_access_units_and_bye_ends_it
             offer = dev.invites[0].body.decode()
             ssrc = next(line[2:] for line in offer.splitlines() if line.startswith("y="))
             assert len(ssrc) == 10 and ssrc[1:6] == DOMAIN[3:8] and "f=v/" in offer
+            assert ("TCP/RTP/AVP" in offer and "a=setup:passive" in offer) is tcp
             assert dev.invites[0].get("Subject").startswith(f"{channel}:{ssrc},{PLATFORM_ID}:")
             assert dev.acks == 1
         await wait_until(lambda: dev.byes == 1, 3, "our BYE")

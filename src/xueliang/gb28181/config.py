@@ -22,6 +22,8 @@ class Gb28181Settings(BaseSettings):
     port: int = 5060
     advertise_host: str = "127.0.0.1"  # what our Via/Contact/SDP name: the address devices reach us at
     media_host: str = "0.0.0.0"  # noqa: S104 - where our RTP ports for live streams listen
+    # Live media: "UDP", or "TCP" (RFC 4571, we listen: a=setup:passive; for devices behind NAT).
+    stream_transport: str = "UDP"
     transports: tuple[str, ...] = ("UDP", "TCP")
     # Devices without a password of their own register with this one; empty: unknown devices are refused.
     device_password: str = ""
@@ -48,6 +50,13 @@ class Gb28181Settings(BaseSettings):
         if not out or set(out) - {"UDP", "TCP"}:
             raise ValueError("transports are UDP and/or TCP")
         return out
+
+    @field_validator("stream_transport")
+    @classmethod
+    def _stream_transport(cls, v: str) -> str:
+        if v.upper() not in ("UDP", "TCP"):
+            raise ValueError("stream_transport is UDP or TCP")
+        return v.upper()
 
     @model_validator(mode="after")
     def _domain(self) -> Gb28181Settings:

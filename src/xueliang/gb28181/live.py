@@ -1,5 +1,6 @@
 """Live video from GB/T 28181 devices: INVITE with SDP (`y=` SSRC, `f=`), RTP/PS over UDP to a port of
-ours, ACK, BYE; the PS demuxer (media/ps) turns it into access units.
+ours (or over TCP, RFC 4571, the device connecting to us: `a=setup:passive`), ACK, BYE; the PS
+demuxer (media/ps) turns it into access units.
 
 `GbLiveSource` is a media-library `FrameSource` for a camera whose stream URL is
 `gb28181://<device id>/<channel id>`: each `open()` is one INVITE (the engine opens one session per
@@ -78,7 +79,7 @@ class LiveInvites:
         """GB/T 28181 Annex G: 0 (live) + digits 4-8 of the domain + a 4-digit stream number."""
         return f"0{self.platform.settings.domain[3:8]}{next(self._stream) % 10000:04d}"
 
-    def offer(self, channel_id: str, host: str, port: int, ssrc: str) -> bytes:
+    def offer(self, channel_id: str, host: str, port: int, ssrc: str, tcp: bool = False) -> bytes:
         sip_id = self.platform.settings.sip_id
         lines = [
             "v=0",
@@ -86,17 +87,20 @@ class LiveInvites:
             "s=Play",
             f"c=IN IP4 {host}",
             "t=0 0",
-            f"m=video {port} RTP/AVP 96 98 97",
+            f"m=video {port} {'TCP/RTP/AVP' if tcp else 'RTP/AVP'} 96 98 97",
             "a=recvonly",
             "a=rtpmap:96 PS/90000",
             "a=rtpmap:98 H264/90000",
             "a=rtpmap:97 MPEG4/90000",
-            f"y={ssrc}",
-            "f=v/////a/1/8/1",
         ]
+        if tcp:  # we listen, the device connects (RFC 4145); RFC 4571 framing
+            lines += ["a=setup:passive", "a=connection:new"]
+        lines += [f"y={ssrc}", "f=v/////a/1/8/1"]
         return ("\r\n".join(lines) + "\r\n").encode()
 
-    async def invite(self, device_id: str, channel_id: str, host: str, port: int) -> Dialog:
+    async def invite(
+        self, device_id: str, channel_id: str, host: str, port: int, tcp: bool = False
+    ) -> Dialog:
         """INVITEs the channel to send PS over RTP/UDP to host:port; ACKs the 200. Raises
         MediaConnectionError if the device is not online or refuses."""
         settings = self.platform.settings
@@ -119,7 +123,7 @@ class LiveInvites:
         req.add("Max-Forwards", "70")
         req.add("Subject", f"{channel_id}:{ssrc},{settings.sip_id}:0")
         req.add("Content-Type", "Application/SDP")
-        req.body = self.offer(channel_id, host, port, ssrc)
+        req.body = self.offer(channel_id, host, port, ssrc, tcp)
         try:
             resp = await self.platform.endpoint.request(req, dest, wait_s=settings.query_timeout)
         except (TimeoutError, ConnectionError, OSError) as exc:
@@ -224,8 +228,10 @@ class GbLiveSession:
         self.receiver = PsRtpReceiver(self._emit, timeline=self.timeline, wait_keyframe_after_loss=True)
         self._units: asyncio.Queue[AccessUnit] = asyncio.Queue(QUEUE)
         self._rtp: asyncio.DatagramTransport | None = None
+        self._server: asyncio.Server | None = None
+        self._writer: asyncio.StreamWriter | None = None
         self.dialog: Dialog | None = None
-        self._closed = False
+        self._started = self._closed = False
 
     @property
     def params(self) -> CodecParams | None:
@@ -249,22 +255,51 @@ class GbLiveSession:
         return self
 
     async def start(self) -> None:
-        if self._rtp is not None or self._closed:
+        if self._started or self._closed:
             return
+        self._started = True
         invites = self.source.invites
-        host = invites.platform.settings.media_host
-        loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: _Rtp(self), local_addr=(host, 0))
-        self._rtp = transport
-        port = int(transport.get_extra_info("sockname")[1])
-        advertised = invites.platform.settings.advertise_host
+        settings = invites.platform.settings
+        tcp = settings.stream_transport == "TCP"
+        if tcp:
+            self._server = await asyncio.start_server(self._tcp_stream, settings.media_host, 0)
+            port = int(self._server.sockets[0].getsockname()[1])
+        else:
+            loop = asyncio.get_running_loop()
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Rtp(self), local_addr=(settings.media_host, 0)
+            )
+            self._rtp = transport
+            port = int(transport.get_extra_info("sockname")[1])
         try:
             self.dialog = await invites.invite(
-                self.source.device_id, self.source.channel_id, advertised, port
+                self.source.device_id, self.source.channel_id, settings.advertise_host, port, tcp
             )
         except BaseException:
-            transport.close()
+            self._close_media()
             raise
+
+    async def _tcp_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The device's media connection (the first one only: a second is closed)."""
+        if self._writer is not None:
+            writer.close()
+            return
+        self._writer = writer
+        try:
+            while data := await reader.read(65536):
+                self.receiver.push_tcp(data)
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    def _close_media(self) -> None:
+        if self._rtp is not None:
+            self._rtp.close()
+        if self._server is not None:
+            self._server.close()
+        if self._writer is not None:
+            self._writer.close()
 
     async def __anext__(self) -> AccessUnit:
         await self.start()
@@ -298,5 +333,4 @@ class GbLiveSession:
         self._closed = True
         if self.dialog is not None:
             await self.source.invites.bye(self.dialog)
-        if self._rtp is not None:
-            self._rtp.close()
+        self._close_media()

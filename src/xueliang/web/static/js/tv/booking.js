@@ -263,7 +263,10 @@
   function pollMessages() {
     if (asking || nav.dialogOpen() || Date.now() < snoozeUntil) return;
     api("/hospital/messages", { query: { unread: true }, quiet: true, redirect: false }).then(function (list) {
+      var shown = 0;
       list.forEach(function (m) {
+        if (m.kind !== "pending_confirm" && shown >= 3) return; // a few at a time; the rest at the next poll
+        if (m.kind !== "pending_confirm") shown += 1;
         var text = TV.locale === "en" && m.title_en ? m.title_en : m.title;
         if (m.kind === "pending_confirm" && m.booking_id && !asking && !nav.dialogOpen()) {
           askPending(m);

@@ -7,6 +7,7 @@ import { t } from "./i18n.js";
 const form = document.getElementById("login-form");
 const errorBox = document.getElementById("login-error");
 const submit = document.getElementById("login-submit");
+const otpRow = document.getElementById("otp-row");
 const terminal = document.body.dataset.terminal;
 const HOME = { tv: "/tv", mobile: "/m" };
 
@@ -32,14 +33,22 @@ form.addEventListener("submit", async (e) => {
   try {
     // A TV or phone login lands on its own terminal; the console lets the role decide (auditor -> /audit).
     const next = form.dataset.next || HOME[terminal] || "";
-    const out = await api("/auth/login", { method: "POST", body: { username, password, next }, quiet: true,
-      redirect: false });
+    const body = { username, password, next };
+    if (!otpRow.hidden) body.otp = form.otp.value.trim();
+    const out = await api("/auth/login", { method: "POST", body, quiet: true, redirect: false });
     setCsrf(out.csrf_token);
     location.assign(out.landing || "/");
   } catch (err) {
     showError(err.message);
     submit.disabled = false;
     submit.textContent = t("Log in");
+    if (err.code === "mfa_required" || err.code === "bad_otp") {
+      // The password was right; the account has a second factor: ask for the code (or a recovery code).
+      otpRow.hidden = false;
+      form.otp.select();
+      form.otp.focus();
+      return;
+    }
     form.password.select();
     form.password.focus();
   }
@@ -51,8 +60,8 @@ const NAMES = { ArrowLeft: "left", ArrowUp: "up", ArrowRight: "right", ArrowDown
 
 if (terminal === "tv") {
   const langLinks = [...document.querySelectorAll(".lang a")];
-  const column = [...form.querySelectorAll("[data-nav]")];
   document.addEventListener("keydown", (e) => {
+    const column = [...form.querySelectorAll("[data-nav]")].filter((el) => el.offsetParent !== null);
     const key = NAMES[e.key] || KEYS[e.keyCode];
     if (!key) return;
     const el = document.activeElement;

@@ -166,8 +166,7 @@ async def test_ok_deadline_follow_up_and_missed_checkpoints(grid_url: str, tmp_p
             elderly = (
                 await s.scalars(
                     select(CarePerson)
-                    .join(PatrolRoute, PatrolRoute.worker_id == CarePerson.worker_id)
-                    .where(CarePerson.ok_check.is_(True), PatrolRoute.region_path == CarePerson.region_path)
+                    .where(CarePerson.ok_check.is_(True), CarePerson.active.is_(True))
                     .order_by(CarePerson.id)
                 )
             ).all()

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import insert, select
-from tests.support.alarms import Login, ctx_of, logins_to
+from tests.support.alarms import Login, logins_to
 from tests.support.app import make_settings
 from tests.support.db import run_async, seed_database
 
@@ -160,5 +160,9 @@ async def hlogin(happ: FastAPI) -> AsyncIterator[Login]:
 
 
 @pytest.fixture
-def hdb(happ: FastAPI) -> Database:
-    return ctx_of(happ).db
+async def hdb(hosp_url: str, world: World) -> AsyncIterator[Database]:
+    """The module's database without an app (the service-level tests need none)."""
+    del world
+    db = Database(hosp_url)
+    yield db
+    await db.dispose()

@@ -5,8 +5,10 @@ reading personal data is audited; the reminder the day before comes from a durab
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from tests.support.alarms import Login, principal, runner
@@ -235,3 +237,36 @@ async def test_unconfirmed_booking_lapses_and_frees_its_place(
     assert (await gw.get(f"{API}/sessions/{sid}")).json()["free"] == CAPACITY
     res = await hlogin("res-v01")
     assert (await res.get(f"{API}/messages")).json()[0]["kind"] == "cancelled"
+
+
+async def test_every_route_needs_a_login_and_staff_routes_need_staff(happ: FastAPI, hlogin: Login) -> None:
+    paths = happ.openapi()["paths"]
+    routes = [
+        (method.upper(), re.sub(r"\{(token|\w+_id)\}", lambda m: "x" if m[1] == "token" else "1", path))
+        for path, ops in paths.items()
+        if path.startswith(API)
+        for method in ops
+    ]
+    assert len(routes) >= 25
+    transport = httpx.ASGITransport(app=happ, client=("127.0.0.1", 50003))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as anon:
+        for method, path in routes:
+            r = await anon.request(method, path, json={})
+            assert (r.status_code, r.json()["code"]) == (401, "not_logged_in"), (method, path)
+    for user in ("auditor", "gw-01", "res-v01"):
+        c = await hlogin(user)
+        for method, path in routes:
+            if "/staff/" in path:
+                r = await c.request(
+                    method,
+                    path,
+                    json={
+                        "doctor_id": 1,
+                        "day": "2030-03-05",
+                        "period": "morning",
+                        "capacity": 1,
+                        "user_id": 1,
+                        "hospital_id": 1,
+                    },
+                )
+                assert r.status_code == 403, (user, method, path, r.text)

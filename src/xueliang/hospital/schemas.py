@@ -160,7 +160,7 @@ class IdCheckOut(BaseModel):
 
 class SessionIn(BaseModel):
     doctor_id: DbId
-    day: date
+    day: date = Field(ge=date(2000, 1, 1), le=date(2199, 12, 31))
     period: Period
     capacity: int = Field(ge=1, le=200)
 

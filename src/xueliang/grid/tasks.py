@@ -8,7 +8,8 @@ generating at once leave one row per key. Only the near future is generated: tod
 
 Timer kinds:
 - grid.daily: generation (and the GPS track retention), then the next one at the next local midnight;
-- grid.run_close: a route's window closed: unvisited checkpoints are missed, each a notice;
+- grid.run_close: route windows closed (one timer per day and window end): unvisited checkpoints
+  are missed, each a notice;
 - grid.ok_check: an "I'm OK" deadline (one timer per day and deadline time): no answer -> a
   follow-up visit task due within 2 h;
 - grid.task_due: the day's visits (or a batch of follow-ups) fall due: those not done are missed,
@@ -157,9 +158,9 @@ async def generate(session: AsyncSession, now: datetime, tz: ZoneInfo, horizon_d
                     route_id=route.id,
                 )
             )
-            timers.append(
-                _timer(RUN_CLOSE, f"{RUN_CLOSE}:{route.id}:{iso}", end, {"route_id": route.id, "day": iso})
-            )
+            # one timer per day and window end closes every run that ends then (not one per route)
+            payload = {"day": iso, "window_end": route.window_end}
+            timers.append(_timer(RUN_CLOSE, f"{RUN_CLOSE}:{iso}:{route.window_end}", end, payload))
         visit_due = geo.at_local(day, VISIT_WINDOW_END, tz)
         deadlines: set[str] = set()
         any_visit = False
@@ -214,6 +215,21 @@ async def _notices(session: AsyncSession, rows: list[dict[str, Any]]) -> list[Ev
     fresh = [r for r in rows if r["key"] not in existing]
     await insert_ignore(session, GridNotice, fresh, ["key"])
     return [notice_event(r) for r in fresh]
+
+
+async def close_runs(session: AsyncSession, day: date, now: datetime) -> list[Event]:
+    """Every run of the day whose window has ended and that is not closed yet."""
+    rows = (
+        await session.execute(
+            select(RouteRun.route_id).where(
+                RouteRun.day == day, RouteRun.window_end_at <= now, RouteRun.closed_at.is_(None)
+            )
+        )
+    ).all()
+    events: list[Event] = []
+    for (route_id,) in rows:
+        events += await close_run(session, route_id, day, now)
+    return events
 
 
 async def close_run(session: AsyncSession, route_id: int, day: date, now: datetime) -> list[Event]:
@@ -372,7 +388,7 @@ async def on_timer(
         await purge_tracks(session, now, settings.track_retention_days)
         return []
     if timer.kind == RUN_CLOSE:
-        return await close_run(session, int(p["route_id"]), date.fromisoformat(p["day"]), now)
+        return await close_runs(session, date.fromisoformat(p["day"]), now)
     if timer.kind == OK_CHECK:
         await ok_deadline(
             session, date.fromisoformat(p["day"]), str(p["deadline"]), now, tz, settings.ok_followup_minutes

@@ -218,33 +218,30 @@ def test_tv_portal_by_remote(new_page: NewPage, live_server: Any, artifacts: Pat
         expect(page.locator("#tile-jobs")).to_be_focused()
 
         # Prices: a product's 30-day chart, and a subscription to its new prices.
-        products = ok(admin.get("/portal/prices/products"))
-        if products:
-            page.keyboard.press("ArrowRight")
-            expect(page.locator("#tile-prices")).to_be_focused()
-            page.keyboard.press("Enter")
-            first_row = page.locator("#screen-prices .tv-row").first
-            expect(first_row).to_be_visible()
-            expect(page.locator("#screen-prices .tv-mover").first).to_be_visible()
-            shot(page, artifacts, "prices")
-            page.keyboard.press("ArrowRight")
-            expect(first_row).to_be_focused()
-            product_id = int(first_row.get_attribute("data-product-id") or 0)
-            page.keyboard.press("Enter")
-            expect(page.locator("#screen-price .tv-chart .chart-line")).to_be_attached()
-            expect(page.locator("#price-subscribe")).to_be_focused()
-            page.keyboard.press("Enter")
-            expect(page.locator("#price-unsubscribe")).to_be_visible()
-            subs = page.request.get(f"{live_server.url}/api/v1/portal/subscriptions").json()
-            assert [s["product_id"] for s in subs] == [product_id]
-            shot(page, artifacts, "price")
-            page.keyboard.press("Backspace")
-            page.keyboard.press("Backspace")
-            expect(page.locator("#tile-prices")).to_be_focused()
-            page.keyboard.press("ArrowDown")
-            page.keyboard.press("ArrowLeft")
-        else:
-            page.keyboard.press("ArrowDown")
+        # Prices (the demo seed has 20 products in 3 markets): the 30-day chart, and a subscription.
+        page.keyboard.press("ArrowRight")
+        expect(page.locator("#tile-prices")).to_be_focused()
+        page.keyboard.press("Enter")
+        first_row = page.locator("#screen-prices .tv-row").first
+        expect(first_row).to_be_visible()
+        expect(page.locator("#screen-prices .tv-mover").first).to_be_visible()
+        shot(page, artifacts, "prices")
+        page.keyboard.press("ArrowRight")
+        expect(first_row).to_be_focused()
+        product_id = int(first_row.get_attribute("data-product-id") or 0)
+        page.keyboard.press("Enter")
+        expect(page.locator("#screen-price .tv-chart .chart-line")).to_be_attached()
+        expect(page.locator("#price-subscribe")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page.locator("#price-unsubscribe")).to_be_visible()
+        subs = page.request.get(f"{live_server.url}/api/v1/portal/subscriptions").json()
+        assert [s["product_id"] for s in subs] == [product_id]
+        shot(page, artifacts, "price")
+        page.keyboard.press("Backspace")
+        page.keyboard.press("Backspace")
+        expect(page.locator("#tile-prices")).to_be_focused()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("ArrowLeft")
         expect(page.locator("#tile-booking")).to_be_focused()
 
         # Booking: hospital -> department -> a session two days or more ahead -> place -> member -> confirm.

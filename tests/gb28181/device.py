@@ -28,6 +28,7 @@ class FakeDevice(asyncio.DatagramProtocol):
         self.per_message = 2
         self.answer_queries = True
         self.queries: list[str] = []
+        self.received: list[SipMessage] = []  # every request the platform sent us
         self.frames: list[AccessUnit] = []  # what a live INVITE gets, as PS over RTP
         self.invites: list[SipMessage] = []
         self.stream: tuple[str, int, int, bool] | None = None
@@ -101,6 +102,7 @@ class FakeDevice(asyncio.DatagramProtocol):
         if msg.is_request:
             assert self.transport is not None
             self.requests.put_nowait(msg)
+            self.received.append(msg)
             if msg.method == "ACK":
                 self.acks += 1
                 if self.stream is not None and self.media_task is None:
@@ -197,7 +199,8 @@ class FakeDevice(asyncio.DatagramProtocol):
                 part = self.catalog[start : start + self.per_message]
                 items = "".join(
                     f"<Item><DeviceID>{cid}</DeviceID><Name>{name}</Name><Manufacturer>Test</Manufacturer>"
-                    f"<Status>ON</Status><Parental>0</Parental><ParentID>{self.device_id}</ParentID></Item>"
+                    f"<Status>ON</Status><Parental>0</Parental><ParentID>{self.device_id}</ParentID>"
+                    "<Info><PTZType>1</PTZType></Info></Item>"
                     for cid, name in part
                 )
                 body = (

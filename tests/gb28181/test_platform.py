@@ -17,6 +17,7 @@ from tests.gb28181.support import DOMAIN, PLATFORM_ID, SHARED, admin_client, pla
 from tests.support.bitstreams import encode_clip
 from tests.support.waits import wait_until
 from xueliang.alarms.models import Alarm, AlarmKind
+from xueliang.audit.models import AuditEvent
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
 from xueliang.core.ids import gb_id
@@ -256,3 +257,48 @@ def first_params(clip: tuple[tuple[bytes, ...], ...]) -> CodecParams:
     params = ParamSetTracker(Codec.h264).update(clip[0])
     assert params is not None
     return params
+
+
+async def test_ptz_moves_a_gb_camera_for_one_user_at_a_time_in_scope(gb_app: FastAPI) -> None:
+    """DeviceControl with the 8-byte PTZCmd; the first caller holds the camera, out of scope is 404,
+    every command is audited."""
+    device_id, channel = gb_id("51322310", 118, 601), gb_id("51322310", 131, 601)
+    dev = await FakeDevice(device_id, PLATFORM_ID, DOMAIN, platform(gb_app).port).open()
+    dev.catalog = [(channel, "村口球机")]
+    try:
+        assert (await dev.register(SHARED)).status == 200
+        pk = await scalar(gb_app, select(GbDevice.id).where(GbDevice.device_id == device_id))
+        stored = select(func.count()).select_from(GbChannel).where(GbChannel.device_pk == pk)
+        await until(gb_app, lambda: scalar(gb_app, stored), 1, "the catalog")
+        village = await scalar(gb_app, select(Region.id).where(Region.code == "513223101201"))
+        async with admin_client(gb_app) as admin:
+            r = await admin.put(f"/api/v1/gb28181/devices/{pk}/region", json={"region_id": village})
+            camera_id = r.json()["channels"][0]["camera_id"]
+        url = f"/api/v1/gb28181/cameras/{camera_id}/ptz"
+        async with admin_client(gb_app, "op-qingxi") as op:
+            r = await op.post(url, json={"action": "right", "speed": 128})
+            assert r.status_code == 200, r.text
+            assert r.json()["command"] == "A50F0101808000B6" and r.json()["held_by"] == "op-qingxi"
+            await wait_until(
+                lambda: any(b"A50F0101808000B6" in q.body for q in dev.received), 3, "the PTZCmd"
+            )
+            r = await op.post(url, json={"action": "preset_call", "preset": 1})
+            assert r.json()["command"] == "A50F018200010038"
+            assert (await op.post(url, json={"action": "spin"})).status_code == 422
+        async with admin_client(gb_app, "duty-v01") as duty:  # in scope, but op-qingxi holds it
+            r = await duty.post(url, json={"action": "left"})
+            assert (
+                r.status_code == 409 and r.json()["code"] == "ptz_held" and "op-qingxi" in r.json()["message"]
+            )
+        for outsider in ("op-shimen", "res-v01"):
+            async with admin_client(gb_app, outsider) as c:
+                r = await c.post(url, json={"action": "left"})
+                assert (r.status_code, r.json()["message"]) == (404, "camera not found"), outsider
+        ctx: AppContext = gb_app.state.ctx
+        async with ctx.db.session() as session:
+            audited = (
+                await session.scalars(select(AuditEvent.detail).where(AuditEvent.action == "camera.ptz"))
+            ).all()
+        assert [d["action"] for d in audited] == ["right", "preset_call"]
+    finally:
+        dev.close()

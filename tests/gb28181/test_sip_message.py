@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from xueliang.gb28181 import manscdp
+from xueliang.gb28181.ptz import ptz_cmd
 from xueliang.gb28181.sip import digest
 from xueliang.gb28181.sip.message import (
     SipParseError,
@@ -130,3 +131,13 @@ def test_manscdp_charsets_and_hardening() -> None:
     ):
         with pytest.raises(manscdp.ManscdpError):
             manscdp.parse(bad)
+
+
+def test_ptz_commands_match_the_worked_examples() -> None:
+    """GB/T 28181 A.3 as WVP computes it: A5 0F addr cmd data1 data2 data3<<4 sum."""
+    assert ptz_cmd("stop") == "A50F0100000000B5"
+    assert ptz_cmd("right", 0x80) == "A50F0101808000B6"
+    assert ptz_cmd("preset_call", preset=1) == "A50F018200010038"
+    assert ptz_cmd("zoom_in", 0xFF)[12:14] == "F0"  # zoom speed in the high nibble of byte 7
+    with pytest.raises(ValueError):
+        ptz_cmd("preset_set", preset=0)

@@ -36,6 +36,7 @@ from xueliang.gb28181.config import Gb28181Settings
 from xueliang.gb28181.live import GbLiveSource, LiveInvites
 from xueliang.gb28181.manscdp import CatalogItem, Doc, ManscdpError
 from xueliang.gb28181.models import GbChannel, GbDevice
+from xueliang.gb28181.ptz import PtzControl
 from xueliang.gb28181.sip import digest
 from xueliang.gb28181.sip.message import SipMessage, header_param, response_to, uri_of, uri_user
 from xueliang.gb28181.sip.transport import SipEndpoint, Source, new_tag
@@ -64,6 +65,7 @@ class GbPlatform:
         )
         self.endpoint.on_tcp_closed = self._tcp_closed
         self.live = LiveInvites(self)
+        self.ptz = PtzControl()
         self.endpoint.on_stray_response = self.live.stray_response
         self._sn = itertools.count(1)
         self._cseq = itertools.count(1)
@@ -368,23 +370,30 @@ class GbPlatform:
     # -- queries to devices --------------------------------------------------------------------------
     async def query(self, pk: int, cmd: str, **extra: str) -> SipMessage:
         """Sends `<Query><CmdType>cmd</CmdType>...` to a device; its answer comes later as a MESSAGE."""
+        return await self._manscdp(pk, "Query", cmd, None, **extra)
+
+    async def device_control(self, pk: int, channel_id: str, **extra: str) -> SipMessage:
+        """Sends `<Control><CmdType>DeviceControl</CmdType>` for one channel (PTZCmd, ...)."""
+        return await self._manscdp(pk, "Control", "DeviceControl", channel_id, **extra)
+
+    async def _manscdp(self, pk: int, root: str, cmd: str, target: str | None, **extra: str) -> SipMessage:
         async with self.ctx.db.read_session() as session:
             device = await session.get(GbDevice, pk)
-            if device is None or not device.contact_host:
-                raise ConnectionError("device not registered")
+            if device is None or not device.online or not device.contact_host:
+                raise ConnectionError("device not online")
             dest = Source(device.transport, device.contact_host, device.contact_port)
             device_id, charset = device.device_id, device.charset
         sn = next(self._sn)
         host = f"{dest.host}:{dest.port}"
-        req = SipMessage(method="MESSAGE", uri=f"sip:{device_id}@{host}")
+        req = SipMessage(method="MESSAGE", uri=f"sip:{target or device_id}@{host}")
         req.add("From", f"<sip:{self.settings.sip_id}@{self.settings.domain}>;tag={new_tag()}")
-        req.add("To", f"<sip:{device_id}@{host}>")
+        req.add("To", f"<sip:{target or device_id}@{host}>")
         req.add("Call-ID", f"{secrets.token_hex(8)}@{self.settings.advertise_host}")
         req.add("CSeq", f"{next(self._cseq)} MESSAGE")
         req.add("Max-Forwards", "70")
         req.add("User-Agent", USER_AGENT)
         req.add("Content-Type", "Application/MANSCDP+xml")
-        req.body = manscdp.build("Query", cmd, sn, device_id, charset, **extra)
+        req.body = manscdp.build(root, cmd, sn, target or device_id, charset, **extra)
         if cmd == "Catalog":
             self._catalogs[(device_id, sn)] = _Catalog(asyncio.get_running_loop().time())
         return await self.endpoint.request(req, dest, wait_s=self.settings.query_timeout)

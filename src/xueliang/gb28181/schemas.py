@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -47,3 +48,30 @@ class DeviceBind(BaseModel):
 
 class DevicePassword(BaseModel):
     password: str = Field(min_length=8, max_length=128)
+
+
+class PtzIn(BaseModel):
+    action: Literal[
+        "stop",
+        "right",
+        "left",
+        "down",
+        "up",
+        "zoom_in",
+        "zoom_out",
+        "up_right",
+        "up_left",
+        "down_right",
+        "down_left",
+        "preset_set",
+        "preset_call",
+        "preset_delete",
+    ]
+    speed: int = Field(default=128, ge=0, le=255)
+    preset: int = Field(default=0, ge=0, le=255)
+
+
+class PtzOut(BaseModel):
+    command: str
+    held_by: str
+    until: datetime

@@ -50,6 +50,16 @@ async def camera_ids(session: AsyncSession, device_pk: int) -> list[int]:
     return [int(c) for c in rows if c is not None]
 
 
+async def channel_of_camera(session: AsyncSession, camera_id: int) -> tuple[int, str] | None:
+    """(device pk, channel ID) of a camera that is a GB channel; None for other cameras."""
+    row = (
+        await session.execute(
+            select(GbChannel.device_pk, GbChannel.channel_id).where(GbChannel.camera_id == camera_id)
+        )
+    ).first()
+    return (int(row[0]), str(row[1])) if row is not None else None
+
+
 @dataclass(frozen=True)
 class Contact:
     transport: str

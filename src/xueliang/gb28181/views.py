@@ -8,14 +8,27 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from xueliang.accounts.deps import Ctx, CurrentCaller, Session
+from xueliang.accounts.policy import Permission
+from xueliang.audit import service as audit
+from xueliang.cameras import service as cameras
 from xueliang.cameras.events import CameraChanged, CameraStatusChanged
 from xueliang.core.bounds import PathId
-from xueliang.core.errors import Forbidden
+from xueliang.core.errors import Conflict, Forbidden, ValidationFailed
 from xueliang.gb28181 import service
 from xueliang.gb28181.config import Gb28181Settings
 from xueliang.gb28181.models import GbChannel, GbDevice
+from xueliang.gb28181.platform import GbPlatform
 from xueliang.gb28181.policy import MANAGERS
-from xueliang.gb28181.schemas import ChannelOut, DeviceBind, DeviceCreate, DeviceOut, DevicePassword
+from xueliang.gb28181.ptz import ptz_cmd
+from xueliang.gb28181.schemas import (
+    ChannelOut,
+    DeviceBind,
+    DeviceCreate,
+    DeviceOut,
+    DevicePassword,
+    PtzIn,
+    PtzOut,
+)
 from xueliang.regions.models import Region
 
 router = APIRouter(prefix="/gb28181", tags=["gb28181"])
@@ -113,3 +126,49 @@ async def set_password(
         session, caller.principal, caller.actor, device_pk, body.password, _realm(ctx), ctx.clock.now()
     )
     await session.commit()
+
+
+@router.post("/cameras/{camera_id}/ptz", response_model=PtzOut)
+async def move_camera(
+    camera_id: PathId, body: PtzIn, caller: CurrentCaller, ctx: Ctx, session: Session
+) -> PtzOut:
+    """Pan, tilt, zoom or a preset of a GB camera flagged `ptz`, for callers who may control it in
+    scope. The first caller holds the camera for 60 s (renewed by each command); another is refused
+    with 409 naming the holder. Every command is audited, then sent (DeviceControl/PTZCmd)."""
+    camera, _ = await cameras.get_camera(session, caller.principal, camera_id, Permission.control_ptz)
+    link = await service.channel_of_camera(session, camera.id)
+    if link is None or not camera.ptz:
+        raise ValidationFailed("this camera has no GB/T 28181 PTZ")
+    platform = ctx.services.get(GbPlatform)
+    if platform is None:
+        raise Conflict("GB/T 28181 is not enabled on this node", code="gb28181_disabled")
+    try:
+        command = ptz_cmd(body.action, body.speed, body.preset)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from exc
+    now = ctx.clock.now()
+    granted, holder = platform.ptz.take(camera.id, caller.user.id, caller.user.username, now)
+    if not granted:
+        raise Conflict(
+            f"{holder.username} controls this camera until {holder.until.isoformat()}", code="ptz_held"
+        )
+    await audit.append(
+        session,
+        caller.actor,
+        "camera.ptz",
+        at=now,
+        target_type="camera",
+        target_id=camera.id,
+        detail={"action": body.action, "speed": body.speed, "preset": body.preset, "command": command},
+    )
+    await session.commit()  # audited before it moves
+    device_pk, channel_id = link
+    try:
+        answer = await platform.device_control(device_pk, channel_id, PTZCmd=command)
+    except (TimeoutError, ConnectionError, OSError) as exc:
+        raise Conflict(
+            f"the device did not take the command: {exc or 'no answer'}", code="device_unavailable"
+        ) from exc
+    if answer.status >= 300:
+        raise Conflict(f"the device refused the command: {answer.status}", code="device_refused")
+    return PtzOut(command=command, held_by=holder.username, until=holder.until)

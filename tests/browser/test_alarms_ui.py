@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.support.browser import NewPage, api_json, login_form
+from tests.support.browser import NewPage, api_json, dismiss_urgent_notices, login_form
 from tests.support.node import Node, number_of, online
 from tests.support.waits import wait_for
 from xueliang.media.sim.marker import decode_marker, region
@@ -148,6 +148,7 @@ def cameras_online(node: Node) -> Iterator[None]:
 
 def tv_login(page: Page, node: Node) -> None:
     login_form(page, node.url, "res-v01", "tv", "/tv")
+    dismiss_urgent_notices(page, node.url)
     expect(page.locator("#tile-cameras")).to_be_focused()
     feed_up(page)
 

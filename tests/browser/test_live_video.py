@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import NewPage, api_json, login_form
+from tests.support.browser import NewPage, api_json, dismiss_urgent_notices, login_form
 from tests.support.node import Node, number_of, online
 from tests.support.waits import wait_for
 from xueliang.media.sim.marker import decode_marker
@@ -89,6 +89,7 @@ def test_tv_switches_live_camera_with_arrow_keys(new_page: NewPage, node: Node, 
     page.keyboard.type(DEMO_PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{node.url}/tv")
+    dismiss_urgent_notices(page, node.url)
     cams = api_json(page, node.url, "/cameras")
     assert len(cams) >= 2
     expect(page.locator("#tile-cameras")).to_be_focused()

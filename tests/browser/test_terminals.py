@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import NewPage, api_json, login_form
+from tests.support.browser import NewPage, api_json, dismiss_urgent_notices, login_form
 from xueliang.seed.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -49,6 +49,7 @@ def test_resident_reaches_camera_on_tv_with_keyboard_only(
     expect(page.locator("#login-submit")).to_be_focused()
     page.keyboard.press("Enter")
     page.wait_for_url(f"{live_server.url}/tv")
+    dismiss_urgent_notices(page, live_server.url)
 
     # Home: the cameras tile has focus and a ring you can see from the sofa; ▶ moves to the alarm tile.
     cams_tile = page.locator("#tile-cameras")

@@ -86,6 +86,15 @@ def login_form(
     page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
 
 
+def dismiss_urgent_notices(page: Page, base_url: str) -> None:
+    """Unread urgent notices (the demo seed aims one at Qingxi) cover the TV until OK is pressed on each."""
+    urgent = api_json(page, base_url, "/portal/notices/urgent")
+    for _ in urgent:
+        expect(page.locator("#urgent-ok")).to_be_focused()
+        page.keyboard.press("Enter")
+    expect(page.locator("#tv-urgent")).to_be_hidden()
+
+
 def api_json(page: Page, base_url: str, path: str) -> Any:
     """GET /api/v1`path` with the page's own session cookie."""
     response = page.request.get(f"{base_url}/api/v1{path}")

@@ -381,8 +381,9 @@ async def checked_in(session: AsyncSession, run_ids: Sequence[int]) -> dict[int,
     return out
 
 
-async def refresh_run(session: AsyncSession, run: RouteRun) -> None:
-    cps = (await checkpoints_of(session, [run.route_id]))[run.route_id]
+async def refresh_run(session: AsyncSession, run: RouteRun, cps: list[Checkpoint] | None = None) -> None:
+    if cps is None:
+        cps = (await checkpoints_of(session, [run.route_id]))[run.route_id]
     active = {cp.id for cp in cps}
     done = (await checked_in(session, [run.id]))[run.id] & active
     run.total, run.checked = len(active), len(done)
@@ -433,8 +434,8 @@ async def check_in(
             f"you are {distance:.0f} m from {cp.name}; a check-in must be within {limit:.0f} m "
             f"/ 距巡查点 {distance:.0f} 米，须在 {limit:.0f} 米内"
         )
-    total = len((await checkpoints_of(session, [route.id]))[route.id])
-    run = await _run_for(session, route, geo.local_day(body.at, env.tz), env.tz, total)
+    cps = (await checkpoints_of(session, [route.id]))[route.id]
+    run = await _run_for(session, route, geo.local_day(body.at, env.tz), env.tz, len(cps))
     row = CheckIn(
         uuid=body.uuid,
         checkpoint_id=cp.id,
@@ -452,7 +453,7 @@ async def check_in(
     )
     session.add(row)
     await session.flush()
-    await refresh_run(session, run)
+    await refresh_run(session, run, cps)
     return row, False
 
 

@@ -15,6 +15,7 @@ from tests.grid.conftest import local
 from tests.support.alarms import Login, ctx_of
 
 from xueliang.grid.models import IncidentPhoto, PatrolRoute
+from xueliang.regions.models import Place
 
 API = "/api/v1/grid"
 
@@ -112,6 +113,11 @@ async def test_route_geometry_and_qr_sheet(gapp: FastAPI, glogin: Login) -> None
     cp_out = good | {"checkpoints": [*good["checkpoints"], {"name": "远处", "lat": far_lat, "lon": far_lon}]}
     r = await duty.post(f"{API}/routes", json=cp_out)
     assert r.status_code == 400 and r.json()["code"] == "outside_village" and "远处" in r.json()["message"]
+    async with ctx_of(gapp).db.read_session() as s:
+        elsewhere = (await s.scalars(select(Place.id).where(Place.region_id != village).limit(1))).one()
+    foreign = [{**good["checkpoints"][0], "place_id": elsewhere}]
+    r = await duty.post(f"{API}/routes", json=good | {"checkpoints": foreign})
+    assert r.status_code == 400 and r.json()["code"] == "bad_place"
     r = await duty.post(f"{API}/routes", json=good | {"window_start": "25:00"})
     assert r.status_code == 422
     assert await route_count(gapp) == before  # nothing stored

@@ -68,7 +68,7 @@ from xueliang.grid.schemas import (
     VisitIn,
 )
 from xueliang.grid.sql import insert_ignore
-from xueliang.regions.models import Region, RegionLevel
+from xueliang.regions.models import Place, Region, RegionLevel
 
 if TYPE_CHECKING:
     from xueliang.core.context import AppContext
@@ -230,6 +230,17 @@ async def _checked_route(session: AsyncSession, p: Principal, body: RouteIn) -> 
         raise BadRoute(
             f"outside the village {region.name}: {', '.join(what[:5])} / 超出村界", code="outside_village"
         )
+    place_ids = {cp.place_id for cp in body.checkpoints if cp.place_id is not None}
+    if place_ids:
+        found = (
+            await session.execute(
+                select(Place.id)
+                .join(Region, Region.id == Place.region_id)
+                .where(Place.id.in_(place_ids), Region.path.startswith(village.path, autoescape=True))
+            )
+        ).all()
+        if len(found) != len(place_ids):
+            raise BadRoute("a checkpoint names a place outside this village / 地点不在本村", code="bad_place")
     worker = None
     if body.worker_id is not None:
         worker = await session.get(User, body.worker_id)

@@ -16,6 +16,8 @@ import typer
 
 from xueliang.cli.accounts import user_app
 from xueliang.cli.audit import audit_app
+from xueliang.cli.backup import backup as backup_command
+from xueliang.cli.backup import restore as restore_command
 from xueliang.cli.cameras import camera_app
 from xueliang.cli.db import db_app
 from xueliang.cli.recordings import export_app, recordings_app
@@ -35,6 +37,8 @@ for sub, name in (
     (export_app, "export"),
 ):
     app.add_typer(sub, name=name)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 @app.command()

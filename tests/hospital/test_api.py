@@ -139,6 +139,11 @@ async def test_grid_worker_books_and_the_household_says_ok(
     assert (await res.get(f"{API}/messages")).json()[0]["kind"] == "pending_confirm"
     assert (await gw.post(f"{API}/bookings/{b['id']}/confirm")).status_code == 404  # only the household
     assert (await far_gw.get(f"{API}/bookings/{b['id']}")).status_code == 404
+    reads = await audits(hdb, "hospital.booking.read")
+    assert (await gw.get(f"{API}/bookings/{b['id']}")).json()["id_masked"].count("*") == 11
+    assert await audits(hdb, "hospital.booking.read") == reads + 1  # a grid worker's read of others' data
+    assert (await res.get(f"{API}/bookings")).status_code == 200  # the household reads its own: not audited
+    assert await audits(hdb, "hospital.booking.read") == reads + 1
     r = await res.post(f"{API}/bookings/{b['id']}/confirm")
     assert (r.status_code, r.json()["state"]) == (200, "booked")
     assert (await gw.get(f"{API}/bookings/{b['id']}")).json()["state"] == "booked"

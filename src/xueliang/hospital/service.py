@@ -581,6 +581,24 @@ async def list_bookings(
     return (await session.scalars(q.limit(limit).offset(offset))).all()
 
 
+async def note_read(
+    session: AsyncSession, p: Principal, actor: Actor, bookings: Sequence[HospitalBooking], w: When
+) -> None:
+    """A grid worker reading the bookings they made for others reads personal data: audited. A
+    household reading its own is not."""
+    if p.role is Role.resident or not bookings:
+        return
+    await audit.append(
+        session,
+        actor,
+        "hospital.booking.read",
+        at=w.now,
+        target_type="hospital_booking",
+        target_id=bookings[0].id if len(bookings) == 1 else "",
+        detail={"ids": [b.id for b in bookings[:100]], "count": len(bookings)},
+    )
+
+
 async def _free_place(session: AsyncSession, booking: HospitalBooking) -> None:
     await session.execute(
         update(HospitalPlace)

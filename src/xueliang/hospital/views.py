@@ -282,21 +282,27 @@ async def book(
 async def list_bookings(
     caller: CurrentCaller,
     ctx: Ctx,
-    session: ReadSession,
+    session: Session,
     state: BookingState | None = None,
     limit: int = Query(default=50, ge=1, le=500),
     offset: int = Query(default=0, ge=0, le=MAX_INT64),
 ) -> list[BookingOut]:
+    w = when(ctx)
     found = await service.list_bookings(session, caller.principal, state, limit, offset)
-    return await booking_outs(session, found, when(ctx))
+    out = await booking_outs(session, found, w)
+    await service.note_read(session, caller.principal, caller.actor, found, w)
+    await session.commit()
+    return out
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingOut)
-async def get_booking(
-    booking_id: PathId, caller: CurrentCaller, ctx: Ctx, session: ReadSession
-) -> BookingOut:
+async def get_booking(booking_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session) -> BookingOut:
+    w = when(ctx)
     b = await service.get_booking(session, caller.principal, booking_id)
-    return await booking_out(session, b, when(ctx))
+    out = await booking_out(session, b, w)
+    await service.note_read(session, caller.principal, caller.actor, [b], w)
+    await session.commit()
+    return out
 
 
 @router.post("/bookings/{booking_id}/cancel", response_model=BookingOut)

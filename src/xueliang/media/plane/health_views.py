@@ -18,8 +18,10 @@ from xueliang.core.aio import first_done
 from xueliang.core.context import AppContext
 from xueliang.media.engine import CameraHealth, HealthEvent, UnknownCamera
 from xueliang.media.plane.plane import MediaPlane, PlaneEvent
+from xueliang.media.plane.still_views import router as still_router
 
 router = APIRouter(tags=["cameras"])
+router.include_router(still_router)  # the tiles' stills: GET /cameras/{id}/still.jpg
 
 
 class HealthOut(BaseModel):

@@ -10,6 +10,7 @@ import asyncio
 import collections
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -33,6 +34,7 @@ from xueliang.media.plane.rtsp import PlaneRtspAccess
 from xueliang.media.recording.recorder import StorageEvent
 from xueliang.media.restream import RestreamConfig, RtspRestreamer
 from xueliang.media.sources import FrameSession, open_source
+from xueliang.media.still import StillCache
 
 log = logging.getLogger(__name__)
 LIVE_PREFIX = "/api/v1/live"
@@ -89,6 +91,8 @@ class MediaPlane(LiveStreams):
             self.rtsp = RtspRestreamer(self.engine, PlaneRtspAccess(self), rtsp)
         self._watch_task: Any = None
         self._deliveries: set[asyncio.Task[None]] = set()
+        self.stills = StillCache(self.engine.channel)  # tiles' pictures (still_views.py)
+        self.still_audits: dict[tuple[int, int], datetime] = {}  # (user, camera) -> last camera.still
 
     # -- sources -----------------------------------------------------------------------------------
     def _pull(self, spec: CameraSpec) -> FrameSession:
@@ -126,6 +130,7 @@ class MediaPlane(LiveStreams):
             await self.rtsp.stop()
         await self.gateway.aclose()
         await self.engine.stop()
+        self.stills.close()
 
     async def _watch_health(self) -> None:
         async with self.engine.subscribe() as events:
@@ -159,6 +164,7 @@ class MediaPlane(LiveStreams):
         if self.engine.has_camera(camera_id):
             await self.engine.remove_camera(camera_id)
             self._sources.pop(camera_id, None)
+        self.stills.forget(camera_id)
         if camera is not None and camera.enabled:
             self.engine.add_camera(spec_for(camera))
         for hook in self.hooks:

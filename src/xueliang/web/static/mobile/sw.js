@@ -3,7 +3,9 @@
 //   /api/...      network first, the last answer as the offline fallback (deleted on logout by api.js);
 //                 live-video URLs and anything carrying a token are never cached
 //   pages         network; offline -> the cached /m/offline page
-const SHELL_CACHE = "xl-shell-v3";
+//   /m/grid       network first, the last copy (kept with the API answers, so logout deletes it) offline:
+//                 the grid worker's queue (IndexedDB) must be reachable with no signal
+const SHELL_CACHE = "xl-shell-v4";
 const API_CACHE = "xl-api";
 const SHELL = [
   "/m/offline",
@@ -19,6 +21,10 @@ const SHELL = [
   "/static/js/live.js",
   "/static/js/mobile.js",
   "/static/js/player.js",
+  "/static/css/grid.css",
+  "/static/js/grid/gridmap.js",
+  "/static/js/grid/mobile.js",
+  "/static/js/grid/queue.js",
   "/static/img/logo.svg",
   "/static/mobile/icon.svg",
   "/static/mobile/icon-maskable.svg",
@@ -68,6 +74,17 @@ async function cacheFirst(event) {
   return refresh;
 }
 
+async function cachedPage(request) {
+  const cache = await caches.open(API_CACHE);
+  try {
+    const response = await fetch(request);
+    if (response.ok && !response.redirected) await cache.put(request, response.clone());
+    return response;
+  } catch {
+    return (await cache.match(request, { ignoreSearch: true })) || (await caches.match("/m/offline")) || Response.error();
+  }
+}
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   if (request.method !== "GET") return;
@@ -78,6 +95,8 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(networkFirst(request));
   } else if (url.pathname.startsWith("/static/") || url.pathname === "/manifest.webmanifest") {
     event.respondWith(cacheFirst(event));
+  } else if (request.mode === "navigate" && url.pathname === "/m/grid") {
+    event.respondWith(cachedPage(request));
   } else if (request.mode === "navigate") {
     event.respondWith(fetch(request).catch(async () => (await caches.match("/m/offline")) || Response.error()));
   }

@@ -219,6 +219,16 @@ async def test_stopped_session_moves_bookings_and_tells_the_household(hlogin: Lo
         5,
         False,
     )  # beyond the window
+    # A timetable at once: 2 doctors x 2 days x 2 periods; again, all of it exists already.
+    plan = {
+        "doctor_ids": [doctors[1]["id"], doctors[2]["id"]],
+        "from": (TODAY + timedelta(days=10)).isoformat(),
+        "to": (TODAY + timedelta(days=11)).isoformat(),
+        "capacity": 4,
+    }
+    assert (await rm.post(f"{API}/staff/schedule", json=plan)).json() == {"created": 8, "skipped": 0}
+    assert (await rm.post(f"{API}/staff/schedule", json=plan)).json() == {"created": 0, "skipped": 8}
+    assert (await zy.post(f"{API}/staff/schedule", json=plan)).status_code == 404
 
 
 async def test_unconfirmed_booking_lapses_and_frees_its_place(
@@ -272,6 +282,9 @@ async def test_every_route_needs_a_login_and_staff_routes_need_staff(happ: FastA
                         "capacity": 1,
                         "user_id": 1,
                         "hospital_id": 1,
+                        "doctor_ids": [1],
+                        "from": "2030-03-05",
+                        "to": "2030-03-05",
                     },
                 )
                 assert r.status_code == 403, (user, method, path, r.text)

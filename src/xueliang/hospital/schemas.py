@@ -165,6 +165,19 @@ class SessionIn(BaseModel):
     capacity: int = Field(ge=1, le=200)
 
 
+class ScheduleIn(BaseModel):
+    doctor_ids: list[DbId] = Field(min_length=1, max_length=50)
+    start: date = Field(alias="from", ge=date(2000, 1, 1), le=date(2199, 12, 31))
+    end: date = Field(alias="to", ge=date(2000, 1, 1), le=date(2199, 12, 31))
+    periods: list[Period] = Field(default_factory=lambda: [Period.morning, Period.afternoon], min_length=1)
+    capacity: int = Field(ge=1, le=200)
+
+
+class ScheduleOut(BaseModel):
+    created: int
+    skipped: int
+
+
 class StopIn(BaseModel):
     reason: str = Field(default="", max_length=200)
     move: bool = True

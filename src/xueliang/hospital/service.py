@@ -924,6 +924,97 @@ async def create_session(
 
 
 @dataclass(frozen=True)
+class Schedule:
+    created: int
+    skipped: int  # the doctor already had that session
+
+
+async def create_schedule(
+    session: AsyncSession,
+    p: Principal,
+    actor: Actor,
+    *,
+    doctor_ids: list[int],
+    start: date,
+    end: date,
+    periods: list[Period],
+    capacity: int,
+    w: When,
+) -> Schedule:
+    """A timetable at once (e.g. every doctor of a department, both periods, for the next weeks);
+    sessions a doctor already has are left as they are."""
+    if not 1 <= capacity <= MAX_CAPACITY:
+        raise ValidationFailed(f"capacity must be 1-{MAX_CAPACITY}", code="capacity")
+    if start < w.today or end < start or (end - start).days > 62:
+        raise ValidationFailed("the days must run forward from today, at most 63 of them", code="days")
+    doctors = (
+        await session.execute(
+            select(HospitalDoctor.id, HospitalDepartment.id, HospitalDepartment.hospital_id)
+            .join(HospitalDepartment, HospitalDepartment.id == HospitalDoctor.department_id)
+            .where(HospitalDoctor.id.in_(doctor_ids))
+        )
+    ).all()
+    linked = await linked_hospitals(session, p)
+    if len(doctors) != len(set(doctor_ids)) or not all(
+        policy.may_manage(p, h, linked) for _, _, h in doctors
+    ):
+        raise NotFound("doctor not found")
+    existing = set(
+        (
+            await session.execute(
+                select(HospitalSession.doctor_id, HospitalSession.day, HospitalSession.period).where(
+                    HospitalSession.doctor_id.in_(doctor_ids),
+                    HospitalSession.day >= start,
+                    HospitalSession.day <= end,
+                )
+            )
+        ).all()
+    )
+    rows = []
+    for doc, dept, hosp in doctors:
+        for n in range((end - start).days + 1):
+            day = start + timedelta(days=n)
+            for period in dict.fromkeys(periods):
+                if (doc, day, period) not in existing:
+                    rows.append((doc, dept, hosp, day, period))
+    created = []
+    for doc, dept, hosp, day, period in rows:
+        s = HospitalSession(
+            hospital_id=hosp,
+            department_id=dept,
+            doctor_id=doc,
+            day=day,
+            period=period,
+            capacity=capacity,
+            stopped=False,
+            stop_reason="",
+        )
+        session.add(s)
+        created.append(s)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict("sessions were set up at the same time: try again", code="session_exists") from None
+    await insert_places(session, [(s.id, capacity) for s in created])
+    await audit.append(
+        session,
+        actor,
+        "hospital.session.schedule",
+        at=w.now,
+        target_type="hospital_session",
+        detail={
+            "doctors": sorted(set(doctor_ids)),
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "periods": [x.value for x in periods],
+            "capacity": capacity,
+            "created": len(created),
+        },
+    )
+    return Schedule(len(created), len(doctors) * ((end - start).days + 1) * len(set(periods)) - len(created))
+
+
+@dataclass(frozen=True)
 class StopResult:
     session: HospitalSession
     moved: int

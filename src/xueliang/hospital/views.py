@@ -41,6 +41,8 @@ from xueliang.hospital.schemas import (
     PersonalOut,
     PlaceOut,
     RulesOut,
+    ScheduleIn,
+    ScheduleOut,
     SessionDetailOut,
     SessionIn,
     SessionOut,
@@ -411,6 +413,25 @@ async def create_session(body: SessionIn, caller: CurrentCaller, ctx: Ctx, sessi
     )
     await session.commit()
     return session_out(await service.session_view(session, s.id, w))
+
+
+@router.post("/staff/schedule", response_model=ScheduleOut, status_code=201)
+async def create_schedule(body: ScheduleIn, caller: CurrentCaller, ctx: Ctx, session: Session) -> ScheduleOut:
+    """Many sessions at once: doctors x days x periods; those that exist are skipped."""
+    require(caller, Permission.manage_hospital)
+    done = await service.create_schedule(
+        session,
+        caller.principal,
+        caller.actor,
+        doctor_ids=list(body.doctor_ids),
+        start=body.start,
+        end=body.end,
+        periods=list(body.periods),
+        capacity=body.capacity,
+        w=when(ctx),
+    )
+    await session.commit()
+    return ScheduleOut(created=done.created, skipped=done.skipped)
 
 
 @router.post("/staff/sessions/{session_id}/stop", response_model=StopOut)

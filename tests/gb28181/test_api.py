@@ -103,5 +103,8 @@ async def test_device_api_matrix_scope_and_per_device_password(gb_app: FastAPI) 
     try:
         assert (await dev.register(SHARED)).status == 403  # its own password replaces the shared one
         assert (await dev.register(own)).status == 200
+        for _ in range(4):
+            assert (await dev.register("guess-" + own)).reason == "Wrong password"
+        assert (await dev.register(own)).reason == "Too many failures"  # 5 wrong in a minute: blocked
     finally:
         dev.close()

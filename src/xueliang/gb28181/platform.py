@@ -55,6 +55,33 @@ class _Catalog:
     items: dict[str, CatalogItem] = field(default_factory=dict)
 
 
+class _Failures:
+    """Wrong passwords per (device ID, source address): after `LIMIT` within `WINDOW` seconds that
+    address may not try that ID until the window has passed (a guesser elsewhere does not lock the
+    real device out). In memory, bounded."""
+
+    LIMIT, WINDOW, MAX_KEYS = 5, 60.0, 10_000
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], list[datetime]] = {}
+
+    def _recent(self, key: tuple[str, str], now: datetime) -> list[datetime]:
+        times = [t for t in self._seen.get(key, []) if (now - t).total_seconds() < self.WINDOW]
+        if times:
+            self._seen[key] = times
+        else:
+            self._seen.pop(key, None)
+        return times
+
+    def blocked(self, key: tuple[str, str], now: datetime) -> bool:
+        return len(self._recent(key, now)) >= self.LIMIT
+
+    def add(self, key: tuple[str, str], now: datetime) -> None:
+        if len(self._seen) >= self.MAX_KEYS:
+            self._seen.clear()
+        self._seen.setdefault(key, []).append(now)
+
+
 class GbPlatform:
     """Started and stopped by the gb28181 runtime; one per node."""
 
@@ -74,6 +101,7 @@ class GbPlatform:
         self._watchdog: asyncio.Task[None] | None = None
         self._key = hashlib.sha256(f"gb28181-nonce:{ctx.secret}".encode()).digest()
         self._tz = ZoneInfo(ctx.settings.timezone)
+        self._failures = _Failures()
 
     @property
     def port(self) -> int:
@@ -159,12 +187,17 @@ class GbPlatform:
         if not self._nonce_fresh(auth.get("nonce", "")):
             return self._challenge(msg, tag, stale=True)
         now = self.ctx.clock.now()
+        guess = (device_id, src.host)
+        if self._failures.blocked(guess, now):
+            return response_to(msg, 403, "Too many failures", tag)
         async with self.ctx.db.session() as session:
             device = await service.device_by_sip_id(session, device_id)
             key = self._ha1(device, device_id)
             if key is None:
                 return response_to(msg, 403, "Unknown device", tag)
             if not digest.verify(auth, "REGISTER", key):
+                self._failures.add(guess, now)
+                log.warning("GB device %s from %s: wrong password", device_id, src.host)
                 return response_to(msg, 403, "Wrong password", tag)
             contact = service.Contact(src.transport, src.host, src.port)
             if expires == 0:

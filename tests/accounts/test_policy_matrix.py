@@ -76,14 +76,18 @@ async def test_camera_routes(username: str, login: Login, id_of: dict[str, int])
     for gb, cam_id in id_of.items():
         detail = await c.get(f"/api/v1/cameras/{cam_id}")
         opened = await c.post(f"/api/v1/cameras/{cam_id}/open")
+        still = await c.get(f"/api/v1/cameras/{cam_id}/still.jpg")
         if gb in visible:
             assert detail.status_code == 200, (username, gb)
             assert opened.status_code == 200, (username, gb, opened.text)
+            # Allowed, but the tests' app runs no media engine: a clear 503, never "not found".
+            assert still.json()["code"] == "media_disabled", (username, gb, still.text)
         else:
             # Out of scope looks exactly like missing: same status, same body.
             assert detail.status_code == 404, (username, gb)
             assert detail.json() == {"code": "not_found", "message": "camera not found"}
             assert opened.status_code == 404, (username, gb)
+            assert still.status_code == 404 and still.json() == detail.json(), (username, gb)
 
     missing = await c.get("/api/v1/cameras/999999")
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"

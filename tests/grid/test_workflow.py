@@ -1,16 +1,22 @@
 """The incident workflow 上报→分派→处理→核查 with its log, and a video patrol tour: start, pause,
-mark a camera abnormal (an incident opens), finish; the board shows the slot."""
+mark a camera abnormal (an incident opens, with the camera's picture), finish; the board shows the
+slot."""
 
 from __future__ import annotations
 
+import io
 import uuid
+from types import SimpleNamespace
 
 from fastapi import FastAPI
+from PIL import Image
 from sqlalchemy import select
 from tests.grid.conftest import local
 from tests.support.alarms import Login, ctx_of
 
 from xueliang.accounts.models import User
+from xueliang.media.plane import MediaPlane
+from xueliang.media.still import Still
 
 API = "/api/v1/grid"
 
@@ -55,7 +61,17 @@ async def test_incident_workflow(gapp: FastAPI, glogin: Login) -> None:
     assert inc["id"] not in {i["id"] for i in mine}  # checked: closed
 
 
-async def test_video_patrol_tour(glogin: Login) -> None:
+class FakeStills:
+    """The media plane's stills, as a node with media on answers them: one small JPEG per camera."""
+
+    async def get(self, camera_id: int) -> Still:
+        buf = io.BytesIO()
+        Image.new("RGB", (32, 18), (camera_id % 255, 90, 90)).save(buf, format="JPEG")
+        return Still(buf.getvalue(), 32, 18, None)
+
+
+async def test_video_patrol_tour(gapp: FastAPI, glogin: Login) -> None:
+    ctx_of(gapp).services.add(SimpleNamespace(stills=FakeStills()), MediaPlane)
     op = await glogin("op-shimen")
     tour = (await op.get(f"{API}/tours")).json()[0]
     run = await op.post(f"{API}/tours/{tour['id']}/runs", json={"slot": "09:00"})
@@ -72,8 +88,12 @@ async def test_video_patrol_tour(glogin: Login) -> None:
     assert bad.status_code == 200 and incident is not None
     shown = (await op.get(f"{API}/incidents/{incident}")).json()
     assert shown["source"] == "tour" and shown["camera_id"] == cams[1] and "围墙倒塌" in shown["text"]
+    assert len(shown["photos"]) == 1  # the camera's picture at the time of the mark
+    snap = await op.get(f"{API}/incidents/{incident}/photos/{shown['photos'][0]}")
+    assert snap.status_code == 200 and snap.headers["content-type"] == "image/jpeg"
     again = await op.post(f"{API}/tour-runs/{run_id}/marks", json={"camera_id": cams[1], "mark": "abnormal"})
-    assert again.json()["incident_id"] == incident  # marked twice: one incident
+    assert again.json()["incident_id"] == incident  # marked twice: one incident, one picture
+    assert len((await op.get(f"{API}/incidents/{incident}")).json()["photos"]) == 1
     foreign = await op.post(
         f"{API}/tour-runs/{run_id}/marks", json={"camera_id": 2**31 - 1, "mark": "normal"}
     )

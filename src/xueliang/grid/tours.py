@@ -19,7 +19,15 @@ from xueliang.audit.service import Actor
 from xueliang.cameras.models import Camera
 from xueliang.core.errors import AppError, Forbidden, NotFound
 from xueliang.grid import geo
-from xueliang.grid.models import IncidentCategory, Mark, PatrolTour, TourMark, TourRun, TourRunState
+from xueliang.grid.models import (
+    IncidentCategory,
+    IncidentPhoto,
+    Mark,
+    PatrolTour,
+    TourMark,
+    TourRun,
+    TourRunState,
+)
 from xueliang.grid.policy import manage_filter, may_manage
 from xueliang.grid.schemas import MarkIn, TourIn
 from xueliang.grid.service import BadTransition, new_incident
@@ -243,3 +251,11 @@ async def run_dict(session: AsyncSession, run: TourRun) -> dict[str, Any]:
 
 async def get_run(session: AsyncSession, p: Principal, run_id: int) -> TourRun:
     return (await _run(session, p, run_id))[0]
+
+
+async def without_photo(session: AsyncSession, incident_id: int) -> bool:
+    """Whether an incident has no photo yet (a tour's snapshot is added once)."""
+    found = await session.scalars(
+        select(IncidentPhoto.id).where(IncidentPhoto.incident_id == incident_id).limit(1)
+    )
+    return found.first() is None

@@ -16,7 +16,7 @@ from xueliang.accounts.deps import Ctx, CurrentCaller, Session, require
 from xueliang.accounts.policy import Permission
 from xueliang.core.bounds import PathId, QueryId
 from xueliang.core.context import AppContext
-from xueliang.core.errors import NotFound
+from xueliang.core.errors import AppError, NotFound
 from xueliang.grid import board, geo, service, tours
 from xueliang.grid.config import GridSettings
 from xueliang.grid.models import CareKind, Incident, TourRunState
@@ -66,6 +66,21 @@ def env_of(ctx: AppContext) -> service.GridEnv:
 def _incident_event(name: str, inc: Incident) -> Event:
     out = {"incident_id": inc.id, "state": inc.state, "category": inc.category, "region_id": inc.region_id}
     return grid_event(name, inc.region_path, out, [inc.reporter_id, inc.assignee_id])
+
+
+async def _still(ctx: AppContext, camera_id: int) -> bytes | None:
+    """The camera's latest keyframe as a JPEG from the media plane (media/still.py), or None: media
+    off, camera offline, no keyframe yet."""
+    from xueliang.media.plane import MediaPlane  # the media plane only when a snapshot is taken
+    from xueliang.media.still import NoPicture
+
+    plane = ctx.services.get(MediaPlane)
+    if plane is None:
+        return None
+    try:
+        return (await plane.stills.get(camera_id)).jpeg
+    except NoPicture:
+        return None
 
 
 def _created(response: Response, duplicate: bool) -> None:
@@ -366,9 +381,26 @@ async def get_tour_run(run_id: PathId, caller: CurrentCaller, session: Session) 
 
 @router.post("/tour-runs/{run_id}/marks", response_model=MarkOut)
 async def mark_camera(run_id: PathId, body: MarkIn, caller: CurrentCaller, ctx: Ctx, session: Session) -> Any:
-    """normal / abnormal for one camera of the run; abnormal opens an incident."""
+    """normal / abnormal for one camera of the run; abnormal opens an incident, with the camera's
+    latest picture as its photo where the media plane has one."""
     row = await tours.mark(session, caller.principal, caller.actor, run_id, body, ctx.clock.now())
     await session.commit()
+    if row.incident_id is not None and await tours.without_photo(session, row.incident_id):
+        jpeg = await _still(ctx, row.camera_id)
+        if jpeg is not None:
+            try:
+                await service.add_photo(
+                    session,
+                    caller.principal,
+                    caller.actor,
+                    row.incident_id,
+                    jpeg,
+                    env_of(ctx),
+                    ctx.clock.now(),
+                )
+                await session.commit()
+            except AppError:  # a picture that fails the photo checks: the incident stands without it
+                await session.rollback()
     run = await tours.get_run(session, caller.principal, run_id)
     out = {"run_id": run_id, "camera_id": row.camera_id, "mark": row.mark, "incident_id": row.incident_id}
     await publish(ctx, [grid_event("tour_mark", run.region_path, out)])

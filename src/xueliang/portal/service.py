@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String, and_, cast, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -42,8 +42,10 @@ from xueliang.portal.policy import (
     may_read_notice,
     region_ancestors,
 )
-from xueliang.portal.search import CACHE, Entry, SearchIndex
 from xueliang.regions.models import Household, Region
+
+if TYPE_CHECKING:
+    from xueliang.portal.search import SearchIndex
 
 PREVIOUS_LOOKBACK = timedelta(days=14)  # "the previous day" is the latest price within this
 
@@ -74,6 +76,8 @@ def _like(text: str) -> str:
 
 async def search_index(session: AsyncSession) -> SearchIndex:
     """The index of this database, built from published content when missing or stale."""
+    from xueliang.portal.search import CACHE, Entry, SearchIndex  # numpy: on the first search, not on import
+
     key = database_key(session)
     found = CACHE.get(key)
     if found is not None:
@@ -106,6 +110,8 @@ async def search_index(session: AsyncSession) -> SearchIndex:
 
 def content_changed(session: AsyncSession) -> None:
     """After a commit that changed services, departments or jobs: the next search rebuilds."""
+    from xueliang.portal.search import CACHE
+
     CACHE.invalidate(database_key(session))
 
 

@@ -14,7 +14,6 @@ from xueliang.accounts.policy import Principal
 from xueliang.audit import service as audit
 from xueliang.audit.service import SYSTEM
 from xueliang.cameras import service as cameras
-from xueliang.grid import coverage_seed
 from xueliang.grid import seed as grid_seed
 from xueliang.hospital import seed as hospital_seed
 from xueliang.nodes.models import Node
@@ -104,6 +103,8 @@ async def seed_demo(session: AsyncSession, *, now: datetime, rtsp_base: str) -> 
             audit_it=False,
         )
     # Each feature domain's demo data, written from what the database now holds.
+    from xueliang.grid import coverage_seed  # shapely and numpy: only when a county is seeded
+
     for domain_seed in (
         coverage_seed.seed_demo,
         grid_seed.seed_demo,

@@ -29,6 +29,7 @@ from xueliang.grid import runtime as grid_runtime
 from xueliang.hospital import runtime as hospital_runtime
 from xueliang.media import runtime as media_runtime
 from xueliang.notify.hub import Hub
+from xueliang.ops import metrics as ops_metrics
 from xueliang.portal import runtime as portal_runtime
 from xueliang.recordings import runtime as recordings_runtime
 from xueliang.recordings.playback_views import playback_router
@@ -90,6 +91,7 @@ def create_app(
     hooks += portal_runtime.install(ctx, settings.portal)
     hooks += hospital_runtime.install(ctx, settings.hospital)
     hooks += gb28181_runtime.install(ctx, settings.gb28181)
+    hooks += ops_metrics.install(app, ctx, settings.ops)  # /metrics, /readyz: reads the others' state
     hooks.append(runner_hook(timers, loop=settings.timer_loop))  # last: every handler is registered
     hooks += extra_hooks
     app.state.startup_hooks = hooks

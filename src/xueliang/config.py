@@ -17,6 +17,7 @@ File form (every key optional; an unknown key is an error that names it):
     [xueliang.portal]       # PortalSettings (portal/config.py); env XUELIANG_PORTAL_<NAME>
     [xueliang.hospital]     # HospitalSettings (hospital/config.py); env XUELIANG_HOSPITAL_<NAME>
     [xueliang.gb28181]      # Gb28181Settings (gb28181/config.py); env XUELIANG_GB28181_<NAME>
+    [xueliang.ops]          # OpsSettings (ops/config.py): metrics token, log format; env XUELIANG_OPS_<NAME>
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from xueliang.gb28181.config import Gb28181Settings
 from xueliang.grid.config import GridSettings
 from xueliang.hospital.config import HospitalSettings
 from xueliang.media.config import MediaSettings
+from xueliang.ops.config import OpsSettings
 from xueliang.portal.config import PortalSettings
 from xueliang.recordings.config import RecordingSettings
 
@@ -52,6 +54,7 @@ class Settings(NodeSettings):
     portal: PortalSettings = Field(default_factory=PortalSettings)
     hospital: HospitalSettings = Field(default_factory=HospitalSettings)
     gb28181: Gb28181Settings = Field(default_factory=Gb28181Settings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
 
     def sections(self) -> list[BaseSettings]:
         """Each domain's section, registered as a service so the domain reads only its own."""
@@ -64,6 +67,7 @@ class Settings(NodeSettings):
             self.portal,
             self.hospital,
             self.gb28181,
+            self.ops,
         ]
 
 
@@ -76,6 +80,7 @@ SECTIONS: dict[str, type[BaseSettings]] = {
     "portal": PortalSettings,
     "hospital": HospitalSettings,
     "gb28181": Gb28181Settings,
+    "ops": OpsSettings,
 }
 
 

@@ -1,11 +1,61 @@
-"""The portal domain's pages on the three terminals; the data comes from /api/v1/portal."""
+"""The portal domain's pages on the phone and the PC (issue 17); the data comes from /api/v1/portal and
+/api/v1/hospital. The TV's portal screens live in tv.html (static/js/tv/), not here.
+
+- `/m/portal`: the phone layout, `/portal`: the PC layout; the same ES modules (static/js/portal/) fill
+  both, for any logged-in user.
+- `/portal-admin`: content management for portal editors and admin, and notice publishing for the
+  roles that publish notices; it does not exist (404, the API's body) for anyone else, as /playback.
+- `/portal-admin/preview`: a page styled by the TV's own CSS, shown in a 1280x720 frame of the admin
+  page, so an editor sees a draft "as the TV shows it" without a TV login or a household."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 
+from xueliang.accounts.deps import caller_from_request
+from xueliang.accounts.policy import Permission, allows
+from xueliang.core.headers import CSP
 from xueliang.web.pages import Render
+
+# The preview may be framed by our own pages only (every other page keeps frame-ancestors 'none').
+PREVIEW_CSP = CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
+ADMIN_PERMISSIONS = (Permission.manage_portal, Permission.publish_notices)
+
+
+def _not_found() -> Response:
+    return JSONResponse({"code": "not_found", "message": "not found"}, status_code=404)
+
+
+async def _may_admin(request: Request) -> bool | None:
+    """None when nobody is logged in (render sends them to the login page), else whether the caller
+    edits content or publishes notices."""
+    caller = await caller_from_request(request)
+    if caller is None:
+        return None
+    return any(allows(caller.principal, p) for p in ADMIN_PERMISSIONS)
 
 
 def mount(app: FastAPI, render: Render) -> None:
-    del app, render
+    @app.get("/m/portal", include_in_schema=False)
+    async def portal_mobile(request: Request) -> Response:
+        return await render(request, "portal_mobile.html", "mobile")
+
+    @app.get("/portal", include_in_schema=False)
+    async def portal_console(request: Request) -> Response:
+        return await render(request, "portal.html", "console", section="portal")
+
+    @app.get("/portal-admin", include_in_schema=False)
+    async def portal_admin(request: Request) -> Response:
+        if await _may_admin(request) is False:
+            return _not_found()
+        return await render(request, "portal_admin.html", "console", section="portal-admin")
+
+    @app.get("/portal-admin/preview", include_in_schema=False)
+    async def portal_preview(request: Request) -> Response:
+        if await _may_admin(request) is False:
+            return _not_found()
+        response = await render(request, "portal_preview.html", "console")
+        response.headers["Content-Security-Policy"] = PREVIEW_CSP
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+        return response

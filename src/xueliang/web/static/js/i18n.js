@@ -57,6 +57,8 @@ export function roleLabel(role) {
     volunteer: t("Volunteer"),
     resident: t("Resident"),
     auditor: t("Auditor"),
+    portal_editor: t("Portal editor"),
+    hospital_staff: t("Hospital staff"),
   }[role] || role;
 }
 

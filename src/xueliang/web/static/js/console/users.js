@@ -8,6 +8,7 @@ import { levelLabel, localName, roleLabel, t } from "../i18n.js";
 const ROLE_LEVELS = {
   admin: ["county", "province"], auditor: ["county", "province"], operator: ["township"],
   duty_officer: ["village"], volunteer: ["village"], resident: ["village"], grid_worker: ["village", "grid"],
+  portal_editor: ["county"], hospital_staff: ["county"],
 };
 const USERNAME = /^[A-Za-z0-9._-]{1,64}$/;
 

@@ -20,7 +20,7 @@ const CATEGORY = () => ({
 });
 const STATE = () => ({
   reported: t("Reported"), assigned: t("Assigned"), in_hand: t("In hand"), resolved: t("Resolved"), checked: t("Checked"),
-  planned: t("Planned"), in_progress: t("In progress"), done: t("Done"), missed: t("Missed"), running: t("Running"),
+  planned: t("Planned"), in_progress: t("In progress"), done: t("Done"), missed: t("Not done in time"), running: t("Running"),
   paused: t("Paused"), upcoming: t("Upcoming"),
 });
 const stateTag = (s) => h("span", { class: `g-state s-${s}` }, STATE()[s] || s);

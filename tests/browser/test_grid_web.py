@@ -1,0 +1,139 @@
+"""Grid management in Chromium (issue 16): a grid worker (gw-01) on a 390x844 phone with emulated
+geolocation at a checkpoint checks in, records a visit and reports an incident with a photo while
+offline; the phone shows the three waiting; back online they are sent, the API holds each exactly once
+with the phone's original times, and the station console's board (op-qingxi) shows them live.
+Screenshots go to test-artifacts/ (browser-grid-*.png)."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support.browser import NewPage, api_json, login_form
+
+pytestmark = [pytest.mark.browser]
+
+OUTBOX_JS = """() => new Promise((resolve, reject) => {
+    const req = indexedDB.open('xl-grid');
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+        const all = req.result.transaction('outbox').objectStore('outbox').getAll();
+        all.onsuccess = () => resolve(all.result.map((i) => i.body));
+        all.onerror = () => reject(all.error);
+    };
+})"""
+
+
+def tiny_png(width: int = 32, height: int = 24) -> bytes:
+    """A real PNG made here (red pixels), so the server's image check sees an image."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + bytes([200, 40, 40]) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def post(page: Page, base: str, path: str, body: dict[str, Any]) -> Any:
+    """POST /api/v1`path` with the page's session and CSRF token, as the page's own scripts do."""
+    csrf = page.evaluate("() => window.XL.csrf")
+    r = page.request.post(f"{base}/api/v1{path}", data=body, headers={"X-CSRF-Token": csrf})
+    assert r.status == 200, f"{path}: {r.status} {r.text()}"
+    return r.json()
+
+
+def shot(page: Page, artifacts: Path, name: str) -> None:
+    page.screenshot(path=str(artifacts / f"browser-grid-{name}.png"), animations="disabled")
+
+
+def test_grid_worker_offline_then_console(new_page: NewPage, live_server: Any, artifacts: Path) -> None:
+    base = live_server.url
+    console = new_page(1440, 900)
+    login_form(console, base, "op-qingxi")
+    console.goto(f"{base}/grid")
+    expect(console.locator("html")).to_have_attribute("data-grid-feed", "up")
+
+    phone = new_page(
+        390, 844, geolocation={"latitude": 0, "longitude": 0, "accuracy": 8}, permissions=["geolocation"]
+    )
+    login_form(phone, base, "gw-01", terminal="mobile", next_path="/m/grid")
+    expect(phone.locator("html")).to_have_attribute("data-grid-ready", "1")
+    today = api_json(phone, base, "/grid/today")
+    route = today["routes"][0]
+    cp = next(c for c in route["route"]["checkpoints"] if not c["done"])
+    person = next(v["person"] for v in today["visits"] if not v["visited_today"])
+    checked_before = route["run"]["checked"]
+    phone.context.set_geolocation({"latitude": cp["lat"] + 0.0001, "longitude": cp["lon"], "accuracy": 8})
+    shot(phone, artifacts, "phone-route")
+
+    phone.context.set_offline(True)
+    phone.locator(f'#g-checkpoints li[data-checkpoint-id="{cp["id"]}"] .g-checkin').click()
+    expect(phone.locator("#g-outbox")).to_have_attribute("data-count", "1")
+    phone.locator(f'#g-visits li[data-person-id="{person["id"]}"] .g-visit-btn').click()
+    phone.locator('#g-visit-form input[value="seen"]').check()
+    phone.select_option("#g-wellbeing", "fair")
+    phone.fill("#g-note", "离线走访 / visited offline")
+    phone.fill("#g-needs", "不会用报警按钮")
+    phone.click("#g-visit-save")
+    expect(phone.locator("#g-outbox")).to_have_attribute("data-count", "2")
+    phone.click("#g-report")
+    phone.select_option("#g-category", "road_traffic")
+    phone.fill("#g-text", "村道塌方 / the village road has caved in")
+    phone.set_input_files(
+        "#g-photo", files=[{"name": "road.png", "mimeType": "image/png", "buffer": tiny_png()}]
+    )
+    phone.click("#g-incident-save")
+    expect(phone.locator("#g-outbox")).to_have_attribute("data-count", "3")
+    expect(phone.locator("#g-outbox-list li")).to_have_count(3)
+    expect(phone.locator("#g-net")).to_have_attribute("data-online", "false")
+    queued = {b["type"]: b for b in phone.evaluate(OUTBOX_JS)}
+    assert set(queued) == {"checkin", "visit", "incident"}
+    phone.evaluate("() => window.scrollTo(0, 0)")
+    shot(phone, artifacts, "phone-offline")
+
+    phone.context.set_offline(False)
+    expect(phone.locator("#g-outbox")).to_have_attribute("data-count", "0", timeout=30_000)
+    expect(phone.locator(f'#g-checkpoints li[data-checkpoint-id="{cp["id"]}"]')).to_have_class("g-cp done")
+    shot(phone, artifacts, "phone-sent")
+
+    # Each record exactly once, with the phone's times: a resend of each answers "duplicate", the first id.
+    again = post(phone, base, "/grid/sync", {"items": list(queued.values())})["results"]
+    assert sorted(r["status"] for r in again) == ["duplicate"] * 3, again
+    ids = {r["type"]: r["id"] for r in again}
+    c = post(phone, base, "/grid/checkins", {k: v for k, v in queued["checkin"].items() if k != "type"})
+    assert c["duplicate"] and c["id"] == ids["checkin"] and when(c["at"]) == when(queued["checkin"]["at"])
+    v = post(phone, base, "/grid/visits", {k: v for k, v in queued["visit"].items() if k != "type"})
+    assert v["duplicate"] and v["id"] == ids["visit"] and when(v["at"]) == when(queued["visit"]["at"])
+    visits = api_json(console, base, f"/grid/care/{person['id']}")["visits"]
+    assert [x["id"] for x in visits if x["uuid"] == queued["visit"]["uuid"]] == [ids["visit"]]
+    incidents = [
+        i
+        for i in api_json(console, base, "/grid/incidents?open=true")
+        if i["uuid"] == queued["incident"]["uuid"]
+    ]
+    assert len(incidents) == 1 and incidents[0]["id"] == ids["incident"]
+    assert when(incidents[0]["reported_at"]) == when(queued["incident"]["at"])
+    assert len(incidents[0]["photos"]) == 1 and incidents[0]["category"] == "road_traffic"
+
+    # The station's board heard it live: the route's count moved, the incident is open, the feed says so.
+    expect(console.locator(f'#g-open tr[data-incident-id="{ids["incident"]}"]')).to_be_visible()
+    run_row = console.locator(f'#g-runs tr[data-route-id="{route["route"]["id"]}"] .g-checked')
+    expect(run_row).to_have_text(f"{checked_before + 1}/{route['run']['total']}")
+    expect(console.locator('#g-activity li[data-event="sync"]').first).to_be_visible()
+    shot(console, artifacts, "console-board")

@@ -17,6 +17,7 @@ import typer
 from xueliang.cli.accounts import user_app
 from xueliang.cli.audit import audit_app
 from xueliang.cli.backup import backup as backup_command
+from xueliang.cli.backup import downgrade as db_downgrade
 from xueliang.cli.backup import restore as restore_command
 from xueliang.cli.cameras import camera_app
 from xueliang.cli.db import db_app
@@ -39,6 +40,7 @@ for sub, name in (
     app.add_typer(sub, name=name)
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
+db_app.command("downgrade")(db_downgrade)
 
 
 @app.command()

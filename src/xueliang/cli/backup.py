@@ -79,3 +79,15 @@ def restore(
               f"(backup of {manifest.created_at}); start the node to apply newer migrations")  # fmt: skip
     if ops.SETTINGS_FILE in manifest.files:
         out.print(f"the backed-up settings are in {settings.data_dir / 'restored-settings.toml'}")
+
+
+def downgrade(
+    revision: Annotated[str, typer.Argument(help="the revision asked for")] = "-1",
+) -> None:
+    """Refused: the schema only moves forward. Going back means restoring the backup taken before."""
+    raise fail(
+        f"downgrade to {revision} is refused: migrations only go forward (a step back would drop the data "
+        "newer tables hold). To run an older version, restore the backup taken before the upgrade "
+        "(`xueliang restore SRC` into an empty data dir).",
+        code=2,
+    )

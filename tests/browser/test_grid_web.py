@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from tests.support.browser import NewPage, api_json, login_form
 
@@ -95,9 +95,8 @@ def test_grid_worker_offline_then_console(new_page: NewPage, live_server: Any, a
     phone.click("#g-report")
     phone.select_option("#g-category", "road_traffic")
     phone.fill("#g-text", "村道塌方 / the village road has caved in")
-    phone.set_input_files(
-        "#g-photo", files=[{"name": "road.png", "mimeType": "image/png", "buffer": tiny_png()}]
-    )
+    photo: FilePayload = {"name": "road.png", "mimeType": "image/png", "buffer": tiny_png()}
+    phone.set_input_files("#g-photo", files=[photo])
     phone.click("#g-incident-save")
     expect(phone.locator("#g-outbox")).to_have_attribute("data-count", "3")
     expect(phone.locator("#g-outbox-list li")).to_have_count(3)

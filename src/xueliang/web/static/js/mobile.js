@@ -7,6 +7,7 @@ import { api, can, me, wireCommon } from "./api.js";
 import { $, h } from "./dom.js";
 import { kindLabel, localName, t, yesNo } from "./i18n.js";
 import { openLive } from "./live.js";
+import { watchStill } from "./stills.js";
 
 wireCommon();
 
@@ -36,12 +37,17 @@ initMobileAlarm();
 const state = { cameras: [], player: null, seq: 0 };
 const list = $("#m-list");
 
+/** A row's icon box becomes a 16:9 picture of the camera while it has one (stills.js). */
+function widen(slot, shown) {
+  slot.style.width = shown ? "82px" : "";
+}
+
 function row(cam) {
   return h("li", {}, h("a", { class: `m-cam kind-${cam.kind}`, href: `#camera-${cam.id}`, dataset: { cameraId: cam.id } },
-    h("span", { class: "m-cam-icon", "aria-hidden": "true" },
+    watchStill(h("span", { class: "m-cam-icon", "aria-hidden": "true" },
       h("svg:svg", { viewBox: "0 0 48 48", width: 26, height: 26 },
         h("svg:path", { d: "M6 15h24v18H6zM30 21l12-7v20l-12-7z", fill: "none", stroke: "currentColor",
-          "stroke-width": "3.5", "stroke-linejoin": "round" }))),
+          "stroke-width": "3.5", "stroke-linejoin": "round" }))), cam.id, widen),
     h("span", { class: "m-cam-main" },
       h("span", { class: "m-cam-name" }, localName(cam)),
       h("span", { class: "m-cam-sub" }, `${kindLabel(cam.kind)}${cam.ptz ? ` · ${t("PTZ")}` : ""}`)),

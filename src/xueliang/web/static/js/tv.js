@@ -169,6 +169,7 @@
     return h("button", { type: "button", class: "tv-card kind-" + cam.kind, "data-nav": true,
       dataset: { index: index, cameraId: cam.id }, onclick: function () { nav.go("view", { index: index }); } },
     h("span", { class: "tv-card-art" },
+      stillImg(),
       h("svg:svg", { viewBox: "0 0 48 48", class: "tv-card-icon", "aria-hidden": "true" },
         h("svg:path", { d: "M6 15h24v18H6zM30 21l12-7v20l-12-7z", fill: "none", stroke: "currentColor",
           "stroke-width": "3", "stroke-linejoin": "round" })),
@@ -176,6 +177,50 @@
     h("span", { class: "tv-card-name" }, TV.localName(cam)),
     h("span", { class: "tv-card-sub" }, cam.ptz ? t("Can turn and zoom") : t("Fixed view")));
   }
+
+  // ---------------------------------------------------------------------------------------- stills
+
+  // A card shows a recent picture of its camera (GET /cameras/{id}/still.jpg: the latest keyframe, under
+  // the live view's rule) over its icon: the cards on screen, every 10 s while the list is shown. A camera
+  // without a picture (offline, not allowed, no engine) keeps its icon.
+  var STILL_EVERY = 10000;
+
+  function stillImg() {
+    var img = h("img", { class: "tv-card-still", alt: "", loading: "lazy", decoding: "async", hidden: true });
+    var st = img.style;
+    st.position = "absolute"; st.left = "0"; st.top = "0"; st.width = "100%"; st.height = "100%";
+    st.objectFit = "cover";
+    return img;
+  }
+
+  function onScreen(el) {
+    var r = el.getBoundingClientRect();
+    return r.width > 0 && r.bottom > 0 && r.right > 0 && r.top < window.innerHeight && r.left < window.innerWidth;
+  }
+
+  function refreshStill(cardEl) {
+    var img = $(".tv-card-still", cardEl);
+    var now = Date.now();
+    if (!img || now - Number(img.getAttribute("data-asked") || 0) < STILL_EVERY / 2) return; // just asked
+    img.setAttribute("data-asked", String(now));
+    // A new query each time: an <img> does not reload a URL it has shown (the TV has no service worker).
+    var url = "/api/v1/cameras/" + cardEl.getAttribute("data-camera-id") + "/still.jpg?t=" + now;
+    var next = new Image(); // loaded aside, so the old picture stays until the new one is there
+    next.onload = function () { img.src = url; img.hidden = false; cardEl.classList.add("has-still"); };
+    next.onerror = function () { img.hidden = true; cardEl.classList.remove("has-still"); };
+    next.src = url;
+  }
+
+  function refreshStills() {
+    if (nav.current() !== "cameras" || document.hidden) return;
+    $$(".tv-card", $("#screen-list")).forEach(function (c) { if (onScreen(c)) refreshStill(c); });
+  }
+  setInterval(refreshStills, STILL_EVERY);
+  nav.onShow(function (name) { if (name === "cameras") setTimeout(refreshStills, 0); });
+  $("#tv-cards").addEventListener("focusin", function (e) { // a card scrolled into view by the remote
+    var c = e.target.closest ? e.target.closest(".tv-card") : null;
+    if (c) setTimeout(function () { refreshStill(c); }, 0);
+  });
 
   function load() {
     var note = $("#cams-note");
@@ -189,6 +234,7 @@
       note.textContent = t("Cameras: {count}", { count: cams.length });
       fill($("#tv-cards"), cams.length ? cams.map(card)
         : h("p", { class: "tv-empty" }, t("No cameras are shared with your village yet.")));
+      refreshStills();
     }, function () { note.textContent = t("Could not load the cameras."); });
   }
 

@@ -3,6 +3,13 @@
 
 import { h } from "../dom.js";
 import { kindLabel, localName, t } from "../i18n.js";
+import { watchStill } from "../stills.js";
+
+/** The kind dot grows into a small picture of the camera while it has one (stills.js). */
+function thumb(slot, shown) {
+  Object.assign(slot.style, shown ? { width: "64px", height: "36px", borderRadius: "4px" }
+    : { width: "", height: "", borderRadius: "" });
+}
 
 /** Draws `state.cameras` into `listEl` (the count into `countEl`); onSelect(id), onOpen(camera). */
 export function renderCameraList(listEl, countEl, state, { onSelect, onOpen }) {
@@ -21,7 +28,7 @@ export function renderCameraList(listEl, countEl, state, { onSelect, onOpen }) {
       dataset: { cameraId: cam.id }, onclick: () => onSelect(cam.id),
       ondblclick: () => onOpen(cam),
     },
-    h("span", { class: `kind-dot kind-${cam.kind}`, title: kindLabel(cam.kind) }),
+    watchStill(h("span", { class: `kind-dot kind-${cam.kind}`, title: kindLabel(cam.kind) }), cam.id, thumb),
     h("span", { class: "cam-item-main" },
       h("span", { class: "cam-name" }, localName(cam)),
       h("span", { class: "cam-sub" }, `${regionLabel(cam)} · ${kindLabel(cam.kind)}`)),

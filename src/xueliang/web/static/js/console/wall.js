@@ -4,6 +4,7 @@
 import { $, h } from "../dom.js";
 import { localName, t } from "../i18n.js";
 import { playLive } from "../live.js";
+import { loadStill } from "../stills.js";
 
 export function createWall(el) {
   let size = 4;
@@ -19,6 +20,7 @@ export function createWall(el) {
 
   function build() {
     const old = tiles.filter((tile) => tile.camera);
+    for (const tile of old) dropPoster(tile);
     for (const tile of old.slice(size)) tile.player.close();
     tiles = Array.from({ length: size }, (_, i) => ({ el: tileEl(i), camera: null, player: null }));
     old.slice(0, size).forEach((prev, i) => {
@@ -41,11 +43,30 @@ export function createWall(el) {
     tile.el.classList.add("busy");
     tile.el.dataset.cameraId = tile.camera.id;
     const id = tile.camera.id;
-    tile.player = playLive(tile.el.querySelector(".tile-body"), id, tile.streams, { onRetry: tile.retry });
+    const body = tile.el.querySelector(".tile-body");
+    tile.player = playLive(body, id, tile.streams, { onRetry: tile.retry });
+    poster(tile, body, id);
+  }
+
+  /** Until its first frame, a tile shows the camera's latest still (stills.js) rather than black. */
+  async function poster(tile, body, id) {
+    const url = await loadStill(id);
+    if (!url) return;
+    const video = body.querySelector("video");
+    if (!tile.camera || tile.camera.id !== id || !video || !body.isConnected) { URL.revokeObjectURL(url); return; }
+    dropPoster(tile);
+    tile.poster = url;
+    video.poster = url;
+  }
+
+  function dropPoster(tile) {
+    if (tile.poster) URL.revokeObjectURL(tile.poster);
+    tile.poster = null;
   }
 
   function close(i) {
     const fresh = tileEl(i);
+    dropPoster(tiles[i]);
     if (tiles[i].player) tiles[i].player.close();
     tiles[i].el.replaceWith(fresh);
     tiles[i] = { el: fresh, camera: null, player: null };
@@ -73,6 +94,7 @@ export function createWall(el) {
       if (i < 0) i = tiles[target] && !tiles[target].camera ? target : tiles.findIndex((tile) => !tile.camera);
       if (i < 0) i = target;
       if (tiles[i].player) tiles[i].player.close();
+      dropPoster(tiles[i]);
       Object.assign(tiles[i], { camera, streams, retry });
       fill(i);
       const free = tiles.findIndex((tile) => !tile.camera);

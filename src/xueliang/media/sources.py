@@ -14,6 +14,7 @@ import collections
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -55,6 +56,25 @@ class FrameSource(Protocol):
     url: str
 
     def open(self) -> FrameSession: ...
+
+
+class SourceSchemes:
+    """URL schemes served by another part of the node (`gb28181://device/channel`: the SIP platform
+    INVITEs the device), tried before our RTSP client and PyAV. The library knows no domain; the domain
+    registers its factory when the node starts (gb28181/runtime.py)."""
+
+    def __init__(self) -> None:
+        self._factories: dict[str, Callable[[str, float], FrameSource]] = {}
+
+    def register(self, scheme: str, factory: Callable[[str, float], FrameSource]) -> None:
+        self._factories[scheme.lower()] = factory
+
+    def open(self, url: str, *, read_timeout: float = 5.0) -> FrameSource:
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        factory = self._factories.get(scheme)
+        if factory is not None:
+            return factory(url, read_timeout)
+        return open_source(url, read_timeout=read_timeout)
 
 
 def open_source(

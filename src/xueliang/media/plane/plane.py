@@ -33,7 +33,7 @@ from xueliang.media.live import LiveGateway, LiveSession
 from xueliang.media.plane.rtsp import PlaneRtspAccess
 from xueliang.media.recording.recorder import StorageEvent
 from xueliang.media.restream import RestreamConfig, RtspRestreamer
-from xueliang.media.sources import FrameSession, open_source
+from xueliang.media.sources import FrameSession, FrameSource, SourceSchemes
 from xueliang.media.still import StillCache
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class MediaPlane(LiveStreams):
     ) -> None:
         self.ctx = ctx
         self.secret = ctx.secret.encode()
-        self._sources: dict[int, Any] = {}
+        self._sources: dict[int, FrameSource] = {}
         self.engine = MediaEngine(self._pull, config or EngineConfig())
         self._batch = AccessBatch(self.allowed_cameras)
         self.gateway = LiveGateway(
@@ -90,6 +90,7 @@ class MediaPlane(LiveStreams):
             )
             self.rtsp = RtspRestreamer(self.engine, PlaneRtspAccess(self), rtsp)
         self._watch_task: Any = None
+        self.schemes = SourceSchemes()  # gb28181:// and other schemes a domain serves (sources.py)
         self._deliveries: set[asyncio.Task[None]] = set()
         self.stills = StillCache(self.engine.channel)  # tiles' pictures (still_views.py)
         self.still_audits: dict[tuple[int, int], datetime] = {}  # (user, camera) -> last camera.still
@@ -100,7 +101,7 @@ class MediaPlane(LiveStreams):
         engine's `aclose`); the source object is kept so its timeline survives reconnects."""
         source = self._sources.get(spec.camera_id)
         if source is None or source.url.split("://", 1)[-1] not in spec.url:
-            source = open_source(spec.url, read_timeout=5.0)
+            source = self.schemes.open(spec.url, read_timeout=5.0)
             self._sources[spec.camera_id] = source
         return source.open()
 

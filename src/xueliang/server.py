@@ -23,6 +23,7 @@ from xueliang.core import access_log, migrate
 from xueliang.core.clock import SystemClock
 from xueliang.core.db import Database
 from xueliang.core.quiet_server import QuietServer
+from xueliang.ops.logs import configure as configure_logs
 from xueliang.seed.demo import DEMO_PASSWORD
 from xueliang.seed.load import demo_logins, seed_demo
 
@@ -75,7 +76,9 @@ def serve_forever(settings: Settings) -> None:
         log.warning("%s", warning)
         console.print(f"[bold yellow]warning:[/] {warning}")
     app = create_app(settings, freeze_heap=True)
-    server = QuietServer(uvicorn_config(app, settings))
+    config = uvicorn_config(app, settings)
+    configure_logs(settings.ops.log_format)  # after uvicorn set up its loggers: JSON lines if asked
+    server = QuietServer(config)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     if not server.started:

@@ -44,6 +44,7 @@ from xueliang.core.errors import NotFound
 from xueliang.core.lifecycle import StartupHook, Stop
 from xueliang.media.plane.plane import MediaPlane
 from xueliang.ops.config import OpsSettings
+from xueliang.ops.logs import RequestContext
 from xueliang.recordings.runtime import RecordingsNode
 
 Scope = MutableMapping[str, Any]
@@ -282,10 +283,12 @@ async def readiness(ctx: AppContext, heads: frozenset[str]) -> tuple[bool, dict[
 
 
 def install(app: FastAPI, ctx: AppContext, settings: OpsSettings) -> list[StartupHook]:
-    """Routes, the ASGI wrapper, the alarm listener; the hook runs the loop-lag sampler."""
+    """Routes, the ASGI wrappers, the alarm listener; the hook runs the loop-lag sampler."""
     metrics = NodeMetrics(ctx)
     ctx.services.add(metrics)
     app.add_middleware(Instrument, metrics=metrics)
+    if settings.log_format == "json":  # the request's fields for the JSON log lines (ops/logs.py)
+        app.add_middleware(RequestContext, db_key=str(ctx.db.engine.url))
 
     @app.get("/metrics", include_in_schema=False)
     async def scrape(request: Request) -> Response:

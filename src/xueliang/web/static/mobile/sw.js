@@ -5,7 +5,7 @@
 //   pages         network; offline -> the cached /m/offline page
 //   /m/grid       network first, the last copy (kept with the API answers, so logout deletes it) offline:
 //                 the grid worker's queue (IndexedDB) must be reachable with no signal
-const SHELL_CACHE = "xl-shell-v4";
+const SHELL_CACHE = "xl-shell-v5";
 const API_CACHE = "xl-api";
 const SHELL = [
   "/m/offline",
@@ -25,6 +25,8 @@ const SHELL = [
   "/static/js/grid/gridmap.js",
   "/static/js/grid/mobile.js",
   "/static/js/grid/queue.js",
+  "/static/vendor/leaflet/leaflet.css",
+  "/static/vendor/leaflet/leaflet.js",
   "/static/img/logo.svg",
   "/static/mobile/icon.svg",
   "/static/mobile/icon-maskable.svg",

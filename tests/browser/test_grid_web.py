@@ -1,7 +1,8 @@
 """Grid management in Chromium (issue 16): a grid worker (gw-01) on a 390x844 phone with emulated
 geolocation at a checkpoint checks in, records a visit and reports an incident with a photo while
 offline; the phone shows the three waiting; back online they are sent, the API holds each exactly once
-with the phone's original times, and the station console's board (op-qingxi) shows them live.
+with the phone's original times, and the station console's board (op-qingxi) shows them live. A video
+patrol tour then marks a camera abnormal (an incident) and is paused.
 Screenshots go to test-artifacts/ (browser-grid-*.png)."""
 
 from __future__ import annotations
@@ -136,3 +137,22 @@ def test_grid_worker_offline_then_console(new_page: NewPage, live_server: Any, a
     expect(run_row).to_have_text(f"{checked_before + 1}/{route['run']['total']}")
     expect(console.locator('#g-activity li[data-event="sync"]').first).to_be_visible()
     shot(console, artifacts, "console-board")
+
+    # A video patrol tour: the first camera marked abnormal opens an incident; the tour can be paused.
+    tour = api_json(console, base, "/grid/tours")[0]
+    camera_id = tour["steps"][0]["camera_id"]
+
+    def camera_incidents() -> int:
+        rows = api_json(console, base, "/grid/incidents?open=true")
+        return sum(1 for i in rows if i["camera_id"] == camera_id)
+
+    before = camera_incidents()
+    console.click('[data-tab="tours"]')
+    console.click("#g-tour-start")
+    expect(console.locator("#g-mark-abnormal")).to_be_enabled()
+    console.click("#g-mark-abnormal")
+    expect(console.locator(f'#g-tour-steps li.m-abnormal[data-camera-id="{camera_id}"]')).to_be_visible()
+    assert camera_incidents() == before + 1
+    console.click("#g-tour-pause")
+    expect(console.locator("#g-tour-pause")).to_have_text("继续")
+    shot(console, artifacts, "console-tour")

@@ -156,7 +156,7 @@ async function loadIncidents() {
   let rows;
   try { rows = await api("/grid/incidents", { query: { open: $("#g-inc-open").checked ? "true" : "" }, quiet: true }); } catch { return; }
   rows.sort((a, b) => b.reported_at.localeCompare(a.reported_at));
-  table($("#g-incidents"), [t("Reported"), t("Category"), t("Village"), t("What happened"), t("Photos"), t("State"), t("Next step")],
+  table($("#g-incidents"), [t("Reported at"), t("Category"), t("Village"), t("What happened"), t("Photos"), t("State"), t("Next step")],
     rows.map((inc) => h("tr", { dataset: { incidentId: inc.id } },
       h("td", {}, formatDateTime(inc.reported_at)), h("td", {}, CATEGORY()[inc.category] || inc.category),
       h("td", {}, regionName(inc.region_id)), h("td", {}, inc.text || "—"),
@@ -270,6 +270,7 @@ function villages() { return S.regions.filter((r) => r.level === "village" && r.
 
 function drawDraft() {
   if (!routeMap) return;
+  routeMap.setRoutes(S.routes.filter((r) => r.id !== draft.id).map((r) => r.line));
   routeMap.setLine(draft.line, draft.id ? "" : "draft");
   routeMap.setPoints(draft.checkpoints.map((c, i) => ({ lon: c.lon, lat: c.lat, label: String(i + 1), title: c.name })));
   $("#r-line-n").textContent = String(draft.line.length);
@@ -302,6 +303,7 @@ function renderRoutes() {
       drawDraft();
     } });
     if (S.geo) routeMap.setRegions(S.geo);
+    routeMap.setCameras([...S.cameras.values()]);
     routeMap.fit(S.routes.flatMap((r) => r.line));
     const dayNames = [t("Mon"), t("Tue"), t("Wed"), t("Thu"), t("Fri"), t("Sat"), t("Sun")];
     $("#r-days").replaceChildren(...dayNames.map((d, i) => h("label", { class: "g-check" }, h("input", { type: "checkbox", value: i + 1, checked: true }), d)));
@@ -315,6 +317,12 @@ function renderRoutes() {
       h("a", { class: "btn btn-sm", href: `/api/v1/grid/routes/${r.id}/qr.png`, target: "_blank" }, t("QR sheet"))))), t("No routes yet."));
 }
 
+function villageRing(id) {
+  const f = S.geo && S.geo.features.find((x) => x.properties.kind === "region" && x.properties.id === id);
+  if (!f) return [];
+  return f.geometry.type === "Polygon" ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0];
+}
+$("#r-region").addEventListener("change", () => { if (routeMap) routeMap.fit(villageRing(Number($("#r-region").value))); });
 $("#r-clear").addEventListener("click", () => { draft.line = []; draft.checkpoints = []; drawDraft(); });
 $("#r-new").addEventListener("click", () => editRoute(null));
 $("#g-route-form").addEventListener("submit", async (e) => {
@@ -342,11 +350,14 @@ async function loadCoverage() {
   const sel = $("#c-region");
   if (!sel.options.length) sel.replaceChildren(...villages().map((v) => h("option", { value: v.id }, localName(v))));
   if (!sel.value) return;
-  if (!covMap) { covMap = createGridMap($("#g-cov-map")); if (S.geo) covMap.setRegions(S.geo); }
+  if (!covMap) {
+    covMap = createGridMap($("#g-cov-map"));
+    if (S.geo) covMap.setRegions(S.geo);
+    covMap.setCameras([...S.cameras.values()]);
+  }
   let c;
   try { c = await api("/grid/coverage", { query: { region_id: sel.value } }); } catch { return; }
-  const feature = S.geo && S.geo.features.find((f) => f.properties.kind === "region" && f.properties.id === Number(sel.value));
-  const ring = feature ? (feature.geometry.type === "Polygon" ? feature.geometry.coordinates[0] : feature.geometry.coordinates[0][0]) : [];
+  const ring = villageRing(Number(sel.value));
   covMap.setBlind(c.uncovered);
   const rs = S.routes.filter((r) => r.region_id === Number(sel.value));
   covMap.setLine(rs.length ? rs[0].line : []);

@@ -132,3 +132,58 @@ def test_phone_portal_search_subscribe_book(new_page: NewPage, live_server: Any,
     page.click("#p-my-bookings")
     expect(page.locator("#portal [data-state=cancelled]").first).to_be_visible()
     shot(page, artifacts, "phone-bookings")
+
+
+SERVICES_CSV = (
+    "code,department,title,title_en,categories,summary,conditions,materials,where,when,time_limit,fees,phone,"
+    "online_url,published\n"
+    "{code}-1,rsj,灵活就业登记{tag},Flexible employment registration,employment,登记灵活就业,"
+    "本县居民,身份证|户口簿,"
+    "县政务服务中心,工作日,即时办结,不收费,0837-7422001,,false\n"
+    "{code}-2,{bad},就业困难人员认定{tag},,employment,认定,本县居民,身份证,县政务服务中心,工作日,5个工作日,不收费,"
+    "0837-7422001,,false\n"
+)
+
+
+def test_editor_imports_publishes_previews(new_page: NewPage, live_server: Any, artifacts: Path) -> None:
+    tag = uuid.uuid4().hex[:6]
+    page = new_page(1440, 900)
+    login_form(page, live_server.url, "editor", "console")
+    page.goto(f"{live_server.url}/portal-admin")  # the login's `next` accepts only the console's own pages
+    expect(page.locator("#pa-body")).to_have_attribute("data-ready", "services")
+
+    # A CSV with a bad department code on line 3: the line's error, and nothing written.
+    bad = SERVICES_CSV.format(code=f"pw{tag}", tag=tag, bad="no-such-dept").encode()
+    page.set_input_files("#pa-file", files=[{"name": "services.csv", "mimeType": "text/csv", "buffer": bad}])
+    page.click("#pa-import")
+    expect(page.locator('#pa-import-result li[data-line="3"]')).to_contain_text("3")
+    expect(page.locator('#pa-import-result li[data-line="2"]')).to_have_count(0)
+    shot(page, artifacts, "admin-import-error")
+    found = api_json(page, live_server.url, f"/portal/admin/services?q={tag}")
+    assert found["total"] == 0
+
+    # Fixed: both rows are written, as drafts.
+    good = SERVICES_CSV.format(code=f"pw{tag}", tag=tag, bad="rsj").encode()
+    page.set_input_files("#pa-file", files=[{"name": "services.csv", "mimeType": "text/csv", "buffer": good}])
+    page.click("#pa-import")
+    expect(page.locator("#pa-import-result .pa-ok")).to_be_visible()
+    page.fill("#pa-q", tag)
+    rows = page.locator("#pa-list tbody tr")
+    expect(rows).to_have_count(2)
+    row = page.locator(f'#pa-list tr[data-code="pw{tag}-1"]')
+    expect(row.locator(".badge")).to_have_text("草稿")
+
+    # Publish it; residents' search finds it now.
+    row.locator("[data-publish]").click()
+    expect(row.locator(".badge")).to_have_text("已发布")
+    service_id = row.get_attribute("data-id")
+    hits = api_json(page, live_server.url, f"/portal/search?q=灵活就业登记{tag}")
+    assert [h["id"] for h in hits["items"]] == [int(str(service_id))]
+
+    # The preview: the TV's own stylesheet in a 1280x720 frame, "before you start" first.
+    row.locator("[data-preview]").click()
+    frame = page.frame_locator("#pa-preview-frame")
+    expect(frame.locator("#preview-title")).to_have_text(f"灵活就业登记{tag}")
+    expect(frame.locator(".tv-fact h3").first).to_have_text("办理条件")
+    expect(frame.locator(".tv-facts-grid")).to_contain_text("户口簿")
+    shot(page, artifacts, "admin-preview")

@@ -47,7 +47,7 @@ export async function sessions(root, [id], state) {
   fill(root, heading(t("Choose a doctor and time")),
     days.length ? days.map((day) => h("section", { class: "p-day" }, h("h2", { class: "p-h2" }, formatDay(day)),
       h("ul", { class: "p-list" }, ss.filter((s) => s.day === day).map((s) => item(
-        `${s.doctor_name} · ${s.doctor_title}`, `${periodText(s.period)} · ${s.bookable ? t("{n} places free", { n: s.free }) : s.reason}`,
+        `${s.doctor_name} · ${s.doctor_title}`, periodText(s.period) + " · " + (s.bookable ? t("{n} places free", { n: s.free }) : s.reason),
         { href: s.bookable && s.free > 0 ? `#booking-session/${s.id}` : undefined,
           onclick: s.bookable && s.free > 0 ? undefined : () => toast(s.reason || t("Fully booked")),
           cls: s.bookable && s.free > 0 ? "" : "p-disabled", attrs: { "data-session": s.id } }))))) : h("p", { class: "empty" }, t("No sessions in the booking window.")));
@@ -122,7 +122,7 @@ export async function confirm(root) {
     h("div", { class: "p-facts p-facts-first" },
       fact(t("Doctor"), `${s.doctor_name} · ${s.doctor_title}`, "p-fact-first"),
       fact(t("Day"), `${formatDay(s.day)} ${periodText(s.period)}`, "p-fact-first"),
-      fact(t("Place"), `${flow.hold.number} · ${t("arrive at {time}", { time: timeOf(flow.hold.arrival_at) })}`, "p-fact-first"),
+      fact(t("Place"), flow.hold.number + " · " + t("arrive at {time}", { time: timeOf(flow.hold.arrival_at) }), "p-fact-first"),
       fact(t("Patient"), `${m.name} · ${maskId(m.id_number)} · ${m.phone}`, "p-fact-first")),
     button);
 }

@@ -140,7 +140,7 @@ export async function department(root, [id]) {
   fill(root, 
     heading(name(d)),
     h("div", { class: "p-facts p-facts-first" },
-      fact(t("Phone"), h("div", { class: "p-phones p-phones-big" }, d.phones.map((p) => telLink(p))), "p-fact-first"),
+      fact(t("Phone numbers"), h("div", { class: "p-phones p-phones-big" }, d.phones.map((p) => telLink(p))), "p-fact-first"),
       fact(t("Address"), d.address, "p-fact-first"),
       fact(t("Opening hours"), d.hours, "p-fact-first")),
     fact(t("Duties"), name(d, "duties")),

@@ -8,6 +8,7 @@ import { t } from "../i18n.js";
 import { changeText, chip, fill, formatDay, heading, item, list, money, name } from "./common.js";
 
 let markets = null;
+const everyMarket = () => t("every market");
 
 function moverList(title, rows) {
   return h("div", { class: "p-movers-col" }, h("h3", {}, title), h("ul", { class: "p-list p-compact" }, rows.map((r) => {
@@ -62,7 +63,7 @@ export async function prices(root, [marketId = ""], state) {
       h("section", { class: "p-card p-movers" }, h("h2", { class: "p-h2" }, t("Biggest moves")),
         moverList(t("Risers"), movers.risers), moverList(t("Fallers"), movers.fallers),
         h("h2", { class: "p-h2" }, t("My subscriptions")),
-        list(subs.map((s) => item(`${name(s, "product")} · ${s.market ? s.market : t("every market")}`, subText(s),
+        list(subs.map((s) => item(`${name(s, "product")} · ${s.market ? s.market : everyMarket()}`, subText(s),
           { href: `#price/${s.product_id}/${s.market_id || market}`, attrs: { "data-sub-product": s.product_id } })),
         t("Open a product to subscribe to its price.")))));
 }
@@ -129,7 +130,7 @@ export async function price(root, [productId, marketId], state) {
   });
   const subscribed = mine ? h("div", { class: "p-card p-subscribed", id: "p-subscribed" },
     h("h2", { class: "p-h2" }, t("Subscribed")),
-    h("p", {}, `${mine.market || t("every market")} · ${subText(mine)}`),
+    h("p", {}, `${mine.market || everyMarket()} · ${subText(mine)}`),
     h("button", { type: "button", class: "btn btn-danger", id: "p-unsubscribe", onclick: async () => {
       await api(`/portal/subscriptions/${mine.id}`, { method: "DELETE" });
       toast(t("Subscription removed."), "ok");

@@ -1,9 +1,9 @@
 """Grid management in Chromium (issue 16): a grid worker (gw-01) on a 390x844 phone with emulated
-geolocation at a checkpoint checks in, records a visit and reports an incident with a photo while
-offline; the phone shows the three waiting; back online they are sent, the API holds each exactly once
-with the phone's original times, and the station console's board (op-qingxi) shows them live. A video
-patrol tour then marks a camera abnormal (an incident) and is paused.
-Screenshots go to test-artifacts/ (browser-grid-*.png)."""
+geolocation at a checkpoint loses the network and reloads the page (the service worker serves it with
+today's data), checks in, records a visit and reports an incident with a photo, all offline; the phone
+shows the three waiting; back online they are sent, the API holds each exactly once with the phone's
+original times, and the station console's board (op-qingxi) shows them live. A video patrol tour then
+marks a camera abnormal (an incident) and is paused. Screenshots: test-artifacts/ (browser-grid-*.png)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,12 @@ def test_grid_worker_offline_then_console(new_page: NewPage, live_server: Any, a
     phone.context.set_geolocation({"latitude": cp["lat"] + 0.0001, "longitude": cp["lon"], "accuracy": 8})
     shot(phone, artifacts, "phone-route")
 
+    # With no network the page itself comes from the service worker, with today's data.
+    expect(phone.locator("html")).to_have_attribute("data-grid-offline", "ready")
+    phone.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
     phone.context.set_offline(True)
+    phone.reload()
+    expect(phone.locator("html")).to_have_attribute("data-grid-ready", "1")
     phone.locator(f'#g-checkpoints li[data-checkpoint-id="{cp["id"]}"] .g-checkin').click()
     expect(phone.locator("#g-outbox")).to_have_attribute("data-count", "1")
     phone.locator(f'#g-visits li[data-person-id="{person["id"]}"] .g-visit-btn').click()

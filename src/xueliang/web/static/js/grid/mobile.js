@@ -14,6 +14,19 @@ if ("serviceWorker" in navigator) {
   navigator.serviceWorker.register("/sw.js", { scope: "/m" }).catch((err) => console.warn("service worker", err));
 }
 
+/** Keeps this page and today's data where the service worker looks when there is no network (the
+ * first visit is not yet under its control); the cache is the API cache, which logout deletes. */
+async function keepForOffline() {
+  if (!("caches" in window) || !navigator.onLine) return;
+  try {
+    const cache = await caches.open("xl-api");
+    await cache.addAll(["/m/grid", "/api/v1/grid/today", "/api/v1/regions/map"]);
+    document.documentElement.dataset.gridOffline = "ready";
+  } catch (err) {
+    console.warn("offline copy not kept", err);
+  }
+}
+
 const userId = me ? me.id : 0;
 const state = { today: null, outbox: [], position: null };
 const map = createGridMap($("#g-map"));
@@ -303,5 +316,6 @@ async function start() {
   map.fit(pts.length ? pts : checkpoints().map((c) => [c.lon, c.lat]));
   renderRoute();
   trySend();
+  keepForOffline();
 }
 start();

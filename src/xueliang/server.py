@@ -7,8 +7,10 @@ import contextlib
 import ipaddress
 import logging
 import signal
+import socket
 import subprocess
 import sys
+import time
 from types import FrameType
 
 import uvicorn
@@ -137,14 +139,28 @@ def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def run_demo(settings: Settings, sim_port: int) -> None:
+def wait_for_simulator(sim: subprocess.Popen[bytes], port: int, timeout: float = 300.0) -> None:
+    """Until the simulator listens (its first run encodes the loops), so the engine's first pulls
+    find it and a newcomer's first screen is not a wall of "Connection refused"."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sim.poll() is not None:
+            raise SystemExit(f"the camera simulator stopped (exit code {sim.returncode})")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.1)
+    console.print(f"[bold yellow]warning:[/] the simulator does not answer on port {port}; starting anyway")
+
+
+def run_demo(settings: Settings, sim_port: int, cameras: int = 59) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    logins = asyncio.run(prepare_demo(settings))
-    sim = start_simulator(settings, 59, sim_port)
+    sim = start_simulator(settings, cameras, sim_port)  # first: it encodes its loops while we seed
     # uvicorn stops gracefully on SIGTERM, then raises it again under the handler that was there
     # before: with the default one the process would die before `finally` stops the simulator.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        logins = asyncio.run(prepare_demo(settings))
+        wait_for_simulator(sim, sim_port)
         print_logins(settings, logins)
         serve_forever(settings)
     finally:

@@ -54,7 +54,11 @@ def serve(config: ConfigOpt = None, host: str | None = None, port: int | None = 
 
 @app.command()
 def demo(
-    config: ConfigOpt = None, port: int = 8000, sim_port: int = 8554, data_dir: Path = Path("var")
+    config: ConfigOpt = None,
+    port: int = 8000,
+    sim_port: int = 8554,
+    data_dir: Path = Path("var"),
+    cameras: Annotated[int, typer.Option(min=1, max=999, help="simulated cameras (the county has 59)")] = 59,
 ) -> None:
     """Seed the demo county into ./var and serve it, with simulated cameras beside it."""
     from xueliang.server import run_demo
@@ -62,7 +66,7 @@ def demo(
     settings = settings_from(config).model_copy(
         update={"port": port, "data_dir": data_dir, "sim_rtsp_base": f"rtsp://127.0.0.1:{sim_port}"}
     )
-    run_demo(settings, sim_port=sim_port)
+    run_demo(settings, sim_port=sim_port, cameras=cameras)
 
 
 @app.command()

@@ -81,6 +81,8 @@ def decode_still(mp4: bytes, width: int = DEFAULT_WIDTH, quality: int = 5) -> tu
             stream = container.streams.video[0]
             stream.thread_type = "SLICE"
             stream.codec_context.thread_count = 1  # one core per decode: the pool bounds the CPU
+            # Deblocking is invisible at 320 px and ~12 % of an H.264 1080p keyframe's decode.
+            stream.codec_context.options = {"skip_loop_filter": "all"}
             frame = next(iter(container.decode(stream)), None)
             if frame is None:
                 raise NoPicture("the keyframe did not decode to a picture")

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from tests.support.browser import NewPage, api_json, login_form
 from xueliang.seed.demo import DEMO_PASSWORD
@@ -145,6 +145,10 @@ SERVICES_CSV = (
 )
 
 
+def csv_file(data: bytes) -> FilePayload:
+    return {"name": "services.csv", "mimeType": "text/csv", "buffer": data}
+
+
 def test_editor_imports_publishes_previews(new_page: NewPage, live_server: Any, artifacts: Path) -> None:
     tag = uuid.uuid4().hex[:6]
     page = new_page(1440, 900)
@@ -154,7 +158,7 @@ def test_editor_imports_publishes_previews(new_page: NewPage, live_server: Any, 
 
     # A CSV with a bad department code on line 3: the line's error, and nothing written.
     bad = SERVICES_CSV.format(code=f"pw{tag}", tag=tag, bad="no-such-dept").encode()
-    page.set_input_files("#pa-file", files=[{"name": "services.csv", "mimeType": "text/csv", "buffer": bad}])
+    page.set_input_files("#pa-file", files=csv_file(bad))
     page.click("#pa-import")
     expect(page.locator('#pa-import-result li[data-line="3"]')).to_contain_text("3")
     expect(page.locator('#pa-import-result li[data-line="2"]')).to_have_count(0)
@@ -164,7 +168,7 @@ def test_editor_imports_publishes_previews(new_page: NewPage, live_server: Any, 
 
     # Fixed: both rows are written, as drafts.
     good = SERVICES_CSV.format(code=f"pw{tag}", tag=tag, bad="rsj").encode()
-    page.set_input_files("#pa-file", files=[{"name": "services.csv", "mimeType": "text/csv", "buffer": good}])
+    page.set_input_files("#pa-file", files=csv_file(good))
     page.click("#pa-import")
     expect(page.locator("#pa-import-result .pa-ok")).to_be_visible()
     page.fill("#pa-q", tag)

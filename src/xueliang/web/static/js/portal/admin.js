@@ -389,7 +389,14 @@ async function open(kind) {
 
 wireCommon();
 for (const b of $$("#pa-tabs [data-kind]")) b.addEventListener("click", () => { history.replaceState(null, "", `#${b.dataset.kind}`); open(b.dataset.kind); });
-const first = $$("#pa-tabs [data-kind]").map((b) => b.dataset.kind);
-const wanted = location.hash.slice(1);
-if (first.length) open(first.includes(wanted) ? wanted : first[0]);
-else fill(body, h("p", { class: "empty" }, can("manage_portal") ? "" : t("Your role may not do this.")));
+const kinds = $$("#pa-tabs [data-kind]").map((b) => b.dataset.kind);
+const fromHash = () => {
+  const wanted = location.hash.slice(1);
+  open(kinds.includes(wanted) ? wanted : kinds[0]);
+};
+if (kinds.length) {
+  window.addEventListener("hashchange", fromHash);
+  fromHash();
+} else {
+  fill(body, h("p", { class: "empty" }, can("manage_portal") ? "" : t("Your role may not do this.")));
+}

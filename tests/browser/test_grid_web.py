@@ -13,10 +13,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import FilePayload, Page, expect
 
 from tests.support.browser import NewPage, api_json, login_form
+from xueliang.seed.demo import DEMO_PASSWORD
 
 pytestmark = [pytest.mark.browser]
 
@@ -161,3 +163,25 @@ def test_grid_worker_offline_then_console(new_page: NewPage, live_server: Any, a
     console.click("#g-tour-pause")
     expect(console.locator("#g-tour-pause")).to_have_text("继续")
     shot(console, artifacts, "console-tour")
+
+
+@pytest.mark.parametrize(
+    ("username", "mobile", "console"),
+    [("gw-01", 200, 404), ("op-qingxi", 404, 200), ("duty-v01", 404, 200), ("res-v01", 404, 404)],
+)
+def test_grid_pages_answer_by_role(live_server: Any, username: str, mobile: int, console: int) -> None:
+    """The phone app is for those who patrol, the console for those who manage the grid; anyone else
+    gets the page as missing (the API's 404), and nobody logged in is sent to the login page."""
+    with httpx.Client(base_url=live_server.url) as anon:
+        r = anon.get("/m/grid")
+        assert r.status_code == 303 and r.headers["location"].startswith("/login?terminal=mobile")
+    with httpx.Client(base_url=live_server.url) as c:
+        r = c.post("/api/v1/auth/login", json={"username": username, "password": DEMO_PASSWORD})
+        assert r.status_code == 200, r.text
+        page = c.get("/m/grid")
+        assert page.status_code == mobile
+        if mobile == 404:
+            assert page.json() == {"code": "not_found", "message": "not found"}
+        assert c.get("/grid").status_code == console
+        if console == 200:
+            assert c.get("/").text.count('href="/grid"') == 1  # the console's tab

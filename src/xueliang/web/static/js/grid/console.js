@@ -39,6 +39,7 @@ function showTab(name) {
   if (name === "incidents") loadIncidents();
   if (name === "routes") renderRoutes();
   if (name === "coverage") loadCoverage();
+  if (name === "stats") loadStats();
   if (history.replaceState) history.replaceState(null, "", `#${name}`);
 }
 for (const b of $$(".g-subtabs [data-tab]")) b.addEventListener("click", () => showTab(b.dataset.tab));
@@ -301,6 +302,10 @@ function renderRoutes() {
       if (e.shiftKey) draft.checkpoints.push({ name: t("Checkpoint {n}", { n: draft.checkpoints.length + 1 }), lat, lon });
       else draft.line.push([lon, lat]);
       drawDraft();
+    }, onPlaceClick: (place, lon, lat) => {
+      // A settlement or village exit becomes a checkpoint under its own name (and stays linked to the place).
+      draft.checkpoints.push({ name: place.name, lat, lon, place_id: place.id });
+      drawDraft();
     } });
     if (S.geo) routeMap.setRegions(S.geo);
     routeMap.setCameras([...S.cameras.values()]);
@@ -375,6 +380,45 @@ async function loadCoverage() {
 }
 $("#c-region").addEventListener("change", loadCoverage);
 
+// --- statistics -------------------------------------------------------------------------------------
+
+/** Bars of visits done, late and missed per day (or week), summed over the rows shown. */
+function chart(rows) {
+  const days = [...new Set(rows.map((r) => r.day))].sort();
+  const sum = (day, key) => rows.filter((r) => r.day === day).reduce((n, r) => n + r[key], 0);
+  const series = [["visits_done", "#2b8a3e", t("Visits done")], ["visits_late", "#e67700", t("Visits late")],
+    ["visits_missed", "#c92a2a", t("Visits missed")]];
+  const max = Math.max(1, ...days.flatMap((d) => series.map(([k]) => sum(d, k))));
+  const W = 720; const H = 160; const gw = W / Math.max(days.length, 1); const bw = Math.min(18, (gw - 8) / 3);
+  const bars = days.flatMap((d, i) => series.map(([k, color, label], j) => {
+    const v = sum(d, k); const bh = (v / max) * (H - 30);
+    return h("svg:rect", { x: i * gw + 4 + j * bw, y: H - 18 - bh, width: bw - 2, height: bh, fill: color },
+      h("svg:title", {}, `${d} ${label}: ${v}`));
+  }));
+  const labels = days.map((d, i) => h("svg:text", { x: i * gw + 4, y: H - 4, "font-size": 11, fill: "#5f6b7a" }, d.slice(5)));
+  const legend = h("div", { class: "g-legend" }, ...series.map(([, color, label]) => h("span", {},
+    h("i", { style: `background:${color}` }), label)));
+  return [h("svg:svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "xMinYMid meet", class: "g-chart-svg", role: "img", "aria-label": t("Visits per day") }, ...bars, ...labels), legend];
+}
+
+async function loadStats() {
+  const query = { by: $("#s-by").value, period: $("#s-period").value };
+  $("#s-csv").href = `/api/v1/grid/stats.csv?by=${query.by}&period=${query.period}`;
+  let rows;
+  try { rows = await api("/grid/stats", { query }); } catch { return; }
+  $("#s-chart").replaceChildren(...chart(rows));
+  const n = (x) => (x === null || x === undefined ? "—" : String(x));
+  table($("#s-table"), [t("Day"), query.by === "worker" ? t("Grid worker") : t("Village"), t("Routes done"), t("Checkpoints missed"),
+    t("Visits done"), t("Visits late"), t("Visits missed"), t("I'm OK answered"), t("Incidents"), t("Closed"), t("Hours to close"),
+    t("Tours done")], rows.map((r) => h("tr", {}, h("td", {}, r.day), h("td", {}, query.by === "worker" ? r.username : r.region_name),
+    h("td", {}, `${r.runs_done}/${r.runs}`), h("td", {}, n(r.checkpoints_missed)), h("td", {}, n(r.visits_done)),
+    h("td", {}, n(r.visits_late)), h("td", {}, n(r.visits_missed)), h("td", {}, n(r.ok_answered)), h("td", {}, n(r.incidents)),
+    h("td", {}, n(r.incidents_closed)), h("td", {}, r.close_hours_avg === null ? "—" : r.close_hours_avg.toFixed(1)),
+    h("td", {}, n(r.tours_done)))), t("No figures for these days."));
+}
+$("#s-by").addEventListener("change", loadStats);
+$("#s-period").addEventListener("change", loadStats);
+
 // --- start ------------------------------------------------------------------------------------------
 
 async function start() {
@@ -391,6 +435,6 @@ async function start() {
   await loadBoard();
   connect();
   const first = location.hash.slice(1);
-  showTab(["board", "incidents", "tours", "routes", "coverage"].includes(first) ? first : "board");
+  showTab(["board", "incidents", "tours", "routes", "coverage", "stats"].includes(first) ? first : "board");
 }
 start();

@@ -14,7 +14,7 @@ function escapeText(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
-export function createGridMap(host, { onClick } = {}) {
+export function createGridMap(host, { onClick, onPlaceClick } = {}) {
   host.classList.add("gmap");
   const map = L.map(host, { boxZoom: false, zoomSnap: 0.25, attributionControl: true, maxZoom: 19, minZoom: 8 });
   map.attributionControl.setPrefix("Leaflet");
@@ -79,10 +79,11 @@ export function createGridMap(host, { onClick } = {}) {
         if (!f.geometry || f.geometry.type !== "Point" || f.properties.kind === "region") continue;
         const [lon, lat] = f.geometry.coordinates;
         const exit = f.properties.kind === "exit";
-        L.circleMarker([lat, lon], { radius: exit ? 4 : 5, color: exit ? "#7048e8" : "#2b8a3e", weight: 1,
-          fillOpacity: 0.9, interactive: Boolean(f.properties.name) })
+        const marker = L.circleMarker([lat, lon], { radius: exit ? 5 : 6, color: exit ? "#7048e8" : "#2b8a3e", weight: 1,
+          fillOpacity: 0.9, bubblingMouseEvents: !onPlaceClick })
           .bindTooltip(escapeText(`${f.properties.name} · ${exit ? t("Village exit") : t("Settlement")}`))
           .addTo(layers.places);
+        if (onPlaceClick) marker.on("click", () => onPlaceClick(f.properties, lon, lat));
       }
     },
     /** The planned line ([[lon, lat], ...]); `cls` "draft" for a line being drawn. */

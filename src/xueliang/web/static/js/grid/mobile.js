@@ -117,6 +117,7 @@ async function trySend({ loud = false } = {}) {
     if (out.sent) {
       toast(t("{n} records sent.", { n: out.sent }), "ok");
       await loadToday();
+      loadReports();
     }
   } finally {
     sending = false;
@@ -293,6 +294,39 @@ for (const btn of document.querySelectorAll("dialog [data-close]")) {
   btn.addEventListener("click", () => btn.closest("dialog").close());
 }
 
+// --- my reports: their state until checked (上报→分派→处理→核查), refreshed when the socket says so ---
+
+const STATE = () => ({ reported: t("Reported"), assigned: t("Assigned"), in_hand: t("In hand"), resolved: t("Resolved"),
+  checked: t("Checked") });
+
+async function loadReports() {
+  let rows;
+  try {
+    rows = await api("/grid/incidents", { quiet: true });
+  } catch {
+    if ($("#g-reports .empty")) $("#g-reports").replaceChildren(h("li", { class: "empty" }, t("Shown again when the network returns.")));
+    return;
+  }
+  const mine = rows.filter((i) => i.reporter_id === userId).sort((a, b) => b.reported_at.localeCompare(a.reported_at)).slice(0, 10);
+  $("#g-reports").replaceChildren(...(mine.length ? mine.map((i) => h("li", { class: "g-visit", dataset: { incidentId: i.id } },
+    h("div", { class: "g-visit-main" }, h("strong", {}, CATEGORY()[i.category] || i.category),
+      h("small", {}, formatDateTime(i.reported_at)), i.text ? h("small", {}, i.text) : null),
+    h("span", { class: `g-state s-${i.state}` }, STATE()[i.state] || i.state)))
+    : [h("li", { class: "empty" }, t("No reports yet."))]));
+}
+
+function listen() {
+  if (!navigator.onLine) { window.addEventListener("online", listen, { once: true }); return; }
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${proto}//${location.host}/api/v1/grid/ws`);
+  ws.addEventListener("message", (e) => {
+    let msg;
+    try { msg = JSON.parse(e.data); } catch { return; }
+    if (msg.type === "grid" && String(msg.event).startsWith("incident")) loadReports();
+  });
+  ws.addEventListener("close", () => setTimeout(listen, 5000));
+}
+
 // --- loading ----------------------------------------------------------------------------------------
 
 async function loadToday() {
@@ -317,5 +351,7 @@ async function start() {
   renderRoute();
   trySend();
   keepForOffline();
+  loadReports();
+  listen();
 }
 start();

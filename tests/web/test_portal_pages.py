@@ -70,3 +70,15 @@ async def test_pages_have_no_inline_script(login: Login) -> None:
             "<script src="
         ) + text.count('<script type="module" src='), path
         assert " onclick=" not in text and " onload=" not in text, path
+
+
+async def test_qr_of_an_online_link(login: Login, client: httpx.AsyncClient) -> None:
+    link = "https://zwfw.xueliang.example.gov.cn/item/S0001"
+    assert (await client.get("/portal/qr.svg", params={"text": link})).status_code == 401
+    c = await login("res-v01")
+    r = await c.get("/portal/qr.svg", params={"text": link})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml"
+    assert r.text.lstrip().startswith("<svg")
+    for bad in ("javascript:alert(1)", "https://x.example/" + "a" * 500, ""):
+        r = await c.get("/portal/qr.svg", params={"text": bad})
+        assert r.status_code == 422 and r.json()["code"] == "invalid"

@@ -6,9 +6,13 @@
 - `/portal-admin`: content management for portal editors and admin, and notice publishing for the
   roles that publish notices; it does not exist (404, the API's body) for anyone else, as /playback.
 - `/portal-admin/preview`: a page styled by the TV's own CSS, shown in a 1280x720 frame of the admin
-  page, so an editor sees a draft "as the TV shows it" without a TV login or a household."""
+  page, so an editor sees a draft "as the TV shows it" without a TV login or a household.
+- `/portal/qr.svg?text=https://...`: a service's online link as a QR code, so a phone can scan it off
+  the PC's screen (logged-in callers, http(s) links only: not an open QR service)."""
 
 from __future__ import annotations
+
+import io
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -21,6 +25,16 @@ from xueliang.web.pages import Render
 # The preview may be framed by our own pages only (every other page keeps frame-ancestors 'none').
 PREVIEW_CSP = CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
 ADMIN_PERMISSIONS = (Permission.manage_portal, Permission.publish_notices)
+MAX_QR_TEXT = 500  # the longest online link a service may hold (portal/schemas.py)
+
+
+def qr_svg(text: str) -> bytes:
+    """The QR code of `text` as SVG (segno draws it; the grid's check-in codes use it too)."""
+    import segno  # imported when first used: only this route needs it
+
+    buf = io.BytesIO()
+    segno.make(text, error="m").save(buf, kind="svg", scale=4, border=2, xmldecl=False)
+    return buf.getvalue()
 
 
 def _not_found() -> Response:
@@ -59,3 +73,16 @@ def mount(app: FastAPI, render: Render) -> None:
         response.headers["Content-Security-Policy"] = PREVIEW_CSP
         response.headers["X-Frame-Options"] = "SAMEORIGIN"
         return response
+
+    @app.get("/portal/qr.svg", include_in_schema=False)
+    async def portal_qr(request: Request, text: str = "") -> Response:
+        if await caller_from_request(request) is None:
+            return JSONResponse({"code": "not_logged_in", "message": "not logged in"}, status_code=401)
+        if not text.startswith(("https://", "http://")) or len(text) > MAX_QR_TEXT:
+            return JSONResponse(
+                {"code": "invalid", "message": f"text: an http(s) link of at most {MAX_QR_TEXT} characters"},
+                status_code=422,
+            )
+        return Response(
+            qr_svg(text), media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"}
+        )

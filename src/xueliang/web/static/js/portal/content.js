@@ -67,8 +67,11 @@ export async function service(root, [id]) {
       fact(t("Fees"), s.fees, "p-fact-first"),
       fact(t("Contact phone"), s.phone ? telLink(s.phone) : "", "p-fact-first")),
     fact(t("About this service"), s.summary),
-    fact(t("Online"), s.online_url
-      ? h("a", { href: s.online_url, target: "_blank", rel: "noopener noreferrer" }, s.online_url) : ""));
+    fact(t("Online"), s.online_url ? h("div", { class: "p-online" },
+      h("img", { class: "p-qr", src: `/portal/qr.svg?text=${encodeURIComponent(s.online_url)}`, width: 132, height: 132,
+        alt: t("QR code of the online link") }),
+      h("div", {}, h("p", { class: "muted" }, t("Scan with your phone, or open the link:")),
+        h("a", { href: s.online_url, target: "_blank", rel: "noopener noreferrer", id: "p-online-link" }, s.online_url))) : ""));
 }
 
 export async function search(root, [q = ""], state) {

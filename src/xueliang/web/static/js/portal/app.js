@@ -1,7 +1,7 @@
 // The service portal on the phone (/m/portal) and the PC (/portal): one app, the layout is the page's.
 // Sections are hash routes ("#service/12"), so Back walks back through them and a link can be shared;
 // each route renders into <main id="portal">. The banner poll (/portal/banner, every 15 s) shows
-// unread urgent notices on top and the unread count on the notices tab.
+// unread urgent notices on top and the unread counts on the notices and prices tabs.
 
 import { api, wireCommon } from "../api.js";
 import { $, $$, h } from "../dom.js";
@@ -47,6 +47,9 @@ async function refreshBanner() {
   const count = $("#p-notices-count");
   count.textContent = String(banner.notices_unread);
   count.hidden = !banner.notices_unread;
+  const alerts = $("#p-prices-count");
+  alerts.textContent = String(banner.price_alerts_unread);
+  alerts.hidden = !banner.price_alerts_unread;
   const box = $("#p-urgent");
   fill(box, ...banner.urgent.map((n) => h("a", { class: "p-urgent-line", href: `#notice/${n.id}` },
     h("strong", {}, t("Urgent")), " ", n.title)));

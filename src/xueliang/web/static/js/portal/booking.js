@@ -6,7 +6,7 @@
 import { api, can, me, toast } from "../api.js";
 import { h } from "../dom.js";
 import { formatDateTime, t } from "../i18n.js";
-import { fact, fill, formatDay, heading, item, list, name } from "./common.js";
+import { bilingual, fact, fill, formatDay, heading, item, list, name } from "./common.js";
 
 const flow = { session: null, hold: null, member: null };
 const MEMBERS_KEY = `xl-portal-members-${(me && me.id) || 0}`;
@@ -47,9 +47,9 @@ export async function sessions(root, [id], state) {
   fill(root, heading(t("Choose a doctor and time")),
     days.length ? days.map((day) => h("section", { class: "p-day" }, h("h2", { class: "p-h2" }, formatDay(day)),
       h("ul", { class: "p-list" }, ss.filter((s) => s.day === day).map((s) => item(
-        `${s.doctor_name} · ${s.doctor_title}`, periodText(s.period) + " · " + (s.bookable ? t("{n} places free", { n: s.free }) : s.reason),
+        `${s.doctor_name} · ${s.doctor_title}`, periodText(s.period) + " · " + (s.bookable ? t("{n} places free", { n: s.free }) : bilingual(s.reason)),
         { href: s.bookable && s.free > 0 ? `#booking-session/${s.id}` : undefined,
-          onclick: s.bookable && s.free > 0 ? undefined : () => toast(s.reason || t("Fully booked")),
+          onclick: s.bookable && s.free > 0 ? undefined : () => toast(bilingual(s.reason) || t("Fully booked")),
           cls: s.bookable && s.free > 0 ? "" : "p-disabled", attrs: { "data-session": s.id } }))))) : h("p", { class: "empty" }, t("No sessions in the booking window.")));
 }
 

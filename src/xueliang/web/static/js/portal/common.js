@@ -11,6 +11,12 @@ export function name(obj, field = "name") {
   return locale === "en" && en ? en : obj[field] || "";
 }
 
+/** The page's half of a server text written "中文 / English" (the hospital's rule reasons). */
+export function bilingual(text) {
+  const parts = String(text || "").split(" / ");
+  return parts.length === 2 ? parts[locale === "en" ? 1 : 0] : String(text || "");
+}
+
 export function money(x) { return x === null || x === undefined ? "—" : Number(x).toFixed(2); }
 
 /** "▲ 0.20 (+5.0%)" with the class that colours it; "new" where there is no previous day. */

@@ -110,7 +110,7 @@ class StillCache:
         self,
         channel_of: Callable[[int], Channel],
         *,
-        max_age: float = 5.0,
+        max_age: float = 8.0,  # under the tiles' 10 s refresh: at most one decode per camera per round
         width: int = DEFAULT_WIDTH,
         workers: int = 2,
         clock: Callable[[], float] = time.monotonic,

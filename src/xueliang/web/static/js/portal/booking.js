@@ -68,8 +68,10 @@ export async function places(root, [id], state) {
     }, h("b", {}, String(p.number)), h("span", {}, timeOf(p.arrival_at))))) : h("p", { class: "muted" }, t("Your role may not book.")));
 }
 
-function memberForm(members) {
-  const nameIn = h("input", { class: "field", id: "p-member-name", maxlength: 40, autocomplete: "name" });
+/** The patient's form; `care` is a person in a grid worker's care (their household is booked for, and
+ * nothing is remembered on the worker's phone). */
+function memberForm(members, care = null) {
+  const nameIn = h("input", { class: "field", id: "p-member-name", maxlength: 40, autocomplete: "name", value: care ? care.name : "" });
   const idIn = h("input", { class: "field", id: "p-member-id", maxlength: 18, autocomplete: "off" });
   const phoneIn = h("input", { class: "field", id: "p-member-phone", maxlength: 11, inputmode: "tel", autocomplete: "tel" });
   const err = h("p", { class: "form-error", id: "p-member-error", role: "alert" });
@@ -89,7 +91,8 @@ function memberForm(members) {
       err.textContent = t("The ID number is not valid: {detail}", { detail: ex.detail || ex.message });
       return;
     }
-    saveMembers([m, ...members.filter((x) => x.id_number !== m.id_number)]);
+    if (care) m.household_id = care.household_id;
+    else saveMembers([m, ...members.filter((x) => x.id_number !== m.id_number)]);
     flow.member = m;
     location.hash = "#booking-confirm";
   });
@@ -98,12 +101,25 @@ function memberForm(members) {
 
 export async function member(root) {
   if (!flow.hold) { location.hash = "#booking"; return; }
+  if (me && me.role === "grid_worker") { await careMember(root); return; }
   const members = loadMembers();
   fill(root, heading(t("Who is the patient?"),
     t("Place {n} is held for you until {time}.", { n: flow.hold.number, time: timeOf(flow.hold.expires_at) })),
   members.length ? h("ul", { class: "p-list" }, members.map((m, i) => item(m.name, `${maskId(m.id_number)} · ${m.phone}`,
     { onclick: () => { flow.member = m; location.hash = "#booking-confirm"; }, attrs: { "data-member": i } }))) : null,
   memberForm(members));
+}
+
+/** A grid worker books for an elderly person in their care; the booking waits for OK on that person's TV. */
+async function careMember(root) {
+  const care = (await api("/grid/care", { quiet: true }).catch(() => [])).filter((p) => p.household_id);
+  const formBox = h("div", { id: "p-care-form" });
+  fill(root, heading(t("Book for a person in your care"),
+    t("Place {n} is held for you until {time}.", { n: flow.hold.number, time: timeOf(flow.hold.expires_at) })),
+  h("p", { class: "muted" }, t("The person confirms the booking with OK on their own TV.")),
+  list(care.map((p) => item(p.name, `${p.address} · ${p.birth_year}`,
+    { onclick: () => fill(formBox, memberForm([], p)), attrs: { "data-care": p.id } })), t("Nobody in your care has a household here.")),
+  formBox);
 }
 
 export async function confirm(root) {
@@ -113,7 +129,9 @@ export async function confirm(root) {
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
-      const b = await api("/hospital/bookings", { method: "POST", body: { hold: flow.hold.token, patient_name: m.name, id_number: m.id_number, phone: m.phone } });
+      const b = await api("/hospital/bookings", { method: "POST", body: {
+        hold: flow.hold.token, household_id: m.household_id, patient_name: m.name, id_number: m.id_number, phone: m.phone,
+      } });
       flow.hold = null;
       location.hash = `#booking-detail/${b.id}`;
     } finally { button.disabled = false; }
@@ -149,7 +167,7 @@ export async function bookingDetail(root, [id], state) {
       fact(t("Doctor"), b.doctor_name, "p-fact-first"),
       fact(t("Patient"), `${b.patient_name} · ${b.id_masked}`, "p-fact-first"),
       fact(t("Reference"), b.reference)),
-    b.state === "pending" ? h("button", { type: "button", class: "btn btn-primary", onclick: async () => {
+    b.state === "pending" && me && me.household_id ? h("button", { type: "button", class: "btn btn-primary", onclick: async () => {
       await api(`/hospital/bookings/${b.id}/confirm`, { method: "POST" }); state.rerender();
     } }, t("Confirm")) : null,
     live ? h("p", { class: "muted" }, t("You can cancel until {time}.", { time: formatDateTime(b.cancel_until) })) : null,

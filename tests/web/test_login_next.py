@@ -10,6 +10,10 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from xueliang.accounts.views import allowed_next
 
 HOSTILE = [
     "javascript:alert(document.domain)",
@@ -72,3 +76,26 @@ async def test_login_page_keeps_own_pages(
     body = {"username": "op-qingxi", "password": "xueliang-demo", "next": wanted}
     landing = await op.post("/api/v1/auth/login", json=body)
     assert landing.json()["landing"] == kept  # the page and the API apply one rule
+
+
+async def test_every_page_that_asks_for_a_login_is_a_page_login_returns_to(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """A page that sends an anonymous caller to /login?next=<itself> must be accepted as `next`, or the
+    user lands somewhere else after logging in (a new domain's page forgotten in ALLOWED_NEXT)."""
+    pages = [
+        route.path
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        and "GET" in (route.methods or set())
+        and "{" not in route.path
+        and not route.path.startswith(("/api/", "/static"))
+    ]
+    asking = []
+    for path in pages:
+        r = await client.get(path, follow_redirects=False)
+        location = r.headers.get("location", "")
+        if r.status_code in (302, 303, 307) and location.startswith("/login"):
+            asking.append(path)
+            assert allowed_next(path) == path, f"{path} asks for a login but login will not return there"
+    assert {"/", "/tv", "/m", "/grid", "/portal"} <= set(asking), asking

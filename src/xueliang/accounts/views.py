@@ -45,10 +45,22 @@ LANDING = {
     Role.grid_worker: "/m",
     Role.volunteer: "/m",
     Role.resident: "/m",
-    Role.portal_editor: "/",
+    Role.portal_editor: "/portal-admin",
     Role.hospital_staff: "/",
 }
-ALLOWED_NEXT = ("/", "/tv", "/m", "/audit", "/admin", "/alarms")
+ALLOWED_NEXT = (
+    "/",
+    "/tv",
+    "/m",
+    "/audit",
+    "/admin",
+    "/alarms",
+    "/playback",
+    "/grid",
+    "/portal",
+    "/portal-admin",
+    "/portal-admin/preview",
+)
 
 
 def user_out(user: User, region: Region) -> UserOut:

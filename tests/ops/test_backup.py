@@ -161,3 +161,22 @@ def test_backup_from_a_newer_schema_is_refused(small_backup: tuple[Path, Setting
     (dest / ops.MANIFEST).write_text(json.dumps(manifest))
     code, output = restore_cli(dest, target)
     assert code != 0 and "files/keys/node-ed25519.pem is missing" in " ".join(output.split())
+
+
+def test_recordings_only_when_asked_and_back_in_place(make_db_url: Callable[[], str], tmp_path: Path) -> None:
+    node = new_node(make_db_url, tmp_path, "rec")
+    seed_database(node.resolved_database_url())
+    paths = paths_of(node)
+    segment = paths.recordings_dir / "7" / "2026-12-07" / "000000.mp4"
+    segment.parent.mkdir(parents=True)
+    segment.write_bytes(b"\0\0\0\x18ftypisom" + bytes(100))
+    (node.data_dir / "sim").mkdir(exist_ok=True)
+    (node.data_dir / "sim" / "loop.h264").write_bytes(b"cache")  # a cache: never backed up
+    without = ops.backup(paths, tmp_path / "b1", now="2026-12-07T00:00:00+00:00")
+    assert not any(n.startswith(("recordings/", "files/recordings/", "files/sim/")) for n in without.files)
+    with_rec = ops.backup(paths, tmp_path / "b2", recordings=True, now="2026-12-07T00:00:00+00:00")
+    assert "recordings/7/2026-12-07/000000.mp4" in with_rec.files
+    target = new_node(make_db_url, tmp_path, "rec-restored")
+    ops.restore(tmp_path / "b2", paths_of(target))
+    restored = paths_of(target).recordings_dir / "7" / "2026-12-07" / "000000.mp4"
+    assert restored.read_bytes() == segment.read_bytes()

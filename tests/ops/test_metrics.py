@@ -14,8 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.app import LoggedIn, make_settings
 from tests.support.db import seed_database
+from tests.support.waits import wait_until
 from xueliang.app import create_app
 from xueliang.ops.config import OpsSettings
+from xueliang.ops.metrics import NodeMetrics
 
 TOKEN = "metrics-token-" + "y" * 20
 
@@ -50,6 +52,10 @@ async def test_metrics_report_the_node_to_loopback_or_a_token(ops_app: FastAPI) 
         r = await res.post("/api/v1/alarms", json={"uuid": str(uuid.uuid4()), "source": "tv"})
         assert r.status_code == 201, r.text
         await res.aclose()
+        registry = ops_app.state.ctx.services.require(NodeMetrics).registry
+        raised = {"change": "raised"}
+        # the listener runs after the commit, in its own task (core/events.py)
+        await wait_until(lambda: registry.get_sample_value("xueliang_alarm_changes_total", raised) == 1.0)
 
         got = await local.get("/metrics")
         assert got.status_code == 200 and got.headers["content-type"].startswith("text/plain")

@@ -46,7 +46,7 @@ LANDING = {
     Role.volunteer: "/m",
     Role.resident: "/m",
     Role.portal_editor: "/portal-admin",
-    Role.hospital_staff: "/",
+    Role.hospital_staff: "/hospital",
 }
 ALLOWED_NEXT = (
     "/",
@@ -60,6 +60,7 @@ ALLOWED_NEXT = (
     "/portal",
     "/portal-admin",
     "/portal-admin/preview",
+    "/hospital",
 )
 
 

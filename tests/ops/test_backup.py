@@ -180,3 +180,18 @@ def test_recordings_only_when_asked_and_back_in_place(make_db_url: Callable[[], 
     ops.restore(tmp_path / "b2", paths_of(target))
     restored = paths_of(target).recordings_dir / "7" / "2026-12-07" / "000000.mp4"
     assert restored.read_bytes() == segment.read_bytes()
+
+
+def test_backup_command_writes_a_manifest_and_refuses_a_full_folder(
+    small_backup: tuple[Path, Settings], tmp_path: Path
+) -> None:
+    _, node = small_backup
+    node.data_dir.mkdir(exist_ok=True)
+    seed_database(node.resolved_database_url())
+    env = {"XUELIANG_DATA_DIR": str(node.data_dir), "XUELIANG_DATABASE_URL": node.database_url}
+    dest = tmp_path / "by-cli"
+    done = CliRunner().invoke(cli_app, ["backup", str(dest)], env=env)
+    assert done.exit_code == 0, done.output
+    assert "backup written" in done.output and json.loads((dest / ops.MANIFEST).read_text())["revisions"]
+    again = CliRunner().invoke(cli_app, ["backup", str(dest)], env=env)
+    assert again.exit_code != 0 and "is not empty" in " ".join(again.output.split())

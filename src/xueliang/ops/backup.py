@@ -169,10 +169,10 @@ def backup(paths: NodePaths, dest: Path, *, recordings: bool = False, progress: 
         src = sqlite3.connect(sqlite_file(url))
         dst = sqlite3.connect(dest / SQLITE_FILE)
         try:
-            # pages=1024 a step: a running node's writes wait for one step at most, not the whole copy
-            src.backup(
-                dst, pages=1024, progress=lambda _s, left, total: progress("database", total - left, total)
-            )
+            # One step, one read transaction: the node's database is in WAL mode, so its writers go on
+            # meanwhile, and the copy is that snapshot. (Copying in steps would restart at every write
+            # of another connection, and might never end on a busy node.)
+            src.backup(dst, pages=-1)
         finally:
             dst.close()
             src.close()

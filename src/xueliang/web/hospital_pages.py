@@ -7,10 +7,12 @@ rather than a page that could only show refusals."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from xueliang.accounts.deps import caller_from_request
+from xueliang.accounts.deps import caller_from_request, get_ctx
 from xueliang.accounts.policy import Permission, allows
 from xueliang.web.pages import Render
 
@@ -23,4 +25,10 @@ def mount(app: FastAPI, render: Render) -> None:
         caller = await caller_from_request(request)
         if caller is not None and not allows(caller.principal, Permission.manage_hospital):
             return JSONResponse(NOT_FOUND, status_code=404)
-        return await render(request, "hospital_console.html", "console", section="hospital")
+        # "Today" is the node's (its injected clock, its time zone), not the browser's: the day list and
+        # the 14 days of sessions start from the day the API calls today.
+        ctx = get_ctx(request)
+        today = ctx.clock.now().astimezone(ZoneInfo(ctx.settings.timezone)).date()
+        return await render(
+            request, "hospital_console.html", "console", section="hospital", today=today.isoformat()
+        )

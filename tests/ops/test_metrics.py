@@ -61,6 +61,7 @@ async def test_metrics_report_the_node_to_loopback_or_a_token(ops_app: FastAPI) 
         assert got.status_code == 200 and got.headers["content-type"].startswith("text/plain")
         seen = samples(got.text)
         assert seen[("xueliang_alarm_intake_seconds_count", ())] == 1.0
+        assert seen[("xueliang_db_query_seconds_count", ())] > 0
         assert seen[("xueliang_open_alarms", (("state", "new"),))] >= 1.0
         assert seen[("xueliang_alarm_changes_total", (("change", "raised"),))] == 1.0
         assert ("process_resident_memory_bytes", ()) in seen and (

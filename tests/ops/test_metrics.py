@@ -75,6 +75,8 @@ async def test_metrics_report_the_node_to_loopback_or_a_token(ops_app: FastAPI) 
         wrong = await far.get("/metrics", headers={"Authorization": "Bearer nope"})
         assert refused.status_code == wrong.status_code == missing.status_code == 404
         assert refused.json() == wrong.json() and refused.json()["code"] == missing.json()["code"]
+        proxied = await local.get("/metrics", headers={"X-Forwarded-For": "198.51.100.7"})
+        assert proxied.status_code == 404  # a reverse proxy on this machine does not open it to the world
         token = await far.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
         assert token.status_code == 200 and "xueliang_open_alarms" in token.text
 

@@ -58,6 +58,7 @@ OPEN_STATES = [AlarmState.new, AlarmState.acknowledged, AlarmState.dispatched, A
 INTAKE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 QUERY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 _STARTED = "xueliang_ops_query_started"
+PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
 def ws_kind(path: str) -> str:
@@ -287,6 +288,8 @@ def allowed(request: Request, settings: OpsSettings) -> bool:
         and hmac.compare_digest(header[7:].strip().encode(), token.encode())
     ):
         return True
+    if any(h in request.headers for h in PROXY_HEADERS):
+        return False  # a reverse proxy on this machine is loopback too: its clients are not
     client = request.client.host if request.client else None
     return settings.metrics_loopback and _loopback(client)
 

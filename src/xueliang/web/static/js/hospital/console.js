@@ -41,7 +41,7 @@ function table(el, head, rows, empty) {
 function deptOptions(select, withAll) {
   const keep = select.value;
   select.replaceChildren(
-    ...(withAll ? [h("option", { value: "" }, t("All departments"))] : []),
+    ...(withAll ? [h("option", { value: "" }, t("All clinical departments"))] : []),
     ...S.departments.map((d) => h("option", { value: d.id }, localName(d))));
   if ([...select.options].some((o) => o.value === keep)) select.value = keep;
 }
@@ -75,7 +75,7 @@ async function loadDay() {
     n: live.length, done: rows.filter((b) => b.state === "attended").length,
     missed: rows.filter((b) => b.state === "no_show").length,
   });
-  table($("#h-day-list"), [t("No."), t("Arrival"), t("Patient"), t("ID number"), t("Phone"), t("Department"),
+  table($("#h-day-list"), [t("No."), t("Arrival"), t("Patient"), t("ID number"), t("Phone"), t("Clinical department"),
     t("Doctor"), t("State"), t("Booked by"), ""], rows.map(dayRow), t("No bookings on this day."));
   root.dataset.ready = "day";
 }
@@ -153,7 +153,7 @@ function sessionCell(doc, day, period, s) {
   }
   if (s.stopped) {
     return h("div", { class: "h-cell stopped", dataset: { sessionId: s.id, stopped: "true" }, title: s.stop_reason },
-      h("span", {}, label, " ", h("small", {}, t("stopped"))), h("small", {}, `${s.booked}/${s.capacity}`));
+      h("span", {}, label, " ", h("small", {}, t("stopped"))), h("small", { class: "h-reason" }, s.stop_reason));
   }
   const started = new Date(s.starts_at) <= new Date() && day <= TODAY;
   return h("div", { class: "h-cell", dataset: { sessionId: s.id, booked: s.booked } },

@@ -21,8 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 
-import av
-
 from xueliang.media.channel import Channel, Fragment, InitSegment
 
 log = logging.getLogger(__name__)
@@ -76,6 +74,8 @@ def decode_still(mp4: bytes, width: int = DEFAULT_WIDTH, quality: int = 5) -> tu
     """(JPEG, width, height) of the first picture of a fragmented MP4 (init segment + keyframe), scaled to
     at most `width` pixels wide; `quality` is the MJPEG quantiser (2 best .. 31 worst). Blocking: run
     it in a thread. Raises NoPicture when the bytes do not decode to a picture."""
+    import av  # PyAV (~30 MB) only once a still is asked for: a node that only relays video never loads it
+
     try:
         with av.open(io.BytesIO(mp4), mode="r", format="mp4") as container:
             stream = container.streams.video[0]

@@ -24,6 +24,7 @@ from typing import Any
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from xueliang.core import migrate
@@ -108,16 +109,29 @@ def _run(cmd: list[str], env: dict[str, str]) -> None:
     except FileNotFoundError:
         raise BackupError(f"{cmd[0]} is not installed (PostgreSQL client tools)") from None
     if done.returncode != 0:
-        raise BackupError(f"{Path(cmd[0]).name} failed: {done.stderr.strip().splitlines()[-1:]}")
+        lines = done.stderr.strip().splitlines()
+        raise BackupError(
+            f"{Path(cmd[0]).name} failed: {lines[-1] if lines else f'exit code {done.returncode}'}"
+        )
 
 
-async def _query(url: str, sql: str) -> list[Any]:
-    engine = create_async_engine(url)
+def _query(url: str, sql: str) -> list[Any]:
+    """One query on PostgreSQL; a database that cannot be reached is one line, not a traceback."""
+
+    async def run() -> list[Any]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return list((await conn.execute(text(sql))).scalars())
+        finally:
+            await engine.dispose()
+
     try:
-        async with engine.connect() as conn:
-            return list((await conn.execute(text(sql))).scalars())
-    finally:
-        await engine.dispose()
+        return asyncio.run(run())
+    except SQLAlchemyError as exc:
+        raise BackupError(f"database error: {getattr(exc, 'orig', None) or exc}") from None
+    except OSError as exc:
+        raise BackupError(f"database error: cannot connect: {exc}") from None
 
 
 def _sqlite_revisions(path: Path) -> list[str]:
@@ -159,13 +173,32 @@ def _data_files(paths: NodePaths, recordings: bool) -> Iterator[tuple[Path, str]
 
 def backup(paths: NodePaths, dest: Path, *, recordings: bool = False, progress: Progress = _no_progress,
            now: str) -> Manifest:  # fmt: skip
-    """Write one backup into `dest` (new or empty). `now` is the clock's ISO time, for the manifest."""
+    """Write one backup into `dest` (new or empty). `now` is the clock's ISO time, for the manifest.
+    A backup that fails leaves nothing behind (never half a backup that looks whole)."""
     if dest.exists() and any(dest.iterdir()):
         raise BackupError(f"{dest} is not empty")
+    created = not dest.exists()
     dest.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds the node's secret and keys
+    try:
+        return _write(paths, dest, recordings, progress, now)
+    except BaseException:
+        if created:
+            shutil.rmtree(dest, ignore_errors=True)
+        else:
+            for child in dest.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+        raise
+
+
+def _write(paths: NodePaths, dest: Path, recordings: bool, progress: Progress, now: str) -> Manifest:
     url = paths.database_url
     if is_sqlite(url):
         progress("database", 0, 1)
+        if not sqlite_file(url).is_file():
+            raise BackupError(f"no database at {sqlite_file(url)}: check the data dir and settings")
         src = sqlite3.connect(sqlite_file(url))
         dst = sqlite3.connect(dest / SQLITE_FILE)
         try:
@@ -180,7 +213,7 @@ def backup(paths: NodePaths, dest: Path, *, recordings: bool = False, progress: 
         backend, db_name = "sqlite", SQLITE_FILE
     else:
         progress("database", 0, 1)
-        revisions = sorted(asyncio.run(_query(url, "SELECT version_num FROM alembic_version")))
+        revisions = sorted(_query(url, "SELECT version_num FROM alembic_version"))
         dsn, env = _libpq(url)
         _run([PG_DUMP, "--format=custom", "--no-owner", "--file", str(dest / PG_FILE), dsn], env)
         backend, db_name = "postgresql", PG_FILE
@@ -252,9 +285,7 @@ def restore(src: Path, paths: NodePaths, progress: Progress = _no_progress) -> M
         if target.exists():
             raise BackupError(f"database file {target} exists: restore goes into an empty data dir only")
     else:
-        tables = asyncio.run(
-            _query(url, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
-        )
+        tables = _query(url, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
         if tables[0]:
             raise BackupError("the PostgreSQL database is not empty: restore goes into an empty one only")
     data.mkdir(parents=True, exist_ok=True)

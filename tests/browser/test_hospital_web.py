@@ -166,3 +166,10 @@ def test_staff_console_day_list_attended_and_stop(
         successor = day2_list[mine[b["id"]]["moved_to_id"]]
         assert successor["state"] == "booked" and successor["session_id"] != victim["id"]
         assert successor["patient_name"] == b["patient_name"]
+
+    # The hospital's departments and doctors, as the API offers them.
+    page.locator(".h-subtabs [data-tab='departments']").click()
+    expect(console).to_have_attribute("data-ready", "departments")
+    expect(page.locator("#h-departments .h-dept")).to_have_count(len(depts))
+    expect(page.locator(f"#h-departments [data-department-id='{nk['id']}'] li")).to_have_count(3)
+    shot(page, artifacts, "departments")

@@ -228,7 +228,7 @@ async function loadDepartments() {
   try { lists = await Promise.all(S.departments.map((d) => doctorsOf(d.id))); } catch { return; }
   $("#h-departments").replaceChildren(...S.departments.map((d, i) => h("div", { class: "h-dept", dataset: { departmentId: d.id } },
     h("h3", {}, localName(d)), h("div", { class: "h-muted" }, `${d.code} · ${d.location}`),
-    h("ul", {}, ...lists[i].map((doc) => h("li", {}, `${doc.name} · ${doc.title}`, doc.specialty ? h("span", { class: "h-muted" }, ` (${doc.specialty})`) : null))))));
+    h("ul", {}, ...lists[i].map((doc) => h("li", {}, `${doc.name} · ${doc.title}`, doc.specialty && doc.specialty !== d.name ? h("span", { class: "h-muted" }, ` (${doc.specialty})`) : null))))));
   root.dataset.ready = "departments";
 }
 

@@ -131,6 +131,12 @@ def test_staff_console_day_list_attended_and_stop(
     day_list = api_json(page, server.url, f"/hospital/staff/day?day={day1.isoformat()}")
     assert {b["id"]: b["state"] for b in day_list}[booking_id] == "attended"
 
+    # The whole ID number, on asking (the read is audited by the API).
+    row = page.locator(f"#h-day-list tr[data-booking-id='{booking_id}']")
+    row.locator("[data-reveal]").click()
+    expect(row).to_have_attribute("data-revealed", "true")
+    expect(row.locator("td.h-mono").first).to_have_text(re.compile(r"^513223\d{11}[\dX]$"))
+
     # Sessions: stop the booked session of the day after, with a reason; both bookings move.
     page.locator(".h-subtabs [data-tab='sessions']").click()
     page.locator("#h-s-dept").select_option(str(nk["id"]))

@@ -100,7 +100,20 @@ function dayRow(b) {
     h("td", {}, stateTag(b.state)),
     h("td", { class: "h-muted" }, b.booked_by_grid_worker ? `${t("Grid worker")} ${b.booked_by || ""}` : (b.booked_by || "")),
     h("td", {}, h("div", { class: "h-row-actions" },
-      mark("attended", t("Attended"), "btn-primary"), mark("no-show", t("No-show"), "btn-danger"))));
+      mark("attended", t("Attended"), "btn-primary"), mark("no-show", t("No-show"), "btn-danger"),
+      h("button", { type: "button", class: "btn btn-sm btn-ghost", dataset: { reveal: b.id },
+        title: t("Shows the whole ID number and phone; the read is recorded in the audit trail."),
+        onclick: (e) => reveal(b, e.currentTarget.closest("tr")) }, t("Full ID")))));
+}
+
+/** The whole ID number and phone of one booking, for the counter to check; the server audits each read. */
+async function reveal(b, tr) {
+  let p;
+  try { p = await api(`/hospital/staff/bookings/${b.id}/personal`); } catch { return; }
+  const cells = tr.querySelectorAll("td.h-mono");
+  cells[0].textContent = p.id_number;
+  cells[1].textContent = p.phone;
+  tr.dataset.revealed = "true";
 }
 
 async function markBooking(b, what, tr) {

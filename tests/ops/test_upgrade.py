@@ -4,11 +4,13 @@ the schema is behind. A downgrade is refused with a line saying why and what to 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -81,3 +83,32 @@ def test_downgrade_is_refused() -> None:
     result = CliRunner().invoke(cli_app, ["db", "downgrade", "0001"])
     assert result.exit_code == 2
     assert "refused" in result.output and "xueliang restore" in " ".join(result.output.split())
+
+
+def test_a_database_from_a_newer_version_is_refused_with_one_line(
+    make_db_url: Callable[[], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node downgraded by mistake (an older package on a database a newer one migrated) does not start:
+    `db upgrade` and `serve` say so in one line with exit code 2, instead of Alembic's traceback."""
+    url = make_db_url()
+    migrate.upgrade(url)
+
+    async def from_the_future() -> None:
+        db = Database(url)
+        try:
+            async with db.session() as s:
+                await s.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+                await s.commit()
+        finally:
+            await db.dispose()
+
+    asyncio.run(from_the_future())
+    with pytest.raises(migrate.SchemaTooNew, match="newer version"):
+        migrate.upgrade(url)
+    monkeypatch.setenv("XUELIANG_DATABASE_URL", url)
+    monkeypatch.setenv("XUELIANG_DATA_DIR", str(tmp_path))
+    for command in (["db", "upgrade"], ["serve", "--port", "1"]):
+        result = CliRunner().invoke(cli_app, command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "newer version of Xueliang" in " ".join(result.output.split()), result.output
+        assert "Traceback" not in result.output

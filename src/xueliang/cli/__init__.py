@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import OperationalError
 
 from xueliang.cli.accounts import user_app
 from xueliang.cli.audit import audit_app
@@ -24,6 +25,7 @@ from xueliang.cli.db import db_app
 from xueliang.cli.recordings import export_app, recordings_app
 from xueliang.cli.regions import region_app
 from xueliang.cli.support import ConfigOpt, fail, out, settings_from
+from xueliang.core import migrate
 
 app = typer.Typer(
     help="Xueliang rural safety platform.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -49,6 +51,13 @@ def serve(config: ConfigOpt = None, host: str | None = None, port: int | None = 
     from xueliang.server import serve_forever
 
     settings = settings_from(config)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:  # before the server starts: a schema it cannot run on is one line, not a start-up traceback
+        migrate.upgrade(settings.resolved_database_url())
+    except migrate.SchemaTooNew as exc:
+        raise fail(str(exc), code=2) from None
+    except (OperationalError, OSError) as exc:
+        raise fail(f"database error: {exc}") from None
     serve_forever(settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v}))
 
 

@@ -20,4 +20,6 @@ def db_upgrade(config: ConfigOpt = None, revision: str = "heads") -> None:
         migrate.upgrade(settings.resolved_database_url(), revision)
     except (OperationalError, OSError) as exc:
         raise fail(f"database error: {exc}") from None
+    except migrate.SchemaTooNew as exc:
+        raise fail(str(exc), code=2) from None
     out.print(f"database at revision {revision}")

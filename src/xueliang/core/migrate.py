@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.util.exc import CommandError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -18,8 +19,22 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer Xueliang: this version does not know its revision."""
+
+
 def upgrade(url: str, revision: str = "heads") -> None:
-    command.upgrade(alembic_config(url), revision)
+    """Brings the schema up to `revision`; a database from a newer version is refused with a line that
+    says what to do, rather than Alembic's "Can't locate revision"."""
+    try:
+        command.upgrade(alembic_config(url), revision)
+    except CommandError as exc:
+        if "locate revision" not in str(exc):
+            raise
+        raise SchemaTooNew(
+            f"the database was migrated by a newer version of Xueliang ({exc}); run that version, or "
+            "restore a backup made by this one (xueliang restore)"
+        ) from None
 
 
 async def upgrade_async(url: str, revision: str = "heads") -> None:

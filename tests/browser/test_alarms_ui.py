@@ -7,7 +7,6 @@ page filters, exports and charts. Screenshots go to test-artifacts/ (browser-ala
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import uuid
@@ -16,14 +15,12 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.support.browser import NewPage, api_json, dismiss_urgent_notices, login_form
+from tests.support.browser import NewPage, api_json, dismiss_urgent_notices, login_form, shown_camera
 from tests.support.node import Node, number_of, online
 from tests.support.waits import wait_for
-from xueliang.media.sim.marker import decode_marker, region
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -56,19 +53,6 @@ RECORD_JS = """() => {
 
 # The marker corner of the frame a <video> shows, as base64 RGBA (the whole frame as a JSON array is
 # far too slow to move out of the page on a busy two-core machine).
-CORNER_JS = """([sel, w, h]) => {
-    const v = document.querySelector(sel);
-    if (!v || !v.videoWidth || v.readyState < 2) return null;
-    const c = document.createElement('canvas');
-    c.width = w; c.height = h;
-    c.getContext('2d').drawImage(v, 0, 0, w, h, 0, 0, w, h);
-    const px = c.getContext('2d').getImageData(0, 0, w, h).data;
-    let bin = '';
-    for (let i = 0; i < px.length; i += 8192) bin += String.fromCharCode(...px.subarray(i, i + 8192));
-    return {vw: v.videoWidth, vh: v.videoHeight, t: v.currentTime, b64: btoa(bin)};
-}"""
-
-
 # TV-side clock: when the screen switched to "received" (the server's 2xx arrived).
 RECORD_TV_JS = """() => {
     const at = window.__alarmAt = {};
@@ -77,24 +61,6 @@ RECORD_TV_JS = """() => {
         if (!at.received && box && box.dataset.status === 'received') at.received = Date.now();
     }).observe(document.body, {attributes: true, subtree: true, attributeFilter: ['data-status']});
 }"""
-
-
-def shown_camera(page: Page, selector: str) -> tuple[int | None, float]:
-    """The camera number in the picture the <video> shows now (its identity marker), and its time."""
-    size = page.evaluate(
-        "(sel) => { const v = document.querySelector(sel); return v && [v.videoWidth, v.videoHeight]; }",
-        selector,
-    )
-    if not size or not size[1]:
-        return None, 0.0
-    _, _, w, h = region(size[1])
-    corner = page.evaluate(CORNER_JS, [selector, w, h])
-    if corner is None:
-        return None, 0.0
-    frame = np.zeros((corner["vh"], corner["vw"], 3), dtype=np.uint8)
-    rgba = np.frombuffer(base64.b64decode(corner["b64"]), dtype=np.uint8).reshape(h, w, 4)
-    frame[:h, :w] = rgba[..., :3]
-    return decode_marker(frame), float(corner["t"])
 
 
 def wait_showing(page: Page, selector: str, camera_number: int, timeout: float = 30) -> None:

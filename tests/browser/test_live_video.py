@@ -7,37 +7,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import NewPage, api_json, dismiss_urgent_notices, login_form
+from tests.support.browser import NewPage, api_json, dismiss_urgent_notices, login_form, shown_camera
 from tests.support.node import Node, number_of, online
 from tests.support.waits import wait_for
-from xueliang.media.sim.marker import decode_marker
 from xueliang.seed.demo import DEMO_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-FRAME_JS = """(sel) => {
-    const v = document.querySelector(sel);
-    if (!v || !v.videoWidth || v.readyState < 2) return null;
-    const c = document.createElement('canvas');
-    c.width = v.videoWidth; c.height = v.videoHeight;
-    const g = c.getContext('2d');
-    g.drawImage(v, 0, 0);
-    const pixels = g.getImageData(0, 0, c.width, c.height).data;
-    return {w: c.width, h: c.height, t: v.currentTime, data: Array.from(pixels)};
-}"""
-
-
-def shown_marker(page: Page, selector: str) -> tuple[int | None, float]:
-    """The camera number in the picture the <video> shows now, and its playback time."""
-    frame = page.evaluate(FRAME_JS, selector)
-    if frame is None:
-        return None, 0.0
-    rgba = np.array(frame["data"], dtype=np.uint8).reshape(frame["h"], frame["w"], 4)
-    return decode_marker(rgba[..., :3]), float(frame["t"])
 
 
 def wait_playing(page: Page, selector: str, camera_number: int, timeout: float = 30) -> None:
@@ -45,7 +23,7 @@ def wait_playing(page: Page, selector: str, camera_number: int, timeout: float =
     first_t: list[float] = []
 
     def ok() -> bool:
-        marker, t = shown_marker(page, selector)
+        marker, t = shown_camera(page, selector)
         if marker is None:
             return False
         if not first_t:
@@ -63,7 +41,7 @@ def wait_playing(page: Page, selector: str, camera_number: int, timeout: float =
         )
         raise AssertionError(
             f"camera {camera_number} not playing in {selector}: {state}, "
-            f"marker now {shown_marker(page, selector)[0]}"
+            f"marker now {shown_camera(page, selector)[0]}"
         ) from None
 
 

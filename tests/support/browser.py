@@ -7,14 +7,17 @@ Playwright's private event loop is gone before any later asyncio test starts."""
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
+from xueliang.media.sim.marker import decode_marker, region
 from xueliang.seed.demo import DEMO_PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -100,3 +103,36 @@ def api_json(page: Page, base_url: str, path: str) -> Any:
     response = page.request.get(f"{base_url}/api/v1{path}")
     assert response.ok, f"{path}: {response.status} {response.text()}"
     return response.json()
+
+
+# The marker's corner of the picture a <video> shows, as base64 RGBA: a few kB per look instead of the
+# whole frame as a JSON array of numbers (which cost hundreds of milliseconds a poll).
+CORNER_JS = """([sel, w, h]) => {
+    const v = document.querySelector(sel);
+    if (!v || !v.videoWidth || v.readyState < 2) return null;
+    const c = document.createElement('canvas');
+    c.width = w; c.height = h;
+    c.getContext('2d').drawImage(v, 0, 0, w, h, 0, 0, w, h);
+    const px = c.getContext('2d').getImageData(0, 0, w, h).data;
+    let bin = '';
+    for (let i = 0; i < px.length; i += 8192) bin += String.fromCharCode(...px.subarray(i, i + 8192));
+    return {vw: v.videoWidth, vh: v.videoHeight, t: v.currentTime, b64: btoa(bin)};
+}"""
+
+
+def shown_camera(page: Page, selector: str) -> tuple[int | None, float]:
+    """The camera number in the picture the <video> shows now (its identity marker), and its time."""
+    size = page.evaluate(
+        "(sel) => { const v = document.querySelector(sel); return v && [v.videoWidth, v.videoHeight]; }",
+        selector,
+    )
+    if not size or not size[1]:
+        return None, 0.0
+    _, _, w, h = region(size[1])
+    corner = page.evaluate(CORNER_JS, [selector, w, h])
+    if corner is None:
+        return None, 0.0
+    frame = np.zeros((corner["vh"], corner["vw"], 3), dtype=np.uint8)
+    rgba = np.frombuffer(base64.b64decode(corner["b64"]), dtype=np.uint8).reshape(h, w, 4)
+    frame[:h, :w] = rgba[..., :3]
+    return decode_marker(frame), float(corner["t"])

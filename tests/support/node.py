@@ -110,5 +110,5 @@ def number_of(gb_id: str) -> int:
 
 
 def online(node: Node) -> bool:
-    health = node.client("admin").get("/api/v1/cameras/health").json()
+    health: list[dict[str, object]] = node.client("admin").get("/api/v1/cameras/health").json()
     return sum(h["status"] == "online" for h in health) == SIM_CAMERAS

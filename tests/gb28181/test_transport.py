@@ -5,7 +5,11 @@ requests are retransmitted over UDP until answered; TCP frames by Content-Length
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
+from typing import Any
+
+import pytest
 
 from tests.support.waits import wait_until
 from xueliang.gb28181.sip.message import SipMessage, parse, response_to
@@ -110,5 +114,34 @@ async def test_tcp_frames_by_content_length() -> None:
         writer.write(b"NOT SIP AT ALL\r\n\r\n")  # no Content-Length on a stream: the connection is closed
         assert await asyncio.wait_for(reader.read(), 2) == b""
         writer.close()
+    finally:
+        await endpoint.stop()
+
+
+async def test_port_zero_moves_udp_and_tcp_together_when_tcp_finds_its_number_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """UDP picks a free port; TCP may find that number taken (seen in CI): both move to another one."""
+    real_start_server = asyncio.start_server
+    tried: list[int] = []
+
+    async def taken_once(*args: Any, **kwargs: Any) -> asyncio.Server:
+        tried.append(int(args[2]))
+        if len(tried) == 1:
+            raise OSError(errno.EADDRINUSE, "address already in use")
+        return await real_start_server(*args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "start_server", taken_once)
+
+    async def ok(msg: SipMessage, _src: Source) -> SipMessage:
+        return response_to(msg, 200, "OK")
+
+    endpoint = SipEndpoint(ok, "127.0.0.1", 0)
+    await endpoint.start()
+    try:
+        assert len(tried) == 2 and endpoint.port == tried[1] != 0
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):  # both really hold the one port
+            with socket.socket(socket.AF_INET, kind) as probe, pytest.raises(OSError):
+                probe.bind(("127.0.0.1", endpoint.port))
     finally:
         await endpoint.stop()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -109,6 +110,20 @@ class SipEndpoint:
 
     # -- life ----------------------------------------------------------------------------------------
     async def start(self) -> None:
+        """Binds UDP and TCP on one port. With port 0 the system picks UDP's port, and TCP may find that
+        number taken by another TCP socket: then both are let go and another port is tried."""
+        wanted = self.port
+        for attempt in range(20 if wanted == 0 else 1):
+            self.port = wanted
+            try:
+                await self._bind()
+                return
+            except OSError as exc:
+                await self._unbind()
+                if wanted != 0 or exc.errno != errno.EADDRINUSE or attempt == 19:
+                    raise
+
+    async def _bind(self) -> None:
         loop = asyncio.get_running_loop()
         if "UDP" in self.transports:
             transport, _ = await loop.create_datagram_endpoint(
@@ -121,6 +136,15 @@ class SipEndpoint:
             self._tcp = await asyncio.start_server(self._serve_tcp, self.host, self.port)
             if self.port == 0:
                 self.port = int(self._tcp.sockets[0].getsockname()[1])
+
+    async def _unbind(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+        if self._tcp is not None:
+            self._tcp.close()
+            await self._tcp.wait_closed()
+            self._tcp = None
 
     async def stop(self) -> None:
         if self._udp is not None:

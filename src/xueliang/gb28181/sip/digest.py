@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 
-_PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*("((?:[^"\\]|\\.)*)"|[^\s,]+)')
+from xueliang.media.errors import MediaProtocolError
+from xueliang.media.rtsp.auth import parse_auth_header, response_from_ha1
 
 
 def md5(text: str) -> str:
@@ -21,14 +21,13 @@ def ha1(username: str, realm: str, password: str) -> str:
 
 
 def parse_params(value: str) -> dict[str, str]:
-    """`Digest a="x", b=y` -> {"a": "x", "b": "y"} (scheme checked by the caller)."""
-    scheme, _, rest = value.strip().partition(" ")
-    if scheme.lower() != "digest":
+    """`Digest a="x", b=y` -> {"a": "x", "b": "y"}, by the RTSP client's header parser (one parser for
+    both protocols); anything else, or a malformed value, is {} and so fails verification."""
+    try:
+        found = parse_auth_header(value)
+    except MediaProtocolError:
         return {}
-    return {
-        m.group(1).lower(): (m.group(3) if m.group(3) is not None else m.group(2))
-        for m in _PARAM.finditer(rest)
-    }
+    return next((c.params for c in found if c.scheme == "digest"), {})
 
 
 def challenge(realm: str, nonce: str, qop: bool = False) -> str:
@@ -37,12 +36,15 @@ def challenge(realm: str, nonce: str, qop: bool = False) -> str:
 
 
 def expected_response(params: dict[str, str], method: str, ha1_hex: str) -> str:
-    ha2 = md5(f"{method}:{params.get('uri', '')}")
-    qop = params.get("qop", "")
-    if qop:
-        nonce, nc, cnonce = params.get("nonce", ""), params.get("nc", ""), params.get("cnonce", "")
-        return md5(f"{ha1_hex}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
-    return md5(f"{ha1_hex}:{params.get('nonce', '')}:{ha2}")
+    return response_from_ha1(
+        ha1_hex,
+        method=method,
+        uri=params.get("uri", ""),
+        nonce=params.get("nonce", ""),
+        qop=params.get("qop", "") or None,
+        nc=params.get("nc", ""),
+        cnonce=params.get("cnonce", ""),
+    )
 
 
 def verify(params: dict[str, str], method: str, ha1_hex: str) -> bool:

@@ -123,6 +123,24 @@ def digest_response(
     ha1 = digest(f"{username}:{realm}:{password}".encode())
     if session:
         ha1 = digest(f"{ha1}:{nonce}:{cnonce}".encode())
+    return response_from_ha1(
+        ha1, method=method, uri=uri, nonce=nonce, qop=qop, nc=nc, cnonce=cnonce, algorithm=base
+    )
+
+
+def response_from_ha1(
+    ha1: str,
+    *,
+    method: str,
+    uri: str,
+    nonce: str,
+    qop: str | None = None,
+    nc: str = "",
+    cnonce: str = "",
+    algorithm: str = "MD5",
+) -> str:
+    """The `response` from a stored HA1 (a server that keeps HA1, not the password: GB/T 28181 devices)."""
+    digest = _HASHES[algorithm]
     ha2 = digest(f"{method}:{uri}".encode())
     if qop:
         return digest(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}".encode())

@@ -29,7 +29,8 @@ from xueliang.grid.coverage import (
     route_line,
     wedge,
 )
-from xueliang.grid.coverage_service import CoverageCache, NoBoundary, VillageNotFound, install_coverage
+from xueliang.grid.coverage_cache import CoverageCache, install_coverage
+from xueliang.grid.coverage_service import NoBoundary, VillageNotFound
 from xueliang.regions.models import Household, Place, Region, RegionLevel
 
 LAT0, LON0 = 31.7, 103.8

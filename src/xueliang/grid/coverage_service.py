@@ -1,4 +1,5 @@
-"""A village's coverage from the database, and a small cache of results (盲区分析, issue 16).
+"""A village's coverage from the database (盲区分析, issue 16); results are cached by `CoverageCache`
+(grid/coverage_cache.py).
 
 `load_village` reads one village's inputs (its boundary, the enabled cameras, settlement places and
 located households of its subtree); the routes come from the caller, who owns the route tables.
@@ -16,7 +17,6 @@ scope, out of scope answering 404 exactly like a missing village) and must audit
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -25,9 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
-from xueliang.cameras.events import CameraChanged
 from xueliang.cameras.models import Camera
-from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound, ValidationFailed
 from xueliang.grid.coverage import (
     CameraView,
@@ -106,60 +104,6 @@ async def village_coverage(
     """Load and compute, uncached (the geometry runs in a worker thread)."""
     village = await load_village(session, region_id, routes)
     return await asyncio.to_thread(compute, village)
-
-
-class CoverageCache:
-    """Results per village, valid while the versions they were computed under are current.
-
-    Versions: one for all villages (bumped by any camera change) and one per village (bumped by its
-    boundary, households or routes changing); the routes themselves are also part of the key."""
-
-    def __init__(self, max_villages: int = 2048) -> None:
-        self._all = 0
-        self._per_region: dict[int, int] = {}
-        self._entries: OrderedDict[int, tuple[tuple[int, int, tuple[RouteLine, ...]], Coverage]] = (
-            OrderedDict()
-        )
-        self._max = max_villages
-
-    def invalidate(self, region_id: int | None = None) -> None:
-        """Forget one village's result (None: every village's)."""
-        if region_id is None:
-            self._all += 1
-            self._entries.clear()
-        else:
-            self._per_region[region_id] = self._per_region.get(region_id, 0) + 1
-            self._entries.pop(region_id, None)
-
-    def version(self, region_id: int) -> tuple[int, int]:
-        return self._all, self._per_region.get(region_id, 0)
-
-    async def get(self, session: AsyncSession, region_id: int, routes: Sequence[RouteLine] = ()) -> Coverage:
-        """The cached result, or a fresh one stored under the versions read *before* loading (so an
-        invalidation during the computation is never lost)."""
-        key = (*self.version(region_id), tuple(routes))
-        hit = self._entries.get(region_id)
-        if hit is not None and hit[0] == key:
-            self._entries.move_to_end(region_id)
-            return hit[1]
-        result = await village_coverage(session, region_id, key[2])
-        if self.version(region_id) == key[:2]:
-            self._entries[region_id] = (key, result)
-            self._entries.move_to_end(region_id)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-        return result
-
-
-def install_coverage(ctx: AppContext) -> None:
-    """Registers the CoverageCache and invalidates it on every camera change; the grid runtime's
-    `install` calls this (`ctx.services.require(CoverageCache)` then finds it)."""
-    cache = ctx.services.add(CoverageCache())
-
-    async def camera_changed(_event: CameraChanged) -> None:
-        cache.invalidate()
-
-    ctx.events.subscribe(CameraChanged, camera_changed)
 
 
 async def audit_read(session: AsyncSession, actor: Actor, result: Coverage, *, now: datetime) -> None:

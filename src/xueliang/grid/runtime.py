@@ -2,7 +2,8 @@
 
 - the grid timer kinds on the core's durable timers (grid/tasks.py): daily generation and retention,
   route windows closing, "I'm OK" deadlines, tasks falling due;
-- the coverage cache (grid/coverage_service.py), dropped when a camera changes;
+- the coverage cache (grid/coverage_cache.py), dropped when a camera changes; shapely loads only
+  with the first coverage request;
 - a start-up pass that generates today's and tomorrow's work at once, so a node that was down over
   midnight catches up before its first request (the unique keys make a second pass a no-op)."""
 
@@ -20,6 +21,7 @@ from xueliang.core.lifecycle import StartupHook, Stop
 from xueliang.core.timers import AfterCommit, Timer, TimerRunner
 from xueliang.grid import tasks
 from xueliang.grid.config import GridSettings
+from xueliang.grid.coverage_cache import install_coverage
 from xueliang.notify.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -29,8 +31,6 @@ def install(ctx: AppContext, settings: GridSettings) -> list[StartupHook]:
     """Called by `create_app` once the core's services (timers, hub) exist; returns the start-up hooks."""
     if not settings.enabled:
         return []
-    from xueliang.grid.coverage_service import install_coverage  # shapely: at start-up, not on import
-
     install_coverage(ctx)  # the coverage cache, dropped on every camera change
     runner = ctx.services.require(TimerRunner)
     handler = timer_handler(ctx, settings)

@@ -26,6 +26,7 @@ from xueliang.audit.service import Actor
 from xueliang.core.errors import AppError, Conflict, Forbidden, NotFound
 from xueliang.grid import geo, photos, qr
 from xueliang.grid.config import GridSettings
+from xueliang.grid.coverage_cache import CoverageCache
 from xueliang.grid.models import (
     CarePerson,
     CheckIn,
@@ -1234,7 +1235,7 @@ async def village_coverage(session: AsyncSession, p: Principal, region_id: int, 
         )
     ).all()
     routes = [route_line(line, route_id=rid) for rid, line in lines]
-    cache = ctx.services.get(coverage_service.CoverageCache)
+    cache = ctx.services.get(CoverageCache)
     if cache is None:
         return await coverage_service.village_coverage(session, region_id, routes)
     return await cache.get(session, region_id, routes)

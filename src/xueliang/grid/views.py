@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from xueliang.accounts.deps import Ctx, CurrentCaller, Session, require
@@ -454,14 +454,7 @@ async def get_board(
     )
 
 
-def _range(ctx: AppContext, since: date | None, until: date | None) -> tuple[date, date]:
-    today = geo.local_day(ctx.clock.now(), ZoneInfo(ctx.settings.timezone))
-    end = until or today
-    return since or end - timedelta(days=6), end
-
-
-@router.get("/stats", response_model=list[StatsRow])
-async def get_stats(
+async def _stats(
     caller: CurrentCaller,
     ctx: Ctx,
     session: Session,
@@ -470,35 +463,12 @@ async def get_stats(
     by: str = Query(default="village", pattern="^(village|worker)$"),
     period: str = Query(default="day", pattern="^(day|week)$"),
     region_id: QueryId | None = None,
-) -> Any:
-    """Per local day and village (or worker); default the last 7 days."""
-    start, end = _range(ctx, since, until)
+) -> tuple[list[dict[str, Any]], str]:
+    """The statistics both routes answer (JSON and CSV), and the file name's stem; default the last 7
+    local days."""
     tz = ZoneInfo(ctx.settings.timezone)
-    return await board.stats(
-        session,
-        caller.principal,
-        tz,
-        start,
-        end,
-        by_worker=by == "worker",
-        region_id=region_id,
-        weekly=period == "week",
-    )
-
-
-@router.get("/stats.csv", response_class=Response)
-async def get_stats_csv(
-    caller: CurrentCaller,
-    ctx: Ctx,
-    session: Session,
-    since: date | None = None,
-    until: date | None = None,
-    by: str = Query(default="village", pattern="^(village|worker)$"),
-    period: str = Query(default="day", pattern="^(day|week)$"),
-    region_id: QueryId | None = None,
-) -> Response:
-    start, end = _range(ctx, since, until)
-    tz = ZoneInfo(ctx.settings.timezone)
+    end = until or geo.local_day(ctx.clock.now(), tz)
+    start = since or end - timedelta(days=6)
     rows = await board.stats(
         session,
         caller.principal,
@@ -509,5 +479,20 @@ async def get_stats_csv(
         region_id=region_id,
         weekly=period == "week",
     )
-    headers = {"Content-Disposition": f'attachment; filename="grid-stats-{by}-{period}.csv"'}
+    return rows, f"grid-stats-{by}-{period}"
+
+
+Stats = Annotated[tuple[list[dict[str, Any]], str], Depends(_stats)]
+
+
+@router.get("/stats", response_model=list[StatsRow])
+async def get_stats(stats: Stats) -> Any:
+    """Per local day and village (or worker)."""
+    return stats[0]
+
+
+@router.get("/stats.csv", response_class=Response)
+async def get_stats_csv(stats: Stats) -> Response:
+    rows, stem = stats
+    headers = {"Content-Disposition": f'attachment; filename="{stem}.csv"'}
     return Response("\ufeff" + board.to_csv(rows), media_type="text/csv; charset=utf-8", headers=headers)

@@ -14,9 +14,12 @@ from xueliang.alarms.models import (
     StationConfig,
 )
 from xueliang.audit.models import AuditEvent
+from xueliang.cameras.mask_models import CameraMask, CameraPrivacy
 from xueliang.cameras.models import Camera
 from xueliang.core.db import Base
 from xueliang.core.timers import Timer
+from xueliang.federation.models import AuditAnchor, InboxMessage, NodeInvite, OutboxMessage
+from xueliang.gb28181.cascade.models import GbUpper, GbUpperAlarm, GbUpperChannel
 from xueliang.gb28181.models import GbChannel, GbDevice
 from xueliang.grid.models import (
     CarePerson,
@@ -60,6 +63,7 @@ from xueliang.portal.models import (
     PriceAlert,
     PriceSubscription,
 )
+from xueliang.recordings.approval_models import PrivacyApproval
 from xueliang.recordings.models import EvidenceLock, RecordingExport, RecordingGap, RecordingSegment
 from xueliang.regions.models import Household, Place, Region
 
@@ -68,10 +72,13 @@ __all__ = [
     "AlarmDevice",
     "AlarmEvent",
     "AlarmPress",
+    "AuditAnchor",
     "AuditEvent",
     "AuthSession",
     "Base",
     "Camera",
+    "CameraMask",
+    "CameraPrivacy",
     "CarePerson",
     "CheckIn",
     "Checkpoint",
@@ -79,6 +86,9 @@ __all__ = [
     "EvidenceLock",
     "GbChannel",
     "GbDevice",
+    "GbUpper",
+    "GbUpperAlarm",
+    "GbUpperChannel",
     "GridNotice",
     "GridTask",
     "GuardAssignment",
@@ -93,6 +103,7 @@ __all__ = [
     "HospitalSession",
     "HospitalStaff",
     "Household",
+    "InboxMessage",
     "Incident",
     "IncidentEvent",
     "IncidentPhoto",
@@ -101,8 +112,10 @@ __all__ = [
     "Mobilization",
     "MobilizationTask",
     "Node",
+    "NodeInvite",
     "NoticeRead",
     "OkAnswer",
+    "OutboxMessage",
     "PatrolRoute",
     "PatrolTour",
     "Place",
@@ -115,6 +128,7 @@ __all__ = [
     "PortalService",
     "PriceAlert",
     "PriceSubscription",
+    "PrivacyApproval",
     "RecordingExport",
     "RecordingGap",
     "RecordingSegment",

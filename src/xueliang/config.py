@@ -17,6 +17,7 @@ File form (every key optional; an unknown key is an error that names it):
     [xueliang.portal]       # PortalSettings (portal/config.py); env XUELIANG_PORTAL_<NAME>
     [xueliang.hospital]     # HospitalSettings (hospital/config.py); env XUELIANG_HOSPITAL_<NAME>
     [xueliang.gb28181]      # Gb28181Settings (gb28181/config.py); env XUELIANG_GB28181_<NAME>
+    [xueliang.federation]   # FederationSettings (federation/config.py); env XUELIANG_FEDERATION_<NAME>
     [xueliang.ops]          # OpsSettings (ops/config.py): metrics token, log format; env XUELIANG_OPS_<NAME>
 """
 
@@ -34,6 +35,7 @@ from pydantic_settings import BaseSettings
 from xueliang.accounts.config import AccountSettings
 from xueliang.alarms.config import AlarmSettings
 from xueliang.core.settings import NodeSettings
+from xueliang.federation.config import FederationSettings
 from xueliang.gb28181.config import Gb28181Settings
 from xueliang.grid.config import GridSettings
 from xueliang.hospital.config import HospitalSettings
@@ -54,6 +56,7 @@ class Settings(NodeSettings):
     portal: PortalSettings = Field(default_factory=PortalSettings)
     hospital: HospitalSettings = Field(default_factory=HospitalSettings)
     gb28181: Gb28181Settings = Field(default_factory=Gb28181Settings)
+    federation: FederationSettings = Field(default_factory=FederationSettings)
     ops: OpsSettings = Field(default_factory=OpsSettings)
 
     def sections(self) -> list[BaseSettings]:
@@ -67,6 +70,7 @@ class Settings(NodeSettings):
             self.portal,
             self.hospital,
             self.gb28181,
+            self.federation,
             self.ops,
         ]
 
@@ -80,6 +84,7 @@ SECTIONS: dict[str, type[BaseSettings]] = {
     "portal": PortalSettings,
     "hospital": HospitalSettings,
     "gb28181": Gb28181Settings,
+    "federation": FederationSettings,
     "ops": OpsSettings,
 }
 

@@ -25,6 +25,9 @@ class Camera(Base):
     name_en: Mapped[str] = mapped_column(String(100), default="")
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
     node_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id"))
+    # Federation: the child node that hosts this camera (NULL: hosted here) and its id there.
+    host_node_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id"), default=None)
+    remote_id: Mapped[int | None] = mapped_column(Integer, default=None)
     kind: Mapped[CameraKind] = mapped_column(Enum(CameraKind, native_enum=False, length=16))
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xueliang.core.db import Base
+from xueliang.core.db import Base, UtcDateTime
 
 
 class Node(Base):
@@ -19,3 +21,10 @@ class Node(Base):
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id"))
     is_local: Mapped[bool] = mapped_column(default=False)
+    # Federation (federation/): the peer's raw Ed25519 public key (hex) once enrolled, how this node
+    # reaches it (set on a child for its parent row only: a parent never dials a child), and the link's life.
+    public_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    base_url: Mapped[str | None] = mapped_column(String(300), default=None)
+    enrolled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True), default=None)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True), default=None)

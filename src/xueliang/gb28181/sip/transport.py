@@ -107,6 +107,7 @@ class SipEndpoint:
         self._tasks: set[asyncio.Task[None]] = set()
         self.on_tcp_closed: Callable[[Source], None] | None = None
         self.on_stray_response: Callable[[SipMessage, Source], None] | None = None
+        self.on_ack: Callable[[SipMessage, Source], None] | None = None  # ACKs to INVITEs we answered
 
     # -- life ----------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -241,7 +242,9 @@ class SipEndpoint:
 
     def _incoming_request(self, msg: SipMessage, src: Source) -> None:
         if msg.method == "ACK":
-            return  # no INVITE server transactions yet: an ACK has nothing to end
+            if self.on_ack is not None:
+                self.on_ack(msg, src)  # the INVITE's answerer (the cascade) starts or ends its dialog
+            return
         loop = asyncio.get_running_loop()
         now = loop.time()
         key = (msg.branch or f"{msg.call_id}/{msg.cseq[0]}", msg.top_via.split(";")[0], msg.method)
@@ -274,6 +277,18 @@ class SipEndpoint:
         for key in [k for k, t in self._server_tx.items() if t.response is not None and t.expires < now]:
             del self._server_tx[key]
 
+    async def connect(self, host: str, port: int, wait_s: float = 5.0) -> Source:
+        """An outgoing TCP connection (a lower platform to its upper), read like an accepted one and
+        reused while it stays open; requests to the returned `Source` go over it."""
+        src = Source("TCP", host, port)
+        writer = self._conns.get(src.addr)
+        if writer is not None and not writer.is_closing():
+            return src
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), wait_s)
+        self._conns[src.addr] = writer
+        self._spawn(self._read_tcp(reader, writer, src))
+        return src
+
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         src = Source("TCP", str(peer[0]), int(peer[1]))
@@ -281,6 +296,11 @@ class SipEndpoint:
             writer.close()
             return
         self._conns[src.addr] = writer
+        await self._read_tcp(reader, writer, src)
+
+    async def _read_tcp(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, src: Source
+    ) -> None:
         framer = StreamFramer()
         try:
             while data := await reader.read(16384):

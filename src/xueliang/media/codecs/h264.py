@@ -47,6 +47,8 @@ class H264Sps:
     frame_mbs_only: bool
     width: int
     height: int
+    reorder_depth: int | None = None  # VUI max_num_reorder_frames; None when the SPS does not say
+    poc_type: int = 0
 
     @property
     def codec_string(self) -> str:
@@ -63,6 +65,51 @@ def _skip_scaling_list(r: BitReader, size: int) -> None:
                 raise MediaProtocolError("H.264 SPS: scaling list delta out of range")
             nxt = (last + delta + 256) % 256
         last = last if nxt == 0 else nxt
+
+
+def _skip_hrd(r: BitReader) -> None:
+    count = r.ue() + 1  # cpb_cnt_minus1
+    if count > 32:
+        raise MediaProtocolError("H.264 VUI: cpb_cnt out of range")
+    r.skip(8)  # bit_rate_scale, cpb_size_scale
+    for _ in range(count):
+        r.ue()
+        r.ue()
+        r.skip(1)
+    r.skip(20)  # four delay/offset lengths
+
+
+def _vui_reorder_depth(r: BitReader) -> int | None:
+    """max_num_reorder_frames from the VUI's bitstream restriction (E.1.1), None if absent."""
+    if r.flag() and r.u(8) == 255:  # aspect_ratio_info_present_flag, aspect_ratio_idc Extended_SAR
+        r.skip(32)
+    if r.flag():  # overscan_info_present_flag
+        r.skip(1)
+    if r.flag():  # video_signal_type_present_flag
+        r.skip(4)
+        if r.flag():
+            r.skip(24)
+    if r.flag():  # chroma_loc_info_present_flag
+        r.ue()
+        r.ue()
+    if r.flag():  # timing_info_present_flag
+        r.skip(65)
+    nal_hrd = r.flag()
+    if nal_hrd:
+        _skip_hrd(r)
+    vcl_hrd = r.flag()
+    if vcl_hrd:
+        _skip_hrd(r)
+    if nal_hrd or vcl_hrd:
+        r.skip(1)  # low_delay_hrd_flag
+    r.skip(1)  # pic_struct_present_flag
+    if not r.flag():  # bitstream_restriction_flag
+        return None
+    r.skip(1)
+    for _ in range(4):
+        r.ue()
+    reorder = r.ue()
+    return reorder if reorder <= 16 else None
 
 
 def parse_sps(nalu: bytes) -> H264Sps:
@@ -125,6 +172,12 @@ def parse_sps(nalu: bytes) -> H264Sps:
     height = field_factor * height_units * 16 - unit_y * (crop[2] + crop[3])
     if not (0 < width <= _MAX_DIMENSION and 0 < height <= _MAX_DIMENSION):
         raise MediaProtocolError(f"H.264 SPS: picture size {width}x{height} out of range")
+    reorder: int | None = None
+    try:  # a camera's odd VUI must not cost it its picture: the depth then falls back to a default
+        if r.flag():  # vui_parameters_present_flag
+            reorder = _vui_reorder_depth(r)
+    except MediaProtocolError:
+        reorder = None
     return H264Sps(
         profile_idc=profile_idc,
         constraint_flags=constraint_flags,
@@ -136,4 +189,6 @@ def parse_sps(nalu: bytes) -> H264Sps:
         frame_mbs_only=frame_mbs_only,
         width=width,
         height=height,
+        reorder_depth=reorder,
+        poc_type=poc_type,
     )

@@ -50,6 +50,7 @@ class H265Sps:
     bit_depth_chroma: int
     width: int
     height: int
+    reorder_depth: int | None = None  # sps_max_num_reorder_pics of the highest sub-layer
 
     @property
     def codec_string(self) -> str:
@@ -65,6 +66,21 @@ class H265Sps:
             *(f"{b:X}" for b in constraints),
         ]
         return ".".join(parts)
+
+
+def _reorder_depth(r: BitReader, sub_layers_minus1: int) -> int | None:
+    """sps_max_num_reorder_pics of the highest sub-layer; None if the SPS cannot say (truncated)."""
+    try:
+        if r.ue() > 12:  # log2_max_pic_order_cnt_lsb_minus4
+            return None
+        reorder = 0
+        for _ in range(0 if r.flag() else sub_layers_minus1, sub_layers_minus1 + 1):
+            r.ue()  # sps_max_dec_pic_buffering_minus1
+            reorder = r.ue()  # sps_max_num_reorder_pics
+            r.ue()  # sps_max_latency_increase_plus1
+    except MediaProtocolError:
+        return None
+    return reorder if reorder <= 16 else None
 
 
 def parse_sps(nalu: bytes) -> H265Sps:
@@ -98,6 +114,7 @@ def parse_sps(nalu: bytes) -> H265Sps:
     depth_luma, depth_chroma = r.ue() + 8, r.ue() + 8
     if depth_luma > 16 or depth_chroma > 16:
         raise MediaProtocolError("H.265 SPS: bit depth out of range")
+    reorder = _reorder_depth(r, sub_layers_minus1)
     chroma_array_type = 0 if separate_planes else chroma_format_idc
     sub_width = 2 if chroma_array_type in (1, 2) else 1
     sub_height = 2 if chroma_array_type == 1 else 1
@@ -120,4 +137,5 @@ def parse_sps(nalu: bytes) -> H265Sps:
         bit_depth_chroma=depth_chroma,
         width=width,
         height=height,
+        reorder_depth=reorder,
     )

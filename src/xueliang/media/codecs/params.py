@@ -55,6 +55,25 @@ def sps_info(params: CodecParams) -> h264.H264Sps | h265.H265Sps:
     return h264.parse_sps(params.sps) if params.codec is Codec.h264 else h265.parse_sps(params.sps)
 
 
+DEFAULT_REORDER_DEPTH = 2
+"""Frames of reordering assumed for an H.264 Main/High stream whose SPS does not say (no VUI bitstream
+restriction): what an IP camera's B-frame mode uses (IBBP). Too deep costs only a constant composition
+offset; too shallow is caught by `DecodeClock`, which then deepens."""
+
+
+def reorder_depth(params: CodecParams) -> int:
+    """How many frames may come before a frame that is shown earlier (0: decode order is presentation
+    order): sps_max_num_reorder_pics for H.265, the VUI's max_num_reorder_frames for H.264; when the
+    SPS does not say, 0 for H.264 without B-frames (Baseline, or pic_order_cnt_type 2), else
+    `DEFAULT_REORDER_DEPTH`."""
+    info = sps_info(params)
+    if info.reorder_depth is not None:
+        return info.reorder_depth
+    if isinstance(info, h264.H264Sps) and (info.profile_idc == 66 or info.poc_type == 2):
+        return 0
+    return DEFAULT_REORDER_DEPTH
+
+
 def codec_string(params: CodecParams) -> str:
     """RFC 6381 codec string, e.g. `avc1.64001f` or `hvc1.1.6.L93.B0`."""
     return sps_info(params).codec_string

@@ -8,12 +8,19 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from xueliang.media.codecs.params import NAL_FLAGS, NAL_KEY, NAL_PARAMS, NAL_VCL, ParamSetTracker
+from xueliang.media.codecs.params import (
+    NAL_FLAGS,
+    NAL_KEY,
+    NAL_PARAMS,
+    NAL_VCL,
+    ParamSetTracker,
+    reorder_depth,
+)
 from xueliang.media.frames import AccessUnit, Codec, CodecParams
 from xueliang.media.rtp.h264 import H264Depacketizer
 from xueliang.media.rtp.h265 import H265Depacketizer
 from xueliang.media.rtp.packet import HEADER_SIZE, RtpPacket, parse_rtp
-from xueliang.media.rtp.timeline import Timeline
+from xueliang.media.rtp.timeline import DecodeClock, Timeline
 
 _MAX_CARRY = 16  # non-VCL NAL units held for the next frame; more means a broken sender
 _PLAIN_HEADER = 0x80  # first byte of version 2 with no padding, extension or CSRCs
@@ -40,6 +47,7 @@ class FrameAssembler:
         "_closed_ts",
         "_damaged",
         "_depack",
+        "_depth_of",
         "_emit",
         "_flags",
         "_has_vcl",
@@ -90,6 +98,7 @@ class FrameAssembler:
         self._carry: list[bytes] = []
         self._waiting_keyframe = True
         self._flags = NAL_FLAGS[codec]
+        self._depth_of: CodecParams | None = None  # the params whose reorder depth the clock has
 
     @property
     def params(self) -> CodecParams | None:
@@ -266,6 +275,22 @@ class FrameAssembler:
             return
         self._waiting_keyframe = False
         self.stats.frames += 1
-        self._emit(
-            AccessUnit(nalus, self._timeline.map(self._ts), keyframe, params, None, time.monotonic_ns())
-        )
+        pts, dts = self._timeline.map(self._ts), None
+        if params is not self._depth_of:
+            self._reorder(params)
+        clock = self._timeline.clock
+        if clock is not None:  # B-frames: RTP gives presentation times only; derive decode times
+            pts, dts = clock.stamp(pts)
+        self._emit(AccessUnit(nalus, pts, keyframe, params, dts, time.monotonic_ns()))
+
+    def _reorder(self, params: CodecParams) -> None:
+        """New parameter sets: how deep this stream reorders (set on a keyframe, where decoders start
+        empty). A timeline that once had a decode clock keeps it: its times include the clock's shift."""
+        self._depth_of = params
+        depth = reorder_depth(params)
+        clock = self._timeline.clock
+        if clock is not None:
+            clock.depth = depth
+            clock.new_session()
+        elif depth:
+            self._timeline.clock = DecodeClock(depth)

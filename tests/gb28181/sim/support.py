@@ -41,7 +41,7 @@ def fmp4_marker(items: list[InitSegment | Fragment]) -> int | None:
         return None
     data = init.data + b"".join(f.data for f in frags[keys[-1] :])
     last = None
-    with av.open(io.BytesIO(data), format="mp4") as container:
+    with av.open(io.BytesIO(data), mode="r", format="mp4") as container:
         for frame in container.decode(video=0):
             last = decode_marker(frame.to_ndarray(format="gray"))
     return last

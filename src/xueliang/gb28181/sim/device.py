@@ -163,7 +163,7 @@ class SimDevice:
             try:
                 ok = await self.register(sim.expires)
             except (TimeoutError, ConnectionError, OSError) as exc:
-                log.info("sim %s: REGISTER failed: %s", self.device_id, exc or "no answer")
+                log.info("sim %s: REGISTER failed: %s", self.device_id, str(exc) or "no answer")
                 ok = False
             if not ok:
                 await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
@@ -255,7 +255,9 @@ class SimDevice:
             for body in self._answers(query):
                 await self.message(body)
         except (TimeoutError, ConnectionError, OSError) as exc:
-            log.info("sim %s: %s answer not delivered: %s", self.device_id, query.cmd, exc or "no answer")
+            log.info(
+                "sim %s: %s answer not delivered: %s", self.device_id, query.cmd, str(exc) or "no answer"
+            )
 
     def _answers(self, query: manscdp.Doc) -> list[bytes]:
         head = '<?xml version="1.0" encoding="GB2312"?>\r\n'

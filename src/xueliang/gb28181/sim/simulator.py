@@ -104,7 +104,7 @@ class GbSimulator:
         self.advertise = self.media_host = options.host
         self.loops = LoopCache(data_dir, options.width, options.height, options.seconds)
         self.endpoint = _Endpoint(self._handle, options.host, 0, ("UDP",), options.host)
-        self.endpoint.on_ack = self._ack
+        self.endpoint.ack_to = self._ack
         self.endpoint.drop = self._silent
         nvr = options.channels > 1
         self.devices: list[SimDevice] = []
@@ -266,7 +266,7 @@ class GbSimulator:
         except (ValueError, LookupError) as exc:
             return f"error: {exc}"
         except (TimeoutError, ConnectionError, OSError) as exc:
-            return f"error: the platform did not answer: {exc or 'timeout'}"
+            return f"error: the platform did not answer: {str(exc) or 'timeout'}"
         return "error: commands are 'alarm CAMERA [METHOD]', 'offline DEVICE', 'online DEVICE', 'status'"
 
 
@@ -280,15 +280,15 @@ class _Endpoint(SipEndpoint):
     """The shared endpoint: ACKs go to the devices (the platform's endpoint drops them), and requests
     for a silent (unplugged) device are not answered at all."""
 
-    on_ack: Callable[[SipMessage], None] | None = None
+    ack_to: Callable[[SipMessage], None] | None = None
     drop: Callable[[SipMessage], bool] | None = None
 
     def _incoming_request(self, msg: SipMessage, src: Source) -> None:
         if self.drop is not None and self.drop(msg):
             return
         if msg.method == "ACK":
-            if self.on_ack is not None:
-                self.on_ack(msg)
+            if self.ack_to is not None:
+                self.ack_to(msg)
             return
         super()._incoming_request(msg, src)
 
@@ -304,3 +304,32 @@ async def run_gb_simulator(
     finally:
         with contextlib.suppress(Exception):
             await sim.stop()
+
+
+def run_from_cli(
+    devices: int,
+    platform: str,
+    data_dir: Path,
+    options: SimOptions,
+    control_port: int | None,
+    say: Callable[[str], object],
+) -> None:
+    """`xueliang sim --gb28181 N`: checks the arguments (ValueError: one line for the user), says what
+    it simulates, and runs until interrupted."""
+    if not options.password:
+        raise ValueError("--password is required with --gb28181 (the devices' SIP password)")
+    if len(options.civil_code) != 8 or not options.civil_code.isdigit():
+        raise ValueError("--civil-code must be 8 digits")
+    parse_platform(platform)
+    nvr = options.channels > 1
+    ids = (device_id(options.civil_code, n, nvr) for n in (options.first, options.first + devices - 1))
+    say(
+        f"simulating {devices} GB/T 28181 device(s) {'..'.join(ids)} registering to {platform}"
+        + (f"; control: 127.0.0.1:{control_port}" if control_port else "")
+    )
+    try:
+        asyncio.run(run_gb_simulator(devices, platform, data_dir, options, control_port))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise ValueError(f"cannot simulate: {exc}") from None

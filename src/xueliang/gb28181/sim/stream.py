@@ -162,7 +162,7 @@ class Stream:
         try:
             await self._send_loop()
         except (ConnectionError, OSError, TimeoutError) as exc:
-            log.info("sim %s: stream ended: %s", self.channel.channel_id, exc or "timeout")
+            log.info("sim %s: stream ended: %s", self.channel.channel_id, str(exc) or "timeout")
         finally:
             self._close()
             if self.on_end is not None:

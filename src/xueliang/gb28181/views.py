@@ -15,6 +15,7 @@ from xueliang.cameras.events import CameraChanged, CameraStatusChanged
 from xueliang.core.bounds import PathId
 from xueliang.core.errors import Conflict, Forbidden, ValidationFailed
 from xueliang.gb28181 import service
+from xueliang.gb28181.cascade.views import router as cascade_router
 from xueliang.gb28181.config import Gb28181Settings
 from xueliang.gb28181.models import GbChannel, GbDevice
 from xueliang.gb28181.platform import GbPlatform
@@ -32,6 +33,7 @@ from xueliang.gb28181.schemas import (
 from xueliang.regions.models import Region
 
 router = APIRouter(prefix="/gb28181", tags=["gb28181"])
+router.include_router(cascade_router)  # /gb28181/uppers: the cascade (gb28181/cascade/views.py)
 
 
 def _out(device: GbDevice, region: Region | None, channels: list[GbChannel] | None = None) -> DeviceOut:

@@ -281,8 +281,8 @@ class SipEndpoint:
         """An outgoing TCP connection (a lower platform to its upper), read like an accepted one and
         reused while it stays open; requests to the returned `Source` go over it."""
         src = Source("TCP", host, port)
-        writer = self._conns.get(src.addr)
-        if writer is not None and not writer.is_closing():
+        known = self._conns.get(src.addr)
+        if known is not None and not known.is_closing():
             return src
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), wait_s)
         self._conns[src.addr] = writer

@@ -12,6 +12,7 @@ from xueliang.alarms.views import router as alarms_router
 from xueliang.audit.views import router as audit_router
 from xueliang.cameras.views import router as cameras_router
 from xueliang.core.errors import AppError
+from xueliang.federation.views import router as federation_router
 from xueliang.gb28181.views import router as gb28181_router
 from xueliang.grid.views import router as grid_router
 from xueliang.hospital.views import router as hospital_router
@@ -40,6 +41,7 @@ def api_router() -> APIRouter:
         portal_router,
         hospital_router,
         gb28181_router,
+        federation_router,
     ):
         router.include_router(sub)
     return router

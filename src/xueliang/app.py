@@ -24,12 +24,15 @@ from xueliang.core.db import Database
 from xueliang.core.heap import freeze_startup_heap
 from xueliang.core.lifecycle import StartupHook, Stop
 from xueliang.core.timers import TimerRunner, runner_hook
+from xueliang.federation import runtime as federation_runtime
+from xueliang.federation.video import runtime as federation_video_runtime
 from xueliang.gb28181 import runtime as gb28181_runtime
 from xueliang.grid import runtime as grid_runtime
 from xueliang.hospital import runtime as hospital_runtime
 from xueliang.media import runtime as media_runtime
 from xueliang.notify.hub import Hub
 from xueliang.ops import metrics as ops_metrics
+from xueliang.ops import roles as ops_roles
 from xueliang.portal import runtime as portal_runtime
 from xueliang.recordings import runtime as recordings_runtime
 from xueliang.recordings.playback_views import playback_router
@@ -83,7 +86,7 @@ def create_app(
     ctx.services.add(Hub())
     timers = ctx.services.add(TimerRunner(ctx.db, ctx.clock, max_idle=settings.timer_max_idle_s))
     hooks: list[StartupHook] = []
-    if settings.media.enabled:
+    if settings.media.enabled and settings.runs_media():  # the role (ops/roles.py) splits the work
         hooks += media_runtime.install(app, ctx, settings.media)
     hooks += recordings_runtime.install(ctx, settings.recording)
     hooks += alarms_runtime.install(ctx, settings.alarms)
@@ -91,8 +94,12 @@ def create_app(
     hooks += portal_runtime.install(ctx, settings.portal)
     hooks += hospital_runtime.install(ctx, settings.hospital)
     hooks += gb28181_runtime.install(ctx, settings.gb28181)
+    hooks += federation_runtime.install(ctx, settings.federation)
+    hooks += federation_video_runtime.install(app, ctx, settings.federation)  # needs the media plane
     hooks += ops_metrics.install(app, ctx, settings.ops)  # /metrics, /readyz: reads the others' state
-    hooks.append(runner_hook(timers, loop=settings.timer_loop))  # last: every handler is registered
+    hooks += ops_roles.install(app, ctx)  # leases (media), owners of live video (web), heartbeats
+    if settings.runs_worker():
+        hooks.append(runner_hook(timers, loop=settings.timer_loop))  # last: every handler is registered
     hooks += extra_hooks
     app.state.startup_hooks = hooks
 

@@ -19,6 +19,8 @@ PUBLIC = {
     ("POST", "/api/v1/auth/logout"),  # ends a session if there is one; harmless without
     ("POST", "/api/v1/auth/mfa/enroll"),  # second-factor enrolment checks the password itself
     ("POST", "/api/v1/auth/mfa/confirm"),  # ... and the code
+    ("POST", "/api/v1/federation/join"),  # a child node enrolls with a one-time code and its key
+    ("GET", "/api/v1/federation/anchor"),  # a child node asks with a request signed by its node key
 }
 
 

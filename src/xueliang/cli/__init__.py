@@ -22,6 +22,7 @@ from xueliang.cli.backup import downgrade as db_downgrade
 from xueliang.cli.backup import restore as restore_command
 from xueliang.cli.cameras import camera_app
 from xueliang.cli.db import db_app
+from xueliang.cli.node import node_app
 from xueliang.cli.recordings import export_app, recordings_app
 from xueliang.cli.regions import region_app
 from xueliang.cli.support import ConfigOpt, fail, out, settings_from
@@ -38,6 +39,7 @@ for sub, name in (
     (audit_app, "audit"),
     (recordings_app, "recordings"),
     (export_app, "export"),
+    (node_app, "node"),
 ):
     app.add_typer(sub, name=name)
 app.command("backup")(backup_command)
@@ -46,11 +48,26 @@ db_app.command("downgrade")(db_downgrade)
 
 
 @app.command()
-def serve(config: ConfigOpt = None, host: str | None = None, port: int | None = None) -> None:
-    """Run the platform (web, media and scheduler in one process)."""
+def serve(
+    config: ConfigOpt = None,
+    host: str | None = None,
+    port: int | None = None,
+    role: Annotated[
+        str | None,
+        typer.Option(help="all (default: one process), or web | media | worker on PostgreSQL"),
+    ] = None,
+) -> None:
+    """Run the platform (web, media and scheduler in one process, or one role of several)."""
+    from xueliang.ops.roles import RoleRefused, check
     from xueliang.server import serve_forever
 
     settings = settings_from(config)
+    if role is not None:
+        settings = settings.model_copy(update={"role": role})
+    try:  # SQLite is one process: a split role there is one line, exit 2
+        check(settings)
+    except RoleRefused as exc:
+        raise fail(str(exc), code=2) from None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:  # before the server starts: a schema it cannot run on is one line, not a start-up traceback
         migrate.upgrade(settings.resolved_database_url())
@@ -86,14 +103,49 @@ def sim(
     size: Annotated[str, typer.Option(help="picture size WxH, e.g. 640x360 or 1280x720")] = "640x360",
     data_dir: Path = Path("var"),
     auth: Annotated[str, typer.Option(help="require Digest auth as USER:PASSWORD")] = "",
+    gb28181: Annotated[
+        int, typer.Option("--gb28181", min=0, max=5000, help="instead: N simulated GB/T 28181 devices")
+    ] = 0,
+    platform: Annotated[str, typer.Option(help="GB: the platform to register to, sip:ID@HOST:PORT")] = "",
+    password: Annotated[str, typer.Option(help="GB: the devices' SIP password")] = "",
+    channels: Annotated[int, typer.Option(min=1, max=64, help="GB: channels per device (>1: an NVR)")] = 1,
+    civil_code: Annotated[str, typer.Option(help="GB: the 8-digit centre code of the IDs")] = "34020000",
+    first: Annotated[int, typer.Option(min=1, max=999_999, help="GB: number of the first device")] = 1,
+    keepalive: Annotated[float, typer.Option(min=0.05, help="GB: seconds between keepalives")] = 60.0,
+    control_port: Annotated[int, typer.Option(help="GB: loopback TCP port for alarm/offline commands")] = 0,
 ) -> None:
-    """Serve simulated cameras over RTSP at rtsp://HOST:PORT/cam/N (loops encoded once, then replayed)."""
+    """Serve simulated cameras over RTSP at rtsp://HOST:PORT/cam/N (loops encoded once, then replayed),
+    or with --gb28181 N, N simulated GB/T 28181 devices registering to --platform."""
     from xueliang.media.sim.server import run_simulator
 
     try:
         width, height = (int(v) for v in size.lower().split("x", 1))
     except ValueError:
         raise fail(f"--size must look like 640x360, not {size!r}") from None
+    if gb28181:
+        from xueliang.gb28181.sim.simulator import SimOptions, run_from_cli
+
+        try:
+            run_from_cli(
+                gb28181,
+                platform,
+                data_dir,
+                SimOptions(
+                    password=password,
+                    civil_code=civil_code,
+                    channels=channels,
+                    first=first,
+                    keepalive=keepalive,
+                    host=host,
+                    width=width,
+                    height=height,
+                ),
+                control_port or None,
+                out.print,
+            )
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        return
     credentials = None
     if auth:
         user, sep, secret = auth.partition(":")

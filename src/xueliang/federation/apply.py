@@ -1,0 +1,242 @@
+"""What a node does with a message from a peer, inside the transaction that records it in the inbox,
+and what it sends: the bodies of alarm, camera and anchor messages.
+
+An alarm is known everywhere by its UUID, so the first message about it (whatever its action) opens
+it here through the alarms domain's own `build_alarm` (routed to this node's station, with its own
+escalation timer), and later ones move its state forward, never back: a late or repeated message
+changes nothing. Changes applied from a peer are recorded with the actor `node:<gb_id>`, which is how
+the outbox knows not to send them back to where they came from."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xueliang.alarms import escalation
+from xueliang.alarms.models import Alarm, AlarmEvent, AlarmKind, AlarmState
+from xueliang.alarms.service import Press, build_alarm, record_opened
+from xueliang.audit import service as audit
+from xueliang.audit.models import AuditEvent
+from xueliang.audit.service import Actor
+from xueliang.cameras.events import CameraChanged
+from xueliang.cameras.models import Camera, CameraKind
+from xueliang.core import timers
+from xueliang.core.context import AppContext
+from xueliang.federation.envelope import Envelope, Refused
+from xueliang.federation.models import AuditAnchor
+from xueliang.nodes.models import Node
+from xueliang.regions.models import Region
+
+RANK = {
+    AlarmState.new: 0,
+    AlarmState.acknowledged: 1,
+    AlarmState.dispatched: 2,
+    AlarmState.on_scene: 3,
+    AlarmState.resolved: 4,
+    AlarmState.false_alarm: 4,
+}
+After = Callable[[], Awaitable[None]]
+
+
+def node_actor(gb_id: str) -> Actor:
+    return Actor(None, f"node:{gb_id}", "federation")
+
+
+# ---- bodies sent -------------------------------------------------------------------------------
+
+
+def alarm_body(alarm: Alarm, region_code: str, ev: AlarmEvent, me: str) -> dict[str, Any]:
+    detail = dict(ev.detail or {})
+    return {
+        "uuid": alarm.uuid,
+        "kind": alarm.kind.value,
+        "source": alarm.source,
+        "region_code": region_code,
+        "state": alarm.state.value,
+        "note": alarm.note,
+        "pressed_at": alarm.pressed_at.isoformat() if alarm.pressed_at else None,
+        "lat": alarm.lat,
+        "lon": alarm.lon,
+        "press_count": alarm.press_count,
+        "origin": str(detail.get("origin") or me),
+        "event": {
+            "id": ev.id,
+            "action": ev.action,
+            "at": ev.at.isoformat(),
+            "actor": ev.actor,
+            "note": ev.note,
+            "detail": {k: v for k, v in detail.items() if k in ("dispatched_to", "from", "to", "level")},
+        },
+    }
+
+
+CAMERA_FIELDS = (
+    "gb_id",
+    "name",
+    "name_en",
+    "lat",
+    "lon",
+    "heading",
+    "fov_angle",
+    "fov_range",
+    "ptz",
+    "public_view",
+    "enabled",
+    "record",
+    "retention_days",
+)
+
+
+def camera_body(cam: Camera, region_code: str, status: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {name: getattr(cam, name) for name in CAMERA_FIELDS}
+    body.update({"kind": cam.kind.value, "region_code": region_code, "remote_id": cam.id, "status": status})
+    return body
+
+
+# ---- applied -----------------------------------------------------------------------------------
+
+
+async def apply_alarm(
+    ctx: AppContext, session: AsyncSession, peer: Node, env: Envelope, now: datetime
+) -> tuple[str, list[tuple[int, str]]]:
+    """Open or advance the alarm; returns the outcome and the (alarm id, console event) to push."""
+    b = env.body
+    ev = dict(b.get("event") or {})
+    action = str(ev.get("action", ""))
+    actor = node_actor(peer.gb_id)
+    pushes: list[tuple[int, str]] = []
+    alarm = await session.scalar(select(Alarm).where(Alarm.uuid == str(b["uuid"])))
+    if alarm is None:
+        region = await session.scalar(select(Region).where(Region.code == str(b["region_code"])))
+        if region is None:
+            return f"unknown region {b['region_code']}", []
+        try:
+            kind = AlarmKind(str(b["kind"]))
+        except ValueError:
+            raise Refused(f"unknown alarm kind {b['kind']!r}") from None
+        pressed = b.get("pressed_at")
+        press = Press(
+            uuid=str(b["uuid"]),
+            kind=kind,
+            source=str(b.get("source", "node"))[:16],
+            region_id=region.id,
+            lat=b.get("lat"),
+            lon=b.get("lon"),
+            pressed_at=datetime.fromisoformat(pressed) if pressed else None,
+            note=str(b.get("note", ""))[:2000],
+            detail={"origin": b.get("origin", peer.gb_id), "via": peer.gb_id},
+        )
+        alarm = await build_alarm(session, press, now)
+        alarm.press_count = int(b.get("press_count", 1))
+        session.add(alarm)
+        await session.flush()
+        detail = await record_opened(session, alarm, press, actor, now)
+        await audit.append(
+            session, actor, "alarm.raise", at=now, target_type="alarm", target_id=alarm.id, detail=detail
+        )
+        pushes.append((alarm.id, "raised"))
+        if action == "raised":
+            return "opened", pushes
+    note = str(ev.get("note", ""))[:2000]
+    detail = {**dict(ev.get("detail") or {}), "via": peer.gb_id, "remote_at": ev.get("at")}
+    if action == "pressed":
+        count = int(b.get("press_count", alarm.press_count))
+        if count > alarm.press_count:
+            await session.execute(
+                update(Alarm)
+                .where(Alarm.id == alarm.id)
+                .values(press_count=count, last_press_at=now, version=Alarm.version + 1)
+            )
+    elif action in {s.value for s in AlarmState} and action != AlarmState.new.value:
+        target = AlarmState(action)
+        if RANK[target] <= RANK[alarm.state]:
+            return f"stale {action} (alarm is {alarm.state.value})", pushes
+        values: dict[str, object] = {"state": target, "version": Alarm.version + 1}
+        if target is AlarmState.acknowledged:
+            values.update(acknowledged_at=now, ack_due_at=None)
+        elif target is AlarmState.dispatched:
+            values.update(dispatched_at=now, dispatched_to=str(detail.get("dispatched_to", ""))[:200])
+        elif target is AlarmState.on_scene:
+            values.update(on_scene_at=now)
+        else:
+            values.update(closed_at=now, open_key=None, ack_due_at=None)
+        await session.execute(update(Alarm).where(Alarm.id == alarm.id).values(**values))
+        await timers.cancel(session, escalation.timer_key(alarm.id, alarm.escalation_level + 1))
+        await audit.append(
+            session, actor, f"alarm.{action}", at=now, target_type="alarm", target_id=alarm.id, detail=detail
+        )
+    elif action not in ("escalated", "note", "raised"):
+        return f"ignored action {action!r}", pushes
+    if action != "raised":
+        session.add(
+            AlarmEvent(
+                alarm_id=alarm.id,
+                at=now,
+                action=action,
+                actor_id=None,
+                actor=actor.name,
+                note=note,
+                detail=detail,
+            )
+        )
+        pushes.append((alarm.id, action))
+    return "applied", pushes
+
+
+async def apply_camera(
+    ctx: AppContext, session: AsyncSession, peer: Node, env: Envelope, now: datetime
+) -> tuple[str, tuple[int, str] | None]:
+    """Upsert the peer's camera (by its GB ID) as hosted by that peer; returns (outcome, status)."""
+    b = env.body
+    region = await session.scalar(select(Region).where(Region.code == str(b["region_code"])))
+    if region is None:
+        return f"unknown region {b['region_code']}", None
+    cam = await session.scalar(select(Camera).where(Camera.gb_id == str(b["gb_id"])))
+    if cam is not None and cam.host_node_id is None and cam.node_id is not None and cam.node_id != peer.id:
+        pass  # seeded here as another node's: the hosting peer's word wins below
+    remote_id = int(b["remote_id"])
+    values = {name: b[name] for name in CAMERA_FIELDS if name in b}
+    values["kind"] = CameraKind(str(b["kind"]))
+    values.update(
+        region_id=region.id,
+        host_node_id=peer.id,
+        remote_id=remote_id,
+        stream_url=f"node://{peer.gb_id}/{remote_id}",
+    )
+    if cam is None:
+        cam = Camera(**values)
+        session.add(cam)
+    else:
+        for key, value in values.items():
+            setattr(cam, key, value)
+    await session.flush()
+    ctx.events.publish(session, CameraChanged(cam.id))
+    status = b.get("status")
+    return "applied", (cam.id, str(status)) if status in ("online", "offline") else None
+
+
+async def apply_anchor(session: AsyncSession, peer: Node, env: Envelope, now: datetime) -> str:
+    b = env.body
+    session.add(
+        AuditAnchor(
+            node_id=peer.id,
+            seq=int(b["seq"]),
+            head_hash=str(b["hash"])[:64],
+            anchored_at=datetime.fromisoformat(str(b["at"])),
+            received_at=now,
+        )
+    )
+    return "anchored"
+
+
+async def audit_head(session: AsyncSession) -> tuple[int, str] | None:
+    row = (
+        await session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        )
+    ).first()
+    return (int(row[0]), str(row[1])) if row else None

@@ -1,0 +1,644 @@
+"""The node's side of its links: the nats-server it supervises, the relay that sends the outbox, the
+consumer that applies what peers sent, the audit anchor, and the state `node status` shows.
+
+Order and once-only: the relay sends a peer's rows one at a time in id order and stops at the first
+failure, so the peer's stream holds them in order; each carries a stable id (`<me>-<row id>`) that
+JetStream de-duplicates and the peer's inbox table records in the transaction that applies it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xueliang.alarms.events import AlarmChanged
+from xueliang.alarms.models import Alarm, AlarmEvent
+from xueliang.alarms.push import publish_alarm
+from xueliang.cameras.events import CameraChanged, CameraStatusChanged
+from xueliang.cameras.models import Camera
+from xueliang.core.context import AppContext
+from xueliang.federation import apply
+from xueliang.federation.config import FederationSettings
+from xueliang.federation.envelope import Envelope, Refused, check, parse, seal, subject
+from xueliang.federation.identity import NodeIdentity, local_gb_id, peer_by_key
+from xueliang.federation.models import InboxMessage, OutboxMessage
+from xueliang.federation.natsd import (
+    NatsServer,
+    ServerConfig,
+    leaf_password,
+    load_leaf,
+    nats_binary,
+    secret_for,
+)
+from xueliang.nodes.models import Node
+from xueliang.regions.models import Region
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.js import JetStreamContext
+
+log = logging.getLogger(__name__)
+STREAM = "XL_IN"
+SWEEP_MARGIN = 50  # alarm events committed out of id order (PostgreSQL) are still found
+
+
+@dataclass
+class PeerState:
+    """What `node status` shows for one link."""
+
+    gb_id: str
+    role: str  # parent | child
+    connected_since: datetime | None = None
+    last_sent_at: datetime | None = None
+    last_received_at: datetime | None = None
+    last_error: str = ""
+    sent: int = 0
+    received: int = 0
+    refused: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "gb_id": self.gb_id,
+            "role": self.role,
+            "connected_since": self.connected_since.isoformat() if self.connected_since else None,
+            "last_sent_at": self.last_sent_at.isoformat() if self.last_sent_at else None,
+            "last_received_at": self.last_received_at.isoformat() if self.last_received_at else None,
+            "last_error": self.last_error,
+            "sent": self.sent,
+            "received": self.received,
+            "refused": self.refused,
+        }
+
+
+@dataclass
+class Peer:
+    id: int
+    gb_id: str
+    role: str
+    region_path: str
+    enrolled_at: datetime
+
+
+def status_file(data_dir: Path) -> Path:
+    return data_dir / "node" / "link-status.json"
+
+
+@dataclass
+class Link:
+    ctx: AppContext
+    settings: FederationSettings
+    identity: NodeIdentity | None = None
+    server: NatsServer | None = None
+    nc: Client | None = None
+    js: JetStreamContext | None = None
+    states: dict[str, PeerState] = field(default_factory=dict)
+    refused_unknown: int = 0
+    last_refusal: str = ""
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _alarm_cursor: dict[int, int] = field(default_factory=dict)
+    _unsubscribe: list[Any] = field(default_factory=list)
+    _camera_seq: int = 0
+
+    @property
+    def me(self) -> str:
+        assert self.identity is not None
+        return self.identity.gb_id
+
+    @property
+    def data_dir(self) -> Path:
+        return self.ctx.settings.data_dir
+
+    # ---- start and stop ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        import nats  # here, not at import: create_app stays lean (tests/test_lean_imports.py)
+
+        async with self.ctx.db.session() as s:
+            gb = await local_gb_id(s, self.settings.node_gb_id)
+        self.identity = NodeIdentity.load(gb, self.data_dir)
+        self.server = NatsServer(
+            nats_binary(self.settings.nats_server_bin), self.data_dir / "nats", self._server_config
+        )
+        await self.server.start()
+        password = secret_for(self.ctx.secret, "nats-local")
+        self.nc = await nats.connect(
+            f"nats://local:{password}@127.0.0.1:{self.settings.nats_port}",
+            inbox_prefix=f"_X.{gb}".encode(),
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.2,
+            name=f"xueliang-{gb}",
+        )
+        self.js = self.nc.jetstream()
+        await self._ensure_stream()
+        self._unsubscribe += [
+            self.ctx.events.subscribe(AlarmChanged, self._on_alarm),
+            self.ctx.events.subscribe(CameraChanged, self._on_camera),
+            self.ctx.events.subscribe(CameraStatusChanged, self._on_camera_status),
+        ]
+        await self.enqueue_catalog()
+        for name, coro in (
+            ("relay", self._relay_loop()),
+            ("consume", self._consume_loop()),
+            ("anchor", self._anchor_loop()),
+        ):
+            self._tasks.append(asyncio.create_task(coro, name=f"xueliang-federation-{name}"))
+
+    async def stop(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                await self.nc.close()
+        if self.server is not None:
+            await self.server.stop()
+        self._write_status()
+
+    async def _server_config(self) -> ServerConfig:
+        peers = await self.peers()
+        async with self.ctx.db.read_session() as s:
+            keys = dict(
+                (
+                    await s.execute(
+                        select(Node.gb_id, Node.public_key).where(Node.gb_id.in_([p.gb_id for p in peers]))
+                    )
+                ).all()
+            )
+        remote = load_leaf(self.data_dir)
+        parent = next((p.gb_id for p in peers if p.role == "parent"), None)
+        return ServerConfig(
+            gb_id=self.me,
+            store_dir=self.settings.store_dir or self.data_dir / "nats" / "jetstream",
+            client_port=self.settings.nats_port,
+            local_password=secret_for(self.ctx.secret, "nats-local"),
+            leaf_host=self.settings.leaf_host,
+            leaf_port=self.settings.leaf_port,
+            children={
+                p.gb_id: leaf_password(self.ctx.secret, p.gb_id, keys[p.gb_id] or "")
+                for p in peers
+                if p.role == "child"
+            },
+            parent=parent,
+            remote=remote if parent else None,
+        )
+
+    async def _ensure_stream(self) -> None:
+        from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+
+        assert self.js is not None
+        config = StreamConfig(
+            name=STREAM,
+            subjects=[f"xl.{self.me}.>"],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            duplicate_window=600.0,
+        )
+        try:
+            await self.js.add_stream(config)
+        except Exception:  # exists with another setting: bring it to ours
+            await self.js.update_stream(config)
+
+    # ---- peers -----------------------------------------------------------------------------------
+
+    async def peers(self) -> list[Peer]:
+        """The enrolled, unrevoked parent and children of this node."""
+        async with self.ctx.db.read_session() as s:
+            local = await s.scalar(select(Node).where(Node.gb_id == self.me))
+            if local is None:
+                return []
+            rows = (
+                await s.execute(
+                    select(Node, Region.path)
+                    .join(Region, Region.id == Node.region_id)
+                    .where(
+                        Node.public_key.is_not(None), Node.revoked_at.is_(None), Node.enrolled_at.is_not(None)
+                    )
+                )
+            ).all()
+        out = []
+        for node, path in rows:
+            if node.id == local.parent_id:
+                role = "parent"
+            elif node.parent_id == local.id:
+                role = "child"
+            else:
+                continue
+            assert node.enrolled_at is not None
+            out.append(Peer(node.id, node.gb_id, role, path, node.enrolled_at))
+            self.states.setdefault(node.gb_id, PeerState(node.gb_id, role))
+        return out
+
+    async def kick(self) -> None:
+        """The set of peers changed (enrolled or revoked): a new server configuration, the relay woken."""
+        if self.server is not None:
+            await self.server.restart()
+        self._wake.set()
+
+    # ---- outbox ----------------------------------------------------------------------------------
+
+    async def _on_alarm(self, _event: AlarmChanged) -> None:
+        self._wake.set()
+
+    async def _on_camera(self, event: CameraChanged) -> None:
+        await self.enqueue_cameras([event.camera_id], None)
+
+    async def _on_camera_status(self, event: CameraStatusChanged) -> None:
+        await self.enqueue_cameras([event.camera_id], event.status)
+
+    async def enqueue_catalog(self) -> None:
+        """Every camera to the parent at start: whatever a crash lost between a commit and its event
+        is sent again (the parent's upsert makes repeats harmless)."""
+        async with self.ctx.db.read_session() as s:
+            ids = list((await s.scalars(select(Camera.id))).all())
+        await self.enqueue_cameras(ids, None)
+
+    async def enqueue_cameras(self, camera_ids: list[int], status: str | None) -> None:
+        parent = next((p for p in await self.peers() if p.role == "parent"), None)
+        if parent is None or not camera_ids:
+            return
+        now = self.ctx.clock.now()
+        async with self.ctx.db.session() as s:
+            rows = (
+                await s.execute(
+                    select(Camera, Region.code)
+                    .join(Region, Region.id == Camera.region_id)
+                    .where(
+                        Camera.id.in_(camera_ids),
+                        (Camera.host_node_id.is_(None)) | (Camera.host_node_id != parent.id),
+                    )
+                )
+            ).all()
+            for cam, code in rows:
+                self._camera_seq += 1
+                s.add(
+                    OutboxMessage(
+                        peer_id=parent.id,
+                        kind="camera",
+                        source="camera",
+                        source_id=f"{cam.id}:{time.time_ns()}:{self._camera_seq}",
+                        body=apply.camera_body(cam, code, status),
+                        created_at=now,
+                    )
+                )
+            await s.commit()
+        self._wake.set()
+
+    async def _sweep_alarms(self, peers: list[Peer]) -> None:
+        """Alarm events not yet in the outbox, for each peer they concern: the alarm's history is
+        committed with the alarm, so this finds what an after-commit event could have missed."""
+        me = self.me
+        async with self.ctx.db.session() as s:
+            for peer in peers:
+                if peer.id not in self._alarm_cursor:
+                    last = await s.scalar(
+                        select(OutboxMessage.source_id)
+                        .where(OutboxMessage.peer_id == peer.id, OutboxMessage.source == "alarm_event")
+                        .order_by(OutboxMessage.id.desc())
+                        .limit(1)
+                    )
+                    self._alarm_cursor[peer.id] = int(last) if last else 0
+                floor = max(self._alarm_cursor[peer.id] - SWEEP_MARGIN, 0)
+                q = (
+                    select(AlarmEvent, Alarm, Region.code)
+                    .join(Alarm, Alarm.id == AlarmEvent.alarm_id)
+                    .join(Region, Region.id == Alarm.region_id)
+                    .where(
+                        AlarmEvent.id > floor,
+                        AlarmEvent.at >= peer.enrolled_at,
+                        AlarmEvent.actor != f"node:{peer.gb_id}",
+                    )
+                    .order_by(AlarmEvent.id)
+                    .limit(2000)
+                )
+                if peer.role == "child":
+                    q = q.where(Alarm.region_path.startswith(peer.region_path))
+                rows = (await s.execute(q)).all()
+                if not rows:
+                    continue
+                ids = [str(ev.id) for ev, _a, _c in rows]
+                have = set(
+                    (
+                        await s.scalars(
+                            select(OutboxMessage.source_id).where(
+                                OutboxMessage.peer_id == peer.id,
+                                OutboxMessage.source == "alarm_event",
+                                OutboxMessage.source_id.in_(ids),
+                            )
+                        )
+                    ).all()
+                )
+                now = self.ctx.clock.now()
+                for ev, alarm, code in rows:
+                    if str(ev.id) in have:
+                        continue
+                    s.add(
+                        OutboxMessage(
+                            peer_id=peer.id,
+                            kind="alarm",
+                            source="alarm_event",
+                            source_id=str(ev.id),
+                            body=apply.alarm_body(alarm, code, ev, me),
+                            created_at=now,
+                        )
+                    )
+                self._alarm_cursor[peer.id] = max(self._alarm_cursor[peer.id], rows[-1][0].id)
+            await s.commit()
+
+    async def _relay_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.relay_interval_s)
+            self._wake.clear()
+            try:
+                peers = await self.peers()
+                await self._sweep_alarms(peers)
+                for peer in peers:
+                    while await self._send(peer) >= self.settings.relay_batch:
+                        pass
+            except Exception:
+                log.exception("federation relay round failed")
+            self._write_status()
+
+    async def _send(self, peer: Peer) -> int:
+        """Send the peer's oldest unsent rows in order; stop at the first that is not acknowledged."""
+        assert self.js is not None and self.identity is not None
+        state = self.states[peer.gb_id]
+        async with self.ctx.db.read_session() as s:
+            rows = (
+                await s.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.peer_id == peer.id, OutboxMessage.sent_at.is_(None))
+                    .order_by(OutboxMessage.id)
+                    .limit(self.settings.relay_batch)
+                )
+            ).all()
+        sent: list[int] = []
+        try:
+            for row in rows:
+                env = Envelope(
+                    f"{self.me}-{row.id}", self.me, peer.gb_id, row.kind, self.ctx.clock.now(), row.body
+                )
+                data, headers = seal(self.identity, env)
+                await self.js.publish(
+                    subject(peer.gb_id, self.me, row.kind), data, headers=headers, timeout=3.0
+                )
+                sent.append(row.id)
+        except Exception as exc:
+            state.last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            state.connected_since = None
+            if not sent:
+                await self._ping(peer)
+        finally:
+            if sent:
+                now = self.ctx.clock.now()
+                async with self.ctx.db.session() as s:
+                    await s.execute(
+                        update(OutboxMessage).where(OutboxMessage.id.in_(sent)).values(sent_at=now)
+                    )
+                    await s.commit()
+                state.sent += len(sent)
+                state.last_sent_at = now
+                if state.connected_since is None and len(sent) == len(rows):
+                    state.connected_since = now
+                    state.last_error = ""
+        if not rows:
+            await self._ping(peer)
+        return len(sent) if len(sent) == len(rows) else 0
+
+    async def _ping(self, peer: Peer) -> None:
+        """An idle link is checked with a heartbeat (not kept: its id is fresh, the peer drops it)."""
+        assert self.js is not None and self.identity is not None
+        state = self.states[peer.gb_id]
+        env = Envelope(
+            f"{self.me}-ping-{time.time_ns()}", self.me, peer.gb_id, "ping", self.ctx.clock.now(), {}
+        )
+        data, headers = seal(self.identity, env)
+        try:
+            await self.js.publish(subject(peer.gb_id, self.me, "ping"), data, headers=headers, timeout=2.0)
+        except Exception as exc:
+            state.connected_since = None
+            state.last_error = (
+                f"{type(exc).__name__}: {exc}" if str(exc) else f"{type(exc).__name__}: no answer"
+            )
+            return
+        if state.connected_since is None:
+            state.connected_since = self.ctx.clock.now()
+            state.last_error = ""
+
+    # ---- inbox -----------------------------------------------------------------------------------
+
+    async def _consume_loop(self) -> None:
+        assert self.js is not None
+        sub = None
+        while True:
+            try:
+                if sub is None:
+                    sub = await self.js.pull_subscribe(f"xl.{self.me}.>", durable="apply", stream=STREAM)
+                try:
+                    msgs = await sub.fetch(100, timeout=1.0)
+                except TimeoutError:
+                    continue
+                for msg in msgs:
+                    await self.receive(msg.subject, msg.data, dict(msg.headers or {}))
+                    await msg.ack()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("federation consumer: %s", exc)
+                sub = None
+                await asyncio.sleep(0.5)
+
+    async def receive(self, subj: str, data: bytes, headers: dict[str, str]) -> str:
+        """Check and apply one message; returns the outcome (refusals are recorded, never raised)."""
+        parts = subj.split(".")
+        subject_sender = parts[2] if len(parts) >= 4 else ""
+        now = self.ctx.clock.now()
+        pushes: list[tuple[int, str]] = []
+        status: tuple[int, str] | None = None
+        try:
+            env = parse(data)
+            async with self.ctx.db.session() as s:
+                peer = await peer_by_key(s, env.sender)
+                check(
+                    env,
+                    data,
+                    headers,
+                    me=self.me,
+                    subject_sender=subject_sender,
+                    public_key_hex=peer.public_key if peer else None,
+                    now=now,
+                    max_skew=timedelta(seconds=self.settings.max_skew_s),
+                )
+                assert peer is not None
+                state = self.states.setdefault(peer.gb_id, PeerState(peer.gb_id, "peer"))
+                peer.last_seen_at = now
+                state.last_received_at = now
+                if env.kind == "ping":
+                    await s.commit()
+                    return "ping"
+                s.add(InboxMessage(msg_id=env.id[:80], peer_id=peer.id, kind=env.kind[:32], applied_at=now))
+                try:
+                    await s.flush()
+                except IntegrityError:
+                    await s.rollback()
+                    raise Refused(
+                        f"message {env.id} from {env.sender} was applied before (replayed)"
+                    ) from None
+                if env.kind == "alarm":
+                    outcome, pushes = await apply.apply_alarm(self.ctx, s, peer, env, now)
+                elif env.kind == "camera":
+                    outcome, status = await apply.apply_camera(self.ctx, s, peer, env, now)
+                elif env.kind == "anchor":
+                    outcome = await apply.apply_anchor(s, peer, env, now)
+                else:
+                    raise Refused(f"unknown message kind {env.kind!r}")
+                await s.execute(
+                    update(InboxMessage)
+                    .where(InboxMessage.msg_id == env.id[:80])
+                    .values(outcome=outcome[:200])
+                )
+                await s.commit()
+                state.received += 1
+        except Refused as exc:
+            self._refused(subject_sender, str(exc))
+            return f"refused: {exc}"
+        except Exception as exc:
+            log.exception("federation message on %s failed", subj)
+            self._refused(subject_sender, f"{type(exc).__name__}: {exc}")
+            return f"failed: {exc}"
+        if pushes:
+            async with self.ctx.db.read_session() as reader:
+                for alarm_id, event in pushes:
+                    alarm = await reader.get(Alarm, alarm_id)
+                    if alarm is not None:
+                        await publish_alarm(self.ctx, reader, alarm, [event])
+        if status is not None:
+            await self.ctx.events.emit(CameraStatusChanged(status[0], status[1], f"node {env.sender}"))
+        return outcome
+
+    def _refused(self, sender: str, reason: str) -> None:
+        log.warning("federation: refused: %s", reason)
+        state = self.states.get(sender)
+        if state is None:
+            self.refused_unknown += 1
+        else:
+            state.refused += 1
+            state.last_error = reason
+        self.last_refusal = reason
+
+    # ---- audit anchor ----------------------------------------------------------------------------
+
+    async def _anchor_loop(self) -> None:
+        last: tuple[int, str] | None = None
+        while True:
+            try:
+                last = await self.anchor_once(last)
+            except Exception:
+                log.exception("audit anchor failed")
+            await asyncio.sleep(self.settings.anchor_interval_s)
+
+    async def anchor_once(self, last: tuple[int, str] | None = None) -> tuple[int, str] | None:
+        """Queue the audit chain's head for the parent, if it moved."""
+        parent = next((p for p in await self.peers() if p.role == "parent"), None)
+        if parent is None:
+            return last
+        async with self.ctx.db.session() as s:
+            head = await apply.audit_head(s)
+            if head is None or head == last:
+                return last
+            exists = await s.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(
+                    OutboxMessage.peer_id == parent.id,
+                    OutboxMessage.source == "anchor",
+                    OutboxMessage.source_id == str(head[0]),
+                )
+            )
+            if not exists:
+                s.add(
+                    OutboxMessage(
+                        peer_id=parent.id,
+                        kind="anchor",
+                        source="anchor",
+                        source_id=str(head[0]),
+                        body={"seq": head[0], "hash": head[1], "at": self.ctx.clock.now().isoformat()},
+                        created_at=self.ctx.clock.now(),
+                    )
+                )
+                await s.commit()
+        self._wake.set()
+        return head
+
+    # ---- status ----------------------------------------------------------------------------------
+
+    def _write_status(self) -> None:
+        path = status_file(self.data_dir)
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({gb: st.as_dict() for gb, st in self.states.items()}))
+            tmp.replace(path)
+
+
+async def link_status(session: AsyncSession, me: str, data_dir: Path, now: datetime) -> list[dict[str, Any]]:
+    """Each link of this node: connected since, lag (the oldest unsent row's age), queue length, last
+    error. Read from the database and the running node's status file, so the CLI sees it too."""
+    try:
+        live: dict[str, dict[str, Any]] = json.loads(status_file(data_dir).read_text())
+    except (OSError, ValueError):
+        live = {}
+    local = await session.scalar(select(Node).where(Node.gb_id == me))
+    if local is None:
+        return []
+    nodes = (
+        await session.scalars(
+            select(Node)
+            .where(Node.public_key.is_not(None), Node.enrolled_at.is_not(None))
+            .order_by(Node.gb_id)
+        )
+    ).all()
+    out: list[dict[str, Any]] = []
+    for node in nodes:
+        if node.id != local.parent_id and node.parent_id != local.id:
+            continue
+        queue, oldest = (
+            await session.execute(
+                select(func.count(), func.min(OutboxMessage.created_at)).where(
+                    OutboxMessage.peer_id == node.id, OutboxMessage.sent_at.is_(None)
+                )
+            )
+        ).one()
+        state = live.get(node.gb_id, {})
+        out.append(
+            {
+                "gb_id": node.gb_id,
+                "name": node.name,
+                "role": "parent" if node.id == local.parent_id else "child",
+                "revoked": node.revoked_at is not None,
+                "connected_since": state.get("connected_since"),
+                "last_seen_at": node.last_seen_at.isoformat() if node.last_seen_at else None,
+                "queue": int(queue),
+                "lag_s": round((now - oldest).total_seconds(), 3) if oldest is not None else 0.0,
+                "last_error": state.get("last_error", ""),
+                "sent": state.get("sent", 0),
+                "received": state.get("received", 0),
+                "refused": state.get("refused", 0),
+            }
+        )
+    return out

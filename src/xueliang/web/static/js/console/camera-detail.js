@@ -3,6 +3,7 @@
 import { can } from "../api.js";
 import { $, h } from "../dom.js";
 import { kindLabel, localName, t, yesNo } from "../i18n.js";
+import { ptzPanel } from "./ptz.js";
 
 function compass(heading) {
   const names = [t("north"), t("north-east"), t("east"), t("south-east"), t("south"), t("south-west"), t("west"),
@@ -45,5 +46,6 @@ export function renderCameraDetail(cam, regionById, { onOpenLive, onShowOnMap })
     h("div", { class: "detail-actions" }, openBtn,
       h("button", { type: "button", class: "btn", onclick: () => onShowOnMap(cam) },
         t("Show on map"))),
+    ptzPanel(cam),
     h("dl", { class: "detail-fields" }, fields));
 }

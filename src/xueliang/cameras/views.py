@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.accounts.deps import Ctx, CurrentCaller, Session, require
+from xueliang.accounts.deps import Caller, Ctx, CurrentCaller, Session, require
 from xueliang.accounts.policy import Permission, allows
-from xueliang.cameras import service
+from xueliang.cameras import masks, service
 from xueliang.cameras.events import CameraChanged
+from xueliang.cameras.mask_views import router as mask_router
 from xueliang.cameras.models import Camera, CameraKind
 from xueliang.cameras.schemas import CameraAdminOut, CameraCreate, CameraFields, CameraOut, OpenOut
 from xueliang.cameras.streams import LiveStreams
@@ -16,6 +18,7 @@ from xueliang.core.context import AppContext
 from xueliang.regions.models import Region
 
 router = APIRouter(tags=["cameras"])
+router.include_router(mask_router)  # privacy masks and the privacy page's facts (mask_views.py)
 
 
 def camera_out(camera: Camera, region: Region, admin: bool = False) -> CameraOut:
@@ -77,7 +80,7 @@ async def open_camera(camera_id: PathId, caller: CurrentCaller, ctx: Ctx, sessio
     await session.commit()  # the view is audited before any stream URL leaves
     return OpenOut(
         camera=camera_out(camera, region),
-        streams=_streams(ctx, caller.user.id, camera.id),
+        streams=await _streams(ctx, session, caller, camera.id),
         expires_in=ctx.settings.stream_token_seconds,
     )
 
@@ -90,14 +93,19 @@ async def refresh_stream_token(
     camera, region = await service.get_camera(session, caller.principal, camera_id, Permission.view_live)
     return OpenOut(
         camera=camera_out(camera, region),
-        streams=_streams(ctx, caller.user.id, camera.id),
+        streams=await _streams(ctx, session, caller, camera.id),
         expires_in=ctx.settings.stream_token_seconds,
     )
 
 
-def _streams(ctx: AppContext, user_id: int, camera_id: int) -> dict[str, str]:
+async def _streams(ctx: AppContext, session: AsyncSession, caller: Caller, camera_id: int) -> dict[str, str]:
+    """The URLs of the camera's live video, or of its masked variant for those who must see it masked."""
     streams = ctx.services.get(LiveStreams)
-    return streams.stream_urls(user_id, camera_id) if streams is not None else {}
+    if streams is None:
+        return {}
+    if await masks.masked_for(session, caller.principal, camera_id):
+        return streams.masked_stream_urls(caller.user.id, camera_id)
+    return streams.stream_urls(caller.user.id, camera_id)
 
 
 @router.post("/cameras", response_model=CameraAdminOut, status_code=201)

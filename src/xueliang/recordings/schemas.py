@@ -22,6 +22,7 @@ class RangeIn(BaseModel):
 class PlaybackIn(RangeIn):
     refresh: bool = False  # a fresh token for a view already open: not audited again
     view: DbId | None = None  # with `refresh`: the view it renews (`PlaybackOut.view`), same camera and range
+    approval: DbId | None = None  # an approved lift of the camera's masks (recordings/approvals.py)
 
 
 class PlaybackOut(BaseModel):
@@ -96,6 +97,7 @@ class RetentionOut(BaseModel):
 
 class ExportIn(RangeIn):
     reason: str = Field(min_length=1, max_length=500)
+    approval: DbId | None = None  # masked or sensitive camera: the approved request (four eyes)
 
 
 class ExportFileOut(BaseModel):

@@ -29,9 +29,11 @@ from xueliang.core.clock import as_utc
 from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound
 from xueliang.media.plane import MediaPlane
+from xueliang.recordings import approvals, service
 from xueliang.recordings import export as exporting
-from xueliang.recordings import service
 from xueliang.recordings.access import MAX_PLAYBACK, From, To, issue_token, node_of, token_actor, token_claims
+from xueliang.recordings.approval_models import ApprovalAction
+from xueliang.recordings.approval_views import router as approval_router
 from xueliang.recordings.models import EvidenceLock, ExportState, RecordingExport, RecordingSegment
 from xueliang.recordings.playback_views import PLAYBACK_PREFIX
 from xueliang.recordings.schemas import (
@@ -55,6 +57,7 @@ from xueliang.recordings.schemas import (
 from xueliang.regions.models import Region
 
 router = APIRouter(tags=["recordings"])
+router.include_router(approval_router)  # four-eyes requests and decisions (approval_views.py)
 
 
 # -- index and timeline ------------------------------------------------------------------------------
@@ -166,6 +169,10 @@ async def open_playback(body: PlaybackIn, caller: CurrentCaller, session: Sessio
     row, and is refused (404) for any other."""
     camera, _ = await cameras.get_camera(session, caller.principal, body.camera_id, Permission.view_recording)
     lo, hi = service.check_range(body.lo, body.hi, MAX_PLAYBACK)
+    granted = await approvals.require_grant(
+        session, caller.principal, caller.actor, camera.id, ApprovalAction.playback, lo, hi,
+        body.approval, ctx.clock.now(), record=not body.refresh,
+    )  # fmt: skip
     if body.refresh:
         view = await service.audited_view(session, caller.user.id, camera.id, lo, hi, body.view)
     else:
@@ -176,7 +183,8 @@ async def open_playback(body: PlaybackIn, caller: CurrentCaller, session: Sessio
             at=ctx.clock.now(),
             target_type="camera",
             target_id=camera.id,
-            detail={"gb_id": camera.gb_id, "from": lo.isoformat(), "to": hi.isoformat()},
+            detail={"gb_id": camera.gb_id, "from": lo.isoformat(), "to": hi.isoformat()}
+            | ({"approval": granted} if granted is not None else {}),
         )
         await session.commit()
         view = opened.id
@@ -298,6 +306,12 @@ async def create_export(body: ExportIn, caller: CurrentCaller, session: Session,
     GET /recordings/exports/{id} until `state` is `ready`: it then lists the files with download
     links that carry a short-lived token."""
     node = node_of(ctx)
+    camera, _ = await cameras.get_camera(session, caller.principal, body.camera_id, Permission.export_video)
+    lo, hi = service.check_range(body.lo, body.hi)
+    await approvals.require_grant(
+        session, caller.principal, caller.actor, camera.id, ApprovalAction.export, lo, hi,
+        body.approval, ctx.clock.now(),
+    )  # fmt: skip
     export = await service.create_export(
         session, caller.principal, caller.actor, body.camera_id, body.lo, body.hi, body.reason,
         ctx.clock.now(), node.settings.max_export_hours,

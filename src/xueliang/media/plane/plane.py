@@ -30,6 +30,7 @@ from xueliang.media.access_batch import AccessBatch
 from xueliang.media.config import MediaSettings
 from xueliang.media.engine import CameraSpec, EngineConfig, HealthEvent, MediaEngine
 from xueliang.media.live import LiveGateway, LiveSession
+from xueliang.media.plane.masking import PlaneMasks, is_masked_id, original_id
 from xueliang.media.plane.rtsp import PlaneRtspAccess
 from xueliang.media.recording.recorder import StorageEvent
 from xueliang.media.restream import RestreamConfig, RtspRestreamer
@@ -91,6 +92,7 @@ class MediaPlane(LiveStreams):
             self.rtsp = RtspRestreamer(self.engine, PlaneRtspAccess(self), rtsp)
         self._watch_task: Any = None
         self.schemes = SourceSchemes()  # gb28181:// and other schemes a domain serves (sources.py)
+        self.masks = PlaneMasks(self)  # privacy masks: masked variants, masked stills (masking.py)
         self._deliveries: set[asyncio.Task[None]] = set()
         self.stills = StillCache(self.engine.channel)  # tiles' pictures (still_views.py)
         self.still_audits: dict[tuple[int, int], datetime] = {}  # (user, camera) -> last camera.still
@@ -139,6 +141,8 @@ class MediaPlane(LiveStreams):
                 await self._deliver(event)
 
     async def _deliver(self, event: PlaneEvent) -> None:
+        if is_masked_id(event.camera_id):
+            return  # a masked variant (masking.py): its camera's own status is what others follow
         self.recent_events.append(event)
         if isinstance(event, HealthEvent):
             status = CameraStatusChanged(event.camera_id, str(event.status.value), event.reason)
@@ -188,6 +192,10 @@ class MediaPlane(LiveStreams):
             urls["rtsp"] = self.rtsp.url(camera_id, token)
         return urls
 
+    def masked_stream_urls(self, user_id: int, camera_id: int) -> dict[str, str]:
+        """`stream_urls` of the camera's masked variant (started here if nobody watched it)."""
+        return self.stream_urls(user_id, self.masks.ensure(camera_id))
+
     def verify(self, token: str, camera_id: int) -> tokens.StreamClaims:
         return tokens.verify(self.secret, token, camera_id, Permission.view_live.value, self.ctx.clock.now())
 
@@ -206,7 +214,9 @@ class MediaPlane(LiveStreams):
             if user is None or user.disabled:
                 return frozenset()
             principal = await accounts.principal_for(session, user)
-            return await cameras.allowed_camera_ids(session, principal, camera_ids, Permission.view_live)
+            originals = frozenset(original_id(c) for c in camera_ids)
+            allowed = await cameras.allowed_camera_ids(session, principal, originals, Permission.view_live)
+            return self.masks.filter_allowed(principal, camera_ids, allowed)
 
     async def may_view(self, user_id: int, camera_id: int) -> bool:
         """The access policy, asked now: may this user watch this camera live?"""
@@ -217,6 +227,8 @@ class MediaPlane(LiveStreams):
             user = await session.get(User, live.user_id)
             actor = Actor(live.user_id, user.username if user else "", live.client)
             detail: dict[str, Any] = {"session": live.session_id, "kind": live.kind}
+            if is_masked_id(live.camera_id):
+                detail["masked"] = True
             if live.ended_at is not None:
                 detail.update(
                     bytes=live.bytes_sent,
@@ -229,7 +241,7 @@ class MediaPlane(LiveStreams):
                 action,
                 at=self.ctx.clock.now(),
                 target_type="camera",
-                target_id=live.camera_id,
+                target_id=original_id(live.camera_id),
                 detail=detail,
             )
             await session.commit()

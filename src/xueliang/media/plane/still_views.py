@@ -15,6 +15,7 @@ from fastapi import APIRouter, Response
 from xueliang.accounts.deps import Ctx, CurrentCaller, Session
 from xueliang.accounts.policy import Permission
 from xueliang.audit import service as audit
+from xueliang.cameras import masks
 from xueliang.cameras import service as cameras
 from xueliang.core.bounds import PathId
 from xueliang.core.errors import AppError
@@ -71,8 +72,9 @@ async def camera_still(camera_id: PathId, caller: CurrentCaller, ctx: Ctx, sessi
     plane = ctx.services.get(MediaPlane)
     if plane is None:
         raise MediaDisabled("live video is not enabled on this node / 本节点未启用视频")
+    masked = await masks.masked_for(session, caller.principal, camera.id)  # masked on the server
     try:
-        still = await plane.stills.get(camera.id)
+        still = await (plane.masks.still(camera.id) if masked else plane.stills.get(camera.id))
     except NoPicture as exc:
         raise NoStill(f"no picture of this camera now / 暂无画面: {exc.reason}") from None
     now = ctx.clock.now()
@@ -84,7 +86,11 @@ async def camera_still(camera_id: PathId, caller: CurrentCaller, ctx: Ctx, sessi
             at=now,
             target_type="camera",
             target_id=camera.id,
-            detail={"gb_id": camera.gb_id, "window_s": int(STILL_AUDIT_EVERY.total_seconds())},
+            detail={
+                "gb_id": camera.gb_id,
+                "window_s": int(STILL_AUDIT_EVERY.total_seconds()),
+                "masked": masked,
+            },
         )
         await session.commit()  # audited before the picture leaves
         remember_audit(plane.still_audits, caller.user.id, camera.id, now)

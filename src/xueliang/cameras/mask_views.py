@@ -1,0 +1,151 @@
+"""Privacy routes of a camera: its masks (drawn by admins and operators in scope, audited) and the
+facts its privacy page states. Out of scope answers exactly as a missing camera (404)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from xueliang.accounts.deps import Ctx, CurrentCaller, Session
+from xueliang.cameras import masks
+from xueliang.cameras.mask_models import CameraMask
+from xueliang.cameras.masks import MasksChanged, PrivacyFacts
+from xueliang.core.bounds import PathId
+
+router = APIRouter(tags=["privacy"])
+
+Fraction01 = Annotated[float, Field(ge=0, le=1)]
+
+
+class MaskIn(BaseModel):
+    label: str = Field(default="", max_length=100)
+    points: list[tuple[Fraction01, Fraction01]] = Field(min_length=3, max_length=masks.MAX_POINTS)
+
+
+class MasksIn(BaseModel):
+    masks: list[MaskIn] = Field(max_length=masks.MAX_MASKS)
+
+
+class MaskOut(BaseModel):
+    id: int
+    label: str
+    points: list[tuple[float, float]]
+
+
+class MasksOut(BaseModel):
+    camera_id: int
+    masks: list[MaskOut]
+
+
+class PrivacyIn(BaseModel):
+    sensitive: bool | None = None
+    watches: str | None = Field(default=None, max_length=300)
+    purpose: str | None = Field(default=None, max_length=300)
+    controller: str | None = Field(default=None, max_length=200)
+    contact: str | None = Field(default=None, max_length=200)
+
+
+class PrivacyOut(BaseModel):
+    camera_id: int
+    gb_id: str
+    name: str
+    name_en: str
+    region_name: str
+    kind: str
+    public_view: bool
+    record: bool
+    retention_days: int
+    sensitive: bool
+    watches: str
+    purpose: str
+    controller: str
+    contact: str
+    masks: int  # how many areas are hidden
+    still: str  # the picture, masked for whoever may not see behind the masks
+
+
+def _masks_out(camera_id: int, rows: list[CameraMask]) -> MasksOut:
+    return MasksOut(
+        camera_id=camera_id,
+        masks=[
+            MaskOut(id=m.id, label=m.label, points=[(float(x), float(y)) for x, y in m.points]) for m in rows
+        ],
+    )
+
+
+def privacy_out(facts: PrivacyFacts) -> PrivacyOut:
+    camera, privacy = facts.camera, facts.privacy
+    return PrivacyOut(
+        camera_id=camera.id,
+        gb_id=camera.gb_id,
+        name=camera.name,
+        name_en=camera.name_en,
+        region_name=facts.region.name,
+        kind=camera.kind.value,
+        public_view=camera.public_view,
+        record=camera.record,
+        retention_days=camera.retention_days,
+        sensitive=bool(privacy and privacy.sensitive),
+        watches=privacy.watches if privacy else "",
+        purpose=privacy.purpose if privacy else "",
+        controller=privacy.controller if privacy else "",
+        contact=privacy.contact if privacy else "",
+        masks=facts.masks,
+        still=f"/api/v1/cameras/{camera.id}/still.jpg",
+    )
+
+
+@router.get("/cameras/{camera_id}/masks", response_model=MasksOut)
+async def get_masks(camera_id: PathId, caller: CurrentCaller, session: Session) -> MasksOut:
+    """The camera's mask polygons (0..1 of the picture), for admins and operators in scope."""
+    camera, rows = await masks.list_masks(session, caller.principal, camera_id)
+    return _masks_out(camera.id, rows)
+
+
+@router.put("/cameras/{camera_id}/masks", response_model=MasksOut)
+async def put_masks(
+    camera_id: PathId, body: MasksIn, caller: CurrentCaller, ctx: Ctx, session: Session
+) -> MasksOut:
+    """Replace the camera's masks (the editor saves the whole drawing); audited as `camera.masks`.
+    Masked viewers' streams follow at once; an unmasked stream of someone who must now see it masked
+    ends at its next re-check."""
+    camera, rows = await masks.replace_masks(
+        session,
+        caller.principal,
+        caller.actor,
+        camera_id,
+        [(m.label, m.points) for m in body.masks],
+        ctx.clock.now(),
+    )
+    ctx.events.publish(session, MasksChanged(camera.id))
+    await session.commit()
+    await ctx.events.delivered(session)
+    return _masks_out(camera.id, rows)
+
+
+@router.get("/cameras/{camera_id}/privacy", response_model=PrivacyOut)
+async def get_privacy(camera_id: PathId, caller: CurrentCaller, session: Session) -> PrivacyOut:
+    """What the camera's privacy page says: what it watches, why, who runs it, how long video is kept,
+    whom to contact. Visible to whoever may see the camera live (residents: public cameras of their
+    village)."""
+    return privacy_out(await masks.privacy_facts(session, caller.principal, camera_id))
+
+
+@router.put("/cameras/{camera_id}/privacy", response_model=PrivacyOut)
+async def put_privacy(
+    camera_id: PathId, body: PrivacyIn, caller: CurrentCaller, ctx: Ctx, session: Session
+) -> PrivacyOut:
+    """Set the privacy page's facts and whether the camera is sensitive (exports then need a second
+    person's approval); admins in scope; audited as `camera.privacy`."""
+    await masks.set_privacy(
+        session,
+        caller.principal,
+        caller.actor,
+        camera_id,
+        ctx.clock.now(),
+        **body.model_dump(exclude_none=True),
+    )
+    await session.commit()
+    return privacy_out(await masks.privacy_facts(session, caller.principal, camera_id))

@@ -1,0 +1,122 @@
+"""Two real nodes (Qingxi township, Shangping village), each with its own data dir, SQLite file and
+nats-server, joined with `xueliang node invite/join`, the village's leaf link through a TCP fault
+proxy: alarms up exactly once and in order across cuts, state changes down, catalog up, anchors."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from tests.federation.faultproxy import FaultProxy
+from tests.federation.linkkit import QINGXI, SHANGPING, Node, make_node
+from tests.support.db import seed_database
+from tests.support.waits import wait_for
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("fed-template") / "template.db"
+    seed_database(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def link(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Node, FaultProxy]]:
+    root = tmp_path_factory.mktemp("fed")
+    town = make_node(template, root / "town", "town", QINGXI)
+    village = make_node(template, root / "village", "village", SHANGPING)
+    proxy = FaultProxy(town.leaf_port).start()
+    town.leaf_advertise = f"127.0.0.1:{proxy.port}"  # the village dials the township through the proxy
+    town.write_config()
+    town.start()
+    try:
+        yield town, village, proxy
+    finally:
+        village.stop()
+        town.stop()
+        proxy.close()
+
+
+def test_enrollment_refuses_reuse_expiry_and_forgery_then_joins(link: tuple[Node, Node, FaultProxy]) -> None:
+    town, village, _proxy = link
+    rc, out = village.cli("node", "join", town.url, "AAAA-BBBB-CCCC-DDDD")
+    assert rc == 1 and "unknown enrollment code (invalid_code)" in out, out
+    rc, out = town.cli("node", "invite", "--region", "513223102201")  # Shimen village's, not Shangping's
+    assert rc == 0, out
+    rc, out = village.cli("node", "join", town.url, out.strip())
+    assert rc == 1 and "wrong_region" in out, out
+    rc, code = town.cli("node", "invite", "--minutes", "1")
+    town.query("UPDATE federation_invites SET expires_at = '2000-01-01 00:00:00.000000'")
+    rc, out = village.cli("node", "join", town.url, code.strip())
+    assert rc == 1 and "code_expired" in out, out
+    assert village.query("SELECT count(*) FROM nodes WHERE public_key IS NOT NULL") == [(0,)]
+
+    rc, code = town.cli("node", "invite", "--region", SHANGPING)
+    rc, out = village.cli("node", "join", town.url, code.strip())
+    assert rc == 0 and "joined" in out, out
+    rc, out = village.cli("node", "join", town.url, code.strip())
+    assert rc == 1 and "code_used" in out, out
+    assert town.query(
+        "SELECT count(*) FROM nodes WHERE gb_id = ? AND public_key IS NOT NULL", village.gb
+    ) == [(1,)]
+    village.start()
+    wait_for(
+        lambda: town.query("SELECT count(*) FROM cameras WHERE host_node_id IS NOT NULL")[0][0] >= 7,
+        20,
+        "the village's catalog at the township",
+    )
+    cams = town.query("SELECT stream_url FROM cameras WHERE host_node_id IS NOT NULL")
+    assert all(url.startswith(f"node://{village.gb}/") for (url,) in cams)
+
+
+def _press(village: Node, uid: str) -> None:
+    with closing(village.client("res-v01")) as c:
+        r = c.post("/api/v1/alarms", json={"uuid": uid, "source": "tv"})
+        assert r.status_code in (200, 201), r.text
+
+
+def test_alarms_go_up_once_in_order_across_cuts_and_state_comes_down(
+    link: tuple[Node, Node, FaultProxy],
+) -> None:
+    town, village, proxy = link
+    first = str(uuid.uuid4())
+    _press(village, first)
+    wait_for(
+        lambda: town.query("SELECT count(*) FROM alarms WHERE uuid = ?", first)[0][0] == 1, 10, "alarm up"
+    )
+
+    proxy.set("blackhole")
+    with closing(village.client("duty-v01")) as c:
+        uids = [str(uuid.uuid4()) for _ in range(20)]
+        for uid in uids:  # raised by the duty officer at places: each its own alarm
+            r = c.post("/api/v1/alarms", json={"uuid": uid, "source": "pc", "region_id": _region(village)})
+            assert r.status_code in (200, 201), r.text
+    proxy.set("cut")
+    assert _have(village, uids) == uids
+    proxy.set("pass")
+    wait_for(lambda: len(_have(town, uids)) == 20, 30, "the queued alarms after the cut")
+    assert _have(town, uids) == uids  # in the village's order
+    assert town.query("SELECT count(*) FROM federation_inbox GROUP BY msg_id HAVING count(*) > 1") == []
+
+    (alarm_id,) = town.query("SELECT id FROM alarms WHERE uuid = ?", first)[0]
+    with closing(town.client("op-qingxi")) as op:
+        r = op.post(f"/api/v1/alarms/{alarm_id}/acknowledge", json={"note": "on it"})
+        assert r.status_code == 200, r.text
+    wait_for(
+        lambda: village.query("SELECT state FROM alarms WHERE uuid = ?", first) == [("acknowledged",)],
+        10,
+        "the acknowledgement at the village",
+    )
+
+
+def _region(node: Node) -> int:
+    return int(node.query("SELECT id FROM regions WHERE code = ?", node.region)[0][0])
+
+
+def _have(node: Node, uids: list[str]) -> list[str]:
+    """Those of `uids` the node holds, in the order it stored them."""
+    wanted = set(uids)
+    return [u for (u,) in node.query("SELECT uuid FROM alarms ORDER BY id") if u in wanted]

@@ -49,6 +49,7 @@ from xueliang.hospital.models import (
     HospitalSession,
     HospitalStaff,
 )
+from xueliang.media.plane.leases import CameraLease, NodeProcess
 from xueliang.nodes.models import Node
 from xueliang.portal.models import (
     EditorScope,
@@ -77,6 +78,7 @@ __all__ = [
     "AuthSession",
     "Base",
     "Camera",
+    "CameraLease",
     "CameraMask",
     "CameraPrivacy",
     "CarePerson",
@@ -113,6 +115,7 @@ __all__ = [
     "MobilizationTask",
     "Node",
     "NodeInvite",
+    "NodeProcess",
     "NoticeRead",
     "OkAnswer",
     "OutboxMessage",

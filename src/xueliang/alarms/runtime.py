@@ -42,7 +42,7 @@ def install(ctx: AppContext, settings: AlarmSettings) -> list[StartupHook]:
     hooks = [started(ctx.services.add(IntakeBatcher(ctx)))]
     if settings.pg_bridge:
         hooks.append(pg_bridge_hook())
-    if settings.mqtt_enabled:
+    if settings.mqtt_enabled and ctx.settings.runs_worker():  # one MQTT listener per node
         hooks.append(started(ctx.services.add(AlarmMqtt(ctx, settings.mqtt(ctx.settings.data_dir)))))
     return hooks
 

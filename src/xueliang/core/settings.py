@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,12 @@ class NodeSettings(BaseSettings):
     # process's own wake the runner, and a restart looks at once); each look is two statements.
     timer_max_idle_s: float = Field(default=10.0, gt=0)
     timer_loop: bool = True  # off: timers fire only when `run_due` is called (tests drive them by hand)
+    # Scale-out by role on PostgreSQL (ops/roles.py, docs/operations.md): "all" is one process doing
+    # everything; "web", "media" and "worker" split it. `media_url` is where viewers reach this media
+    # process (a path behind the proxy such as "/m/media-1", or "http://10.0.0.5:8101"); default its
+    # own host and port.
+    role: Literal["all", "web", "media", "worker"] = "all"
+    media_url: str = ""
     # Request bodies (core/body_limit.py): larger ones are refused with 413 before they are read. The
     # default suits JSON; a path prefix may allow more (the longest matching prefix wins).
     max_body_bytes: int = Field(default=1 << 20, gt=0)
@@ -41,6 +48,18 @@ class NodeSettings(BaseSettings):
             "/api/v1/portal": (8 << 20) + (64 << 10),  # imports
         }
     )
+
+    def runs_web(self) -> bool:
+        """Serves people (the web role or all in one): request-bound work such as alarm intake."""
+        return self.role in ("all", "web")
+
+    def runs_media(self) -> bool:
+        """Pulls cameras: ingest, live outputs, recording, the RTSP re-serve."""
+        return self.role in ("all", "media")
+
+    def runs_worker(self) -> bool:
+        """Runs the background jobs: durable timers, retention, exports, MQTT, other domains' schedules."""
+        return self.role in ("all", "worker")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

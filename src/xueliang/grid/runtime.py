@@ -36,7 +36,7 @@ def install(ctx: AppContext, settings: GridSettings) -> list[StartupHook]:
     handler = timer_handler(ctx, settings)
     for kind in tasks.KINDS:
         runner.register(kind, handler)
-    return [generate_on_start(settings)]
+    return [generate_on_start(settings)] if ctx.settings.runs_worker() else []
 
 
 def timer_handler(

@@ -76,18 +76,43 @@ class RecordingsNode:
         self.root.mkdir(parents=True, exist_ok=True)
         self.exports_root.mkdir(parents=True, exist_ok=True)
         self._wake = asyncio.Event()
+        role = self.ctx.settings.role
+        if role in ("web", "media"):  # a split node: the worker runs retention and exports
+            return
         self._exports = asyncio.Queue()
-        async with self.ctx.db.session() as session:
-            await session.execute(
-                update(RecordingExport)
-                .where(RecordingExport.state == ExportState.running)
-                .values(state=ExportState.failed, error="interrupted: the node stopped during the export")
-            )
-            await session.commit()
+        if role == "all":
+            async with self.ctx.db.session() as session:
+                await session.execute(
+                    update(RecordingExport)
+                    .where(RecordingExport.state == ExportState.running)
+                    .values(state=ExportState.failed, error="interrupted: the node stopped during the export")
+                )
+                await session.commit()
         self._tasks = [
             asyncio.create_task(self._retention_loop(), name="recordings-retention"),
             asyncio.create_task(self._export_loop(), name="recordings-exports"),
         ]
+        if role == "worker":  # web processes commit export rows; the worker finds them
+            self._tasks.append(asyncio.create_task(self._pick_up_exports(), name="recordings-pickup"))
+
+    async def _pick_up_exports(self, every: float = 2.0) -> None:
+        """Worker role: run the exports web processes accepted (rows still `running`), each once; one
+        left half-done by a worker that died is run again from the start."""
+        seen: set[int] = set()
+        assert self._exports is not None
+        while True:
+            try:
+                async with self.ctx.db.read_session() as session:
+                    ids = await session.scalars(
+                        select(RecordingExport.id).where(RecordingExport.state == ExportState.running)
+                    )
+                    for export_id in ids:
+                        if export_id not in seen:
+                            seen.add(export_id)
+                            self._exports.put_nowait(export_id)
+            except Exception:
+                log.exception("looking for exports failed")
+            await asyncio.sleep(every)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -101,6 +126,9 @@ class RecordingsNode:
         self.plane = plane
         if not self.settings.enabled:
             return
+        # A media process sharing cameras by lease repairs a camera when it takes it over, not the
+        # whole index at start: another process may be writing the other cameras' segments.
+        self.index.per_camera_recovery = plane.ctx.settings.role == "media"
         recorder = Recorder(self.index, self.root, self.settings.recorder())
         recorder.listeners.append(self._storage_event)
         recorder.on_write_error = lambda _exc: self.wake_retention()
@@ -115,11 +143,17 @@ class RecordingsNode:
         recorder = self.recorder
         if recorder is None:
             return
+        note = plane.notes.pop(camera_id, None)  # a lease handover names itself (media/plane/leases.py)
         if camera is not None and camera.enabled and camera.record and plane.engine.has_camera(camera_id):
-            recorder.attach(camera_id, plane.engine.channel(camera_id), "camera settings changed")
+            if self.index.per_camera_recovery and note is not None:
+                await self.index.recover([camera_id])  # what a killed owner left open
+            recorder.attach(camera_id, plane.engine.channel(camera_id), note or "camera settings changed")
         else:
             reason = "recording turned off" if camera is not None and camera.enabled else "camera disabled"
-            recorder.detach(camera_id, gap_reason=reason if camera is not None else "")
+            recorder.detach(camera_id, gap_reason=(note or reason) if camera is not None else "")
+            if note is not None:  # handed over: segment closed and gap written before the lease goes
+                for _ in range(2):
+                    await recorder.flush()
 
     async def plane_stopping(self, plane: MediaPlane) -> None:
         if self._health_task is not None:
@@ -215,6 +249,8 @@ class RecordingsNode:
 
     def submit_export(self, export_id: int) -> None:
         """Queue an export whose row is committed; it runs in the background, one at a time."""
+        if self.ctx.settings.role != "all":
+            return  # a split node: the worker process picks the committed row up (_pick_up_exports)
         assert self._exports is not None, "the recordings node is not started"
         self._exports.put_nowait(export_id)
 
@@ -257,6 +293,8 @@ class RecordingsNode:
             "reason": export.reason,
             "created_at": export.created_at.isoformat(),
         }
+        if self.ctx.settings.role == "worker":  # a run a dead worker left half-done starts afresh
+            shutil.rmtree(out_dir, ignore_errors=True)
         busy = Busy(camera.id, lo, hi)
         self.busy.append(busy)
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -90,6 +90,7 @@ class DbIndex:
         self.root = root
         self.gap_tolerance = timedelta(seconds=gap_tolerance)
         self.repaired: list[tuple[str, str]] = []  # (path, what was done), for logs and tests
+        self.per_camera_recovery = False  # set where camera leases share the cameras out (recover)
 
     # -- operations ----------------------------------------------------------------------------------
 
@@ -159,15 +160,23 @@ class DbIndex:
 
     # -- repair --------------------------------------------------------------------------------------
 
-    async def recover(self) -> None:
+    async def recover(self, camera_ids: Collection[int] | None = None) -> None:
         """Close every row a crash left open, cutting its file back to the last complete fragment (or
         dropping row and file when nothing complete is left); then check each camera's latest closed
-        segment, the one a crash during its close could have left short."""
+        segment, the one a crash during its close could have left short. With `camera_ids`, only
+        those cameras: a media process sharing cameras with others repairs a camera when it takes
+        it over (another may be writing the rest), and skips the whole-index pass at start
+        (`per_camera_recovery`)."""
+        if camera_ids is None and self.per_camera_recovery:
+            return
         async with self.db.session() as session:
-            rows = list(
-                await session.scalars(select(RecordingSegment).where(RecordingSegment.state == RowState.open))
-            )
-            for camera_id in list(await session.scalars(select(Camera.id))):
+            q = select(RecordingSegment).where(RecordingSegment.state == RowState.open)
+            ids = select(Camera.id)
+            if camera_ids is not None:
+                q = q.where(RecordingSegment.camera_id.in_(list(camera_ids)))
+                ids = ids.where(Camera.id.in_(list(camera_ids)))
+            rows = list(await session.scalars(q))
+            for camera_id in list(await session.scalars(ids)):
                 newest = (
                     await session.scalars(
                         select(RecordingSegment)

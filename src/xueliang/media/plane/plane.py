@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -30,7 +30,6 @@ from xueliang.media.access_batch import AccessBatch
 from xueliang.media.config import MediaSettings
 from xueliang.media.engine import CameraSpec, EngineConfig, HealthEvent, MediaEngine
 from xueliang.media.live import LiveGateway, LiveSession
-from xueliang.media.plane.masking import PlaneMasks, is_masked_id, original_id
 from xueliang.media.plane.rtsp import PlaneRtspAccess
 from xueliang.media.recording.recorder import StorageEvent
 from xueliang.media.restream import RestreamConfig, RtspRestreamer
@@ -92,10 +91,15 @@ class MediaPlane(LiveStreams):
             self.rtsp = RtspRestreamer(self.engine, PlaneRtspAccess(self), rtsp)
         self._watch_task: Any = None
         self.schemes = SourceSchemes()  # gb28181:// and other schemes a domain serves (sources.py)
-        self.masks = PlaneMasks(self)  # privacy masks: masked variants, masked stills (masking.py)
         self._deliveries: set[asyncio.Task[None]] = set()
         self.stills = StillCache(self.engine.channel)  # tiles' pictures (still_views.py)
         self.still_audits: dict[tuple[int, int], datetime] = {}  # (user, camera) -> last camera.still
+        # Which cameras this process pulls: every enabled one, unless camera leases share them out
+        # among several media processes (leases.py sets these); `notes` says why a camera was last
+        # taken or dropped, for the recorder's gap reason.
+        self.owns: Callable[[int], bool] = lambda _camera_id: True
+        self.notes: dict[int, str] = {}
+        self.on_status: Callable[[int, str, str], Awaitable[None]] | None = None
 
     # -- sources -----------------------------------------------------------------------------------
     def _pull(self, spec: CameraSpec) -> FrameSession:
@@ -110,6 +114,7 @@ class MediaPlane(LiveStreams):
     async def start(self) -> None:
         async with self.ctx.db.session() as session:
             rows = (await session.scalars(select(Camera).where(Camera.enabled.is_(True)))).all()
+        rows = [c for c in rows if self.owns(c.id)]
         await self.engine.start([spec_for(c) for c in rows])
         self._watch_task = asyncio.create_task(self._watch_health(), name="media-health-watch")
         for hook in self.hooks:
@@ -141,12 +146,12 @@ class MediaPlane(LiveStreams):
                 await self._deliver(event)
 
     async def _deliver(self, event: PlaneEvent) -> None:
-        if is_masked_id(event.camera_id):
-            return  # a masked variant (masking.py): its camera's own status is what others follow
         self.recent_events.append(event)
         if isinstance(event, HealthEvent):
             status = CameraStatusChanged(event.camera_id, str(event.status.value), event.reason)
             await self.ctx.events.emit(status)
+            if self.on_status is not None:
+                await self.on_status(event.camera_id, status.status, event.reason)
         for listener in list(self.status_listeners):
             try:
                 result = listener(event)
@@ -170,7 +175,7 @@ class MediaPlane(LiveStreams):
             await self.engine.remove_camera(camera_id)
             self._sources.pop(camera_id, None)
         self.stills.forget(camera_id)
-        if camera is not None and camera.enabled:
+        if camera is not None and camera.enabled and self.owns(camera_id):
             self.engine.add_camera(spec_for(camera))
         for hook in self.hooks:
             await hook.camera_changed(self, camera_id, camera)
@@ -192,10 +197,6 @@ class MediaPlane(LiveStreams):
             urls["rtsp"] = self.rtsp.url(camera_id, token)
         return urls
 
-    def masked_stream_urls(self, user_id: int, camera_id: int) -> dict[str, str]:
-        """`stream_urls` of the camera's masked variant (started here if nobody watched it)."""
-        return self.stream_urls(user_id, self.masks.ensure(camera_id))
-
     def verify(self, token: str, camera_id: int) -> tokens.StreamClaims:
         return tokens.verify(self.secret, token, camera_id, Permission.view_live.value, self.ctx.clock.now())
 
@@ -214,9 +215,7 @@ class MediaPlane(LiveStreams):
             if user is None or user.disabled:
                 return frozenset()
             principal = await accounts.principal_for(session, user)
-            originals = frozenset(original_id(c) for c in camera_ids)
-            allowed = await cameras.allowed_camera_ids(session, principal, originals, Permission.view_live)
-            return self.masks.filter_allowed(principal, camera_ids, allowed)
+            return await cameras.allowed_camera_ids(session, principal, camera_ids, Permission.view_live)
 
     async def may_view(self, user_id: int, camera_id: int) -> bool:
         """The access policy, asked now: may this user watch this camera live?"""
@@ -227,8 +226,6 @@ class MediaPlane(LiveStreams):
             user = await session.get(User, live.user_id)
             actor = Actor(live.user_id, user.username if user else "", live.client)
             detail: dict[str, Any] = {"session": live.session_id, "kind": live.kind}
-            if is_masked_id(live.camera_id):
-                detail["masked"] = True
             if live.ended_at is not None:
                 detail.update(
                     bytes=live.bytes_sent,
@@ -241,7 +238,7 @@ class MediaPlane(LiveStreams):
                 action,
                 at=self.ctx.clock.now(),
                 target_type="camera",
-                target_id=original_id(live.camera_id),
+                target_id=live.camera_id,
                 detail=detail,
             )
             await session.commit()

@@ -1,0 +1,339 @@
+"""Scale-out by role (issue 20): 2 web + 2 media + 1 worker real `xueliang serve --role ...` processes
+against one PostgreSQL database and the test simulator.
+
+Live view through a web process reaches the media process that owns the camera (the marker in the
+decoded picture proves which camera); SIGKILL of a media process hands its cameras to the other, and
+the recording shows an explicit gap, not a torn file; with the worker down, an escalation that falls
+due fires when it is back, once. On SQLite a split role is refused in one line with exit code 2."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from tests.support.db import BACKEND, run_async
+from tests.support.net import free_port, port_open
+from tests.support.node import Simulator, seed_for_sim
+from tests.support.waits import wait_for
+from xueliang.cli import app as cli_app
+from xueliang.seed.demo import DEMO_PASSWORD
+
+pg_only = pytest.mark.skipif(BACKEND != "postgresql", reason="several processes need PostgreSQL")
+
+
+def test_sqlite_refuses_a_split_role(tmp_path: Path) -> None:
+    """SQLite is one process: `serve --role media` says so in one line and exits 2, touching nothing."""
+    env = {"XUELIANG_DATA_DIR": str(tmp_path / "data"), "XUELIANG_DATABASE_URL": "", "COLUMNS": "200"}
+    result = CliRunner().invoke(cli_app, ["serve", "--role", "media"], env=env)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "needs PostgreSQL" in lines[0] and "--role all" in lines[0], result.output
+    assert not (tmp_path / "data" / "xueliang.db").exists()
+    bad = CliRunner().invoke(cli_app, ["serve", "--role", "cook"], env=env)
+    assert bad.exit_code == 2 and "unknown role 'cook'" in bad.output
+
+
+# -- the cluster -------------------------------------------------------------------------------------
+
+
+async def _sql(url: str, statement: str, *args: Any) -> list[Any]:
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return list(await conn.fetch(statement, *args))
+    finally:
+        await conn.close()
+
+
+@dataclass
+class Proc:
+    role: str
+    port: int
+    log: Path
+    env: dict[str, str]
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        cmd = [sys.executable, "-m", "xueliang", "serve", "--role", self.role, "--port", str(self.port)]
+        with self.log.open("ab") as out:
+            self.popen = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=self.env)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def kill(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGKILL)
+            self.popen.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+
+    def ready(self) -> bool:
+        if self.popen is not None and self.popen.poll() is not None:
+            raise AssertionError(f"{self.role} on {self.port} exited:\n{self.log.read_text()[-3000:]}")
+        return port_open(self.port)
+
+
+@dataclass
+class Cluster:
+    url: str
+    procs: dict[str, Proc] = field(default_factory=dict)
+
+    def sql(self, statement: str, *args: Any) -> list[Any]:
+        return run_async(_sql(self.url, statement, *args))
+
+    def owners(self) -> dict[int, str]:
+        """Camera -> owning process name, for leases held now."""
+        rows = self.sql(
+            "SELECT camera_id, owner FROM camera_leases WHERE owner IS NOT NULL AND expires_at > now()"
+        )
+        return {int(r["camera_id"]): str(r["owner"]) for r in rows}
+
+    def media_names(self) -> dict[str, str]:
+        """Process name -> which of our media procs (by port in its URL)."""
+        rows = self.sql("SELECT name, url FROM node_processes WHERE role = 'media'")
+        by_port = {p.port: key for key, p in self.procs.items() if p.role == "media"}
+        return {str(r["name"]): by_port.get(int(str(r["url"]).rsplit(":", 1)[1]), "?") for r in rows}
+
+    def client(self, key: str, username: str) -> httpx.Client:
+        c = httpx.Client(base_url=self.procs[key].url, timeout=15)
+        r = c.post("/api/v1/auth/login", json={"username": username, "password": DEMO_PASSWORD})
+        assert r.status_code == 200, r.text
+        c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        return c
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    make_db_url: Callable[[], str], tmp_path_factory: pytest.TempPathFactory, simulator: Simulator
+) -> Iterator[Cluster]:
+    if BACKEND != "postgresql":
+        pytest.skip("several processes need PostgreSQL")
+    url = make_db_url()
+    seed_for_sim(url, simulator.port)
+    if not simulator.running:
+        simulator.start()
+    run_async(
+        _sql(
+            url,
+            "INSERT INTO alarm_station_configs (region_id, escalate_after_s) SELECT id, '[4]' FROM regions "
+            "ON CONFLICT (region_id) DO UPDATE SET escalate_after_s = '[4]'",
+        )
+    )
+    work = tmp_path_factory.mktemp("roles")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XUELIANG_")}
+    env.update(
+        XUELIANG_DATABASE_URL=url,
+        XUELIANG_DATA_DIR=str(work / "data"),
+        XUELIANG_SECRET_KEY="roles-test-secret-" + "x" * 32,
+        XUELIANG_TIMER_MAX_IDLE_S="1",
+        XUELIANG_ALARM_MQTT_ENABLED="false",
+        XUELIANG_MEDIA_RTSP_ENABLED="false",
+        XUELIANG_RECORDING_SEGMENT_SECONDS="2",
+        XUELIANG_RECORDING_MIN_FREE_BYTES="0",
+        XUELIANG_RECORDING_MIN_FREE_PERCENT="0",
+        XUELIANG_GRID_ENABLED="false",
+        PYTHONUNBUFFERED="1",
+    )
+    cluster = Cluster(url)
+    for key, role in (
+        ("web1", "web"),
+        ("web2", "web"),
+        ("media1", "media"),
+        ("media2", "media"),
+        ("worker", "worker"),
+    ):
+        cluster.procs[key] = Proc(role, free_port(), work / f"{key}.log", env)
+    try:
+        for proc in cluster.procs.values():
+            proc.start()
+        took = wait_for(lambda: all(p.ready() for p in cluster.procs.values()), 60, "5 processes listening")
+        print(f"5 processes listening after {took:.1f} s")
+        yield cluster
+    finally:
+        for proc in cluster.procs.values():
+            proc.stop()
+
+
+def _decoded_marker(ws_url: str) -> int | None:
+    """The camera number drawn in the first picture of the live WebSocket stream."""
+    import av
+    import websockets
+
+    from xueliang.media.sim.marker import decode_marker
+
+    async def receive() -> bytes:
+        async with websockets.connect(ws_url, max_size=None, compression=None) as ws:
+            header = json.loads(await asyncio.wait_for(ws.recv(), 15))
+            assert header["type"] == "init", header
+            data = bytearray()
+            for _ in range(2):  # init segment, then the first fragment (starts at a keyframe)
+                message = await asyncio.wait_for(ws.recv(), 15)
+                while not isinstance(message, bytes):
+                    message = await asyncio.wait_for(ws.recv(), 15)
+                data += message
+            return bytes(data)
+
+    mp4 = asyncio.run(receive())
+    with av.open(io.BytesIO(mp4), format="mp4") as container:
+        for frame in container.decode(video=0):
+            return decode_marker(frame.to_ndarray(format="rgb24"))
+    return None
+
+
+@pg_only
+def test_cameras_shared_out_and_live_view_reaches_the_owner(cluster: Cluster) -> None:
+    took = wait_for(lambda: len(cluster.owners()) == 4, 30, "4 cameras leased")
+    took2 = wait_for(lambda: len(set(cluster.owners().values())) == 2, 20, "both media processes holding cameras")
+    print(f"leased after {took:.1f} s, shared after {took2:.1f} s more")
+    assert sorted(cluster.media_names().values()) == ["media1", "media2"]
+    counts = sorted(list(cluster.owners().values()).count(n) for n in set(cluster.owners().values()))
+    assert counts == [2, 2], counts  # fair shares
+
+    admin = cluster.client("web1", "admin")
+    cams = {
+        c["id"]: int(c["gb_id"][-6:]) for c in admin.get("/api/v1/cameras", params={"enabled": True}).json()
+    }
+    owners, names = cluster.owners(), cluster.media_names()
+    for camera_id, number in sorted(cams.items())[:2]:
+        streams = admin.post(f"/api/v1/cameras/{camera_id}/open").json()["streams"]
+        owner = cluster.procs[names[owners[camera_id]]]
+        assert streams["ws"].startswith(f"{owner.url}/api/v1/live/{camera_id}/ws?token="), streams
+        assert _decoded_marker(streams["ws"].replace("http://", "ws://")) == number
+        # A player that kept a web process's URL is sent to the owner, token and all.
+        hls = httpx.get(
+            f"{cluster.procs['web2'].url}/api/v1/live/{camera_id}/hls/index.m3u8?token={streams['token']}"
+        )
+        assert hls.status_code == 307 and hls.headers["location"].startswith(owner.url), hls.text
+
+    # A logout at one web process is effective at the other (within the session cache's 5 s).
+    other = httpx.Client(base_url=cluster.procs["web2"].url, timeout=15, cookies=admin.cookies)
+    assert other.get("/api/v1/me").status_code == 200
+    assert admin.post("/api/v1/auth/logout").status_code in (200, 204)
+    wait_for(lambda: other.get("/api/v1/me").status_code == 401, 10, "logout seen by web2")
+
+
+@pg_only
+def test_sigkill_of_a_media_process_hands_its_cameras_over_with_a_gap(cluster: Cluster) -> None:
+    wait_for(lambda: len(set(cluster.owners().values())) == 2, 30, "both media processes holding cameras")
+    owners, names = cluster.owners(), cluster.media_names()
+    victim_name = next(n for n, key in names.items() if key == "media1")
+    moved = sorted(c for c, o in owners.items() if o == victim_name)
+    assert moved
+
+    def recorded(camera_id: int) -> bool:
+        return bool(
+            cluster.sql(
+                "SELECT 1 FROM recording_segments WHERE camera_id = $1 AND state = 'closed'", camera_id
+            )
+        )
+
+    wait_for(lambda: all(recorded(c) for c in moved), 30, "closed segments of the victim's cameras")
+    old = {
+        int(r["camera_id"]): r["expires_at"]
+        for r in cluster.sql("SELECT camera_id, expires_at FROM camera_leases WHERE owner = $1", victim_name)
+    }
+    killed_at = datetime.now(UTC)
+    started = time.monotonic()
+    cluster.procs["media1"].kill()
+
+    def taken_over() -> bool:
+        now = cluster.owners()
+        rows = cluster.sql(
+            "SELECT camera_id, status FROM camera_leases WHERE camera_id = ANY($1::int[])", moved
+        )
+        return all(now.get(c) not in (None, victim_name) for c in moved) and all(
+            r["status"] == "online" for r in rows
+        )
+
+    took = wait_for(taken_over, 40, "the victim's cameras online at the other media process")
+    print(f"SIGKILL -> cameras online elsewhere: {time.monotonic() - started:.1f} s (waited {took:.1f} s)")
+    for r in cluster.sql(
+        "SELECT camera_id, acquired_at FROM camera_leases WHERE camera_id = ANY($1::int[])", moved
+    ):
+        assert r["acquired_at"] >= old[int(r["camera_id"])], "taken over only after the lease expired"
+
+    def new_segment(camera_id: int) -> bool:
+        return bool(
+            cluster.sql(
+                "SELECT 1 FROM recording_segments WHERE camera_id = $1 AND starts_at > $2",
+                camera_id,
+                killed_at,
+            )
+        )
+
+    wait_for(lambda: all(new_segment(c) for c in moved), 30, "recording resumed at the new owner")
+    data = Path(cluster.procs["media2"].env["XUELIANG_DATA_DIR"]) / "recordings"
+    for camera_id in moved:
+        gaps = cluster.sql(
+            "SELECT starts_at, ends_at, reason FROM recording_gaps WHERE camera_id = $1 AND ends_at > $2",
+            camera_id,
+            killed_at,
+        )
+        assert any(g["reason"] == "taken over by this media process" for g in gaps), gaps
+        before = cluster.sql(
+            "SELECT path, bytes, state FROM recording_segments WHERE camera_id = $1 AND starts_at < $2",
+            camera_id,
+            killed_at,
+        )
+        assert before and all(s["state"] == "closed" for s in before), before  # the torn one repaired
+        for s in before:
+            assert (data / s["path"]).stat().st_size == s["bytes"], s
+
+
+@pg_only
+def test_escalations_due_while_the_worker_is_down_fire_once_when_it_is_back(cluster: Cluster) -> None:
+    resident = cluster.client("web2", "res-v08")
+    worker = cluster.procs["worker"]
+    first = resident.post("/api/v1/alarms", json={"uuid": str(uuid.uuid4())}).json()["alarm"]
+
+    def level(alarm_id: int) -> int:
+        return int(cluster.sql("SELECT escalation_level FROM alarms WHERE id = $1", alarm_id)[0][0])
+
+    wait_for(lambda: level(first["id"]) == 1, 20, "the escalation fired by the worker")
+    worker.kill()
+    second = (
+        cluster.client("web1", "res-v09")
+        .post("/api/v1/alarms", json={"uuid": str(uuid.uuid4())})
+        .json()["alarm"]
+    )
+    due = cluster.sql("SELECT ack_due_at FROM alarms WHERE id = $1", second["id"])[0][0]
+    wait_for(lambda: datetime.now(UTC) > due, 20, "the second alarm's escalation to fall due")
+    assert level(second["id"]) == 0, "nothing fires timers while the worker is down"
+    worker.start()
+    wait_for(lambda: level(second["id"]) == 1, 40, "the missed escalation fired when the worker came back")
+    wait_for(worker.ready, 30, "the worker listening again")
+    for alarm_id in (first["id"], second["id"]):
+        timers = cluster.sql(
+            "SELECT attempts, done FROM timers WHERE key LIKE $1", f"alarm-escalate:{alarm_id}:%"
+        )
+        assert [(t["attempts"], t["done"]) for t in timers] == [(1, True)], timers
+        audits = cluster.sql(
+            "SELECT count(*) FROM audit_events WHERE action = 'alarm.escalate' AND target_id = $1",
+            str(alarm_id),
+        )
+        assert audits[0][0] == 1

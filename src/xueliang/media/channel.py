@@ -322,6 +322,18 @@ class Channel:
         self.viewers_dropped = 0
         self.last_keyframe_at: float | None = None
         self.last_frame_at: float | None = None
+        # Called when a viewer or listener comes or goes: the engine's on-demand sources (a camera of a
+        # child node) start with the first consumer and stop after the last one left.
+        self.on_demand_change: Callable[[], None] | None = None
+
+    @property
+    def consumers(self) -> int:
+        """Viewers and listeners now attached."""
+        return len(self._viewers) + len(self._listeners)
+
+    def _demand_changed(self) -> None:
+        if self.on_demand_change is not None:
+            self.on_demand_change()
 
     # -- input ---------------------------------------------------------------------------------------
 
@@ -433,6 +445,7 @@ class Channel:
         except Exception:
             log.exception("camera %s: listener %r failed and was removed", self.camera_id, listener)
             self._listeners.remove(listener)
+            self._demand_changed()
 
     # -- output --------------------------------------------------------------------------------------
 
@@ -443,6 +456,7 @@ class Channel:
         viewer = Viewer(self, max_queue or self.config.max_queue)
         viewer._start(self.init, self._gop)
         self._viewers[id(viewer)] = viewer
+        self._demand_changed()
         return viewer
 
     def add_listener(self, listener: Listener) -> Callable[[], None]:
@@ -453,10 +467,12 @@ class Channel:
             for frag in self._gop:
                 listener(frag)
         self._listeners.append(listener)
+        self._demand_changed()
 
         def remove() -> None:
             if listener in self._listeners:
                 self._listeners.remove(listener)
+                self._demand_changed()
 
         return remove
 
@@ -468,7 +484,8 @@ class Channel:
         self._listeners.clear()
 
     def _forget(self, viewer: Viewer) -> None:
-        self._viewers.pop(id(viewer), None)
+        if self._viewers.pop(id(viewer), None) is not None:
+            self._demand_changed()
 
     # -- health --------------------------------------------------------------------------------------
 

@@ -7,7 +7,12 @@ session: the camera is marked offline with the reason and reopened after the nex
 Health changes are published to subscribers as `HealthEvent`s.
 
 HLS packagers are created on the first HLS request for a camera and dropped after `hls_idle` seconds
-without one, so cameras nobody watches over HLS cost no memory for segments."""
+without one, so cameras nobody watches over HLS cost no memory for segments.
+
+A camera whose spec says `on_demand` (a camera hosted by a child node, pulled across the link) is
+opened only while its channel has a consumer (a viewer, the HLS packager, the recorder) and closed
+`demand_linger` seconds after the last one left; an idle camera keeps its status (the end of a session
+for want of viewers is not the camera going offline)."""
 
 from __future__ import annotations
 
@@ -41,6 +46,7 @@ class CameraSpec:
     name: str = ""
     enabled: bool = True
     options: Mapping[str, object] = field(default_factory=dict)
+    on_demand: bool = False  # pulled only while someone consumes the channel (see the module docstring)
 
 
 SourceFactory = Callable[[CameraSpec], AsyncIterator[AccessUnit]]
@@ -99,6 +105,7 @@ class EngineConfig:
     hls_idle: float = 60.0  # drop a camera's HLS packager after this long without a request
     housekeeping_every: float = 5.0
     subscriber_queue: int = 1000  # health events buffered per subscriber; the oldest go first
+    demand_linger: float = 5.0  # an on-demand source is closed this long after its last consumer left
     channel: ChannelConfig = field(default_factory=ChannelConfig)
     hls: HlsConfig = field(default_factory=HlsConfig)
 
@@ -157,6 +164,9 @@ class _Camera:
     hls: HlsPackager | None = None
     hls_detach: Callable[[], None] | None = None
     hls_used: float = 0.0
+
+
+NO_DEMAND = "on demand: no viewers"
 
 
 class UnknownCamera(KeyError):
@@ -251,12 +261,28 @@ class MediaEngine:
         backoff = self.config.backoff
         failures = -1  # consecutive sessions without a frame; the first wait is backoff[0] either way
         while True:
+            if camera.spec.on_demand:
+                await self._demand(camera.channel)
             delivered, reason = await self._session(camera)
             camera.channel.set_online(False, reason)
+            if reason == NO_DEMAND:  # nobody watches: not a fault, no backoff, the status stays
+                camera.reason, failures = reason, -1
+                continue
             self._set_status(camera, CameraStatus.offline, reason)
             failures = 0 if delivered else failures + 1
             await self._sleep(backoff[min(failures, len(backoff) - 1)])
             camera.reconnects += 1
+
+    @staticmethod
+    async def _demand(channel: Channel) -> None:
+        """Returns once the channel has a consumer (woken by the channel, never polled)."""
+        while channel.consumers == 0:
+            wake = asyncio.Event()
+            channel.on_demand_change = wake.set
+            try:
+                await wake.wait()
+            finally:
+                channel.on_demand_change = None
 
     async def _session(self, camera: _Camera) -> tuple[bool, str]:
         """Pull one source session into the channel; returns whether any frame came, and why it ended.
@@ -272,6 +298,8 @@ class MediaEngine:
         source: AsyncIterator[AccessUnit] | None = None
         deadline = asyncio.timeout(None)
         watchdog: asyncio.TimerHandle | None = None
+        idle: asyncio.TimerHandle | None = None
+        no_demand = False
 
         def check() -> None:
             nonlocal watchdog
@@ -281,6 +309,18 @@ class MediaEngine:
                 deadline.reschedule(now)  # expires at once: the session ends with TimeoutError
             else:
                 watchdog = loop.call_at(last + stale, check)
+
+        def demand_gone() -> None:
+            nonlocal idle, no_demand
+            idle = None
+            if channel.consumers == 0:
+                no_demand = True
+                deadline.reschedule(loop.time())
+
+        def demand_changed() -> None:
+            nonlocal idle
+            if channel.consumers == 0 and idle is None:
+                idle = loop.call_later(self.config.demand_linger, demand_gone)
 
         def on_frame(au: AccessUnit) -> None:
             nonlocal delivered, last
@@ -294,6 +334,9 @@ class MediaEngine:
         try:
             async with deadline:
                 watchdog = loop.call_at(last + stale, check)
+                if camera.spec.on_demand:
+                    channel.on_demand_change = demand_changed
+                    demand_changed()
                 source = self._open_source(camera.spec)
                 pump: Callable[[FrameSink], Awaitable[None]] | None = getattr(source, "pump", None)
                 if pump is not None:
@@ -303,7 +346,9 @@ class MediaEngine:
                         on_frame(au)
             reason = "source ended"
         except Exception as exc:
-            if isinstance(exc, TimeoutError) and deadline.expired():
+            if isinstance(exc, TimeoutError) and deadline.expired() and no_demand:
+                reason = NO_DEMAND
+            elif isinstance(exc, TimeoutError) and deadline.expired():
                 reason = f"no data for {stale:g} s"
             else:
                 # A camera's own faults (refused, malformed reply) are expected: one line, no traceback.
@@ -315,6 +360,10 @@ class MediaEngine:
         finally:
             if watchdog is not None:
                 watchdog.cancel()
+            if idle is not None:
+                idle.cancel()
+            if camera.spec.on_demand:
+                channel.on_demand_change = None
             aclose = getattr(source, "aclose", None)
             if aclose is not None:
                 with contextlib.suppress(Exception):

@@ -65,9 +65,19 @@ class SourceSchemes:
 
     def __init__(self) -> None:
         self._factories: dict[str, Callable[[str, float], FrameSource]] = {}
+        self._on_demand: set[str] = set()
 
-    def register(self, scheme: str, factory: Callable[[str, float], FrameSource]) -> None:
+    def register(
+        self, scheme: str, factory: Callable[[str, float], FrameSource], *, on_demand: bool = False
+    ) -> None:
+        """`on_demand`: the scheme's cameras are opened only while someone watches (`node://`: a
+        camera of a child node, which costs the link's bandwidth)."""
         self._factories[scheme.lower()] = factory
+        if on_demand:
+            self._on_demand.add(scheme.lower())
+
+    def on_demand(self, url: str) -> bool:
+        return "://" in url and url.split("://", 1)[0].lower() in self._on_demand
 
     def open(self, url: str, *, read_timeout: float = 5.0) -> FrameSource:
         scheme = url.split("://", 1)[0].lower() if "://" in url else ""

@@ -30,6 +30,7 @@ from xueliang.media.access_batch import AccessBatch
 from xueliang.media.config import MediaSettings
 from xueliang.media.engine import CameraSpec, EngineConfig, HealthEvent, MediaEngine
 from xueliang.media.live import LiveGateway, LiveSession
+from xueliang.media.plane.masking import PlaneMasks, is_masked_id, original_id
 from xueliang.media.plane.rtsp import PlaneRtspAccess
 from xueliang.media.recording.recorder import StorageEvent
 from xueliang.media.restream import RestreamConfig, RtspRestreamer
@@ -53,8 +54,9 @@ class PlaneHook(Protocol):
     async def plane_stopping(self, plane: MediaPlane) -> None: ...
 
 
-def spec_for(camera: Camera) -> CameraSpec:
-    return CameraSpec(camera.id, camera.stream_url, camera.name, camera.enabled)
+def spec_for(camera: Camera, schemes: SourceSchemes | None = None) -> CameraSpec:
+    on_demand = schemes is not None and schemes.on_demand(camera.stream_url)
+    return CameraSpec(camera.id, camera.stream_url, camera.name, camera.enabled, on_demand=on_demand)
 
 
 class MediaPlane(LiveStreams):
@@ -91,6 +93,7 @@ class MediaPlane(LiveStreams):
             self.rtsp = RtspRestreamer(self.engine, PlaneRtspAccess(self), rtsp)
         self._watch_task: Any = None
         self.schemes = SourceSchemes()  # gb28181:// and other schemes a domain serves (sources.py)
+        self.masks = PlaneMasks(self)  # privacy masks: masked variants, masked stills (masking.py)
         self._deliveries: set[asyncio.Task[None]] = set()
         self.stills = StillCache(self.engine.channel)  # tiles' pictures (still_views.py)
         self.still_audits: dict[tuple[int, int], datetime] = {}  # (user, camera) -> last camera.still
@@ -100,6 +103,9 @@ class MediaPlane(LiveStreams):
         self.owns: Callable[[int], bool] = lambda _camera_id: True
         self.notes: dict[int, str] = {}
         self.on_status: Callable[[int, str, str], Awaitable[None]] | None = None
+        # Told of every live session (WebSocket, HLS, RTSP) after its audit: the federation's relay
+        # tells the child node which of our users watch its camera (federation/video).
+        self.session_listeners: list[Callable[[str, LiveSession], Awaitable[None]]] = []
 
     # -- sources -----------------------------------------------------------------------------------
     def _pull(self, spec: CameraSpec) -> FrameSession:
@@ -115,7 +121,7 @@ class MediaPlane(LiveStreams):
         async with self.ctx.db.session() as session:
             rows = (await session.scalars(select(Camera).where(Camera.enabled.is_(True)))).all()
         rows = [c for c in rows if self.owns(c.id)]
-        await self.engine.start([spec_for(c) for c in rows])
+        await self.engine.start([spec_for(c, self.schemes) for c in rows])
         self._watch_task = asyncio.create_task(self._watch_health(), name="media-health-watch")
         for hook in self.hooks:
             await hook.plane_started(self, rows)
@@ -146,6 +152,8 @@ class MediaPlane(LiveStreams):
                 await self._deliver(event)
 
     async def _deliver(self, event: PlaneEvent) -> None:
+        if is_masked_id(event.camera_id):
+            return  # a masked variant (masking.py): its camera's own status is what others follow
         self.recent_events.append(event)
         if isinstance(event, HealthEvent):
             status = CameraStatusChanged(event.camera_id, str(event.status.value), event.reason)
@@ -176,7 +184,7 @@ class MediaPlane(LiveStreams):
             self._sources.pop(camera_id, None)
         self.stills.forget(camera_id)
         if camera is not None and camera.enabled and self.owns(camera_id):
-            self.engine.add_camera(spec_for(camera))
+            self.engine.add_camera(spec_for(camera, self.schemes))
         for hook in self.hooks:
             await hook.camera_changed(self, camera_id, camera)
 
@@ -197,6 +205,10 @@ class MediaPlane(LiveStreams):
             urls["rtsp"] = self.rtsp.url(camera_id, token)
         return urls
 
+    def masked_stream_urls(self, user_id: int, camera_id: int) -> dict[str, str]:
+        """`stream_urls` of the camera's masked variant (started here if nobody watched it)."""
+        return self.stream_urls(user_id, self.masks.ensure(camera_id))
+
     def verify(self, token: str, camera_id: int) -> tokens.StreamClaims:
         return tokens.verify(self.secret, token, camera_id, Permission.view_live.value, self.ctx.clock.now())
 
@@ -215,7 +227,9 @@ class MediaPlane(LiveStreams):
             if user is None or user.disabled:
                 return frozenset()
             principal = await accounts.principal_for(session, user)
-            return await cameras.allowed_camera_ids(session, principal, camera_ids, Permission.view_live)
+            originals = frozenset(original_id(c) for c in camera_ids)
+            allowed = await cameras.allowed_camera_ids(session, principal, originals, Permission.view_live)
+            return self.masks.filter_allowed(principal, camera_ids, allowed)
 
     async def may_view(self, user_id: int, camera_id: int) -> bool:
         """The access policy, asked now: may this user watch this camera live?"""
@@ -226,6 +240,8 @@ class MediaPlane(LiveStreams):
             user = await session.get(User, live.user_id)
             actor = Actor(live.user_id, user.username if user else "", live.client)
             detail: dict[str, Any] = {"session": live.session_id, "kind": live.kind}
+            if is_masked_id(live.camera_id):
+                detail["masked"] = True
             if live.ended_at is not None:
                 detail.update(
                     bytes=live.bytes_sent,
@@ -238,13 +254,22 @@ class MediaPlane(LiveStreams):
                 action,
                 at=self.ctx.clock.now(),
                 target_type="camera",
-                target_id=live.camera_id,
+                target_id=original_id(live.camera_id),
                 detail=detail,
             )
             await session.commit()
 
     async def session_started(self, live: LiveSession) -> None:
         await self._audit_session("live.start", live)
+        await self._tell_listeners("live.start", live)
 
     async def session_ended(self, live: LiveSession) -> None:
         await self._audit_session("live.end", live)
+        await self._tell_listeners("live.end", live)
+
+    async def _tell_listeners(self, action: str, live: LiveSession) -> None:
+        for listener in list(self.session_listeners):
+            try:
+                await listener(action, live)
+            except Exception:
+                log.exception("live session listener failed for camera %s", live.camera_id)

@@ -4,16 +4,24 @@ proxy: alarms up exactly once and in order across cuts, state changes down, cata
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.federation.faultproxy import FaultProxy
 from tests.federation.linkkit import QINGXI, SHANGPING, Node, make_node
 from tests.support.db import seed_database
 from tests.support.waits import wait_for
+
+from xueliang.config import load_settings
+from xueliang.federation.envelope import Envelope, seal
+from xueliang.federation.identity import NodeIdentity
+from xueliang.federation.natsd import secret_for
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +128,90 @@ def _have(node: Node, uids: list[str]) -> list[str]:
     """Those of `uids` the node holds, in the order it stored them."""
     wanted = set(uids)
     return [u for (u,) in node.query("SELECT uuid FROM alarms ORDER BY id") if u in wanted]
+
+
+def test_audit_verify_reports_deleted_newest_rows_against_the_parents_anchor(
+    link: tuple[Node, Node, FaultProxy],
+) -> None:
+    town, village, _proxy = link
+    (head,) = village.query("SELECT max(seq) FROM audit_events")[0]
+    wait_for(
+        lambda: town.query("SELECT max(seq) FROM federation_audit_anchors")[0][0] == head,
+        15,
+        "the village's audit head anchored at the township",
+    )
+    rc, out = village.cli("audit", "verify")
+    assert rc == 0 and f"matches the parent's anchor at row {head}" in out, out
+    village.query("DROP TRIGGER audit_no_delete")  # an intruder with the database file
+    village.query("DELETE FROM audit_events WHERE seq > ?", head - 3)  # the newest three rows
+    rc, out = village.cli("audit", "verify")
+    assert rc == 1 and "newest audit rows were deleted" in out and f"anchor at row {head}" in out, out
+
+
+def _envelope(
+    node: Node, to: str, body: dict[str, Any], key_dir: Path | None = None
+) -> tuple[bytes, dict[str, str]]:
+    identity = NodeIdentity.load(node.gb, key_dir or node.root)
+    env = Envelope(f"test-{uuid.uuid4()}", node.gb, to, "alarm", datetime.now(UTC), body)
+    return seal(identity, env)
+
+
+async def _publish(town: Node, subj: str, data: bytes, headers: dict[str, str]) -> None:
+    import nats
+
+    password = secret_for(load_settings(town.config).resolved_secret_key(), "nats-local")
+    nc = await nats.connect(f"nats://local:{password}@127.0.0.1:{town.nats_port}")
+    try:
+        await nc.jetstream().publish(subj, data, headers=headers, timeout=5)
+    finally:
+        await nc.close()
+
+
+def test_forged_replayed_and_revoked_messages_are_refused(
+    link: tuple[Node, Node, FaultProxy], tmp_path: Path
+) -> None:
+    town, village, _proxy = link
+    uid = str(uuid.uuid4())
+    body = {
+        "uuid": uid,
+        "kind": "emergency",
+        "source": "tv",
+        "region_code": SHANGPING,
+        "event": {"id": 0, "action": "raised", "at": datetime.now(UTC).isoformat()},
+    }
+    subj = f"xl.{town.gb}.{village.gb}.alarm"
+    forged, headers = _envelope(village, town.gb, body, key_dir=tmp_path)  # another key, the village's name
+    asyncio.run(_publish(town, subj, forged, headers))
+    genuine, headers = _envelope(village, town.gb, body)
+    asyncio.run(_publish(town, subj, genuine, headers))
+    wait_for(lambda: len(_have(town, [uid])) == 1, 10, "the genuine message applied")
+    headers["Nats-Msg-Id"] = "another-id"  # past JetStream's de-duplication: the inbox refuses it
+    asyncio.run(_publish(town, subj, genuine, headers))
+
+    def status() -> dict[str, Any]:
+        with closing(town.client("admin")) as admin:
+            r = admin.get("/api/v1/federation/status")
+            assert r.status_code == 200, r.text
+            return next(link for link in r.json()["links"] if link["gb_id"] == village.gb)
+
+    wait_for(lambda: status()["refused"] >= 2, 10, "two refusals in the link's status")
+    assert "replayed" in status()["last_error"]
+    assert len(_have(town, [uid])) == 1
+
+    rc, out = town.cli("node", "revoke", village.gb)
+    assert rc == 0 and "its link is closed" in out, out
+    late = str(uuid.uuid4())
+    _press(village, late)
+    again, headers = _envelope(village, town.gb, {**body, "uuid": str(uuid.uuid4())})
+    asyncio.run(_publish(town, subj, again, headers))
+    wait_for(
+        lambda: "unknown or revoked" in status()["last_error"] or status()["revoked"],
+        10,
+        "the revoked refusal",
+    )
+    wait_for(
+        lambda: village.query("SELECT count(*) FROM federation_outbox WHERE sent_at IS NULL")[0][0] > 0,
+        10,
+        "the village's alarm held in its outbox",
+    )
+    assert _have(town, [late]) == []

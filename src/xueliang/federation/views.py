@@ -19,6 +19,7 @@ from xueliang.accounts.deps import Ctx, CurrentCaller, ReadSession, Session, req
 from xueliang.accounts.policy import Permission
 from xueliang.core.errors import NotFound, Unauthorized
 from xueliang.federation import enroll
+from xueliang.federation.anchor import anchor_text
 from xueliang.federation.config import FederationSettings
 from xueliang.federation.identity import NodeIdentity, local_gb_id, peer_by_key, verify
 from xueliang.federation.link import link_status
@@ -28,10 +29,6 @@ from xueliang.regions.models import Region
 
 router = APIRouter(prefix="/federation", tags=["federation"])
 ANCHOR_WINDOW = timedelta(minutes=5)
-
-
-def anchor_text(gb_id: str, at: str) -> bytes:
-    return f"xueliang-anchor:{gb_id}:{at}".encode()
 
 
 def _settings(ctx: Any) -> FederationSettings:

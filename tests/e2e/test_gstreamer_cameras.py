@@ -25,11 +25,12 @@ from xueliang.media.engine import CameraSpec, MediaEngine
 from xueliang.media.frames import Codec
 from xueliang.media.hls.packager import HlsConfig, HlsPackager
 from xueliang.media.live import LiveSession
-from xueliang.media.recording.index import IndexOp, OpenSegment
+from xueliang.media.recording.index import IndexOp, OpenSegment, SegmentState, UpdateSegment
 from xueliang.media.recording.recorder import Recorder, RecorderConfig
 from xueliang.media.restream import RestreamConfig, RtspRestreamer
 from xueliang.media.rtsp.client import RtspSource
 from xueliang.media.sources import FrameSession
+from xueliang.recordings.export import Source, remux
 
 FRAMES = 150  # 6 s at 25 fps
 TICKS = 3600  # one frame on the 90 kHz clock
@@ -71,6 +72,7 @@ class FileIndex:
     def __init__(self) -> None:
         self.rows = itertools.count(1)
         self.paths: dict[int, list[str]] = {}  # per camera, relative to the recordings root
+        self.states: dict[str, SegmentState] = {}  # the latest row of each segment, by path
 
     async def recover(self) -> None:
         pass
@@ -81,6 +83,8 @@ class FileIndex:
             if isinstance(op, OpenSegment):
                 ids[op.key] = next(self.rows)
                 self.paths.setdefault(op.state.camera_id, []).append(op.state.path)
+            if isinstance(op, OpenSegment | UpdateSegment):
+                self.states[op.state.path] = op.state
         return ids
 
 
@@ -225,10 +229,24 @@ async def test_b_frame_cameras_keep_every_frame_in_order_through_every_output(
     for _ in range(2):  # open the row, then write what is buffered
         await node.recorder.flush()
     for camera_id in CAMERAS:
-        # Recording: the first segment on disk, as playback and export read it.
-        data = (tmp_path / node.index.paths[camera_id][0]).read_bytes()
+        # Recording: the first segment on disk, as playback reads it.
+        path = node.index.paths[camera_id][0]
+        data = (tmp_path / path).read_bytes()
         dts, pts = decode_bytes(data)
         assert len(pts) >= FRAMES - 2
         assert pts == sorted(set(pts)) and presentation_steps(shown(dts, pts)) == {TICKS}
         assert dts == sorted(set(dts))
+        # Evidence export: FFmpeg remuxes it into a plain MP4 on wall-clock time, offsets kept.
+        state = node.index.states[path]
+        source = Source(tmp_path / path, state.start, state.start + 60, len(data), state.media_start)
+        out = tmp_path / f"export-{camera_id}"
+        out.mkdir()
+        exported = remux([source], state.start, state.start + 60, out, "evidence")
+        with av.open(str(exported.files[0])) as container:
+            packets = list(container.demux(video=0))
+            frames = [f.pts for p in packets for f in p.decode() if f.pts is not None]
+        packet_dts = [p.dts for p in packets if p.dts is not None]
+        assert packet_dts == sorted(set(packet_dts)) and frames == sorted(set(frames))
+        steps = presentation_steps([t for t in frames if t <= packet_dts[-1]])
+        assert steps <= {TICKS - 1, TICKS, TICKS + 1}  # wall-clock times, rounded to the 90 kHz tick
     print("; ".join(report))

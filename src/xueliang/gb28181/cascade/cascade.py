@@ -357,11 +357,17 @@ class Cascade:
             )
 
     async def _send_changes(self, link: UpperLink, changes: _Changes) -> None:
-        await asyncio.sleep(NOTIFY_DELAY)
-        items = list(changes.items.values())
-        changes.items.clear()
-        if not items or not link.registered.is_set():
-            return
+        """Sends what is queued, and again while changes keep coming in during a send."""
+        while True:
+            await asyncio.sleep(NOTIFY_DELAY)
+            items = list(changes.items.values())
+            changes.items.clear()
+            if not items:
+                return
+            if link.registered.is_set():
+                await self._send_change_items(link, items)
+
+    async def _send_change_items(self, link: UpperLink, items: list[ET.Element]) -> None:
         body = catalog.catalog_notify(link.config.local_id, link.next_sn(), items, link.config.charset)
         sub = self.subscriptions.get(link.config.id)
         loop = asyncio.get_running_loop()

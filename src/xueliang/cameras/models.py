@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import Boolean, Enum, Float, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xueliang.core.db import Base
@@ -38,5 +38,7 @@ class Camera(Base):
     public_view: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     record: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Sound is carried (live, recorded) only where an operator turned it on: docs/media-audio.md.
+    audio_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     stream_url: Mapped[str] = mapped_column(String(500))
     retention_days: Mapped[int] = mapped_column(Integer, default=30)

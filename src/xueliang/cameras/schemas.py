@@ -33,6 +33,7 @@ class CameraAdminOut(CameraOut):
 
     stream_url: str
     retention_days: int
+    audio_enabled: bool  # sound carried live and recorded; off unless turned on (docs/media-audio.md)
 
 
 class CameraFields(BaseModel):
@@ -50,6 +51,7 @@ class CameraFields(BaseModel):
     record: bool | None = None
     stream_url: str | None = Field(default=None, max_length=500)
     retention_days: int | None = Field(default=None, ge=1, le=3650)
+    audio_enabled: bool | None = None
 
 
 class CameraCreate(CameraFields):

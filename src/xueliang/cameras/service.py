@@ -120,6 +120,7 @@ EDITABLE = (
     "record",
     "stream_url",
     "retention_days",
+    "audio_enabled",
 )
 
 

@@ -42,7 +42,12 @@ def camera_out(camera: Camera, region: Region, admin: bool = False) -> CameraOut
         "record": camera.record,
     }
     if admin:
-        return CameraAdminOut(**data, stream_url=camera.stream_url, retention_days=camera.retention_days)
+        return CameraAdminOut(
+            **data,
+            stream_url=camera.stream_url,
+            retention_days=camera.retention_days,
+            audio_enabled=camera.audio_enabled,
+        )
     return CameraOut(**data)
 
 

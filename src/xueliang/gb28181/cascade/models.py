@@ -47,8 +47,8 @@ class GbUpper(Base):
 class GbUpperChannel(Base):
     __tablename__ = "gb_upper_channels"
     __table_args__ = (
-        UniqueConstraint("upper_id", "camera_id"),
-        UniqueConstraint("upper_id", "channel_id"),
+        UniqueConstraint("camera_id", "upper_id"),  # (named after their first column: camera first)
+        UniqueConstraint("channel_id", "upper_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

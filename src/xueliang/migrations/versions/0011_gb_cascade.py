@@ -55,8 +55,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["upper_id"], ["gb_uppers.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["camera_id"], ["cameras.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("upper_id", "camera_id"),
-        sa.UniqueConstraint("upper_id", "channel_id"),
+        sa.UniqueConstraint("camera_id", "upper_id"),
+        sa.UniqueConstraint("channel_id", "upper_id"),
     )
     op.create_index("ix_gb_upper_channels_upper_id", "gb_upper_channels", ["upper_id"])
     op.create_index("ix_gb_upper_channels_camera_id", "gb_upper_channels", ["camera_id"])

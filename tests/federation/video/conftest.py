@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 from tests.support.app import LiveServer, make_settings
 from tests.support.db import run_async, seed_database
+from tests.support.net import free_port
 from tests.support.node import Simulator
 
 from xueliang.app import create_app
@@ -151,7 +152,14 @@ def federation(tmp_path_factory: pytest.TempPathFactory, simulator: Simulator) -
             data_dir,
             media=MediaSettings(rtsp_port=0),
             recording=RecordingSettings(enabled=False),
-            federation=FederationSettings(enabled=True, node_gb_id=gb[name]),
+            # Each node supervises its own nats-server (the link's, unused by video: no leaf is joined here).
+            federation=FederationSettings(
+                enabled=True,
+                node_gb_id=gb[name],
+                nats_port=free_port(),
+                leaf_port=free_port(),
+                relay_interval_s=5.0,
+            ),
         )
         loop_box: list[asyncio.AbstractEventLoop] = []
 

@@ -166,16 +166,21 @@ class VideoUplink:
             self.connected.set()
             log.info("video link to the parent %s up", parent.gb_id)
             async for raw in ws:
-                message = json.loads(raw)
-                kind = message.get("type")
-                if kind == "open":
-                    self._open(ws, parent, str(message["stream"]), int(message["camera"]))
-                elif kind == "close":
-                    uplink = self.state.streams.pop(str(message.get("stream", "")), None)
-                    if uplink is not None and uplink.task is not None:
-                        uplink.task.cancel()
-                elif kind == "viewer":
-                    await self._audit_viewer(parent.gb_id, message)
+                try:
+                    await self._handle(ws, parent, json.loads(raw))
+                except Exception:  # one bad message (or a failed audit write) does not drop the link
+                    log.exception("video link to the parent %s: message not handled", parent.gb_id)
+
+    async def _handle(self, ws: ClientConnection, parent: Parent, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "open":
+            self._open(ws, parent, str(message["stream"]), int(message["camera"]))
+        elif kind == "close":
+            uplink = self.state.streams.pop(str(message.get("stream", "")), None)
+            if uplink is not None and uplink.task is not None:
+                uplink.task.cancel()
+        elif kind == "viewer":
+            await self._audit_viewer(parent.gb_id, message)
 
     async def _send(self, ws: ClientConnection, message: dict[str, Any]) -> None:
         async with self._send_lock:

@@ -84,6 +84,10 @@ class Proc:
             self.popen.send_signal(signal.SIGKILL)
             self.popen.wait(timeout=10)
 
+    def terminate(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.terminate()
+
     def stop(self) -> None:
         if self.popen is not None and self.popen.poll() is None:
             self.popen.terminate()
@@ -140,8 +144,8 @@ def cluster(
     run_async(
         _sql(
             url,
-            "INSERT INTO alarm_station_configs (region_id, escalate_after_s) SELECT id, '[4]' FROM regions "
-            "ON CONFLICT (region_id) DO UPDATE SET escalate_after_s = '[4]'",
+            "INSERT INTO alarm_station_configs (region_id, escalate_after_s) SELECT id, '[2]' FROM regions "
+            "ON CONFLICT (region_id) DO UPDATE SET escalate_after_s = '[2]'",
         )
     )
     work = tmp_path_factory.mktemp("roles")
@@ -176,6 +180,8 @@ def cluster(
         yield cluster
     finally:
         for proc in cluster.procs.values():
+            proc.terminate()
+        for proc in cluster.procs.values():
             proc.stop()
 
 
@@ -199,7 +205,7 @@ def _decoded_marker(ws_url: str) -> int | None:
             return bytes(data)
 
     mp4 = asyncio.run(receive())
-    with av.open(io.BytesIO(mp4), format="mp4") as container:
+    with av.open(io.BytesIO(mp4), "r", format="mp4") as container:
         for frame in container.decode(video=0):
             return decode_marker(frame.to_ndarray(format="rgb24"))
     return None
@@ -208,13 +214,19 @@ def _decoded_marker(ws_url: str) -> int | None:
 @pg_only
 def test_cameras_shared_out_and_live_view_reaches_the_owner(cluster: Cluster) -> None:
     took = wait_for(lambda: len(cluster.owners()) == 4, 30, "4 cameras leased")
-    took2 = wait_for(lambda: len(set(cluster.owners().values())) == 2, 20, "both media processes holding cameras")
+    took2 = wait_for(
+        lambda: len(set(cluster.owners().values())) == 2, 20, "both media processes holding cameras"
+    )
     print(f"leased after {took:.1f} s, shared after {took2:.1f} s more")
     assert sorted(cluster.media_names().values()) == ["media1", "media2"]
     counts = sorted(list(cluster.owners().values()).count(n) for n in set(cluster.owners().values()))
     assert counts == [2, 2], counts  # fair shares
 
     admin = cluster.client("web1", "admin")
+    leaving = cluster.client("web1", "op-qingxi")
+    other = httpx.Client(base_url=cluster.procs["web2"].url, timeout=15, cookies=leaving.cookies)
+    assert other.get("/api/v1/me").status_code == 200
+    assert leaving.post("/api/v1/auth/logout").status_code in (200, 204)  # checked at the end
     cams = {
         c["id"]: int(c["gb_id"][-6:]) for c in admin.get("/api/v1/cameras", params={"enabled": True}).json()
     }
@@ -230,10 +242,13 @@ def test_cameras_shared_out_and_live_view_reaches_the_owner(cluster: Cluster) ->
         )
         assert hls.status_code == 307 and hls.headers["location"].startswith(owner.url), hls.text
 
+    # The system page's data from any web process covers the whole node.
+    system = admin.get("/api/v1/ops/system").json()
+    assert sorted(p["role"] for p in system["processes"]) == ["media", "media", "web", "web", "worker"]
+    assert all(p["rss_bytes"] > 0 for p in system["processes"])
+    assert system["cameras"] == {"enabled": 4, "offline": []}, system["cameras"]
+
     # A logout at one web process is effective at the other (within the session cache's 5 s).
-    other = httpx.Client(base_url=cluster.procs["web2"].url, timeout=15, cookies=admin.cookies)
-    assert other.get("/api/v1/me").status_code == 200
-    assert admin.post("/api/v1/auth/logout").status_code in (200, 204)
     wait_for(lambda: other.get("/api/v1/me").status_code == 401, 10, "logout seen by web2")
 
 

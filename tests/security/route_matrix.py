@@ -461,6 +461,9 @@ PAGES: Registry = {
     ("GET", "/portal-admin"): roles(*(PORTAL_EDIT | NOTICES)),
     ("GET", "/portal-admin/preview"): roles(*(PORTAL_EDIT | NOTICES)),
     ("GET", "/hospital"): roles(*HOSPITAL),
+    # the system page and its data (ops/system.py): county admins only
+    ("GET", "/system"): roles("admin"),
+    ("GET", "/api/v1/ops/system"): roles("admin"),
 }
 
 REGISTRIES: dict[str, Registry] = {

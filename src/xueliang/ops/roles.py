@@ -31,6 +31,7 @@ from xueliang.media.plane import MediaPlane
 from xueliang.media.plane.leases import LeaseManager, beat, leave, notify, process_name, process_stats
 from xueliang.media.plane.owner_views import OwnerStreams
 from xueliang.media.plane.owner_views import router as owner_router
+from xueliang.ops.system import router as system_router
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def media_url(settings: NodeSettings) -> str:
 def install(app: FastAPI, ctx: AppContext) -> list[StartupHook]:
     """Called by `create_app` after the domains: the role's cross-process parts (PostgreSQL only)."""
     settings = ctx.settings
+    app.include_router(system_router)  # the system page's data, in every role
     if settings.role == "all":
         return []
     name = process_name(settings.role)

@@ -22,7 +22,7 @@ from xueliang.accounts.views import allowed_next
 from xueliang.alarms.models import AlarmState
 from xueliang.alarms.workflow import CLOSED, TRANSITIONS
 from xueliang.regions.models import Region
-from xueliang.web import grid_pages, hospital_pages, i18n, portal_pages, privacy_pages
+from xueliang.web import grid_pages, hospital_pages, i18n, portal_pages, privacy_pages, system_pages
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -118,7 +118,13 @@ def mount_web(app: FastAPI) -> None:
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    for mount_pages in (grid_pages.mount, portal_pages.mount, hospital_pages.mount, privacy_pages.mount):
+    for mount_pages in (
+        grid_pages.mount,
+        portal_pages.mount,
+        hospital_pages.mount,
+        privacy_pages.mount,
+        system_pages.mount,
+    ):
         mount_pages(app, render)
 
     @app.get("/", include_in_schema=False)

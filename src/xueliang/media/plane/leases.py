@@ -85,13 +85,39 @@ def process_name(role: str) -> str:
     return f"{role}-{socket.gethostname()[:24]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
+class CpuMeter:
+    """CPU (percent of one core since the last sample) and resident memory of this process, for the
+    system page; from os.times and /proc, no psutil needed."""
+
+    def __init__(self) -> None:
+        self._last = (time.monotonic(), self._cpu())
+
+    @staticmethod
+    def _cpu() -> float:
+        times = os.times()
+        return times.user + times.system
+
+    def sample(self) -> dict[str, Any]:
+        now, cpu = time.monotonic(), self._cpu()
+        then, before = self._last
+        self._last = (now, cpu)
+        percent = 100.0 * (cpu - before) / (now - then) if now > then else 0.0
+        rss = 0
+        with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/statm") as fh:
+            rss = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        return {
+            "cpu_percent": round(percent, 1),
+            "cpu_s": round(cpu, 2),
+            "rss_bytes": rss,
+            "pid": os.getpid(),
+        }
+
+
+cpu_meter = CpuMeter()  # one per process: every caller samples the same clock
+
+
 def process_stats() -> dict[str, Any]:
-    """CPU seconds and resident memory of this process, for the system page (no psutil needed)."""
-    times = os.times()
-    rss = 0
-    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/statm") as fh:
-        rss = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    return {"cpu_s": round(times.user + times.system, 2), "rss_bytes": rss, "pid": os.getpid()}
+    return cpu_meter.sample()
 
 
 async def beat(ctx: AppContext, name: str, role: str, url: str, stats: dict[str, Any]) -> None:

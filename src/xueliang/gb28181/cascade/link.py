@@ -123,7 +123,7 @@ class UpperLink:
         if self.registered.is_set():
             self.registered.clear()
             with contextlib.suppress(LinkError, OSError, TimeoutError):
-                await self._register(0, wait_s=2.0)
+                await self._register(0, wait_s=1.0)
 
     def spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)

@@ -14,7 +14,7 @@ from typing import Any
 import av
 import pytest
 from sqlalchemy import select, update
-from tests.federation.video.conftest import Federation, FedNode
+from tests.federation.video.nodes import Federation, FedNode
 from tests.support.db import run_async
 from tests.support.waits import wait_for
 from websockets.asyncio.client import ClientConnection, connect

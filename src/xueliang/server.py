@@ -96,6 +96,11 @@ async def prepare_demo(settings: Settings) -> list[tuple[str, str, str]]:
     try:
         async with db.session() as session:
             result = await seed_demo(session, now=SystemClock().now(), rtsp_base=settings.sim_rtsp_base)
+            if settings.gb28181.enabled:  # the demo's GB cameras (xueliang demo --gb-cameras)
+                from xueliang.seed.gb_demo import provision_demo_gb
+
+                await provision_demo_gb(session, settings.gb28181.domain, SystemClock().now())
+                await session.commit()
             logins = await demo_logins(session)
     finally:
         await db.dispose()
@@ -152,20 +157,28 @@ def wait_for_simulator(sim: subprocess.Popen[bytes], port: int, timeout: float =
     console.print(f"[bold yellow]warning:[/] the simulator does not answer on port {port}; starting anyway")
 
 
-def run_demo(settings: Settings, sim_port: int, cameras: int = 59) -> None:
+def run_demo(settings: Settings, sim_port: int, cameras: int = 59, gb_cameras: int = 0) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     sim = start_simulator(settings, cameras, sim_port)  # first: it encodes its loops while we seed
+    sims = [sim]
     # uvicorn stops gracefully on SIGTERM, then raises it again under the handler that was there
     # before: with the default one the process would die before `finally` stops the simulator.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        if gb_cameras:
+            from xueliang.seed.gb_demo import demo_gb_settings, start_gb_demo
+
+            settings = demo_gb_settings(settings)
+            sims.append(start_gb_demo(settings, gb_cameras))  # registers once the node listens
         logins = asyncio.run(prepare_demo(settings))
         wait_for_simulator(sim, sim_port)
         print_logins(settings, logins)
         serve_forever(settings)
     finally:
-        sim.terminate()
-        try:
-            sim.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            sim.kill()
+        for process in sims:
+            process.terminate()
+        for process in sims:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -85,6 +85,9 @@ def demo(
     sim_port: int = 8554,
     data_dir: Path = Path("var"),
     cameras: Annotated[int, typer.Option(min=1, max=999, help="simulated cameras (the county has 59)")] = 59,
+    gb_cameras: Annotated[
+        int, typer.Option(min=0, max=50, help="simulated GB/T 28181 cameras registering over SIP (0: none)")
+    ] = 3,
 ) -> None:
     """Seed the demo county into ./var and serve it, with simulated cameras beside it."""
     from xueliang.server import run_demo
@@ -92,7 +95,7 @@ def demo(
     settings = settings_from(config).model_copy(
         update={"port": port, "data_dir": data_dir, "sim_rtsp_base": f"rtsp://127.0.0.1:{sim_port}"}
     )
-    run_demo(settings, sim_port=sim_port, cameras=cameras)
+    run_demo(settings, sim_port=sim_port, cameras=cameras, gb_cameras=gb_cameras)
 
 
 @app.command()

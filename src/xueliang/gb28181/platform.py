@@ -27,7 +27,7 @@ from xueliang.alarms.intake import IntakeBatcher, ready
 from xueliang.alarms.models import AlarmKind
 from xueliang.alarms.push import publish_alarm
 from xueliang.alarms.service import Press
-from xueliang.cameras.events import CameraStatusChanged
+from xueliang.cameras.events import CameraChanged, CameraStatusChanged
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
 from xueliang.core.ids import GB_ID
@@ -328,9 +328,12 @@ class GbPlatform:
     ) -> None:
         before = set(await service.camera_ids(session, device.id))
         channels = await service.store_catalog(session, device, items, now)
+        for camera_id in set(await service.camera_ids(session, device.id)) - before:
+            self.ctx.events.publish(session, CameraChanged(camera_id))  # a bound device's new camera
         online = device.online
         status = {c.camera_id: c.status for c in channels if c.camera_id is not None}
         await session.commit()
+        await self.ctx.events.delivered(session)  # the media plane takes it (as a bind through the API)
         if online:  # new cameras start online; a channel's ON/OFF is its camera's health
             for camera_id, state in status.items():
                 if camera_id not in before or state == "OFF":

@@ -252,7 +252,7 @@ def build() -> DemoCounty:
                     heading=float(rng.randrange(0, 360, 5)),
                     fov_angle=float(rng.choice([60, 75, 90, 100])),
                     fov_range=float(rng.choice([40, 60, 80, 120])),
-                    ptz=c_idx == 1,
+                    ptz=c_idx == 1 or (v_idx == 0 and c_idx == 0),  # 上坪村's entrance turns 360°
                     public_view=kind is not CameraKind.key_place or c_idx == 1,
                 )
             )

@@ -32,10 +32,10 @@ VILLAGE = "513223101201"  # 上坪村, in op-qingxi's township
 
 
 async def test_a_simulated_camera_is_pulled_recorded_turned_alarmed_and_goes_offline(
-    gb_url: str, tmp_path: Path
+    sim_url: str, tmp_path: Path
 ) -> None:
     settings = make_settings(
-        gb_url,
+        sim_url,
         tmp_path,
         gb28181=gb_settings(),
         media=MediaSettings(rtsp_port=0),
@@ -45,21 +45,19 @@ async def test_a_simulated_camera_is_pulled_recorded_turned_alarmed_and_goes_off
     async with app.router.lifespan_context(app):
         ctx: AppContext = app.state.ctx
         sim = make_sim(1, f"sip:{PLATFORM_ID}@127.0.0.1:{platform(app).port}", SHARED)
-        await sim.start()
-        try:
-            await asyncio.wait_for(sim.registered(), 10)
-            device, channel = sim.devices[0], sim.cameras[0]
-            pk_query = select(GbDevice.id).where(GbDevice.device_id == device.device_id)
-            await until(
-                app, lambda: scalar(app, select(func.count()).select_from(pk_query.subquery())), 1, "device"
+        device, channel = sim.devices[0], sim.cameras[0]
+        village = await scalar(app, select(Region.id).where(Region.code == VILLAGE))
+        async with admin_client(app) as admin:
+            # provisioned and bound before it first registers (as the demo does): its catalog answer
+            # makes the camera, and the media plane is told of it
+            r = await admin.post(
+                "/api/v1/gb28181/devices", json={"device_id": device.device_id, "region_id": village}
             )
-            device_pk = int(await scalar(app, pk_query))
-            village = await scalar(app, select(Region.id).where(Region.code == VILLAGE))
-            async with admin_client(app) as admin:
-                r = await admin.put(
-                    f"/api/v1/gb28181/devices/{device_pk}/region", json={"region_id": village}
-                )
-                assert r.status_code == 200, r.text
+            assert r.status_code in (200, 201), r.text
+            device_pk = int(r.json()["id"])
+            await sim.start()
+            try:
+                await asyncio.wait_for(sim.registered(), 10)
                 cam_query = select(Camera.id).where(Camera.gb_id == channel.channel_id)
                 await until(
                     app,
@@ -101,25 +99,25 @@ async def test_a_simulated_camera_is_pulled_recorded_turned_alarmed_and_goes_off
                 finally:
                     detach()
 
-            # recorded like any camera
-            seg_count = (
-                select(func.count())
-                .select_from(RecordingSegment)
-                .where(RecordingSegment.camera_id == camera_id)
-            )
-            deadline = asyncio.get_running_loop().time() + 10
-            while not await scalar(app, seg_count):
-                assert asyncio.get_running_loop().time() < deadline, "no recording segment"
-                await asyncio.sleep(0.2)
+                # recorded like any camera
+                seg_count = (
+                    select(func.count())
+                    .select_from(RecordingSegment)
+                    .where(RecordingSegment.camera_id == camera_id)
+                )
+                deadline = asyncio.get_running_loop().time() + 10
+                while not await scalar(app, seg_count):
+                    assert asyncio.get_running_loop().time() < deadline, "no recording segment"
+                    await asyncio.sleep(0.2)
 
-            # a device alarm (the control port's `alarm 1`) becomes an alarm of its camera
-            assert (await sim.command("alarm 1")).startswith("ok alarm 1: platform answered 200")
-            alarms = select(func.count()).select_from(Alarm).where(Alarm.camera_id == camera_id)
-            assert await scalar(app, alarms) == 1
+                # a device alarm (the control port's `alarm 1`) becomes an alarm of its camera
+                assert (await sim.command("alarm 1")).startswith("ok alarm 1: platform answered 200")
+                alarms = select(func.count()).select_from(Alarm).where(Alarm.camera_id == camera_id)
+                assert await scalar(app, alarms) == 1
 
-            # unplugged: no keepalives, offline after 3 missed intervals
-            assert (await sim.command("offline 1")).startswith("ok")
-            online = select(GbDevice.online).where(GbDevice.id == device_pk)
-            await until(app, lambda: scalar(app, online), False, "the device offline")
-        finally:
-            await sim.stop()
+                # unplugged: no keepalives, offline after 3 missed intervals
+                assert (await sim.command("offline 1")).startswith("ok")
+                online = select(GbDevice.online).where(GbDevice.id == device_pk)
+                await until(app, lambda: scalar(app, online), False, "the device offline")
+            finally:
+                await sim.stop()

@@ -167,7 +167,7 @@ class SimDevice:
                 ok = False
             if not ok:
                 await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
-                backoff = min(backoff * 2, 30.0)
+                backoff = min(backoff * 2, 10.0)
                 continue
             backoff = 1.0
             self.registered.set()

@@ -24,6 +24,9 @@ from types import TracebackType
 from typing import Literal, Self
 from urllib.parse import unquote, urlsplit
 
+from xueliang.media.audio.frames import AudioFrame
+from xueliang.media.audio.rtp import AudioAssembler, audio_timeline
+from xueliang.media.audio.sdp import AudioTrack, audio_track
 from xueliang.media.errors import MediaAuthError, MediaConnectionError, MediaError, MediaProtocolError
 from xueliang.media.frames import AccessUnit, Codec, CodecParams
 from xueliang.media.rtp.assembler import AssemblerStats, FrameAssembler
@@ -31,7 +34,7 @@ from xueliang.media.rtp.timeline import Timeline
 from xueliang.media.rtsp.auth import ClientAuth, parse_auth_header
 from xueliang.media.rtsp.fields import parse_pair, parse_session, parse_transport
 from xueliang.media.rtsp.message import Headers, RtspParser, RtspRequest, RtspResponse
-from xueliang.media.rtsp.sdp import VideoTrack, parse_sdp, resolve_control, video_track
+from xueliang.media.rtsp.sdp import SessionDescription, VideoTrack, parse_sdp, resolve_control, video_track
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,10 @@ class RtspSource:
         request_timeout: float = 5.0,
         read_timeout: float = 5.0,
         user_agent: str = "Xueliang",
+        audio: bool = False,
     ) -> None:
+        """`audio`: also SETUP the camera's audio track (TCP only) and hand its frames to the session's
+        `audio_sink`; the camera's `audio_enabled` decides (docs/media-audio.md)."""
         parts = urlsplit(url)
         if parts.scheme.lower() != "rtsp" or not parts.hostname:
             raise MediaProtocolError(f"not an rtsp:// URL: {url[:80]!r}")
@@ -77,6 +83,8 @@ class RtspSource:
         self.read_timeout = read_timeout
         self.user_agent = user_agent
         self.timeline = Timeline()
+        self.audio = audio
+        self.audio_timeline: Timeline | None = None  # made with the first audio track, kept like `timeline`
 
     def open(self) -> RtspSession:
         """A new session (connects on `async with` or the first `__anext__`)."""
@@ -155,6 +163,13 @@ class RtspSession:
         self._error: MediaError | None = None
         self._sink: Callable[[AccessUnit], None] | None = None  # set while pump() runs
         self._sink_error: Exception | None = None
+        # Audio, when the source asks for it: never allowed to disturb the video (its errors and a
+        # refused SETUP only cost the audio).
+        self.audio_track: AudioTrack | None = None
+        self.audio_channel = -1
+        self.audio_sink: Callable[[AudioFrame], None] | None = None
+        self.audio_frames: collections.deque[AudioFrame] = collections.deque(maxlen=256)  # without a sink
+        self._audio: AudioAssembler | None = None
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -319,8 +334,45 @@ class RtspSession:
             self.rtp_channel = parse_pair(params["interleaved"], "interleaved channels")[0]
         elif proto.endswith("/TCP"):
             raise MediaProtocolError("server refused UDP transport")
+        if src.audio and self.transport == "tcp":
+            await self._setup_audio(session_description, base)
         base_control = resolve_control(base, session_description.attribute("control"))
         _ok("PLAY", await self._request("PLAY", base_control, Headers([("Range", "npt=0.000-")])))
+
+    async def _setup_audio(self, description: SessionDescription, base: str) -> None:
+        """SETUP the audio track on the next interleaved channels; a camera without a usable one, or
+        that refuses it, streams video alone."""
+        track = audio_track(description, base)
+        if track is None:
+            log.info("%s: no G.711 or AAC audio track to carry", self.source.host)
+            return
+        channel = self.rtp_channel + 2
+        spec = Headers([("Transport", f"RTP/AVP/TCP;unicast;interleaved={channel}-{channel + 1}")])
+        setup = await self._request("SETUP", track.control_url, spec)
+        try:
+            proto, params = parse_transport(setup.headers.get("Transport") or "")
+            if setup.status >= 300 or not proto.endswith("/TCP") or "interleaved" not in params:
+                raise MediaProtocolError(f"status {setup.status}, transport {proto or 'none'}")
+            self.audio_channel = parse_pair(params["interleaved"], "interleaved channels")[0]
+        except MediaProtocolError as exc:
+            log.warning("%s: audio SETUP refused (%s); video only", self.source.host, exc)
+            return
+        rate = track.config.sample_rate
+        if self.source.audio_timeline is None:
+            self.source.audio_timeline = audio_timeline(rate)
+        self.audio_track = track
+        self._audio = AudioAssembler(track, self._emit_audio, timeline=self.source.audio_timeline)
+
+    def _emit_audio(self, frame: AudioFrame) -> None:
+        sink = self.audio_sink
+        if sink is None:
+            self.audio_frames.append(frame)
+            return
+        try:
+            sink(frame)
+        except Exception:
+            log.exception("%s: audio sink failed; audio dropped for this session", self.source.host)
+            self._audio = None
 
     async def _open_udp(self, local_ip: str) -> int:
         """Bind an even RTP port and the next one for RTCP."""
@@ -416,6 +468,8 @@ class RtspSession:
             assembler = self._assembler
             if assembler is not None and self._error is None:
                 assembler.push_packets(data, spans)
+        elif channel == self.audio_channel and self._audio is not None:
+            self._audio.push_packets(data, spans)
 
     def on_message(self, message: RtspRequest | RtspResponse) -> None:
         if isinstance(message, RtspResponse):

@@ -18,6 +18,12 @@ def warm_cache() -> None:
 
     for number in range(1, SIM_CAMERAS + 1):
         ensure_loop(SIM_CACHE, number, LoopSpec())
+    # simulated GB cameras (gb28181/sim/loops.py markers): the demo test's three, and the small loops
+    # of tests/gb28181/sim and tests/browser/test_gb_ptz.py (camera 1 at no preset, presets 6 and 7)
+    for number in (20100, 20200, 20300):
+        ensure_loop(SIM_CACHE, number, LoopSpec())
+    for number in (20100, 20106, 20107):
+        ensure_loop(SIM_CACHE, number, LoopSpec(width=320, height=180, seconds=2, gop_seconds=2))
 
 
 if __name__ == "__main__":

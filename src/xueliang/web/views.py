@@ -22,7 +22,15 @@ from xueliang.accounts.views import allowed_next
 from xueliang.alarms.models import AlarmState
 from xueliang.alarms.workflow import CLOSED, TRANSITIONS
 from xueliang.regions.models import Region
-from xueliang.web import grid_pages, hospital_pages, i18n, portal_pages, privacy_pages, system_pages
+from xueliang.web import (
+    gb28181_pages,
+    grid_pages,
+    hospital_pages,
+    i18n,
+    portal_pages,
+    privacy_pages,
+    system_pages,
+)
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -120,6 +128,7 @@ def mount_web(app: FastAPI) -> None:
 
     for mount_pages in (
         grid_pages.mount,
+        gb28181_pages.mount,
         portal_pages.mount,
         hospital_pages.mount,
         privacy_pages.mount,

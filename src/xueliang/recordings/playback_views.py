@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 
 from xueliang.accounts.deps import Ctx
+from xueliang.accounts.models import User
 from xueliang.accounts.policy import Permission
 from xueliang.core.bounds import MAX_INT64, PathId, StoredDatetime
 from xueliang.core.clock import as_utc
@@ -21,6 +22,7 @@ from xueliang.media import playback
 from xueliang.recordings import service
 from xueliang.recordings.access import MAX_PLAYBACK, From, To, node_of, token_claims
 from xueliang.recordings.models import RecordingSegment
+from xueliang.recordings.remote import RemoteRecordings, remote_for
 from xueliang.recordings.runtime import RecordingsNode
 
 playback_router = APIRouter(prefix="/api/v1/playback", tags=["recordings"])
@@ -29,7 +31,14 @@ PLAYBACK_PREFIX = "/api/v1/playback"
 Offset = Annotated[int, Path(ge=0, le=MAX_INT64)]  # a byte offset in a segment file
 
 
-async def _views(ctx: AppContext, camera_id: int, lo: datetime, hi: datetime) -> list[playback.SegmentView]:
+async def _views(
+    ctx: AppContext, camera_id: int, lo: datetime, hi: datetime, user_id: int
+) -> list[playback.SegmentView]:
+    remote = await remote_for(ctx, camera_id)
+    if remote is not None:  # hosted by a child node: its segments, audited there for our user
+        async with ctx.db.read_session() as session:
+            user = await session.get(User, user_id)
+        return await remote.views(camera_id, lo, hi, user.username if user is not None else f"#{user_id}")
     async with ctx.db.read_session() as session:
         rows = await service.segments_between(session, camera_id, lo, hi)
     return [service.view_of(r) for r in rows]
@@ -38,9 +47,9 @@ async def _views(ctx: AppContext, camera_id: int, lo: datetime, hi: datetime) ->
 @playback_router.get("/{camera_id}/index.m3u8")
 async def vod_playlist(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: str = "") -> Response:
     """HLS VOD of the range: whole GOPs of the recorded files as they lie on disk."""
-    await token_claims(ctx, token, camera_id, Permission.view_recording)
+    claims = await token_claims(ctx, token, camera_id, Permission.view_recording)
     lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
-    views = await _views(ctx, camera_id, lo, hi)
+    views = await _views(ctx, camera_id, lo, hi, claims.user_id)
     target = node_of(ctx).settings.playback_chunk_seconds
     text, _ = playback.render_vod(views, lo.timestamp(), hi.timestamp(), target, f"?token={token}")
     return Response(text, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache"})
@@ -52,7 +61,7 @@ async def playback_plan(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: st
     (which maps tfdt to wall time with each segment's `start` and `media_start`)."""
     claims = await token_claims(ctx, token, camera_id, Permission.view_recording)
     lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
-    views = await _views(ctx, camera_id, lo, hi)
+    views = await _views(ctx, camera_id, lo, hi, claims.user_id)
     target = node_of(ctx).settings.playback_chunk_seconds
     base = f"{PLAYBACK_PREFIX}/{camera_id}"
     segments = []
@@ -80,6 +89,12 @@ async def playback_plan(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: st
 async def _segment(
     ctx: AppContext, camera_id: int, segment_id: int
 ) -> tuple[playback.SegmentView, RecordingsNode]:
+    remote = await remote_for(ctx, camera_id)
+    if remote is not None:
+        view = await remote.segment(camera_id, segment_id)
+        if view is None:
+            raise NotFound("not found")
+        return view, node_of(ctx)
     async with ctx.db.read_session() as session:
         row = await session.get(RecordingSegment, segment_id)
     if row is None or row.camera_id != camera_id or row.frames == 0:
@@ -87,18 +102,31 @@ async def _segment(
     return service.view_of(row), node_of(ctx)
 
 
-async def _read(node: RecordingsNode, view: playback.SegmentView, first: int, last: int) -> bytes:
+async def _read(
+    node: RecordingsNode,
+    view: playback.SegmentView,
+    first: int,
+    last: int,
+    remote: tuple[RemoteRecordings, int] | None = None,
+) -> bytes:
+    if remote is not None:  # (keeper, camera id): the child reads its file
+        return await remote[0].read(remote[1], view.id, first, last)
     try:
         return await asyncio.to_thread(playback.read_range, node.root / view.path, first, last)
     except OSError as exc:
         raise NotFound("recording file unavailable") from exc
 
 
+async def _remote(ctx: AppContext, camera_id: int) -> tuple[RemoteRecordings, int] | None:
+    remote = await remote_for(ctx, camera_id)
+    return (remote, camera_id) if remote is not None else None
+
+
 @playback_router.get("/{camera_id}/init/{segment_id}.mp4")
 async def vod_init(ctx: Ctx, camera_id: PathId, segment_id: PathId, token: str = "") -> Response:
     await token_claims(ctx, token, camera_id, Permission.view_recording)
     view, node = await _segment(ctx, camera_id, segment_id)
-    data = await _read(node, view, 0, view.init_size)
+    data = await _read(node, view, 0, view.init_size, await _remote(ctx, camera_id))
     return Response(data, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -110,7 +138,7 @@ async def vod_chunk(
     view, node = await _segment(ctx, camera_id, segment_id)
     if not playback.valid_range(view, first, last):
         raise NotFound("no such chunk")
-    data = await _read(node, view, first, last)
+    data = await _read(node, view, first, last, await _remote(ctx, camera_id))
     return Response(data, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -120,16 +148,22 @@ async def seek_gop(ctx: Ctx, camera_id: PathId, t: StoredDatetime, token: str = 
     first thing a player appends). `X-Start` is the Unix time of the GOP's keyframe."""
     await token_claims(ctx, token, camera_id, Permission.view_recording)
     at = as_utc(t)
-    async with ctx.db.read_session() as session:
-        row = await service.segment_at(session, camera_id, at)
-    if row is None:
+    remote = await _remote(ctx, camera_id)
+    if remote is not None:
+        view = await remote[0].segment_at(camera_id, at)
+    else:
+        async with ctx.db.read_session() as session:
+            row = await service.segment_at(session, camera_id, at)
+        view = service.view_of(row) if row is not None else None
+    if view is None:
         raise NotFound("no recording at this time")
-    view = service.view_of(row)
     gop = playback.gop_at(view, at.timestamp())
     if gop is None:
         raise NotFound("no recording at this time")
     node = node_of(ctx)
-    data = await _read(node, view, 0, view.init_size) + await _read(node, view, gop.first, gop.last)
+    data = await _read(node, view, 0, view.init_size, remote) + await _read(
+        node, view, gop.first, gop.last, remote
+    )
     return Response(
         data,
         media_type="video/mp4",

@@ -1,5 +1,5 @@
 """Three real nodes of the seed county (county, township 清溪镇, village 上坪村) joined for video, the
-village pulling two cameras of the session's simulator (nodes.py)."""
+village pulling two cameras of the session's simulator and recording them (nodes.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tests.support.node import Simulator
 
 @pytest.fixture(scope="module")
 def federation(tmp_path_factory: pytest.TempPathFactory, simulator: Simulator) -> Iterator[Federation]:
-    fed = nodes.start(tmp_path_factory.mktemp("federation"), simulator.port)
+    fed = nodes.start(tmp_path_factory.mktemp("federation"), simulator.port, recording=("village",))
     try:
         yield fed
     finally:

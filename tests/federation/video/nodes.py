@@ -135,10 +135,13 @@ def start(
     *,
     linger: float = 0.3,
     recheck: float = 0.2,
+    recording: Sequence[str] = (),
 ) -> Federation:
     """Seed once, copy per node, join them top-down in `names` order, enable the simulator cameras
     `numbers` (all others off) and start the servers; `linger` is each engine's `demand_linger`,
-    `recheck` how often a parent re-reads its children's rows."""
+    `recheck` how often a parent re-reads its children's rows; the nodes named in `recording` record
+    their cameras (flush every 0.2 s)."""
+    base.mkdir(parents=True, exist_ok=True)
     seed = base / "seed.db"
     seed_database(f"sqlite+aiosqlite:///{seed}", rtsp_base=f"rtsp://127.0.0.1:{sim_port}")
     with sqlite3.connect(seed) as conn:
@@ -158,7 +161,7 @@ def start(
             url,
             data_dir,
             media=MediaSettings(rtsp_port=0),
-            recording=RecordingSettings(enabled=False),
+            recording=RecordingSettings(enabled=name in recording, flush_interval=0.2),
             # Each node supervises its own nats-server (the link's, unused by video: no leaf is joined here).
             federation=FederationSettings(
                 enabled=True,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import av
@@ -139,6 +139,47 @@ def test_ten_county_viewers_make_one_stream_on_each_link(fed: Federation) -> Non
         10,
         "the streams to end with the last viewer",
     )
+
+
+def test_county_operator_plays_back_a_village_recording_through_two_hops(fed: Federation) -> None:
+    camera_id = fed.camera_ids[1]
+    county = fed["county"].client("admin")
+    try:
+        lo = datetime.now(UTC) - timedelta(minutes=5)
+        hi = datetime.now(UTC) + timedelta(minutes=1)
+        query = {"from": lo.isoformat(), "to": hi.isoformat()}
+
+        def timeline() -> dict[str, Any]:
+            r = county.get(f"/api/v1/cameras/{camera_id}/timeline", params=query)
+            assert r.status_code == 200, r.text
+            body: dict[str, Any] = r.json()
+            return body
+
+        wait_for(lambda: bool(timeline()["keyframes"]), 20, "the village's recording to show at the county")
+        line = timeline()
+        assert line["camera_id"] == camera_id and line["segments"] >= 1 and line["spans"]
+        assert str(line["codec"]).startswith("avc1")
+        r = county.post("/api/v1/recordings/playback", json={"camera_id": camera_id, **query})
+        assert r.status_code == 200, r.text
+        plan = county.get(r.json()["plan"]).json()
+        segment = plan["segments"][0]
+        init = county.get(segment["init"])
+        chunk = county.get(segment["chunks"][0]["url"])
+        assert init.status_code == chunk.status_code == 200
+        with av.open(io.BytesIO(init.content + chunk.content), "r") as container:
+            markers = {decode_marker(f.to_ndarray(format="rgb24")) for f in container.decode(video=0)}
+        assert markers == {1}
+        missing = county.get(segment["init"].replace(f"/init/{segment['id']}.", "/init/999999."))
+        assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    finally:
+        county.close()
+    # Each node audited its own caller's view: the county its user, the others the node above for him.
+    county_user = f"node {fed['county'].gb_id} for admin"
+    assert county_user in {e.actor for e in audits(fed["township"], "recording.view")}
+    assert f"node {fed['township'].gb_id} for admin (node {fed['county'].gb_id})" in {
+        e.actor for e in audits(fed["village"], "recording.view")
+    }
+    assert "admin" in {e.actor for e in audits(fed["county"], "recording.view")}
 
 
 def test_a_node_key_outside_the_subtree_is_refused(fed: Federation) -> None:

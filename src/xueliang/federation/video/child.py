@@ -29,13 +29,16 @@ from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
+from xueliang.core.errors import AppError
 from xueliang.federation import identity
 from xueliang.federation.video import handshake, wire
+from xueliang.federation.video import playback as recorded
 from xueliang.federation.video.parent import VideoLinks
 from xueliang.media.channel import Fragment, Gap, InitSegment, StatusNote, ViewerClosed
 from xueliang.media.engine import UnknownCamera
 from xueliang.media.plane import MediaPlane
 from xueliang.nodes.models import Node
+from xueliang.recordings.remote import RemoteRecordings
 from xueliang.regions.models import Region
 
 log = logging.getLogger(__name__)
@@ -90,6 +93,7 @@ class VideoUplink:
         self._task: asyncio.Task[None] | None = None
         self._identity: identity.NodeIdentity | None = None
         self._send_lock = asyncio.Lock()
+        self._requests: set[asyncio.Task[None]] = set()
         self.connected = asyncio.Event()
 
     async def start(self) -> None:
@@ -181,6 +185,33 @@ class VideoUplink:
                 uplink.task.cancel()
         elif kind == "viewer":
             await self._audit_viewer(parent.gb_id, message)
+        elif kind == "request":  # recordings through the parent (playback.py)
+            task = asyncio.create_task(self._answer(ws, parent, message))
+            self._requests.add(task)
+            task.add_done_callback(self._requests.discard)
+
+    async def _answer(self, ws: ClientConnection, parent: Parent, message: dict[str, Any]) -> None:
+        request_id = int(message.get("id", 0))
+        try:
+            below = self.ctx.services.get(RemoteRecordings)
+            result = await recorded.answer(
+                self.ctx,
+                parent.gb_id,
+                message,
+                below if isinstance(below, recorded.ChildRecordings) else None,
+            )
+        except AppError as exc:
+            await self._send(ws, {"type": "reply", "id": request_id, "error": exc.message})
+            return
+        except (KeyError, TypeError, ValueError) as exc:
+            await self._send(ws, {"type": "reply", "id": request_id, "error": f"bad request: {exc}"})
+            return
+        if isinstance(result, bytes):
+            async with self._send_lock:
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    await ws.send(b"R" + request_id.to_bytes(8, "big") + result)
+        else:
+            await self._send(ws, {"type": "reply", "id": request_id, "body": result})
 
     async def _send(self, ws: ClientConnection, message: dict[str, Any]) -> None:
         async with self._send_lock:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import secrets
@@ -56,6 +57,10 @@ def parse_url(url: str) -> tuple[str, int]:
     return gb_id, int(remote)
 
 
+class RemoteRefused(Exception):
+    """The child answered a request with a refusal or "not found"; the message is its reason."""
+
+
 class StreamRefused(MediaConnectionError):
     """The child refused the stream (out of our subtree, unknown camera); its reason is the message."""
 
@@ -87,7 +92,32 @@ class ChildLink:
     streams: dict[str, RelayedStream] = field(default_factory=dict)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     close_reason: str = ""
+    replies: dict[int, asyncio.Future[Any]] = field(default_factory=dict)  # requests awaiting the child
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    async def request(self, message: dict[str, Any], within: float = 15.0) -> Any:
+        """Ask the child (recordings through the parent); its answer: JSON, or bytes for a read.
+        Raises `RemoteRefused` with the child's reason, MediaConnectionError when the link fails."""
+        request_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.replies[request_id] = future
+        try:
+            await self.send({**message, "type": "request", "id": request_id})
+            async with asyncio.timeout(within):
+                return await future
+        except TimeoutError:
+            raise MediaConnectionError(f"node {self.gb_id}: no answer in {within:g} s") from None
+        finally:
+            self.replies.pop(request_id, None)
+
+    def answer(self, request_id: int, result: Any) -> None:
+        future = self.replies.get(request_id)
+        if future is not None and not future.done():
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
 
     async def send(self, message: dict[str, Any]) -> None:
         if self.closed.is_set():
@@ -106,6 +136,8 @@ class ChildLink:
         for stream in list(self.streams.values()):
             stream.refuse(f"link to node {self.gb_id} closed: {reason}")
             stream.finished.set()
+        for request_id in list(self.replies):
+            self.answer(request_id, MediaConnectionError(f"link to node {self.gb_id} closed: {reason}"))
 
 
 class VideoLinks:
@@ -232,11 +264,24 @@ class VideoLinks:
     async def _read(self, link: ChildLink) -> None:
         try:
             while True:
-                message = json.loads(await link.websocket.receive_text())
-                if message.get("type") == "refused":
+                raw = await link.websocket.receive()
+                if raw["type"] == "websocket.disconnect":
+                    raise WebSocketDisconnect(raw.get("code", 1000))
+                data: bytes | None = raw.get("bytes")
+                if data is not None:  # a read's answer: b"R", the request id, the bytes
+                    if data[:1] == b"R" and len(data) >= 9:
+                        link.answer(int.from_bytes(data[1:9], "big"), data[9:])
+                    continue
+                message = json.loads(raw.get("text") or "{}")
+                kind = message.get("type")
+                if kind == "refused":
                     stream = link.streams.get(str(message.get("stream", "")))
                     if stream is not None:
                         stream.refuse(str(message.get("reason", "refused")))
+                elif kind == "reply":
+                    error = message.get("error")
+                    result = RemoteRefused(str(error)) if error is not None else message.get("body")
+                    link.answer(int(message.get("id", 0)), result)
         except (WebSocketDisconnect, RuntimeError, ValueError) as exc:
             link.close_reason = link.close_reason or f"link lost: {type(exc).__name__}"
 

@@ -3,7 +3,8 @@ cameras.
 
 Both sides are installed on every such node, since a township is a child of the county and the parent
 of its villages: `VideoLinks` (the routes children dial, the `node://` scheme, on demand) and
-`VideoUplink` (the dial-out link to this node's parent, when it has one with a URL)."""
+`VideoUplink` (the dial-out link to this node's parent, when it has one with a URL), and
+`ChildRecordings` (playback of a child's recordings through this node's routes)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from xueliang.federation.config import FederationSettings
 from xueliang.federation.video import handshake
 from xueliang.federation.video.child import VideoUplink
 from xueliang.federation.video.parent import VideoLinks
+from xueliang.federation.video.playback import ChildRecordings
 from xueliang.media.plane import MediaPlane
+from xueliang.recordings.remote import RemoteRecordings
 
 
 def install(app: FastAPI, ctx: AppContext, settings: FederationSettings) -> list[StartupHook]:
@@ -24,6 +27,7 @@ def install(app: FastAPI, ctx: AppContext, settings: FederationSettings) -> list
         return []
     links = ctx.services.add(VideoLinks(ctx, settings.node_gb_id))
     uplink = ctx.services.add(VideoUplink(ctx, plane, settings.node_gb_id, settings.parent_url, links))
+    ctx.services.add(ChildRecordings(ctx, links), RemoteRecordings)  # playback through the parent
     plane.schemes.register("node", links.source, on_demand=True)
     plane.session_listeners.append(links.on_live_session)
     router = APIRouter(tags=["federation"])

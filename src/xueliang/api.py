@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xueliang.accounts.views import router as accounts_router
@@ -22,6 +25,28 @@ from xueliang.recordings.views import router as recordings_router
 from xueliang.regions.views import router as regions_router
 
 API_PREFIX = "/api/v1"
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx answer of the API (install_error_handlers below): a stable `code` and a `message`; a
+    422 lists its fields in `errors`. Documented on every operation as "4XX", so clients and the
+    schema fuzzer (tests/security/test_fuzz_schemathesis.py) know the body of each refusal."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+    errors: list[FieldProblem] | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorOut, "description": "Refused: the JSON error body, `code` says why"}
+}
 
 
 def api_router() -> APIRouter:

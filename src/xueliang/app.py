@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from xueliang import __version__
 from xueliang.alarms import runtime as alarms_runtime
-from xueliang.api import API_PREFIX, api_router, install_error_handlers
+from xueliang.api import API_PREFIX, ERROR_RESPONSES, api_router, install_error_handlers
 from xueliang.config import Settings
 from xueliang.core import http_guard, migrate
 from xueliang.core.clock import Clock, SystemClock
@@ -68,6 +68,7 @@ def create_app(
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         description="Rural community safety and services platform. Errors are JSON `{code, message}`.",
+        responses=ERROR_RESPONSES,  # every operation documents its refusals (4XX: api.ErrorOut)
     )
     app.state.ctx = ctx
     install_error_handlers(app)

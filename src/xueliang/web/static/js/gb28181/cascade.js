@@ -30,7 +30,7 @@ function age(iso) {
 function draw(uppers) {
   const up = uppers.filter((u) => u.state === "registered").length;
   $("#cascade-summary").textContent = t("{up} of {n} upper platforms registered", { up, n: uppers.length });
-  const head = [t("Name"), t("SIP ID"), t("Address"), t("State"), t("Last keepalive"), t("Last error"),
+  const head = [t("Platform name"), t("SIP ID"), t("Address"), t("State"), t("Last keepalive"), t("Last error"),
     t("Catalog age"), t("Shared cameras"), t("Alarms waiting")];
   const rows = uppers.map((u) => h("tr", { "data-upper": String(u.id), "data-state": u.state },
     h("td", {}, u.name),

@@ -175,7 +175,13 @@ def cluster(
     try:
         for proc in cluster.procs.values():
             proc.start()
-        took = wait_for(lambda: all(p.ready() for p in cluster.procs.values()), 60, "5 processes listening")
+        try:  # a bound, not a goal: 5 interpreters importing the app share 2 busy cores in `make test`
+            took = wait_for(
+                lambda: all(p.ready() for p in cluster.procs.values()), 150, "5 processes listening"
+            )
+        except AssertionError:
+            logs = "\n".join(f"== {k}\n{p.log.read_text()[-1500:]}" for k, p in cluster.procs.items())
+            raise AssertionError(f"the processes did not all start:\n{logs}") from None
         print(f"5 processes listening after {took:.1f} s")
         yield cluster
     finally:

@@ -38,8 +38,9 @@ async def test_lifting_a_mask_on_playback_needs_a_second_person(
     rng = span(clock)
     playback = {"camera_id": camera, **rng}
 
-    refused = await op.post("/api/v1/recordings/playback", json=playback)
-    assert refused.status_code == 403 and refused.json()["code"] == "approval_required", refused.text
+    masked = await op.post("/api/v1/recordings/playback", json=playback)  # no lift: masked playback
+    assert masked.status_code == 200 and masked.json()["masked"] is True, masked.text
+    assert masked.json()["plan"].startswith(f"/api/v1/playback/masked/{camera}/plan.json?")
 
     asked = await ask(op, camera, "playback", rng)
     assert asked.status_code == 201, asked.text
@@ -73,6 +74,7 @@ async def test_lifting_a_mask_on_playback_needs_a_second_person(
     granted = await op.post("/api/v1/recordings/playback", json={**playback, "approval": approval["id"]})
     assert granted.status_code == 200, granted.text
     assert granted.json()["hls"].startswith(f"/api/v1/playback/{camera}/index.m3u8?")
+    assert granted.json()["masked"] is False
     # Bound to requester, camera and range.
     wider = {**playback, "from": (datetime.fromisoformat(rng["from"]) - timedelta(hours=1)).isoformat()}
     outside = await op.post("/api/v1/recordings/playback", json={**wider, "approval": approval["id"]})

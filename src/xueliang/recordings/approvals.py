@@ -7,8 +7,8 @@ action and range, and expires (`GRANT_FOR`); an undecided request lapses after `
 step is audited: `privacy.request`, `privacy.approve` / `privacy.deny`, and `privacy.use` each time a
 grant opens a playback or an export.
 
-Masked playback and masked export (re-encoding recorded video) are not built yet, so until they are,
-playback and export of a masked camera need an approved lift for every role: the rule fails closed."""
+Playback of a masked camera without a lift is masked (recordings/masked_playback.py). Masked export
+is not built yet, so an export of a masked camera needs an approved lift for every role (fails closed)."""
 
 from __future__ import annotations
 
@@ -163,6 +163,11 @@ async def decide(
                 "reason": row.decision_reason},
     )  # fmt: skip
     return row
+
+
+async def masked_by_default(session: AsyncSession, camera_id: int) -> bool:
+    """Playback of this camera is masked unless an approved lift is named."""
+    return await masks.has_masks(session, camera_id)
 
 
 async def needs_approval(session: AsyncSession, camera_id: int, action: ApprovalAction) -> bool:

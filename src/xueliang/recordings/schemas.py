@@ -32,6 +32,7 @@ class PlaybackOut(BaseModel):
     expires_in: int
     hls: str
     plan: str
+    masked: bool = False  # the camera's privacy masks are filled (no approved lift): masked_playback.py
 
 
 class SegmentOut(BaseModel):

@@ -34,6 +34,8 @@ from xueliang.recordings import export as exporting
 from xueliang.recordings.access import MAX_PLAYBACK, From, To, issue_token, node_of, token_actor, token_claims
 from xueliang.recordings.approval_models import ApprovalAction
 from xueliang.recordings.approval_views import router as approval_router
+from xueliang.recordings.masked_playback import MASKED_PREFIX, issue_masked_token
+from xueliang.recordings.masked_playback import router as masked_router
 from xueliang.recordings.models import EvidenceLock, ExportState, RecordingExport, RecordingSegment
 from xueliang.recordings.playback_views import PLAYBACK_PREFIX
 from xueliang.recordings.remote import remote_for
@@ -59,6 +61,7 @@ from xueliang.regions.models import Region
 
 router = APIRouter(tags=["recordings"])
 router.include_router(approval_router)  # four-eyes requests and decisions (approval_views.py)
+router.include_router(masked_router)  # masked playback of masked cameras (masked_playback.py)
 
 
 # -- index and timeline ------------------------------------------------------------------------------
@@ -176,7 +179,9 @@ async def open_playback(body: PlaybackIn, caller: CurrentCaller, session: Sessio
     row, and is refused (404) for any other."""
     camera, _ = await cameras.get_camera(session, caller.principal, body.camera_id, Permission.view_recording)
     lo, hi = service.check_range(body.lo, body.hi, MAX_PLAYBACK)
-    granted = await approvals.require_grant(
+    # A masked camera without an approved lift plays masked (masked_playback.py); a lift is checked.
+    masked = body.approval is None and await approvals.masked_by_default(session, camera.id)
+    granted = None if masked else await approvals.require_grant(
         session, caller.principal, caller.actor, camera.id, ApprovalAction.playback, lo, hi,
         body.approval, ctx.clock.now(), record=not body.refresh,
     )  # fmt: skip
@@ -191,13 +196,17 @@ async def open_playback(body: PlaybackIn, caller: CurrentCaller, session: Sessio
             target_type="camera",
             target_id=camera.id,
             detail={"gb_id": camera.gb_id, "from": lo.isoformat(), "to": hi.isoformat()}
-            | ({"approval": granted} if granted is not None else {}),
+            | ({"approval": granted} if granted is not None else {})
+            | ({"masked": True} if masked else {}),
         )
         await session.commit()
         view = opened.id
-    token = issue_token(ctx, caller.user.id, camera.id, Permission.view_recording)
+    if masked:
+        token, base = issue_masked_token(ctx, caller.user.id, camera.id), f"{MASKED_PREFIX}/{camera.id}"
+    else:
+        token = issue_token(ctx, caller.user.id, camera.id, Permission.view_recording)
+        base = f"{PLAYBACK_PREFIX}/{camera.id}"
     query = f"from={_q(lo)}&to={_q(hi)}&token={token}"
-    base = f"{PLAYBACK_PREFIX}/{camera.id}"
     return PlaybackOut(
         camera_id=camera.id,
         view=view,
@@ -205,6 +214,7 @@ async def open_playback(body: PlaybackIn, caller: CurrentCaller, session: Sessio
         expires_in=ctx.settings.stream_token_seconds,
         hls=f"{base}/index.m3u8?{query}",
         plan=f"{base}/plan.json?{query}",
+        masked=masked,
     )
 
 

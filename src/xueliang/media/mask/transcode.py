@@ -128,6 +128,21 @@ class MaskTranscoder:
             raise MediaError(f"masking failed: {exc}") from exc
         return out
 
+    def flush(self) -> list[AccessUnit]:
+        """The pictures the decoder still holds (B-frames reorder), masked and encoded: at the end of a
+        recorded chunk."""
+        import av
+
+        if self._decoder is None or self._codec is None:
+            return []
+        out: list[AccessUnit] = []
+        try:
+            for frame in self._decoder.decode(None):
+                out.extend(self._encode(frame, CodecParams(self._codec, b"", b"")))
+        except av.FFmpegError as exc:
+            raise MediaError(f"masking failed: {exc}") from exc
+        return out
+
     def _encode(self, frame: Any, source: CodecParams) -> list[AccessUnit]:
         import av
 

@@ -1,0 +1,110 @@
+"""Masked playback: an operator plays a masked camera's recording without an approved lift and gets the
+masked variant (recorded chunks decoded, filled and encoded again per request, their times kept); its
+token opens none of the unmasked routes; the recording on disk keeps the original, which the operator
+sees once a second person approved a lift."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+from fastapi import FastAPI
+
+from tests.support.alarms import Login, logins_to
+from tests.support.app import make_settings
+from tests.support.clips import encode_clip, marker_level
+from tests.support.recordings import Rig, Wall
+from xueliang.app import create_app
+from xueliang.media.recording.recorder import RecorderConfig
+from xueliang.recordings.config import RecordingSettings
+
+MARKER = 2
+MASK = {"masks": [{"label": "院子", "points": [[0.5, 0.2], [1.0, 0.2], [1.0, 1.0], [0.5, 1.0]]}]}
+
+
+@pytest.fixture
+async def rec(privacy_url: str, tmp_path: Path) -> AsyncIterator[tuple[FastAPI, Callable[[], Rig]]]:
+    settings = make_settings(
+        privacy_url,
+        tmp_path / "data",
+        recording=RecordingSettings(retention_every=3600, min_free_bytes=0, min_free_percent=0),
+    )
+    app = create_app(settings, migrate_on_start=False)
+    clip = encode_clip(frames=50, gop=25, width=160, height=96, camera_index=MARKER)
+    rigs: list[Rig] = []
+
+    def rig() -> Rig:
+        made = Rig(privacy_url, tmp_path / "data" / "recordings", clip, Wall(time.time() - 60),
+                   RecorderConfig(segment_seconds=2.0))  # fmt: skip
+        rigs.append(made)
+        return made
+
+    async with app.router.lifespan_context(app):
+        yield app, rig
+    for made in rigs:
+        await made.db.dispose()
+
+
+def frames_of(data: bytes) -> list[Any]:
+    with av.open(io.BytesIO(data), "r") as container:
+        return [f.to_ndarray(format="gray") for f in container.decode(video=0)]
+
+
+def iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e6):06d}Z"
+
+
+async def test_masked_recording_playback_and_the_lifted_original(
+    rec: tuple[FastAPI, Callable[[], Rig]],
+) -> None:
+    app, make_rig = rec
+    async with logins_to(app) as login:
+        await _scenario(login, make_rig())
+
+
+async def _scenario(login: Login, rig: Rig) -> None:
+    admin, op = await login("admin"), await login("op-qingxi")
+    camera = [c["id"] for c in (await op.get("/api/v1/cameras")).json()][3]
+    await rig.start(camera)
+    await rig.record(4.0)
+    await rig.recorder.stop()
+    assert (await admin.put(f"/api/v1/cameras/{camera}/masks", json=MASK)).status_code == 200
+    rng = {"camera_id": camera, "from": iso(rig.wall.now - 30), "to": iso(rig.wall.now + 1)}
+
+    opened = (await op.post("/api/v1/recordings/playback", json=rng)).json()
+    assert opened["masked"] is True
+    plan = (await op.get(opened["plan"])).json()
+    segment = plan["segments"][0]
+    assert plan["masked"] is True and segment["mime"].startswith('video/mp4; codecs="avc1.')
+    init = await op.get(segment["init"])
+    chunk = await op.get(segment["chunks"][0]["url"])
+    assert init.status_code == 200 and chunk.status_code == 200, chunk.text
+    frames = frames_of(init.content + chunk.content)
+    assert len(frames) >= 20
+    for luma in frames:
+        hidden = luma[int(luma.shape[0] * 0.22) :, int(luma.shape[1] * 0.52) :]
+        assert float(hidden.max()) < 40 and abs(float(luma[4:28, 4:28].mean()) - marker_level(MARKER)) < 15
+    at = {"t": iso(rig.wall.now - 2), "token": opened["token"]}
+    seek = await op.get(f"/api/v1/playback/masked/{camera}/at.mp4", params=at)
+    assert seek.status_code == 200 and float(frames_of(seek.content)[0][30:, 90:].max()) < 40
+
+    # The masked token opens none of the unmasked routes.
+    plain_init = f"/api/v1/playback/{camera}/init/{segment['id']}.mp4"
+    assert (await op.get(plain_init, params={"token": opened["token"]})).status_code == 404
+
+    # A lift approved by a second person: the original, as recorded.
+    ask = {**rng, "action": "playback", "reason": "案件"}
+    asked = (await op.post("/api/v1/recordings/approvals", json=ask)).json()
+    decision = {"approve": True, "reason": "同意"}
+    decided = await admin.post(f"/api/v1/recordings/approvals/{asked['id']}/decision", json=decision)
+    assert decided.status_code == 200
+    lifted = (await op.post("/api/v1/recordings/playback", json={**rng, "approval": asked["id"]})).json()
+    assert lifted["masked"] is False
+    original = (await op.get(lifted["plan"])).json()["segments"][0]
+    data = (await op.get(original["init"])).content + (await op.get(original["chunks"][0]["url"])).content
+    assert max(float(luma[40:56, 83:].max()) for luma in frames_of(data)) > 200  # the bright square, unmasked

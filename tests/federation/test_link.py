@@ -104,6 +104,7 @@ def test_alarms_go_up_once_in_order_across_cuts_and_state_comes_down(
             assert r.status_code in (200, 201), r.text
     proxy.set("cut")
     assert _have(village, uids) == uids
+    assert _have(town, uids) == []  # held at the village while the link is down
     proxy.set("pass")
     wait_for(lambda: len(_have(town, uids)) == 20, 30, "the queued alarms after the cut")
     assert _have(town, uids) == uids  # in the village's order

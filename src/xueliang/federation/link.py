@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.alarms.events import AlarmChanged
@@ -109,6 +108,7 @@ class Link:
     _alarm_cursor: dict[int, int] = field(default_factory=dict)
     _unsubscribe: list[Any] = field(default_factory=list)
     _camera_seq: int = 0
+    region_path: str = ""  # this node's region: the cameras it reports are in it
 
     @property
     def me(self) -> str:
@@ -127,6 +127,11 @@ class Link:
         async with self.ctx.db.session() as s:
             gb = await local_gb_id(s, self.settings.node_gb_id)
         self.identity = NodeIdentity.load(gb, self.data_dir)
+        async with self.ctx.db.read_session() as s:
+            path = await s.scalar(
+                select(Region.path).join(Node, Node.region_id == Region.id).where(Node.gb_id == gb)
+            )
+        self.region_path = path or ""
         self.server = NatsServer(
             nats_binary(self.settings.nats_server_bin), self.data_dir / "nats", self._server_config
         )
@@ -280,6 +285,7 @@ class Link:
                     .where(
                         Camera.id.in_(camera_ids),
                         (Camera.host_node_id.is_(None)) | (Camera.host_node_id != parent.id),
+                        Region.path.startswith(self.region_path),  # hosted here or below
                     )
                 )
             ).all()
@@ -389,15 +395,26 @@ class Link:
             ).all()
         sent: list[int] = []
         try:
+            # A window of publishes in flight, in id order on one connection; what counts as sent is
+            # the acknowledged prefix, so a failure re-sends from the first unacknowledged row (the
+            # ids make the re-sent ones that did arrive duplicates, which JetStream drops).
+            futures = []
             for row in rows:
                 env = Envelope(
                     f"{self.me}-{row.id}", self.me, peer.gb_id, row.kind, self.ctx.clock.now(), row.body
                 )
                 data, headers = seal(self.identity, env)
-                await self.js.publish(
-                    subject(peer.gb_id, self.me, row.kind), data, headers=headers, timeout=3.0
+                fut = await self.js.publish_async(
+                    subject(peer.gb_id, self.me, row.kind), data, headers=headers, wait_stall=5.0
                 )
-                sent.append(row.id)
+                futures.append((row.id, fut))
+            results = await asyncio.gather(
+                *(asyncio.wait_for(fut, 5.0) for _id, fut in futures), return_exceptions=True
+            )
+            for (row_id, _fut), result in zip(futures, results, strict=True):
+                if isinstance(result, BaseException):
+                    raise result
+                sent.append(row_id)
         except Exception as exc:
             state.last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             state.connected_since = None
@@ -453,9 +470,14 @@ class Link:
                     msgs = await sub.fetch(100, timeout=1.0)
                 except TimeoutError:
                     continue
-                for msg in msgs:
-                    await self.receive(msg.subject, msg.data, dict(msg.headers or {}))
-                    await msg.ack()
+                outcomes = await self.receive_batch(
+                    [(msg.subject, msg.data, dict(msg.headers or {})) for msg in msgs]
+                )
+                for msg, outcome in zip(msgs, outcomes, strict=True):
+                    if outcome.startswith("failed:"):
+                        await msg.nak(delay=1.0)  # not applied: JetStream delivers it again
+                    else:
+                        await msg.ack()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -465,71 +487,121 @@ class Link:
 
     async def receive(self, subj: str, data: bytes, headers: dict[str, str]) -> str:
         """Check and apply one message; returns the outcome (refusals are recorded, never raised)."""
-        parts = subj.split(".")
-        subject_sender = parts[2] if len(parts) >= 4 else ""
+        return (await self.receive_batch([(subj, data, headers)]))[0]
+
+    async def receive_batch(self, items: list[tuple[str, bytes, dict[str, str]]]) -> list[str]:
+        """Check and apply messages in one transaction (one commit, one fsync, for a batch of the
+        stream); each outcome is "refused: ..." (acknowledged, nothing applied), "failed: ..." (to be
+        delivered again) or what was done. A batch that fails is taken again one message at a time."""
         now = self.ctx.clock.now()
+        outcomes = [""] * len(items)
+        checked: list[tuple[int, Envelope, Node]] = []
         pushes: list[tuple[int, str]] = []
-        status: tuple[int, str] | None = None
+        statuses: list[tuple[int, str, str]] = []
+        counted: list[PeerState] = []
         try:
-            env = parse(data)
             async with self.ctx.db.session() as s:
-                peer = await peer_by_key(s, env.sender)
-                check(
-                    env,
-                    data,
-                    headers,
-                    me=self.me,
-                    subject_sender=subject_sender,
-                    public_key_hex=peer.public_key if peer else None,
-                    now=now,
-                    max_skew=timedelta(seconds=self.settings.max_skew_s),
+                peers: dict[str, Node | None] = {}
+                for i, (subj, data, headers) in enumerate(items):
+                    parts = subj.split(".")
+                    sender = parts[2] if len(parts) >= 4 else ""
+                    try:
+                        env = parse(data)
+                        if env.sender not in peers:
+                            peers[env.sender] = await peer_by_key(s, env.sender)
+                        peer = peers[env.sender]
+                        check(
+                            env,
+                            data,
+                            headers,
+                            me=self.me,
+                            subject_sender=sender,
+                            public_key_hex=peer.public_key if peer else None,
+                            now=now,
+                            max_skew=timedelta(seconds=self.settings.max_skew_s),
+                        )
+                        assert peer is not None
+                        checked.append((i, env, peer))
+                    except Refused as exc:
+                        self._refused(sender, str(exc))
+                        outcomes[i] = f"refused: {exc}"
+                ids = [env.id[:80] for _i, env, _p in checked if env.kind != "ping"]
+                seen = set(
+                    (await s.scalars(select(InboxMessage.msg_id).where(InboxMessage.msg_id.in_(ids)))).all()
+                    if ids
+                    else ()
                 )
-                assert peer is not None
-                state = self.states.setdefault(peer.gb_id, PeerState(peer.gb_id, "peer"))
-                peer.last_seen_at = now
-                state.last_received_at = now
-                if env.kind == "ping":
-                    await s.commit()
-                    return "ping"
-                s.add(InboxMessage(msg_id=env.id[:80], peer_id=peer.id, kind=env.kind[:32], applied_at=now))
-                try:
-                    await s.flush()
-                except IntegrityError:
-                    await s.rollback()
-                    raise Refused(
-                        f"message {env.id} from {env.sender} was applied before (replayed)"
-                    ) from None
-                if env.kind == "alarm":
-                    outcome, pushes = await apply.apply_alarm(self.ctx, s, peer, env, now)
-                elif env.kind == "camera":
-                    outcome, status = await apply.apply_camera(self.ctx, s, peer, env, now)
-                elif env.kind == "anchor":
-                    outcome = await apply.apply_anchor(s, peer, env, now)
-                else:
-                    raise Refused(f"unknown message kind {env.kind!r}")
-                await s.execute(
-                    update(InboxMessage)
-                    .where(InboxMessage.msg_id == env.id[:80])
-                    .values(outcome=outcome[:200])
-                )
+                for i, env, peer in checked:
+                    state = self.states.setdefault(peer.gb_id, PeerState(peer.gb_id, "peer"))
+                    peer.last_seen_at = now
+                    state.last_received_at = now
+                    msg_id = env.id[:80]
+                    if env.kind == "ping":
+                        outcomes[i] = "ping"
+                        continue
+                    if msg_id in seen:
+                        reason = f"message {env.id} from {env.sender} was applied before (replayed)"
+                        self._refused(peer.gb_id, reason)
+                        outcomes[i] = f"refused: {reason}"
+                        continue
+                    seen.add(msg_id)
+                    try:
+                        outcome = await self._apply(s, peer, env, now, pushes, statuses)
+                    except Refused as exc:  # raised before anything was written
+                        self._refused(peer.gb_id, str(exc))
+                        outcomes[i] = f"refused: {exc}"
+                        continue
+                    s.add(
+                        InboxMessage(
+                            msg_id=msg_id,
+                            peer_id=peer.id,
+                            kind=env.kind[:32],
+                            applied_at=now,
+                            outcome=outcome[:200],
+                        )
+                    )
+                    outcomes[i] = outcome
+                    counted.append(state)
                 await s.commit()
-                state.received += 1
-        except Refused as exc:
-            self._refused(subject_sender, str(exc))
-            return f"refused: {exc}"
         except Exception as exc:
-            log.exception("federation message on %s failed", subj)
-            self._refused(subject_sender, f"{type(exc).__name__}: {exc}")
-            return f"failed: {exc}"
+            if len(items) > 1:
+                log.warning("federation batch of %d failed (%s); one at a time", len(items), exc)
+                return [await self.receive(*item) for item in items]
+            log.exception("federation message on %s failed", items[0][0])
+            return [f"failed: {type(exc).__name__}: {exc}"]
+        for state in counted:
+            state.received += 1
         if pushes:
             async with self.ctx.db.read_session() as reader:
                 for alarm_id, event in pushes:
                     alarm = await reader.get(Alarm, alarm_id)
                     if alarm is not None:
                         await publish_alarm(self.ctx, reader, alarm, [event])
-        if status is not None:
-            await self.ctx.events.emit(CameraStatusChanged(status[0], status[1], f"node {env.sender}"))
-        return outcome
+        for camera_id, status, sender in statuses:
+            await self.ctx.events.emit(CameraStatusChanged(camera_id, status, f"node {sender}"))
+        return outcomes
+
+    async def _apply(
+        self,
+        s: AsyncSession,
+        peer: Node,
+        env: Envelope,
+        now: datetime,
+        pushes: list[tuple[int, str]],
+        statuses: list[tuple[int, str, str]],
+    ) -> str:
+        if env.kind == "alarm":
+            outcome, more = await apply.apply_alarm(self.ctx, s, peer, env, now)
+            pushes += more
+            return outcome
+        if env.kind == "camera":
+            outcome, status = await apply.apply_camera(self.ctx, s, peer, env, now)
+            if status is not None:
+                statuses.append((status[0], status[1], peer.gb_id))
+            return outcome
+        if env.kind == "anchor":
+            return await apply.apply_anchor(s, peer, env, now)
+        raise Refused(f"unknown message kind {env.kind!r}")
 
     def _refused(self, sender: str, reason: str) -> None:
         log.warning("federation: refused: %s", reason)

@@ -120,6 +120,9 @@ class ServerConfig:
         leaf: list[str] = []
         if self.leaf_port:
             leaf.append(f'listen: "{self.leaf_host}:{self.leaf_port}"')
+            # Children dial the address they were given (a NAT's, a proxy's), never the addresses this
+            # server sees itself at: without this a child that loses its link reconnects around it.
+            leaf.append("no_advertise: true")
         if self.remote is not None:
             leaf.append(f'remotes: [ {{ url: "{self.remote.url()}" }} ]')
             leaf.append("reconnect: 1")  # seconds between dials while the parent is away

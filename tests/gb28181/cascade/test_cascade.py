@@ -201,6 +201,9 @@ async def test_cascade_to_an_upper_platform(gb_app: FastAPI) -> None:
             lambda s: s.msg.method == "REGISTER" and upper.seen.index(s) >= count, "a new REGISTER", 8.0
         )
         await until(gb_app, state, "registered", "the link registered again")
+        page = await admin.get("/cascade")  # the console page that shows the links (zh-CN first)
+        assert page.status_code == 200 and "上级平台" in page.text and "gb28181/cascade.js" in page.text
+        assert (await operator.get("/cascade")).status_code == 404
         out = (await admin.get(f"{API}/{upper_id}")).json()
         assert (
             out["catalog_at"] and out["last_keepalive"] and out["shared"] == 3 and out["alarms_pending"] == 0

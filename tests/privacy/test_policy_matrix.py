@@ -45,6 +45,20 @@ async def test_privacy_routes_policy_matrix(papp: FastAPI, plogin: Login, clock:
                 missing = await call(c[role], method, f"/api/v1/cameras/{MISSING}/{what}", body)
                 assert (missing.status_code, missing.json()) == (404, r.json()), (method, what, role)
 
+    # Playback of the (now masked) camera: masked for whoever sees its recordings, missing for the rest;
+    # the masked routes take only the token that answer carries.
+    played = (200, 200, 404, 200, 404, 404)
+    for role, status in zip(ROLES, played, strict=True):
+        r = await c[role].post("/api/v1/recordings/playback", json={"camera_id": public, **rng})
+        assert r.status_code == status and (status != 200 or r.json()["masked"] is True), (role, r.text)
+        if status == 200:
+            plan = await c[role].get(r.json()["plan"])
+            assert plan.status_code == 200 and plan.json()["masked"] is True, (role, plan.text)
+    forged = await c["op-qingxi"].get(
+        f"/api/v1/playback/masked/{public}/plan.json", params={**rng, "token": "x.y"}
+    )
+    assert forged.status_code == 404
+
     ask = {"camera_id": public, "action": "playback", **rng, "reason": "matrix"}
     asked = {
         "admin": 201,

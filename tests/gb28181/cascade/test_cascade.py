@@ -83,10 +83,10 @@ async def test_cascade_to_an_upper_platform(gb_app: FastAPI) -> None:
         ).status_code == 404
 
         # the catalog: region tree + 3 cameras, 2 items per MESSAGE, SumNum the whole count
-        r = await upper.request(
+        sip = await upper.request(
             "MESSAGE", PLATFORM_ID, upper.query("Catalog", PLATFORM_ID, 7), Content_Type=MANSCDP
         )
-        assert r.status == 200
+        assert sip.status == 200
 
         def catalog_done() -> list[Seen]:
             return [s for s in upper.of("Catalog") if s.doc is not None and s.doc.sn == 7]
@@ -116,7 +116,7 @@ async def test_cascade_to_an_upper_platform(gb_app: FastAPI) -> None:
         )
 
         # a catalog subscription; a shared camera going offline is told within 5 s
-        r = await upper.request(
+        sip = await upper.request(
             "SUBSCRIBE",
             PLATFORM_ID,
             upper.query("Catalog", PLATFORM_ID, 8),
@@ -124,7 +124,7 @@ async def test_cascade_to_an_upper_platform(gb_app: FastAPI) -> None:
             Event="Catalog",
             Expires="600",
         )
-        assert r.status == 200 and r.get("Expires") == "600"
+        assert sip.status == 200 and sip.get("Expires") == "600"
         await ctx.events.emit(CameraStatusChanged(cams[1], "offline", "test"))
         off = await upper.wait_for(
             lambda s: s.msg.method == "NOTIFY" and any(i.findtext("Event") == "OFF" for i in items_of(s)),
@@ -132,7 +132,7 @@ async def test_cascade_to_an_upper_platform(gb_app: FastAPI) -> None:
         )
         events = {i.findtext("DeviceID"): i.findtext("Event") for i in items_of(off)}
         assert events[channels[cams[1]]] == "OFF"
-        assert off.msg.call_id == r.call_id
+        assert off.msg.call_id == sip.call_id
 
         # unsharing is a DEL; sharing again gives the same channel ID back (ADD)
         r = await admin.put(f"{API}/{upper_id}/channels/{cams[2]}", json={"shared": False})
@@ -149,8 +149,8 @@ async def test_cascade_to_an_upper_platform(gb_app: FastAPI) -> None:
         )
         # INVITE and PTZ for a channel that is not shared (any more): 404, as for one that never was
         sdp = b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 40000 RTP/AVP 96\r\ny=0100000001\r\n"
-        r = await upper.request("INVITE", channels[cams[2]], sdp, Content_Type="Application/SDP")
-        assert r.status == 404
+        sip = await upper.request("INVITE", channels[cams[2]], sdp, Content_Type="Application/SDP")
+        assert sip.status == 404
         ptz = upper.query("DeviceControl", channels[cams[2]], 9, root="Control", PTZCmd=UP)
         assert (await upper.request("MESSAGE", channels[cams[2]], ptz, Content_Type=MANSCDP)).status == 404
         ptz = upper.query("DeviceControl", channels[cams[0]], 9, root="Control", PTZCmd=UP)

@@ -69,7 +69,12 @@ async def test_sipp_upper_platform_gets_registration_catalog_video_and_alarm(
         )
         admin = await login("admin")
         sipp_port = free_port()
-        body = {"name": "SIPp 省平台", "sip_id": UPPER, "domain": UPPER[:10], "host": "127.0.0.1"}
+        body: dict[str, object] = {
+            "name": "SIPp 省平台",
+            "sip_id": UPPER,
+            "domain": UPPER[:10],
+            "host": "127.0.0.1",
+        }
         body |= {"port": sipp_port, "password": PASSWORD, "enabled": False}
         r = await admin.post(API, json=body)
         assert r.status_code == 201, r.text

@@ -117,7 +117,9 @@
         var card = $("#screen-list").navReturn;
         if (card) nav.focus(card);
       } else if (key === "ok" && $("#tv-player .player-msg:not([hidden]) .btn")) play(state.index); // try again
-      else flashOverlay();
+      else if (key === "yellow" && state.cameras.length) {
+        location.assign("/tv/privacy/" + state.cameras[state.index].id); // what this camera films, and why
+      } else flashOverlay();
       return true;
     },
   });

@@ -1,6 +1,6 @@
 // The detail panel of one camera: its fields, and "Open live" / "Show on map".
 
-import { can } from "../api.js";
+import { can, me } from "../api.js";
 import { $, h } from "../dom.js";
 import { kindLabel, localName, t, yesNo } from "../i18n.js";
 import { ptzPanel } from "./ptz.js";
@@ -45,7 +45,11 @@ export function renderCameraDetail(cam, regionById, { onOpenLive, onShowOnMap })
       cam.ptz ? h("span", { class: "badge" }, t("PTZ")) : null),
     h("div", { class: "detail-actions" }, openBtn,
       h("button", { type: "button", class: "btn", onclick: () => onShowOnMap(cam) },
-        t("Show on map"))),
+        t("Show on map")),
+      h("a", { class: "btn", href: `/privacy/${cam.id}`, id: "privacy-notice" }, t("Privacy notice")),
+      // Admins and operators draw privacy masks (cameras/masks.py MASK_EDITORS); the server decides.
+      me && ["admin", "operator"].indexOf(me.role) >= 0
+        ? h("a", { class: "btn", href: `/masks/${cam.id}`, id: "privacy-masks" }, t("Privacy masks")) : null),
     ptzPanel(cam),
     h("dl", { class: "detail-fields" }, fields));
 }

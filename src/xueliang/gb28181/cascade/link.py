@@ -38,6 +38,10 @@ class LinkError(Exception):
     """The upper refused or did not answer; the link backs off and tries again."""
 
 
+class UpperForgot(LinkError):
+    """A keepalive answered 4xx: the upper restarted and lost our registration; register again now."""
+
+
 @dataclass(frozen=True)
 class UpperConfig:
     """A snapshot of a `GbUpper` row (the link never holds a database object)."""
@@ -99,7 +103,6 @@ class UpperLink:
         self.failures = 0
         self.expires = config.register_expires
         self.registered = asyncio.Event()
-        self.reregister = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -151,6 +154,10 @@ class UpperLink:
                 await self._set_state("registered", registered_at=now, last_error="")
                 self.cascade.link_registered(self)
                 await self._keep()
+            except UpperForgot as exc:
+                self.registered.clear()
+                log.info("GB upper %s: %s; registering again", self.config.sip_id, exc)
+                await self._save(last_error=str(exc)[:200], last_error_at=self.cascade.now())
             except (LinkError, OSError, TimeoutError) as exc:
                 self.registered.clear()
                 self.failures += 1
@@ -168,11 +175,7 @@ class UpperLink:
         misses = 0
         while True:
             period = float(self.config.keepalive_period)
-            wait = min(period, max(0.0, refresh_at - loop.time()))
-            self.reregister.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.reregister.wait(), wait)
-                raise LinkError("re-register asked")
+            await asyncio.sleep(min(period, max(0.0, refresh_at - loop.time())))
             if loop.time() >= refresh_at:
                 self.expires = await self._register(self.config.register_expires)
                 refresh_at = loop.time() + max(1.0, min(self.expires - 10.0, self.expires * 0.8))
@@ -187,7 +190,9 @@ class UpperLink:
                 if misses >= KEEPALIVE_MISSES:
                     raise LinkError(f"{misses} keepalives not answered") from None
                 continue
-            if answer.status >= 300:  # the upper does not know us any more (it restarted)
+            if 400 <= answer.status < 500:  # the upper does not know us any more (it restarted)
+                raise UpperForgot(f"keepalive answered {answer.status} {answer.reason}")
+            if answer.status >= 300:
                 raise LinkError(f"keepalive answered {answer.status} {answer.reason}")
             misses = 0
             await self._save(last_keepalive=self.cascade.now())

@@ -21,9 +21,9 @@ import pytest
 from tests.support.gst_camera import AAC, H264_BFRAMES, H264_PLAIN, H265_BFRAMES, PCMA, gst_cameras
 from tests.support.waits import wait_until
 from xueliang.media.audio.aac import FRAME_SAMPLES
-from xueliang.media.audio.fmp4 import AudioFragmentWriter, build_audio_init
+from xueliang.media.audio.channel import AudioChannel, AudioFragment, AudioItem
+from xueliang.media.audio.fmp4 import AudioInit
 from xueliang.media.audio.frames import AudioCodec, AudioFrame
-from xueliang.media.audio.transcode import OnDemandTranscoder
 from xueliang.media.channel import Fragment, InitSegment, Viewer
 from xueliang.media.engine import CameraSpec, MediaEngine
 from xueliang.media.frames import AccessUnit, Codec
@@ -260,45 +260,57 @@ async def test_b_frame_cameras_keep_every_frame_in_order_through_every_output(
     print("; ".join(report))
 
 
-async def pull_with_sound(url: str, audio: bool, frames: int) -> tuple[list[AccessUnit], list[AudioFrame]]:
-    """`frames` video frames from a camera, and the audio that came with them when `audio` is on."""
+async def pull_with_sound(
+    url: str, audio: bool, frames: int
+) -> tuple[list[AccessUnit], list[AudioFrame], list[AudioItem]]:
+    """`frames` video frames from a camera; with `audio`, the sound that came with them and the audio
+    track a listener of the camera's AudioChannel got (G.711 made into AAC on the way)."""
     sound: list[AudioFrame] = []
+    track: list[AudioItem] = []
     video: list[AccessUnit] = []
+    channel = AudioChannel(1)
+    channel.add_listener(track.append)
+
+    def hear(frame: AudioFrame) -> None:
+        sound.append(frame)
+        channel.push(frame)
+
     async with RtspSource(url, audio=audio).open() as session:
-        session.audio_sink = sound.append
+        session.audio_sink = hear
         async with asyncio.timeout(60):
             async for au in session:
                 video.append(au)
                 if len(video) >= frames:
                     break
         assert (session.audio_track is not None) is audio
-    return video, sound
+    if sound:
+        await wait_until(lambda: channel._queue is None or channel._queue.empty(), within=10, what="AAC")
+    await channel.aclose()
+    return video, sound, track
 
 
-def audio_fmp4(frames: list[AudioFrame]) -> bytes:
-    """The carried AAC as an audio track of its own: init segment, then fragments of five frames."""
-    writer = AudioFragmentWriter()
-    runs = [frames[i : i + 5] for i in range(0, len(frames), 5)]
-    fragments = (writer.write(run[0].pts, [f.data for f in run], FRAME_SAMPLES) for run in runs)
-    return build_audio_init(frames[0].config).data + b"".join(fragments)
-
-
-def decoded_samples(data: bytes) -> int:
+def decoded_samples(track: list[AudioItem]) -> int:
+    """Samples FFmpeg decodes from an audio track's init segment and fragments."""
+    data = b"".join(item.data for item in track)
     with av.open(io.BytesIO(data), "r", format="mp4") as container:
         return sum(frame.samples for packet in container.demux(audio=0) for frame in packet.decode())
 
 
 async def test_sound_never_disturbs_the_video_and_reaches_aac(camera_urls: dict[str, str]) -> None:
     """H.264 with G.711 A-law, and with AAC: with audio on, every video frame still arrives on its
-    25 fps time (no stall, no jump, nothing lost), as with audio off; the sound arrives whole, AAC as
-    it is and G.711 as AAC made on demand, and FFmpeg plays either from its fMP4 track."""
+    25 fps time (no stall, no jump, nothing lost), as with audio off; the sound arrives whole, and its
+    AudioChannel gives a listener an AAC track FFmpeg plays (AAC as it came, G.711 made into AAC)."""
     frames = 75  # 3 s
     pulls = [
         pull_with_sound(camera_urls["pcma"], True, frames),
         pull_with_sound(camera_urls["aac"], True, frames),
         pull_with_sound(camera_urls["pcma2"], False, frames),
     ]
-    (pcma_video, pcma), (aac_video, aac), (plain_video, nothing) = await asyncio.gather(*pulls)
+    (
+        (pcma_video, pcma, pcma_track),
+        (aac_video, aac, aac_track),
+        (plain_video, nothing, _),
+    ) = await asyncio.gather(*pulls)
     assert not nothing
     for video in (pcma_video, aac_video, plain_video):
         assert len(video) == frames and presentation_steps([au.pts for au in video]) == {TICKS}
@@ -310,10 +322,8 @@ async def test_sound_never_disturbs_the_video_and_reaches_aac(camera_urls: dict[
         heard = sum(f.samples for f in sound) / sound[0].config.sample_rate
         assert abs(heard - seconds) < 0.5, heard
 
-    assert decoded_samples(audio_fmp4(aac)) == len(aac) * FRAME_SAMPLES  # AAC carried as it came
-    transcoder = OnDemandTranscoder(pcma[0].config)
-    transcoder.acquire()  # someone listens
-    made = [out for frame in pcma for out in await transcoder.push(frame)]
-    transcoder.release()
-    assert len(made) >= sum(f.samples for f in pcma) // FRAME_SAMPLES - 2
-    assert decoded_samples(audio_fmp4(made)) == len(made) * FRAME_SAMPLES
+    assert isinstance(aac_track[0], AudioInit) and isinstance(pcma_track[0], AudioInit)
+    assert decoded_samples(aac_track) == len(aac) // 5 * 5 * FRAME_SAMPLES  # whole fragments of five
+    made = sum(f.duration for f in pcma_track if isinstance(f, AudioFragment))
+    assert made >= sum(f.samples for f in pcma) - 7 * FRAME_SAMPLES  # less the encoder's delay and a run
+    assert decoded_samples(pcma_track) == made

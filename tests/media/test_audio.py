@@ -11,8 +11,10 @@ import av
 import numpy as np
 import pytest
 
+from tests.support.waits import wait_until
 from xueliang.media.audio.aac import FRAME_SAMPLES, build_asc, codec_string, parse_asc
-from xueliang.media.audio.fmp4 import AudioFragmentWriter, build_audio_init
+from xueliang.media.audio.channel import AudioChannel, AudioFragment
+from xueliang.media.audio.fmp4 import AudioFragmentWriter, AudioInit, build_audio_init
 from xueliang.media.audio.frames import AudioCodec, AudioConfig, AudioFrame
 from xueliang.media.audio.rtp import AudioAssembler
 from xueliang.media.audio.sdp import AudioTrack, audio_track
@@ -188,3 +190,52 @@ def test_the_transcoder_follows_a_hole_in_the_g711_time() -> None:
     for n, payload in enumerate(packets):
         out += codec.push(AudioFrame(payload, n * 160 + (80_000 if n >= 25 else 0), 160, source))
     assert out[-1].pts > 80_000  # after the 10 s hole, AAC time is G.711 time again
+
+
+async def test_the_audio_channel_makes_a_track_only_for_listeners() -> None:
+    config = AudioConfig(AudioCodec.aac, 16000, 1, build_asc(16000, 1))
+    units = encode("aac", 16000, 1.0, FRAME_SAMPLES)
+    frames = [AudioFrame(u, n * FRAME_SAMPLES, FRAME_SAMPLES, config) for n, u in enumerate(units)]
+    channel = AudioChannel(1, frames_per_fragment=4)
+    for frame in frames[:4]:
+        channel.push(frame)
+    assert channel.init is None and channel.fragments == 0  # nobody listens: nothing built
+    items: list[AudioInit | AudioFragment] = []
+    detach = channel.add_listener(items.append)
+    for frame in frames[4:10] + frames[11:]:  # frame 10 lost on the way
+        channel.push(frame)
+    detach()
+    init = items[0]
+    assert isinstance(init, AudioInit) and init.codec == "mp4a.40.2"
+    fragments = [i for i in items if isinstance(i, AudioFragment)]
+    assert [f.decode_time for f in fragments][:3] == [
+        4 * FRAME_SAMPLES,
+        8 * FRAME_SAMPLES,
+        11 * FRAME_SAMPLES,
+    ]
+    samples, times = decode_audio(init.data + b"".join(f.data for f in fragments))
+    assert 11 * FRAME_SAMPLES in times and 10 * FRAME_SAMPLES not in times  # the hole stays a hole
+    assert samples == sum(f.duration for f in fragments)
+
+
+async def test_the_audio_channel_transcodes_g711_while_someone_listens() -> None:
+    source = AudioConfig(AudioCodec.pcma, 8000)
+    frames = [AudioFrame(p, n * 160, 160, source) for n, p in enumerate(encode("pcm_alaw", 8000, 2.0, 160))]
+    channel = AudioChannel(2)
+    items: list[AudioInit | AudioFragment] = []
+    detach = channel.add_listener(items.append)
+    for n, frame in enumerate(frames):
+        channel.push(frame)
+        if n % 25 == 24:  # half a second at a time, as a camera sends it
+            await wait_until(lambda: channel._queue is not None and channel._queue.empty(), what="AAC")
+    assert channel.dropped == 0
+    await wait_until(lambda: channel.fragments >= 2, within=10, what="AAC fragments from G.711")
+    detach()
+    assert channel._transcoder is None  # the last listener left: transcoding stopped
+    channel.push(frames[0])
+    assert channel._queue is None
+    init = items[0]
+    assert isinstance(init, AudioInit) and init.config.codec is AudioCodec.aac
+    samples, _ = decode_audio(init.data + b"".join(i.data for i in items if isinstance(i, AudioFragment)))
+    assert samples >= 2 * 5 * FRAME_SAMPLES
+    await channel.aclose()

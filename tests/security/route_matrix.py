@@ -440,6 +440,8 @@ FEDERATION: Registry = {
 
 PAGES: Registry = {
     ("GET", "/login"): public("the login page"),
+    ("GET", "/account"): public("second-factor set-up needs only the password (MFA may be due before login)"),
+    ("POST", "/account/totp-qr.svg"): public("draws the QR code of an otpauth://totp/ URI posted to it"),
     ("GET", "/lang/{locale}"): public("sets the language cookie; same-site paths only"),
     ("GET", "/m/offline"): public("what the phone's service worker shows offline"),
     ("GET", "/manifest.webmanifest"): public("the phone app's manifest"),

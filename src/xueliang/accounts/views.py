@@ -61,6 +61,7 @@ ALLOWED_NEXT = (
     "/portal-admin",
     "/portal-admin/preview",
     "/hospital",
+    "/account",
 )
 
 

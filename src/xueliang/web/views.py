@@ -23,6 +23,7 @@ from xueliang.alarms.models import AlarmState
 from xueliang.alarms.workflow import CLOSED, TRANSITIONS
 from xueliang.regions.models import Region
 from xueliang.web import (
+    account_pages,
     gb28181_pages,
     grid_pages,
     hospital_pages,
@@ -133,6 +134,7 @@ def mount_web(app: FastAPI) -> None:
         hospital_pages.mount,
         privacy_pages.mount,
         system_pages.mount,
+        account_pages.mount,
     ):
         mount_pages(app, render)
 

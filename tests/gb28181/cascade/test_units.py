@@ -140,3 +140,31 @@ async def test_upper_stream_sends_ps_over_rtp_until_rtcp_bye() -> None:
     await asyncio.wait_for(ended.wait(), 5)
     assert stream.reason == "RTCP BYE" and stream.frames_sent >= 9
     peer.close()
+
+
+async def test_upper_stream_over_tcp_active_connects_and_frames_rfc4571() -> None:
+    clip = encode_clip(Codec.h264, frames=6, gop=3)
+    params = ParamSetTracker(Codec.h264).update(clip[0])
+    assert params is not None
+    channel = Channel(2)
+    got: list[AccessUnit] = []
+    receiver = PsRtpReceiver(got.append)
+
+    async def upper(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            receiver.push_tcp(data)
+        writer.close()
+
+    server = await asyncio.start_server(upper, "127.0.0.1", 0)  # the upper listens (a=setup:passive)
+    port = server.sockets[0].getsockname()[1]
+    stream = UpperStream(channel, 77, "127.0.0.1", port, tcp=True, media_host="127.0.0.1")
+    assert await stream.prepare() == 9  # RFC 4145: the active side names the discard port
+    stream.start()
+    await wait_until(lambda: channel.stats().viewers == 1, what="the stream's viewer on the channel")
+    for n, nalus in enumerate(clip):
+        channel.push(AccessUnit(list(nalus), n * 3600, n % 3 == 0, params))
+    await wait_until(lambda: len(got) >= 5, what="5 frames over TCP")
+    stream.finish("test over")
+    await asyncio.wait_for(stream.wait(), 5)
+    assert stream.reason == "test over" and receiver.stats.lost_packets == 0
+    server.close()

@@ -49,6 +49,12 @@ form.addEventListener("submit", async (e) => {
       form.otp.focus();
       return;
     }
+    if (err.code === "mfa_enrollment_required" && terminal === "console") {
+      // The role must have a second factor and this account has none: set it up first (/account).
+      errorBox.append(" ", Object.assign(document.createElement("a"), {
+        href: "/account", id: "enrol-link", textContent: t("Set up a second factor"),
+      }));
+    }
     form.password.select();
     form.password.focus();
   }

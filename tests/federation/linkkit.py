@@ -4,14 +4,18 @@ file and nats-server; the CLI (`xueliang node ...`) run in-process against the n
 from __future__ import annotations
 
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 from tests.support.app import LiveServer
-from tests.support.net import free_port
+from tests.support.net import free_port, port_open
+from tests.support.waits import wait_for
 from typer.testing import CliRunner
 
 from xueliang.app import create_app
@@ -20,7 +24,7 @@ from xueliang.config import load_settings
 from xueliang.core.ids import TYPE_PLATFORM, gb_id
 from xueliang.seed.demo import DEMO_PASSWORD
 
-COUNTY, QINGXI, SHANGPING = "513223", "513223101", "513223101201"
+COUNTY, QINGXI, SHANGPING, HEBA = "513223", "513223101", "513223101201", "513223101202"
 NODE_OF = {COUNTY: 1, QINGXI: 2, "513223102": 3, SHANGPING: 4, "513223102201": 5}
 
 
@@ -37,10 +41,13 @@ class Node:
     leaf_port: int = field(default_factory=free_port)
     server: LiveServer | None = None
     leaf_advertise: str = ""
+    serial: int = 0  # a node the seed does not name: its own serial
+    http_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
 
     @property
     def gb(self) -> str:
-        return node_gb(self.region)
+        return gb_id("51322300", TYPE_PLATFORM, self.serial) if self.serial else node_gb(self.region)
 
     @property
     def db_path(self) -> Path:
@@ -52,6 +59,8 @@ class Node:
 
     @property
     def url(self) -> str:
+        if self.proc is not None:
+            return f"http://127.0.0.1:{self.http_port}"
         assert self.server is not None
         return self.server.url
 
@@ -80,6 +89,7 @@ class Node:
             f'database_url = "sqlite+aiosqlite:///{self.db_path}"',
             f'secret_key = "test-secret-{self.name}-{"x" * 32}"',
             "timer_loop = false",
+            f"port = {self.http_port}",
             "[xueliang.media]",
             "enabled = false",
             "[xueliang.alarms]",
@@ -94,7 +104,27 @@ class Node:
         self.server = LiveServer(create_app(load_settings(self.config)))
         self.server.start(timeout=60)
 
+    def spawn(self) -> None:
+        """`xueliang serve` as a process of its own (it can be SIGKILLed)."""
+        with (self.root / "serve.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "xueliang", "serve", "--config", str(self.config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(lambda: port_open(self.http_port), 60, f"{self.name} to serve")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self.proc = None
+
     def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(20)
+            self.proc = None
         if self.server is not None:
             self.server.stop()
             self.server = None
@@ -115,9 +145,9 @@ class Node:
         return c
 
 
-def make_node(template: Path, root: Path, name: str, region: str) -> Node:
+def make_node(template: Path, root: Path, name: str, region: str, serial: int = 0) -> Node:
     root.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(template, root / "xueliang.db")
-    node = Node(name, region, root)
+    node = Node(name, region, root, serial=serial)
     node.write_config()
     return node

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from tests.federation.faultproxy import FaultProxy
-from tests.federation.linkkit import QINGXI, SHANGPING, Node, make_node
+from tests.federation.linkkit import HEBA, QINGXI, SHANGPING, Node, make_node
 from tests.support.db import seed_database
 from tests.support.waits import wait_for
 
@@ -119,6 +119,70 @@ def test_alarms_go_up_once_in_order_across_cuts_and_state_comes_down(
         10,
         "the acknowledgement at the village",
     )
+
+
+def test_a_village_killed_mid_forward_delivers_each_alarm_once_in_order(
+    link: tuple[Node, Node, FaultProxy], template: Path, tmp_path: Path
+) -> None:
+    """Heba village as a process of its own; alarms at both villages while the link is black-holed,
+    then a slow link, and Heba SIGKILLed while it forwards; after its restart (on the same data dir
+    and database) every alarm is at the
+    township once, in each village's order, and the township's acknowledgements reach the villages."""
+    town, village, proxy = link
+    heba = make_node(template, tmp_path / "heba", "heba", HEBA, serial=6)
+    heba.write_config(relay_batch=5)  # small rounds, so that the kill falls between them
+    _rc, code = town.cli("node", "invite", "--region", HEBA)
+    rc, out = heba.cli("node", "join", town.url, code.strip(), "--region", HEBA, "--name", "河坝村平台")
+    assert rc == 0, out
+    heba.spawn()
+    try:
+        proxy.set("blackhole")
+        at_heba = [str(uuid.uuid4()) for _ in range(30)]
+        at_shangping = [str(uuid.uuid4()) for _ in range(10)]
+        _raise(heba, "duty-v02", at_heba)
+        _raise(village, "duty-v01", at_shangping)
+        assert _have(town, at_heba + at_shangping) == []
+        proxy.set("pass", delay=0.1)  # slow: the backlog trickles
+        wait_for(lambda: len(_have(town, at_heba)) >= 1, 30, "Heba's first alarms at the township")
+        heba.kill()  # mid-forward
+        heba.start()  # again, in this process this time (quicker than a second interpreter)
+        proxy.set("pass")
+        wait_for(lambda: len(_have(town, at_heba + at_shangping)) == 40, 60, "every alarm at the township")
+        assert _have(town, at_heba) == at_heba and _have(town, at_shangping) == at_shangping
+        raised = town.query(
+            "SELECT a.uuid, count(*) FROM alarm_events e JOIN alarms a ON a.id = e.alarm_id "
+            "WHERE e.action = 'raised' GROUP BY a.uuid HAVING count(*) > 1"
+        )
+        assert raised == []
+        with closing(town.client("op-qingxi")) as op:
+            for uid in (at_heba[0], at_heba[-1], at_shangping[0]):
+                (alarm_id,) = town.query("SELECT id FROM alarms WHERE uuid = ?", uid)[0]
+                r = op.post(f"/api/v1/alarms/{alarm_id}/acknowledge", json={})
+                assert r.status_code == 200, r.text
+        wait_for(
+            lambda: (
+                heba.query(
+                    "SELECT count(*) FROM alarms WHERE state = 'acknowledged' AND uuid IN (?, ?)",
+                    at_heba[0],
+                    at_heba[-1],
+                )
+                == [(2,)]
+                and village.query("SELECT state FROM alarms WHERE uuid = ?", at_shangping[0])
+                == [("acknowledged",)]
+            ),
+            20,
+            "the acknowledgements at both villages",
+        )
+    finally:
+        heba.stop()
+
+
+def _raise(node: Node, user: str, uids: list[str]) -> None:
+    with closing(node.client(user)) as c:
+        region = _region(node)
+        for uid in uids:
+            r = c.post("/api/v1/alarms", json={"uuid": uid, "source": "pc", "region_id": region})
+            assert r.status_code in (200, 201), r.text
 
 
 def _region(node: Node) -> int:

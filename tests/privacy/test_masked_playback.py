@@ -1,10 +1,11 @@
 """Masked playback: an operator plays a masked camera's recording without an approved lift and gets the
 masked variant (recorded chunks decoded, filled and encoded again per request, their times kept); its
 token opens none of the unmasked routes; the recording on disk keeps the original, which the operator
-sees once a second person approved a lift."""
+sees once a second person approved a lift. An export without a lift is masked the same way."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 from collections.abc import AsyncIterator, Callable
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -55,6 +57,18 @@ def frames_of(data: bytes) -> list[Any]:
         return [f.to_ndarray(format="gray") for f in container.decode(video=0)]
 
 
+async def until_ready(client: httpx.AsyncClient, export_id: int, within: float = 30.0) -> Any:
+    """The export once its state is no longer `running` (asserted `ready`)."""
+    deadline = time.monotonic() + within
+    while True:
+        out = (await client.get(f"/api/v1/recordings/exports/{export_id}")).json()
+        if out["state"] != "running":
+            assert out["state"] == "ready", out
+            return out
+        assert time.monotonic() < deadline, "the export did not finish"
+        await asyncio.sleep(0.05)
+
+
 def iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e6):06d}Z"
 
@@ -92,6 +106,15 @@ async def _scenario(login: Login, rig: Rig) -> None:
     at = {"t": iso(rig.wall.now - 2), "token": opened["token"]}
     seek = await op.get(f"/api/v1/playback/masked/{camera}/at.mp4", params=at)
     assert seek.status_code == 200 and float(frames_of(seek.content)[0][30:, 90:].max()) < 40
+
+    # An export without a lift is masked too (the recording on disk is not).
+    export = await op.post("/api/v1/recordings/exports", json={**rng, "reason": "案件"})
+    assert export.status_code == 202 and export.json()["masked"] is True, export.text
+    ready = await until_ready(op, export.json()["id"])
+    mp4 = next(f for f in ready["files"] if f["name"].endswith(".mp4"))
+    exported = frames_of((await op.get(mp4["url"])).content)
+    assert len(exported) >= 90 and all(float(luma[30:, 90:].max()) < 40 for luma in exported)
+    assert abs(float(exported[0][4:28, 4:28].mean()) - marker_level(MARKER)) < 15
 
     # The masked token opens none of the unmasked routes.
     plain_init = f"/api/v1/playback/{camera}/init/{segment['id']}.mp4"

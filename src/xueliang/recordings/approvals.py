@@ -7,8 +7,8 @@ action and range, and expires (`GRANT_FOR`); an undecided request lapses after `
 step is audited: `privacy.request`, `privacy.approve` / `privacy.deny`, and `privacy.use` each time a
 grant opens a playback or an export.
 
-Playback of a masked camera without a lift is masked (recordings/masked_playback.py). Masked export
-is not built yet, so an export of a masked camera needs an approved lift for every role (fails closed)."""
+Playback and export of a masked camera without a lift are masked (recordings/masked_playback.py,
+media/mask/recorded.py); an export from a sensitive camera needs an approved request in any case."""
 
 from __future__ import annotations
 
@@ -168,6 +168,12 @@ async def decide(
 async def masked_by_default(session: AsyncSession, camera_id: int) -> bool:
     """Playback of this camera is masked unless an approved lift is named."""
     return await masks.has_masks(session, camera_id)
+
+
+async def masked_export(session: AsyncSession, camera_id: int) -> bool:
+    """An export of this camera is masked unless an approved lift is named; a sensitive camera's
+    exports always need one (False here: the grant is checked)."""
+    return await masks.has_masks(session, camera_id) and not await masks.is_sensitive(session, camera_id)
 
 
 async def needs_approval(session: AsyncSession, camera_id: int, action: ApprovalAction) -> bool:

@@ -10,7 +10,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xueliang.core.db import Base, UtcDateTime
@@ -97,3 +97,5 @@ class RecordingExport(Base):
     directory: Mapped[str] = mapped_column(String(255), default="")  # relative to the exports root
     files: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"name", "bytes", "sha256"}]
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Privacy masks filled in the exported video (a masked camera exported without an approved lift).
+    masked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -20,10 +20,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from xueliang.cameras import masks
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
 from xueliang.core.lifecycle import StartupHook, Stop
 from xueliang.media.engine import CameraStatus, MediaEngine
+from xueliang.media.mask import Polygons, normalise
+from xueliang.media.mask.recorded import mask_mp4_file
 from xueliang.media.plane import MediaPlane
 from xueliang.media.recording.recorder import Recorder, StorageEvent, StorageStatus
 from xueliang.recordings import export as exporting
@@ -272,6 +275,9 @@ class RecordingsNode:
             camera = await session.get(Camera, export.camera_id)
             assert camera is not None
             rows = await service.segments_between(session, camera.id, export.starts_at, export.ends_at)
+            # A masked export (privacy masks, no approved lift): the masks as they are now, filled in.
+            found = await masks.camera_polygons(session, [camera.id]) if export.masked else {}
+        masked = normalise(found.get(camera.id, [])) if export.masked else None
         lo, hi = export.starts_at, export.ends_at
         directory = f"{export.id:06d}-{camera.gb_id}-{lo:%Y%m%dT%H%M%SZ}"
         out_dir = self.exports_root / directory
@@ -293,13 +299,15 @@ class RecordingsNode:
             "reason": export.reason,
             "created_at": export.created_at.isoformat(),
         }
+        if masked is not None:
+            meta["privacy_masks"] = {"masked": True, "areas": len(masked)}
         if self.ctx.settings.role == "worker":  # a run a dead worker left half-done starts afresh
             shutil.rmtree(out_dir, ignore_errors=True)
         busy = Busy(camera.id, lo, hi)
         self.busy.append(busy)
         try:
             files = await asyncio.to_thread(
-                self._produce, sources, lo.timestamp(), hi.timestamp(), out_dir, base, meta
+                self._produce, sources, lo.timestamp(), hi.timestamp(), out_dir, base, meta, masked
             )
         except Exception as exc:
             shutil.rmtree(out_dir, ignore_errors=True)
@@ -317,9 +325,13 @@ class RecordingsNode:
         out_dir: Path,
         base: str,
         meta: dict[str, Any],
+        masked: Polygons | None = None,
     ) -> list[dict[str, Any]]:
         out_dir.mkdir(parents=True, exist_ok=False)
         result = exporting.remux(sources, lo, hi, out_dir, base)
+        if masked is not None:  # before the manifest: its hashes are of the masked files
+            for path in result.files:
+                mask_mp4_file(path, masked)
         key = signing.load_or_create(self.ctx.settings.data_dir)
         manifest = exporting.write_manifest(
             out_dir, result.files, {**meta, **exporting.range_meta(lo, hi, result)}, key

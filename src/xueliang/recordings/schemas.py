@@ -110,6 +110,7 @@ class ExportFileOut(BaseModel):
 
 class ExportOut(BaseModel):
     id: int
+    masked: bool = False  # privacy masks filled in (a masked camera exported without an approved lift)
     camera_id: int
     start: datetime
     end: datetime

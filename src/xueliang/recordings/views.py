@@ -303,6 +303,7 @@ def _export_out(ctx: AppContext, export: RecordingExport, user_id: int | None = 
         expires_in = ctx.settings.stream_token_seconds
     return ExportOut(
         id=export.id,
+        masked=export.masked,
         camera_id=export.camera_id,
         start=export.starts_at,
         end=export.ends_at,
@@ -325,14 +326,18 @@ async def create_export(body: ExportIn, caller: CurrentCaller, session: Session,
     node = node_of(ctx)
     camera, _ = await cameras.get_camera(session, caller.principal, body.camera_id, Permission.export_video)
     lo, hi = service.check_range(body.lo, body.hi)
-    await approvals.require_grant(
-        session, caller.principal, caller.actor, camera.id, ApprovalAction.export, lo, hi,
-        body.approval, ctx.clock.now(),
-    )  # fmt: skip
+    # A masked camera without an approved lift exports masked; a sensitive one needs approval anyway.
+    masked = body.approval is None and await approvals.masked_export(session, camera.id)
+    if not masked:
+        await approvals.require_grant(
+            session, caller.principal, caller.actor, camera.id, ApprovalAction.export, lo, hi,
+            body.approval, ctx.clock.now(),
+        )  # fmt: skip
     export = await service.create_export(
         session, caller.principal, caller.actor, body.camera_id, body.lo, body.hi, body.reason,
         ctx.clock.now(), node.settings.max_export_hours,
     )  # fmt: skip
+    export.masked = masked
     await session.commit()
     node.submit_export(export.id)
     return _export_out(ctx, export)

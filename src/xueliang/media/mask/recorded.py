@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import struct
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 from xueliang.media.codecs.config_record import parse_avcc, parse_hvcc
 from xueliang.media.codecs.params import codec_string, make_params
@@ -14,7 +16,7 @@ from xueliang.media.errors import MediaError
 from xueliang.media.fmp4 import FragmentWriter, build_init, read_sample, sample_nalus
 from xueliang.media.frames import AccessUnit, Codec, CodecParams
 from xueliang.media.mask.raster import Polygons
-from xueliang.media.mask.transcode import EncodeConfig, MaskTranscoder
+from xueliang.media.mask.transcode import EncodeConfig, MaskTranscoder, fill
 
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
@@ -112,3 +114,43 @@ def masked_codec_string() -> str:
         if params is not None:
             return codec_string(params)
     return "avc1.42c01e"
+
+
+def mask_mp4_file(path: Path, polygons: Polygons, crf: int = 20) -> int:
+    """Re-encode an MP4 file (an export part) in place with the polygons filled, at its own size and
+    times: H.264 (libx264 veryfast, CRF `crf`, faststart). Returns the frames written. Blocking."""
+    import av
+
+    masked_path = path.with_name(path.stem + ".masking" + path.suffix)
+    frames = 0
+    try:
+        with (
+            av.open(str(path), "r") as source,
+            av.open(str(masked_path), "w", format="mp4", options={"movflags": "+faststart"}) as target,
+        ):
+            video = source.streams.video[0]
+            video.codec_context.thread_count = 1
+            out: Any = None
+            for frame in source.decode(video):
+                masked = fill(frame, polygons)
+                if out is None:
+                    out = target.add_stream("libx264", rate=25)
+                    out.width, out.height, out.pix_fmt = masked.width, masked.height, "yuv420p"
+                    out.time_base = video.time_base
+                    out.codec_context.time_base = video.time_base
+                    out.options = {"preset": "veryfast", "crf": str(crf), "x264-params": "bframes=0"}
+                masked.pts, masked.time_base = frame.pts, frame.time_base
+                for packet in out.encode(masked):
+                    target.mux(packet)
+                frames += 1
+            if out is not None:
+                for packet in out.encode(None):
+                    target.mux(packet)
+    except av.FFmpegError as exc:
+        masked_path.unlink(missing_ok=True)
+        raise MediaError(f"masking the export failed: {exc}") from exc
+    if not frames:
+        masked_path.unlink(missing_ok=True)
+        raise MediaError("the export holds no picture")
+    masked_path.replace(path)
+    return frames

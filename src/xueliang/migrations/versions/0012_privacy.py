@@ -1,4 +1,4 @@
-"""privacy: camera masks, the privacy page's facts, four-eyes approvals
+"""privacy: camera masks, the privacy page's facts, four-eyes approvals, masked exports
 
 Revision ID: 0012
 Revises: 0009
@@ -74,9 +74,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_privacy_approvals_camera_id", "privacy_approvals", ["camera_id"])
     op.create_index("ix_privacy_approvals_requester_id", "privacy_approvals", ["requester_id"])
+    op.add_column(
+        "recording_exports", sa.Column("masked", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("recording_exports") as batch:
+        batch.drop_column("masked")
     op.drop_index("ix_privacy_approvals_requester_id", table_name="privacy_approvals")
     op.drop_index("ix_privacy_approvals_camera_id", table_name="privacy_approvals")
     op.drop_table("privacy_approvals")

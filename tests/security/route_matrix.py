@@ -225,6 +225,17 @@ RECORDINGS: Registry = {
     ("GET", f"{A}/playback/{{camera_id}}/chunk/{{segment_id}}/{{first:int}}-{{last:int}}.m4s"): token(
         "the playback token"
     ),
+    # the masked variant of playback (privacy masks burnt in), for viewers who may not lift the masks
+    **{
+        ("GET", f"{A}/playback/masked/{{camera_id}}/{rest}"): token("the masked playback token")
+        for rest in (
+            "plan.json",
+            "index.m3u8",
+            "at.mp4",
+            "init/{segment_id}.mp4",
+            "chunk/{segment_id}/{first:int}-{last:int}.m4s",
+        )
+    },
 }
 
 ALARMS: Registry = {
@@ -463,6 +474,11 @@ PAGES: Registry = {
     ("GET", "/portal-admin"): roles(*(PORTAL_EDIT | NOTICES)),
     ("GET", "/portal-admin/preview"): roles(*(PORTAL_EDIT | NOTICES)),
     ("GET", "/hospital"): roles(*HOSPITAL),
+    ("GET", "/approvals"): roles(*RECORDED),
+    ("GET", "/cascade"): roles("admin"),
+    ("GET", "/privacy/{camera_id}"): scoped("camera", VIDEO, params={"camera_id": "camera"}),
+    ("GET", "/tv/privacy/{camera_id}"): scoped("camera", VIDEO, params={"camera_id": "camera"}),
+    ("GET", "/masks/{camera_id}"): scoped("camera", GB, params={"camera_id": "camera"}),
     # the system page and its data (ops/system.py): county admins only
     ("GET", "/system"): roles("admin"),
     ("GET", "/api/v1/ops/system"): roles("admin"),

@@ -327,3 +327,23 @@ async def test_sound_never_disturbs_the_video_and_reaches_aac(camera_urls: dict[
     made = sum(f.duration for f in pcma_track if isinstance(f, AudioFragment))
     assert made >= sum(f.samples for f in pcma) - 7 * FRAME_SAMPLES  # less the encoder's delay and a run
     assert decoded_samples(pcma_track) == made
+
+
+async def test_the_engine_keeps_a_cameras_sound_only_when_its_spec_asks(camera_urls: dict[str, str]) -> None:
+    """What the plane does for a camera whose `audio_enabled` is on: the engine gives it an AudioChannel
+    fed by the RTSP session, beside the video channel; a camera with audio off has none."""
+    sources = {1: RtspSource(camera_urls["aac"], audio=True), 2: RtspSource(camera_urls["pcma2"])}
+
+    def pull(spec: CameraSpec) -> FrameSession:
+        return sources[spec.camera_id].open()
+
+    async with MediaEngine(pull) as engine:
+        engine.add_camera(CameraSpec(1, camera_urls["aac"], options={"audio": True}))
+        engine.add_camera(CameraSpec(2, camera_urls["pcma2"]))
+        sound = engine.audio(1)
+        assert sound is not None and engine.audio(2) is None
+        items: list[AudioItem] = []
+        sound.add_listener(items.append)
+        await wait_until(lambda: sound.fragments >= 3, within=30, what="the camera's sound")
+        assert isinstance(items[0], AudioInit) and items[0].config.codec is AudioCodec.aac
+        assert engine.channel(1).frames_in > 0 and engine.channel(2).frames_in > 0

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
 
+from xueliang.media.audio.channel import AudioChannel
 from xueliang.media.channel import Channel, ChannelConfig
 from xueliang.media.errors import MediaError
 from xueliang.media.frames import AccessUnit
@@ -164,6 +165,7 @@ class _Camera:
     hls: HlsPackager | None = None
     hls_detach: Callable[[], None] | None = None
     hls_used: float = 0.0
+    audio: AudioChannel | None = None  # the camera's sound, when its spec asks for it (options["audio"])
 
 
 NO_DEMAND = "on demand: no viewers"
@@ -232,6 +234,8 @@ class MediaEngine:
             raise RuntimeError("start the engine before adding cameras")
         channel = Channel(spec.camera_id, self.config.channel, clock=self._clock, wall=self._wall)
         camera = _Camera(spec, channel, since=self._wall())
+        if spec.options.get("audio"):
+            camera.audio = AudioChannel(spec.camera_id)
         self._cameras[spec.camera_id] = camera
         if spec.enabled:
             camera.task = asyncio.create_task(self._run_source(camera), name=f"media-source-{spec.camera_id}")
@@ -252,6 +256,8 @@ class MediaEngine:
     def _drop_camera(self, camera_id: int, reason: str) -> None:
         camera = self._cameras.pop(camera_id)
         self._close_hls(camera)
+        if camera.audio is not None:
+            camera.audio.close()
         camera.channel.close(reason)
         self._set_status(camera, CameraStatus.stopped, reason)
 
@@ -338,6 +344,8 @@ class MediaEngine:
                     channel.on_demand_change = demand_changed
                     demand_changed()
                 source = self._open_source(camera.spec)
+                if camera.audio is not None and hasattr(source, "audio_sink"):
+                    source.audio_sink = camera.audio.push  # beside the video: see media/audio/channel.py
                 pump: Callable[[FrameSink], Awaitable[None]] | None = getattr(source, "pump", None)
                 if pump is not None:
                     await pump(on_frame)
@@ -429,6 +437,10 @@ class MediaEngine:
     def channel(self, camera_id: int) -> Channel:
         """The camera's channel; raises UnknownCamera."""
         return self._camera(camera_id).channel
+
+    def audio(self, camera_id: int) -> AudioChannel | None:
+        """The camera's sound (None: its audio is off); raises UnknownCamera."""
+        return self._camera(camera_id).audio
 
     def hls(self, camera_id: int) -> HlsPackager:
         """The camera's HLS packager, created (from the cached GOP) on first use; raises UnknownCamera."""

@@ -34,6 +34,7 @@ from xueliang.media.plane.masking import PlaneMasks, is_masked_id, original_id
 from xueliang.media.plane.rtsp import PlaneRtspAccess
 from xueliang.media.recording.recorder import StorageEvent
 from xueliang.media.restream import RestreamConfig, RtspRestreamer
+from xueliang.media.rtsp.client import RtspSource
 from xueliang.media.sources import FrameSession, FrameSource, SourceSchemes
 from xueliang.media.still import StillCache
 
@@ -56,7 +57,10 @@ class PlaneHook(Protocol):
 
 def spec_for(camera: Camera, schemes: SourceSchemes | None = None) -> CameraSpec:
     on_demand = schemes is not None and schemes.on_demand(camera.stream_url)
-    return CameraSpec(camera.id, camera.stream_url, camera.name, camera.enabled, on_demand=on_demand)
+    options = {"audio": True} if camera.audio_enabled else {}  # off unless turned on: docs/media-audio.md
+    return CameraSpec(
+        camera.id, camera.stream_url, camera.name, camera.enabled, options=options, on_demand=on_demand
+    )
 
 
 class MediaPlane(LiveStreams):
@@ -114,6 +118,8 @@ class MediaPlane(LiveStreams):
         source = self._sources.get(spec.camera_id)
         if source is None or source.url.split("://", 1)[-1] not in spec.url:
             source = self.schemes.open(spec.url, read_timeout=5.0)
+            if isinstance(source, RtspSource):
+                source.audio = bool(spec.options.get("audio"))
             self._sources[spec.camera_id] = source
         return source.open()
 

@@ -57,6 +57,8 @@ ALARM_RETRY_MAX = 30.0
 NOTIFY_DELAY = 0.2  # changes within this are sent in one catalog NOTIFY
 ACK_WAIT = 3.0  # an INVITE's media starts at the ACK, or after this if the ACK never comes
 SUBSCRIBE_MAX = 3600
+WATCH_PERIOD = 5.0  # how often the rows are compared with the running links (a split node's web
+# process edits them), and alarms raised in another process are queued
 
 
 @dataclass
@@ -139,6 +141,7 @@ class Cascade:
             configs = [UpperConfig.of(r, self.settings.sip_id) for r in rows]
         for config in configs:
             await self._start_link(config)
+        self.spawn(self._watch())
 
     async def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
@@ -166,6 +169,40 @@ class Cascade:
                 config = UpperConfig.of(row, self.settings.sip_id) if row is not None else None
             if config is not None:
                 await self._start_link(config)
+
+    async def _watch(self) -> None:
+        """On a node split by role the admin API and the alarm intake run in the web process and the
+        SIP side here: changed rows restart their links, changed shares become catalog changes, and
+        alarms without an outbox row are queued (at most `WATCH_PERIOD` late). In one process the API
+        has done all this already and the pass finds nothing to do."""
+        while True:
+            await asyncio.sleep(WATCH_PERIOD)
+            try:
+                await self.sync_rows()
+            except Exception:
+                log.exception("GB upper platforms: rows not read")
+
+    async def sync_rows(self) -> None:
+        async with self.ctx.db.read_session() as session:
+            rows = await service.list_uppers(session)
+            configs = {r.id: UpperConfig.of(r, self.settings.sip_id) for r in rows}
+        for upper_id in [i for i in self.links if i not in configs]:
+            await self.reload(upper_id)
+        for upper_id, config in configs.items():
+            link = self.links.get(upper_id)
+            if link is None or link.config != config:
+                await self.reload(upper_id)
+                continue
+            before = dict(self.shared.get(upper_id, {}))
+            await self._load_shared(upper_id)
+            after = self.shared.get(upper_id, {})
+            for camera_id in after.keys() - before.keys():
+                self.catalog_changed(upper_id, camera_id, "ADD")
+            for camera_id in before.keys() - after.keys():
+                self.shared[upper_id][camera_id] = before[camera_id]  # DEL still names its channel
+                self.catalog_changed(upper_id, camera_id, "DEL")
+            if config.enabled:
+                await self._catch_up(upper_id)
 
     async def _start_link(self, config: UpperConfig) -> None:
         link = UpperLink(self, config)
@@ -601,6 +638,10 @@ class Cascade:
             if wake is not None:
                 wake.set()
 
+    async def queue_alarm_many(self, alarm_ids: list[int], upper_id: int) -> None:
+        for alarm_id in alarm_ids:
+            await self.queue_alarm(alarm_id, [upper_id])
+
     async def _catch_up(self, upper_id: int) -> None:
         """Alarms of the last hour (not older than the upper) that have no outbox row: a crash between
         an alarm's commit and its outbox row left them; they are queued now."""
@@ -615,8 +656,8 @@ class Cascade:
                     select(Alarm.id).where(Alarm.received_at >= since, Alarm.id.not_in(queued))
                 )
             )
-        for alarm_id in missing:
-            await self.queue_alarm(alarm_id, [upper_id])
+        if missing:
+            await self.queue_alarm_many(missing, upper_id)
 
     async def _alarm_sender(self, link: UpperLink) -> None:
         upper_id = link.config.id

@@ -9,6 +9,7 @@ the outbox knows not to send them back to where they came from."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -17,8 +18,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.alarms import escalation
+from xueliang.alarms.intake import IntakeBatcher, ready
 from xueliang.alarms.models import Alarm, AlarmEvent, AlarmKind, AlarmState
-from xueliang.alarms.service import Press, build_alarm, record_opened
+from xueliang.alarms.push import publish_alarm
+from xueliang.alarms.service import Press, build_alarm, intake, record_opened
 from xueliang.audit import service as audit
 from xueliang.audit.models import AuditEvent
 from xueliang.audit.service import Actor
@@ -98,6 +101,47 @@ def camera_body(cam: Camera, region_code: str, status: str | None) -> dict[str, 
 
 
 # ---- applied -----------------------------------------------------------------------------------
+
+
+async def press_of(session: AsyncSession, peer: Node, env: Envelope) -> Press | None:
+    """The press that opens a peer's alarm here (None: its region is unknown here, or it is known)."""
+    b = env.body
+    if await session.scalar(select(Alarm.id).where(Alarm.uuid == str(b["uuid"]))) is not None:
+        return None
+    region_id = await session.scalar(select(Region.id).where(Region.code == str(b["region_code"])))
+    if region_id is None:
+        return None
+    try:
+        kind = AlarmKind(str(b["kind"]))
+    except ValueError:
+        return None  # refused later, in the transaction that records the message
+    pressed = b.get("pressed_at")
+    return Press(
+        uuid=str(b["uuid"]),
+        kind=kind,
+        source=str(b.get("source", "node"))[:16],
+        region_id=region_id,
+        lat=b.get("lat"),
+        lon=b.get("lon"),
+        pressed_at=datetime.fromisoformat(pressed) if pressed else None,
+        note=str(b.get("note", ""))[:2000],
+        detail={"origin": b.get("origin", peer.gb_id), "via": peer.gb_id},
+    )
+
+
+async def open_alarms(ctx: AppContext, presses: list[tuple[Press, Actor]]) -> None:
+    """Open peers' alarms through the alarms domain's group commit (one transaction for the lot, and
+    the consoles pushed), in order. The UUID makes this safe to repeat: if the message's own
+    transaction then fails, its redelivery finds the alarm and opens nothing."""
+    batcher = ctx.services.get(IntakeBatcher)
+    if batcher is not None:
+        await asyncio.gather(*(batcher.submit(ready(press), actor) for press, actor in presses))
+        return
+    for press, actor in presses:
+        async with ctx.db.session() as session:
+            result = await intake(session, press, actor, ctx.clock.now())
+            if result.event:
+                await publish_alarm(ctx, session, result.alarm, [result.event])
 
 
 async def apply_alarm(

@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xueliang.alarms.events import AlarmChanged
 from xueliang.alarms.models import Alarm, AlarmEvent
 from xueliang.alarms.push import publish_alarm
+from xueliang.alarms.service import Press
+from xueliang.audit.service import Actor
 from xueliang.cameras.events import CameraChanged, CameraStatusChanged
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
@@ -526,6 +528,28 @@ class Link:
                         self._refused(sender, str(exc))
                         outcomes[i] = f"refused: {exc}"
                 ids = [env.id[:80] for _i, env, _p in checked if env.kind != "ping"]
+                seen = set(
+                    (await s.scalars(select(InboxMessage.msg_id).where(InboxMessage.msg_id.in_(ids)))).all()
+                    if ids
+                    else ()
+                )
+                presses: dict[str, tuple[Press, Actor]] = {}
+                for _i, env, peer in checked:
+                    if (
+                        env.kind == "alarm"
+                        and env.id[:80] not in seen
+                        and env.body.get("uuid") not in presses
+                    ):
+                        press = await apply.press_of(s, peer, env)
+                        if press is not None:
+                            presses[press.uuid] = (press, apply.node_actor(peer.gb_id))
+                peer_ids = {gb: node.id for gb, node in peers.items() if node is not None}
+                await s.rollback()
+            if presses:  # new alarms first, in one group commit; their later changes follow below
+                await apply.open_alarms(self.ctx, list(presses.values()))
+            async with self.ctx.db.session() as s:
+                fresh = {gb: await s.get(Node, node_id) for gb, node_id in peer_ids.items()}
+                checked = [(i, env, node) for i, env, _old in checked if (node := fresh.get(env.sender))]
                 seen = set(
                     (await s.scalars(select(InboxMessage.msg_id).where(InboxMessage.msg_id.in_(ids)))).all()
                     if ids

@@ -11,7 +11,7 @@ import asyncio
 import io
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from xueliang.media.recording.index import IndexOp, OpenSegment, SegmentState, U
 from xueliang.media.recording.recorder import Recorder, RecorderConfig
 from xueliang.media.restream import RestreamConfig, RtspRestreamer
 from xueliang.media.rtsp.client import RtspSource
+from xueliang.media.rtsp.message import Headers, InterleavedFrame, RtspParser, RtspRequest, RtspResponse
 from xueliang.media.sources import FrameSession
 from xueliang.recordings.export import Source, remux
 
@@ -152,6 +153,50 @@ async def collect(viewer: Viewer, frames: int) -> tuple[InitSegment, list[Fragme
     return init, fragments, time.monotonic() - started
 
 
+async def rtptime_and_first_rtp(port: int, url: str) -> tuple[int, int]:
+    """PLAY the re-serve by hand: (RTP-Info's rtptime, the RTP timestamp of the first packet sent)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    parser = RtspParser()
+    pending: list[RtspResponse] = []
+    first: list[int] = []
+    cseq = 0
+
+    async def read_until(done: Callable[[], bool]) -> None:
+        async with asyncio.timeout(10):
+            while not done():
+                data = await reader.read(65536)
+                assert data, "the server closed the connection"
+                for item in parser.feed(data):
+                    if isinstance(item, RtspResponse):
+                        pending.append(item)
+                    elif isinstance(item, InterleavedFrame) and item.channel == 0 and not first:
+                        first.append(int.from_bytes(item.data[4:8], "big"))
+
+    async def request(method: str, uri: str, *headers: tuple[str, str]) -> RtspResponse:
+        nonlocal cseq
+        cseq += 1
+        writer.write(RtspRequest(method, uri, Headers([("CSeq", str(cseq)), *headers])).to_bytes())
+        await read_until(lambda: bool(pending))
+        response = pending.pop(0)
+        assert response.status == 200, (method, response.status)
+        return response
+
+    try:
+        await request("DESCRIBE", url)
+        setup = await request(
+            "SETUP", url + "/trackID=0", ("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")
+        )
+        session = (setup.headers.get("Session") or "").partition(";")[0]
+        play = await request("PLAY", url, ("Session", session))
+        await read_until(lambda: bool(first))
+    finally:
+        writer.close()
+    info = play.headers.get("RTP-Info") or ""
+    rtptime = dict(part.partition("=")[::2] for part in info.split(";")).get("rtptime")
+    assert rtptime is not None, info
+    return int(rtptime), first[0]
+
+
 @dataclass
 class Node:
     engine: MediaEngine
@@ -233,6 +278,10 @@ async def test_b_frame_cameras_keep_every_frame_in_order_through_every_output(
         assert abs(len(pts) - span // TICKS) <= 2  # leading B-frames of an open GOP may not decode
         assert pts == sorted(set(pts)) and presentation_steps(shown(dts, pts)) == {TICKS}
         assert dts == sorted(set(dts))
+
+    for camera_id in CAMERAS:  # RTP-Info names the RTP time of the first frame PLAY sends
+        rtptime, first_rtp = await rtptime_and_first_rtp(node.server.port, node.server.url(camera_id, "t"))
+        assert rtptime == first_rtp
 
     for _ in range(2):  # open the row, then write what is buffered
         await node.recorder.flush()

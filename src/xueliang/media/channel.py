@@ -148,6 +148,10 @@ class Viewer:
     def queued(self) -> int:
         return len(self._queue)
 
+    def first_fragment(self) -> Fragment | None:
+        """The oldest fragment waiting, left in place (the RTSP re-serve names its time in PLAY)."""
+        return next((item for item in self._queue if type(item) is Fragment), None)
+
     async def next(self) -> Item:
         """The next item; raises ViewerClosed once the viewer is closed."""
         queue = self._queue

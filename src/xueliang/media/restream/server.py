@@ -30,6 +30,7 @@ from xueliang.core.aio import first_done
 from xueliang.media.channel import Channel, Fragment, InitSegment, Viewer, ViewerClosed
 from xueliang.media.engine import MediaEngine, UnknownCamera
 from xueliang.media.errors import MediaProtocolError
+from xueliang.media.fmp4 import read_sample
 from xueliang.media.frames import CodecParams
 from xueliang.media.live import LiveSession
 from xueliang.media.restream.access import Denied, Grant, RestreamAccess
@@ -117,6 +118,19 @@ def parse_target(uri: str) -> tuple[int, str | None] | None:
         return None
     tokens = parse_qs(query).get("token")
     return int(key), (tokens[0] if tokens else None)
+
+
+def _rtptime(session: _Session) -> int | None:
+    """RTP-Info's rtptime: the RTP time of the first frame PLAY sends (the cached keyframe's
+    presentation time, composition offset included); None while the viewer waits for a keyframe."""
+    first = session.viewer.first_fragment() if session.viewer is not None else None
+    if first is None:
+        return None
+    try:
+        cts = read_sample(first.data)[1] or 0
+    except ValueError:
+        return None
+    return (session.ts_base + first.decode_time + cts) & 0xFFFFFFFF
 
 
 def _rebase(uri: str, path: str) -> str:
@@ -387,7 +401,7 @@ class RtspRestreamer:
             except (UnknownCamera, ViewerClosed):
                 return serving.error(404)
         track = _rebase(request.uri, f"/live/{session.camera_id}/{TRACK}")
-        return serving.playing(session.ident, track, session.seq, None)
+        return serving.playing(session.ident, track, session.seq, _rtptime(session))
 
     def _start_pending(self, client: _Client) -> None:
         for session in client.sessions.values():

@@ -78,6 +78,22 @@ def test_enrollment_refuses_reuse_expiry_and_forgery_then_joins(link: tuple[Node
     )
     cams = town.query("SELECT stream_url FROM cameras WHERE host_node_id IS NOT NULL")
     assert all(url.startswith(f"node://{village.gb}/") for (url,) in cams)
+    cam_id, cam_gb = village.query(
+        "SELECT c.id, c.gb_id FROM cameras c JOIN regions r ON r.id = c.region_id "
+        "WHERE r.code = ? ORDER BY c.id",
+        SHANGPING,
+    )[0]
+    with closing(village.client("admin")) as admin:
+        r = admin.patch(f"/api/v1/cameras/{cam_id}", json={"name": "上坪村口东"})
+        assert r.status_code == 200, r.text
+    wait_for(
+        lambda: (
+            town.query("SELECT name, remote_id FROM cameras WHERE gb_id = ?", cam_gb)
+            == [("上坪村口东", cam_id)]
+        ),
+        15,
+        "the renamed camera at the township",
+    )
 
 
 def _press(village: Node, uid: str) -> None:

@@ -6,6 +6,7 @@ from the page (it stops working at once); an admin resets the factor from the ad
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_enrol_a_second_factor_see_codes_once_end_a_session_and_admin_reset(
-    new_page: NewPage, live_server: Any
+    new_page: NewPage, live_server: Any, artifacts: Path
 ) -> None:
     username = f"op-acct-{uuid.uuid4().hex[:6]}"  # its own user: the shared demo users stay as they are
     password = "acct-" + DEMO_PASSWORD
@@ -52,6 +53,7 @@ def test_enrol_a_second_factor_see_codes_once_end_a_session_and_admin_reset(
     page.wait_for_selector("#mfa-codes", state="visible")
     codes = page.locator("#mfa-code-list li").all_inner_texts()
     assert len(codes) == 10 and len(set(codes)) == 10, codes
+    page.screenshot(path=str(artifacts / "account-mfa-codes.png"), full_page=True)
 
     with httpx.Client(base_url=live_server.url, timeout=20) as phone:
         r = phone.post("/api/v1/auth/login", json={**creds, "otp": codes[0]})  # a recovery code, once

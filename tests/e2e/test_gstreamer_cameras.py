@@ -37,6 +37,8 @@ from xueliang.media.rtsp.message import Headers, InterleavedFrame, RtspParser, R
 from xueliang.media.sources import FrameSession
 from xueliang.recordings.export import Source, remux
 
+pytestmark = pytest.mark.slow
+
 FRAMES = 150  # 6 s at 25 fps
 TICKS = 3600  # one frame on the 90 kHz clock
 CAMERAS = {1: ("h264b", Codec.h264), 2: ("h265b", Codec.h265)}

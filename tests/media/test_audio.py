@@ -239,3 +239,13 @@ async def test_the_audio_channel_transcodes_g711_while_someone_listens() -> None
     samples, _ = decode_audio(init.data + b"".join(i.data for i in items if isinstance(i, AudioFragment)))
     assert samples >= 2 * 5 * FRAME_SAMPLES
     await channel.aclose()
+
+
+def test_a_camera_with_audio_on_asks_its_engine_spec_for_sound() -> None:
+    from xueliang.cameras.models import Camera
+    from xueliang.media.plane.plane import spec_for
+
+    on = Camera(id=1, name="gate", stream_url="rtsp://cam/1", enabled=True, audio_enabled=True)
+    off = Camera(id=2, name="street", stream_url="rtsp://cam/2", enabled=True, audio_enabled=False)
+    assert spec_for(on).options.get("audio") is True
+    assert not spec_for(off).options.get("audio")

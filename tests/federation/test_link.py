@@ -94,6 +94,9 @@ def test_enrollment_refuses_reuse_expiry_and_forgery_then_joins(link: tuple[Node
         15,
         "the renamed camera at the township",
     )
+    wait_for(lambda: "connected since" in village.cli("node", "status")[1], 15, "the link in node status")
+    rc, out = village.cli("node", "status")
+    assert rc == 0 and f"parent {town.gb}" in out and "queue " in out and "lag " in out, out
 
 
 def _press(village: Node, uid: str) -> None:

@@ -162,11 +162,18 @@ async def run(presses: int, every_ms: float) -> dict[str, Any]:
             "max": round(max(latency), 1),
         },
         "press_to_http_answer_ms_p50": round(statistics.median(answered) * 1000, 1),
-        "http_answer_to_notify_ms_p50": round(statistics.median(after), 1),
+        "http_answer_to_notify_ms": {
+            "p50": round(statistics.median(after), 1),
+            "p99": round(pct(after, 0.99), 1),
+        },
         "not_arrived": sum(1 for a in sent if not upper.arrived.get(a)),
         "arrived_more_than_once": sum(1 for a in sent if len(upper.arrived.get(a, [])) > 1),
         "goal_p99_ms": 100,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_1min": round(os.getloadavg()[0], 1),
+        },
     }
 
 

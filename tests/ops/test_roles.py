@@ -358,3 +358,15 @@ def test_escalations_due_while_the_worker_is_down_fire_once_when_it_is_back(clus
             str(alarm_id),
         )
         assert audits[0][0] == 1
+
+
+@pg_only
+def test_a_camera_disabled_through_a_web_process_stops_at_its_media_process(cluster: Cluster) -> None:
+    """Admin changes cross processes by NOTIFY: the owner stops pulling at once, and takes it back."""
+    wait_for(lambda: len(cluster.owners()) == 4, 40, "every camera leased")
+    admin = cluster.client("web2", "admin")
+    camera_id = min(cluster.owners())
+    assert admin.patch(f"/api/v1/cameras/{camera_id}", json={"enabled": False}).status_code == 200
+    wait_for(lambda: camera_id not in cluster.owners(), 15, "the disabled camera released")
+    assert admin.patch(f"/api/v1/cameras/{camera_id}", json={"enabled": True}).status_code == 200
+    wait_for(lambda: camera_id in cluster.owners(), 15, "the camera pulled again")

@@ -28,7 +28,15 @@ from xueliang.core.context import AppContext
 from xueliang.core.lifecycle import StartupHook, Stop
 from xueliang.core.settings import NodeSettings
 from xueliang.media.plane import MediaPlane
-from xueliang.media.plane.leases import LeaseManager, beat, leave, notify, process_name, process_stats
+from xueliang.media.plane.leases import (
+    LeaseManager,
+    Listener,
+    beat,
+    leave,
+    notify,
+    process_name,
+    process_stats,
+)
 from xueliang.media.plane.owner_views import OwnerStreams
 from xueliang.media.plane.owner_views import router as owner_router
 from xueliang.ops.system import router as system_router
@@ -81,10 +89,13 @@ def install(app: FastAPI, ctx: AppContext) -> list[StartupHook]:
         return []
     name = process_name(settings.role)
     hooks: list[StartupHook] = []
+    relayed: set[int] = set()  # changes heard from another process, re-emitted here: not sent back
 
     async def tell_camera(event: CameraChanged) -> None:
+        if event.camera_id in relayed:
+            return
         with contextlib.suppress(Exception):  # the owner also re-reads its cameras on every lease pass
-            await notify(ctx, f"camera:{event.camera_id}")
+            await notify(ctx, f"camera:{event.camera_id}:{name}")
 
     ctx.events.subscribe(CameraChanged, tell_camera)
     plane = ctx.services.get(MediaPlane)
@@ -108,6 +119,7 @@ def install(app: FastAPI, ctx: AppContext) -> list[StartupHook]:
             return streams.stop
 
         hooks.append(start_owners)
+        hooks.append(relay_camera_changes(name, relayed))
     hooks.append(heartbeat(name, settings.role))
     return hooks
 
@@ -135,5 +147,36 @@ def heartbeat(name: str, role: str, every: float = 2.0) -> StartupHook:
                 await leave(ctx, name)
 
         return stop
+
+    return start
+
+
+def relay_camera_changes(name: str, relayed: set[int]) -> StartupHook:
+    """Web role: a camera changed through another process is announced here too (`CameraChanged`),
+    so this process's caches that follow cameras (the grid's coverage) drop their entry."""
+
+    async def start(ctx: AppContext) -> Stop:
+        from xueliang.notify.pg import asyncpg_dsn
+
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def relay(camera_id: int) -> None:
+            relayed.add(camera_id)
+            try:
+                await ctx.events.emit(CameraChanged(camera_id))
+            finally:
+                relayed.discard(camera_id)
+
+        def heard(payload: str) -> None:
+            kind, _, rest = payload.partition(":")
+            camera, _, origin = rest.partition(":")
+            if kind == "camera" and origin != name and camera.isdigit():
+                task = asyncio.get_running_loop().create_task(relay(int(camera)))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+        listener = Listener(asyncpg_dsn(ctx.db.url), heard)
+        await listener.start()
+        return listener.stop
 
     return start

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "xueliang_leases"  # NOTIFY payloads: "released", "acquired", "camera:<id>"
+CHANNEL = "xueliang_leases"  # NOTIFY payloads: "joined", "released", "acquired", "camera:<id>:<origin>"
 
 
 class NodeProcess(Base):
@@ -239,9 +239,9 @@ class LeaseManager:
         return camera_id in self.owned
 
     def _received(self, payload: str) -> None:
-        if payload.startswith("camera:"):
+        if payload.startswith("camera:"):  # "camera:<id>:<process that changed it>"
             with contextlib.suppress(ValueError):
-                self._synced.add(int(payload.split(":", 1)[1]))
+                self._synced.add(int(payload.split(":")[1]))
         self._wake.set()
 
     async def _run(self) -> None:

@@ -88,13 +88,22 @@ def demo(
     gb_cameras: Annotated[
         int, typer.Option(min=0, max=50, help="simulated GB/T 28181 cameras registering over SIP (0: none)")
     ] = 3,
+    single: Annotated[
+        bool, typer.Option("--single", help="one node serving the whole county (else five joined nodes)")
+    ] = False,
 ) -> None:
-    """Seed the demo county into ./var and serve it, with simulated cameras beside it."""
-    from xueliang.server import run_demo
-
+    """Seed the demo county into ./var and serve it, with simulated cameras beside it: as its five
+    nodes (county, 清溪镇, 石门乡, 上坪村, 石门村 on ports PORT..PORT+4, joined), or with --single as one."""
     settings = settings_from(config).model_copy(
         update={"port": port, "data_dir": data_dir, "sim_rtsp_base": f"rtsp://127.0.0.1:{sim_port}"}
     )
+    if not single:
+        from xueliang.cli.demo_nodes import run_federated_demo
+
+        run_federated_demo(settings, port=port, sim_port=sim_port, cameras=cameras)
+        return
+    from xueliang.server import run_demo
+
     run_demo(settings, sim_port=sim_port, cameras=cameras, gb_cameras=gb_cameras)
 
 

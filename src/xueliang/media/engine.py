@@ -434,6 +434,11 @@ class MediaEngine:
     def has_camera(self, camera_id: int) -> bool:
         return camera_id in self._cameras
 
+    def spec(self, camera_id: int) -> CameraSpec | None:
+        """What the camera's source was opened with (None: not in the engine)."""
+        camera = self._cameras.get(camera_id)
+        return camera.spec if camera is not None else None
+
     def channel(self, camera_id: int) -> Channel:
         """The camera's channel; raises UnknownCamera."""
         return self._camera(camera_id).channel

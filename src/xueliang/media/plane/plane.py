@@ -185,6 +185,13 @@ class MediaPlane(LiveStreams):
         """After an admin change: start, restart or stop pulling the camera to match the database."""
         async with self.ctx.db.session() as session:
             camera = await session.get(Camera, camera_id)
+        wanted = camera is not None and camera.enabled and self.owns(camera_id)
+        if camera is not None and wanted and self.engine.spec(camera_id) == spec_for(camera, self.schemes):
+            # The same source (a catalog update from a child node, a status, a flag): viewers keep
+            # their stream; the hooks still hear of it (the recorder reads `record`).
+            for hook in self.hooks:
+                await hook.camera_changed(self, camera_id, camera)
+            return
         if self.engine.has_camera(camera_id):
             await self.engine.remove_camera(camera_id)
             self._sources.pop(camera_id, None)

@@ -1,7 +1,8 @@
 """Privacy masks in the plane: which cameras have masks, their masked variants in the engine while
 someone who must see them masked watches, and masked stills.
 
-A masked variant is an engine camera of its own, `masked_id(camera)` (the camera's id plus 2^40),
+A masked variant is an engine camera of its own, `masked_id(camera)` (the camera's id plus 900,000,000:
+nine digits, what the RTSP re-serve's URLs take; camera ids stay far below it),
 whose source is `mask://<camera>` (media/mask): a listener on the camera's channel, a worker thread
 that decodes, fills and re-encodes. Being an engine camera gives it a channel with a GOP cache, and the
 live WebSocket, LL-HLS and RTSP re-serve serve it without knowing masks exist. Stream tokens are
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MASKED_BASE = 1 << 40
+MASKED_BASE = 900_000_000  # variant ids: 9 digits at most, as RTSP URLs take (restream parse_target)
 FULL_FRAME: Polygons = (((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)),)
 
 
@@ -129,6 +130,8 @@ class PlaneMasks:
 
     def ensure(self, camera_id: int) -> int:
         """The engine id of the camera's masked variant, added to the engine if it is not there."""
+        if camera_id >= MASKED_BASE:
+            raise ValueError(f"camera id {camera_id} is in the range of masked variants")
         engine_id = masked_id(camera_id)
         engine = self.plane.engine
         self._used[engine_id] = time.monotonic()

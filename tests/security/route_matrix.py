@@ -159,7 +159,7 @@ CAMERAS: Registry = {
     ("POST", f"{A}/cameras"): roles("admin"),
     ("GET", f"{A}/cameras/health"): roles(*VIDEO),
     ("GET", f"{A}/cameras/events"): roles(*VIDEO),
-    ("WS", f"{A}/cameras/events/ws"): roles(*VIDEO),
+    ("WS", f"{A}/cameras/events/ws"): user("changes of the cameras in the caller's scope (maybe none)"),
     ("GET", f"{A}/cameras/{{camera_id}}"): scoped("camera", VIDEO, CHECKED_BY_CAMERA_MATRIX),
     ("POST", f"{A}/cameras/{{camera_id}}/open"): scoped("camera", VIDEO, CHECKED_BY_CAMERA_MATRIX),
     ("GET", f"{A}/cameras/{{camera_id}}/still.jpg"): scoped("camera", VIDEO, CHECKED_BY_CAMERA_MATRIX),
@@ -288,7 +288,7 @@ GRID: Registry = {
     ("POST", f"{A}/grid/sync"): roles("admin", "grid_worker"),
     ("GET", f"{A}/grid/ok"): user("a household's own 'I am OK' question"),
     ("POST", f"{A}/grid/ok"): user("a household's own answer"),
-    ("WS", f"{A}/grid/ws"): roles(*GRID_MANAGE),
+    ("WS", f"{A}/grid/ws"): roles(*GRID_READ),  # the board for staff, a worker's own route
     ("GET", f"{A}/grid/routes"): roles(*GRID_READ),
     ("GET", f"{A}/grid/care"): roles(*GRID_READ),
     ("GET", f"{A}/grid/incidents"): roles(*GRID_READ),

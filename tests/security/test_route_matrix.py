@@ -25,12 +25,15 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from sqlalchemy import select
 from starlette.routing import Mount, Route, WebSocketRoute
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from tests.security.route_matrix import EVERYONE, REGISTRIES, ROLE_USER, Policy
 from tests.support import db
 from tests.support.alarms import Login, logins_to
-from tests.support.app import make_settings
+from tests.support.app import LiveServer, make_settings
 from tests.support.db import seed_database
+from xueliang.accounts.deps import SESSION_COOKIE
 from xueliang.alarms.config import AlarmSettings
 from xueliang.alarms.models import MobilizationTask
 from xueliang.app import create_app
@@ -38,6 +41,7 @@ from xueliang.cameras.models import Camera
 from xueliang.media.config import MediaSettings
 from xueliang.recordings.models import ExportState, RecordingExport
 from xueliang.regions.models import Region
+from xueliang.seed.demo import DEMO_PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 MISSING = 2**31 - 1
@@ -192,6 +196,44 @@ async def test_parameterless_gets_let_exactly_the_declared_roles_in(mapp: FastAP
                         problems.append(f"{role} {path} ({name}: {sorted(policy.roles)}) -> {r.status_code}")
     assert asked >= 70, asked
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.skipif(db.BACKEND != "sqlite", reason="role checks are the same on both backends: SQLite pass")
+def test_websockets_let_exactly_the_declared_roles_in(live_server: LiveServer) -> None:
+    """Each WebSocket of the running node (the real server: the handshake is HTTP), asked without a
+    session and as each role: refused (the handshake answered 403) or let in, as the registry says."""
+    here = route_keys(live_server.server.config.app)
+    sockets = [(p, policy) for r in REGISTRIES.values() for (m, p), policy in r.items() if m == "WS"]
+    sockets = [(p, policy) for p, policy in sockets if ("WS", p) in here]
+    assert len(sockets) >= 3, sockets
+    cookies = {}
+    with httpx.Client(base_url=live_server.url, timeout=20) as c:
+        for role, username in ROLE_USER.items():
+            r = c.post("/api/v1/auth/login", json={"username": username, "password": DEMO_PASSWORD})
+            assert r.status_code == 200, r.text
+            cookies[role] = r.cookies[SESSION_COOKIE]
+            c.cookies.clear()
+
+    def let_in(path: str, cookie: str | None) -> bool:
+        headers = {"Cookie": f"{SESSION_COOKIE}={cookie}"} if cookie else {}
+        url = live_server.url.replace("http", "ws", 1) + path
+        try:
+            with connect(url, additional_headers=headers, open_timeout=20):
+                return True
+        except InvalidStatus as refused:
+            assert refused.response.status_code == 403, (path, refused.response.status_code)
+            return False
+
+    problems = []
+    for path, policy in sockets:
+        if let_in(path, None):
+            problems.append(f"anonymous {path}")
+        askers = cookies.items() if policy.kind == "roles" else [("resident", cookies["resident"])]
+        for role, cookie in askers:
+            expected = policy.kind == "user" or role in policy.roles
+            if let_in(path, cookie) != expected:
+                problems.append(f"{role} {path}: expected {'in' if expected else 'refused'}")
+    assert not problems, problems
 
 
 async def facts_of(app: FastAPI, login: Login) -> dict[str, int]:

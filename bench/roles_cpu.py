@@ -21,6 +21,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from roles_common import Bench, cpu_seconds, wait
 
@@ -73,7 +74,7 @@ def main() -> None:
         bench = Bench(args.cameras, Path(tmp), args.sim_data)
         try:
             bench.setup()
-            rounds = []
+            rounds: list[dict[str, Any]] = []
             for _ in range(args.rounds):
                 one = run_phase(bench, 1, args.warmup, args.window)
                 many = run_phase(bench, args.processes, args.warmup, args.window)
@@ -85,9 +86,9 @@ def main() -> None:
         "cameras": args.cameras,
         "processes": args.processes,
         "window_s": args.window,
-        "one_process_cpu_pct_median": statistics.median(r["one"]["cpu_pct"] for r in rounds),
-        "many_processes_cpu_pct_median": statistics.median(r["many"]["cpu_pct"] for r in rounds),
-        "ratio_median": statistics.median(r["ratio"] for r in rounds),
+        "one_process_cpu_pct_median": statistics.median(float(r["one"]["cpu_pct"]) for r in rounds),
+        "many_processes_cpu_pct_median": statistics.median(float(r["many"]["cpu_pct"]) for r in rounds),
+        "ratio_median": statistics.median(float(r["ratio"]) for r in rounds),
         "rounds": rounds,
     }
     print(json.dumps(result, indent=2))

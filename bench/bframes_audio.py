@@ -34,6 +34,7 @@ from xueliang.media.audio.fmp4 import AudioFragmentWriter, build_audio_init
 from xueliang.media.audio.frames import AudioFrame
 from xueliang.media.audio.transcode import OnDemandTranscoder
 from xueliang.media.channel import Channel, Fragment
+from xueliang.media.errors import MediaError
 from xueliang.media.rtsp.client import RtspSource
 
 KINDS = ("h264", "h264_bframes", "aac_carried", "pcma_unwanted", "pcma_to_aac")
@@ -106,7 +107,17 @@ async def camera(url: str, audio: str, stop: asyncio.Event, counts: dict[str, in
             if isinstance(item, Fragment):
                 counts["fragments"] += 1
 
-    async with source.open() as session:
+    for attempt in range(5):  # GStreamer's server may drop a client joining a shared media mid-setup
+        session = source.open()
+        try:
+            await session.start()
+            break
+        except MediaError:
+            await session.close()
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.5)
+    async with session:
         if out is not None:
             session.audio_sink = out.sink
             if out.transcode:
@@ -146,6 +157,7 @@ async def phase(url: str, audio: str, cameras: int, seconds: float) -> dict[str,
     fps = counts["fragments"] / wall / cameras
     stop.set()
     await asyncio.gather(*tasks)
+    await asyncio.sleep(1.0)  # let the server tear the shared media down before the next phase
     return {"cpu_pct_per_camera": 100 * cpu / wall / cameras, "fps_per_camera": fps}
 
 

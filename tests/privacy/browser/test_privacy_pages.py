@@ -1,10 +1,12 @@
 """The privacy pages in Chromium: an admin draws a mask on the console's editor (three clicks, finish,
 save) and the API has it; a resident opens the camera's privacy page on the TV layout and reads it with
 the remote's arrows (the focus moves block by block), sees the masked area counted, and leaves with
-OK on Back. Out of scope the page is missing (404), like the API."""
+OK on Back. Out of scope the page is missing (404), like the API. An operator plays the masked camera's
+recording on the console's playback page: the player gets the masked variant (the area is black)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +17,10 @@ from playwright.sync_api import Page, expect
 
 from tests.support.app import LiveServer, make_settings
 from tests.support.browser import NewPage
+from tests.support.clips import encode_clip
+from tests.support.recordings import Rig, Wall, run_async
 from xueliang.app import create_app
+from xueliang.media.recording.recorder import RecorderConfig
 from xueliang.seed.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -23,7 +28,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def server(privacy_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    live = LiveServer(create_app(make_settings(privacy_url, tmp_path), migrate_on_start=False))
+    settings = make_settings(privacy_url, tmp_path)
+    live = LiveServer(create_app(settings, migrate_on_start=False))
+    live.app_settings = settings  # type: ignore[attr-defined]  # where record() writes
     live.start()
     yield live
     live.stop()
@@ -36,6 +43,40 @@ def client(server: LiveServer, username: str) -> Iterator[httpx.Client]:
         assert r.status_code == 200, r.text
         c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
         yield c
+
+
+# The brightest grey (0..255) inside the drawn triangle (0.6,0.5)-(0.9,0.5)-(0.9,0.9) of the playback tile's
+# picture: a box well inside it, clear of the encoder's edge. Unmasked it shows the clip's grey (90).
+MASKED_MAX = """() => {
+    const v = document.querySelector('.pb-tile video');
+    const c = document.createElement('canvas');
+    c.width = v.videoWidth; c.height = v.videoHeight;
+    const g = c.getContext('2d');
+    g.drawImage(v, 0, 0);
+    const x0 = Math.ceil(c.width * 0.8), y0 = Math.ceil(c.height * 0.53);
+    const px = g.getImageData(x0, y0, Math.floor(c.width * 0.07), Math.floor(c.height * 0.06)).data;
+    let max = 0;
+    for (let i = 0; i < px.length; i += 4) max = Math.max(max, px[i], px[i + 1], px[i + 2]);
+    return max;
+}"""
+
+
+def record(server: LiveServer, camera: int) -> float:
+    """4 s of the camera (a moving bright block that crosses the masked area) recorded into the
+    server's recordings folder, ending now; returns the start (Unix time)."""
+    settings = server.app_settings
+    clip = encode_clip(frames=50, gop=25, width=160, height=96, camera_index=1)
+    start = time.time() - 5
+
+    async def go() -> None:
+        rig = Rig(str(settings.database_url), settings.data_dir / "recordings", clip, Wall(start),
+                  RecorderConfig(segment_seconds=2.0))  # fmt: skip
+        await rig.start(camera)
+        await rig.record(4.0)
+        await rig.close()
+
+    run_async(go)
+    return start
 
 
 def log_in(page: Page, server: LiveServer, username: str) -> None:
@@ -88,3 +129,13 @@ def test_mask_editor_and_the_tv_privacy_page(server: LiveServer, new_page: NewPa
     assert tv.request.get(f"{server.url}/masks/{camera}").status == 404  # residents draw no masks
     tv.keyboard.press("Enter")
     tv.wait_for_url(f"{server.url}/tv", wait_until="commit")
+
+    # Recorded video of the masked camera plays masked on the console's playback page.
+    start = record(server, camera)
+    op = new_page(1280, 800)
+    log_in(op, server, "op-qingxi")
+    op.goto(f"{server.url}/playback?cams={camera}&t={start + 1:.3f}")
+    op.wait_for_function(
+        "() => { const v = document.querySelector('.pb-tile video'); return v && v.readyState >= 2; }"
+    )
+    assert op.evaluate(MASKED_MAX) < 60, "the masked area shows through"

@@ -37,6 +37,10 @@ export class Recording {
       if (!out) out = await open(range);
       this.view = out.view;
       this.token = out.token;
+      // Where this camera's recordings are served: /api/v1/playback/{id}, or /api/v1/playback/masked/{id}
+      // when its privacy masks are filled (docs/privacy.md); the token opens only that one.
+      this.base = out.plan.split("/plan.json")[0];
+      this.masked = Boolean(out.masked);
       this.tokenAt = Date.now();
     }
     return this.token;
@@ -65,7 +69,7 @@ export class Recording {
     const to = Math.min(S.day0 + DAY, Math.max(wall, from) + 900);
     if (to <= from) return;
     await this.ensureToken();
-    const url = `/api/v1/playback/${this.camera.id}/plan.json?from=${encodeURIComponent(iso(from))}&to=${encodeURIComponent(iso(to))}`;
+    const url = `${this.base}/plan.json?from=${encodeURIComponent(iso(from))}&to=${encodeURIComponent(iso(to))}`;
     const response = await fetch(this.withToken(url));
     if (!response.ok) throw new Error(`${response.status}`);
     const plan = await response.json();

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.alarms.events import AlarmChanged
@@ -644,9 +644,29 @@ class Link:
         while True:
             try:
                 last = await self.anchor_once(last)
+                await self.prune()
             except Exception:
                 log.exception("audit anchor failed")
             await asyncio.sleep(self.settings.anchor_interval_s)
+
+    async def prune(self) -> None:
+        """Sent outbox rows older than a week go, but for each peer's newest alarm row (where the sweep
+        resumes); inbox rows go once older than the clock window, past which a replay is refused anyway."""
+        now = self.ctx.clock.now()
+        async with self.ctx.db.session() as s:
+            keep = (
+                select(func.max(OutboxMessage.id))
+                .where(OutboxMessage.source == "alarm_event")
+                .group_by(OutboxMessage.peer_id)
+            )
+            await s.execute(
+                delete(OutboxMessage).where(
+                    OutboxMessage.sent_at < now - timedelta(days=7), OutboxMessage.id.not_in(keep)
+                )
+            )
+            horizon = now - timedelta(seconds=self.settings.max_skew_s) - timedelta(days=1)
+            await s.execute(delete(InboxMessage).where(InboxMessage.applied_at < horizon))
+            await s.commit()
 
     async def anchor_once(self, last: tuple[int, str] | None = None) -> tuple[int, str] | None:
         """Queue the audit chain's head for the parent, if it moved."""

@@ -164,8 +164,8 @@ async def test_masked_live_stream_still_and_the_variant_lifecycle(node: Node) ->
     opened = (await resident.post(f"/api/v1/cameras/{cid}/open")).json()["streams"]
     variant = masked_id(cid)
     assert f"/api/v1/live/{variant}/ws?" in opened["ws"] and f"/{cid}/" not in opened["ws"]
-    frames = await frames_of(node.host, opened["ws"], 30)
-    assert len(frames) >= 25
+    frames = await frames_of(node.host, opened["ws"], 25)
+    assert len(frames) >= 20
     for luma in frames:
         hidden = masked_region(luma)
         assert float(hidden.max()) < 40 and float(hidden.std()) < 4, "the mask is not uniformly filled"
@@ -207,7 +207,7 @@ async def test_masked_live_stream_still_and_the_variant_lifecycle(node: Node) ->
     )
     plain = (await admin.post(f"/api/v1/cameras/{cid}/open")).json()["streams"]
     assert f"/api/v1/live/{cid}/ws?" in plain["ws"]
-    admin_frames = await frames_of(node.host, plain["ws"], 40)
+    admin_frames = await frames_of(node.host, plain["ws"], 30)
     assert max(float(masked_region(luma).max()) for luma in admin_frames) > 200, "the admin sees the original"
 
     # Live audit rows name the camera, not the variant, and say it was masked.

@@ -616,11 +616,18 @@ class Cascade:
 
     # -- alarms upward -------------------------------------------------------------------------------
     async def _alarm_raised(self, event: AlarmRaised) -> None:
-        """After the alarm's commit: one outbox row per enabled upper (idempotent), then wake them."""
+        """After the alarm's commit: one outbox row per enabled upper (idempotent), then wake them.
+        In a task of its own: the publisher may still hold its session (and SQLite's writer gate)
+        while its listeners run, and the row needs a write of ours."""
         uppers = [link.config.id for link in self.links.values() if link.config.enabled]
-        if not uppers:
-            return
-        await self.queue_alarm(event.alarm_id, uppers)
+        if uppers:
+            self.spawn(self._queue_quietly(event.alarm_id, uppers))
+
+    async def _queue_quietly(self, alarm_id: int, uppers: list[int]) -> None:
+        try:
+            await self.queue_alarm(alarm_id, uppers)
+        except Exception:  # the sweep queues it within WATCH_PERIOD
+            log.exception("GB upper platforms: alarm %s not queued", alarm_id)
 
     async def queue_alarm(self, alarm_id: int, uppers: list[int]) -> None:
         now = self.now()

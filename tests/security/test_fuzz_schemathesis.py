@@ -33,7 +33,7 @@ pytestmark = pytest.mark.skipif(BACKEND != "sqlite", reason="the fuzzing step ru
 # A deeper hunt by hand: XUELIANG_FUZZ_EXAMPLES=20 XUELIANG_FUZZ_BUDGET_S=600 XUELIANG_FUZZ_NEGATIVE=1
 EXAMPLES = int(os.environ.get("XUELIANG_FUZZ_EXAMPLES", "2"))  # per operation; operator and resident ask each
 NEGATIVE = os.environ.get("XUELIANG_FUZZ_NEGATIVE") == "1"  # also input the schema refuses (slow to make)
-BUDGET_S = float(os.environ.get("XUELIANG_FUZZ_BUDGET_S", "25"))  # no operation is started after this
+BUDGET_S = float(os.environ.get("XUELIANG_FUZZ_BUDGET_S", "20"))  # no operation is started after this
 # Operations a logged-in identity leaves out: they would end its own session mid-run.
 ENDS_SESSION = {("POST", "/api/v1/auth/logout"), ("DELETE", "/api/v1/me/sessions/{session_id}")}
 # A 503 that says what this node does not run (the tests' node runs no media engine) is an answer.

@@ -103,6 +103,11 @@ def gb_node(make_db_url: Callable[[], str], tmp_path_factory: pytest.TempPathFac
         yield node
     finally:
         sim = node.sim
+        with node.client("admin") as admin:  # the plane lets its cameras go while the devices answer BYE
+            for camera in admin.get("/api/v1/cameras").json():
+                if camera["enabled"]:
+                    admin.patch(f"/api/v1/cameras/{camera['id']}", json={"enabled": False})
+        wait_for(lambda: not node.ctx.services.require(GbPlatform).live.dialogs, 10, "the streams ended")
         node.run(sim.stop)
         server.stop()
 

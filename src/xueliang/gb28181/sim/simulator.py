@@ -192,7 +192,11 @@ class GbSimulator:
         return answer.status
 
     def set_silent(self, number: int, silent: bool) -> None:
-        self.device(number).silent = silent
+        """Device `number` unplugged (no signalling, no media) or plugged back in."""
+        device = self.device(number)
+        device.silent = silent
+        if silent:
+            device.spawn(device.end_streams())
 
     def apply_ptz(self, channel: SimChannel, command: str) -> bool:
         """A PTZCmd from the platform; False when malformed. Presets: set remembers it (and loads its

@@ -31,8 +31,10 @@ from xueliang.app import create_app
 pytestmark = pytest.mark.skipif(BACKEND != "sqlite", reason="the fuzzing step runs in the SQLite pass only")
 
 # A deeper hunt by hand: XUELIANG_FUZZ_EXAMPLES=20 XUELIANG_FUZZ_BUDGET_S=600 XUELIANG_FUZZ_NEGATIVE=1
+# XUELIANG_FUZZ_USERS=admin,hs-rmyy,editor (demo users; an anonymous caller always asks too)
 EXAMPLES = int(os.environ.get("XUELIANG_FUZZ_EXAMPLES", "2"))  # per operation; operator and resident ask each
 NEGATIVE = os.environ.get("XUELIANG_FUZZ_NEGATIVE") == "1"  # also input the schema refuses (slow to make)
+USERS = os.environ.get("XUELIANG_FUZZ_USERS", "op-qingxi,res-v01").split(",")  # an operator, a resident
 BUDGET_S = float(os.environ.get("XUELIANG_FUZZ_BUDGET_S", "20"))  # no operation is started after this
 # Operations a logged-in identity leaves out: they would end its own session mid-run.
 ENDS_SESSION = {("POST", "/api/v1/auth/logout"), ("DELETE", "/api/v1/me/sessions/{session_id}")}
@@ -148,10 +150,11 @@ async def test_openapi_fuzzing_finds_no_5xx_and_no_undocumented_answer(fuzz_app:
         transport = httpx.ASGITransport(app=fuzz_app, client=(address, 40000))
         return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
-    operator = await LoggedIn(client("10.9.0.1")).login("op-qingxi")
-    resident = await LoggedIn(client("10.9.0.2")).login("res-v01")
-    anonymous = client("10.9.0.3")
-    identities = {"operator": operator, "resident": resident, "anonymous": anonymous}
+    identities = {
+        username: await LoggedIn(client(f"10.9.0.{i}")).login(username)
+        for i, username in enumerate(USERS, start=1)
+    }
+    identities["anonymous"] = client("10.9.0.99")
     started = time.monotonic()
     problems: list[str] = []
     asked = skipped = 0

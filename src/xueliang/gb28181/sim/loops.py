@@ -9,7 +9,6 @@ once with media/sim/encode.py and cached under `data_dir/sim/` beside the RTSP s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,28 +58,14 @@ class LoopCache:
     def ready(self, number: int) -> Loop | None:
         return self._loops.get(number)
 
-    def load_now(self, number: int) -> Loop:
-        """Blocking: for start-up, before the event loop serves anyone."""
-        loop = self._loops.get(number)
-        if loop is None:
-            loop = self._loops[number] = _load(self.data_dir, number, self.spec)
-        return loop
-
-    def get(self, number: int, then: Callable[[Loop], None] | None = None) -> asyncio.Future[Loop]:
-        """The loop, loaded in a thread if needed; `then` is called with it on the event loop."""
-        running = asyncio.get_running_loop()
+    def get(self, number: int) -> asyncio.Future[Loop]:
+        """The loop, loaded (or encoded) in a worker thread if needed; one load per loop."""
         known = self._loops.get(number)
         if known is not None:
-            done: asyncio.Future[Loop] = running.create_future()
+            done: asyncio.Future[Loop] = asyncio.get_running_loop().create_future()
             done.set_result(known)
-            future = done
-        else:
-            future = self._pending.get(number) or self._start(number)
-        if then is not None:
-            future.add_done_callback(
-                lambda f: then(f.result()) if not f.cancelled() and f.exception() is None else None
-            )
-        return future
+            return done
+        return self._pending.get(number) or self._start(number)
 
     def _start(self, number: int) -> asyncio.Future[Loop]:
         future = asyncio.ensure_future(asyncio.to_thread(_load, self.data_dir, number, self.spec))

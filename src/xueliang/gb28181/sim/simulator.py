@@ -127,15 +127,20 @@ class GbSimulator:
 
     # -- life ----------------------------------------------------------------------------------------
     async def start(self, control_port: int | None = None) -> None:
-        for camera in self.cameras[: self.options.preload]:
-            await asyncio.to_thread(self.loops.load_now, camera.marker)
+        """Listens and starts the devices; the first `preload` cameras' loops load meanwhile (the
+        first run encodes them), and an INVITE that comes first waits for its own."""
         await self.endpoint.start()
+        self._runs.append(asyncio.create_task(self._preload()))
         if control_port is not None:
             self._control = await asyncio.start_server(self._serve_control, "127.0.0.1", control_port)
             self.control_port = int(self._control.sockets[0].getsockname()[1])
         spread = self.options.stagger / max(1, len(self.devices))
         for index, device in enumerate(self.devices):
             self._runs.append(asyncio.create_task(self._run_later(device, index * spread)))
+
+    async def _preload(self) -> None:
+        for camera in self.cameras[: self.options.preload]:
+            await self.loops.get(camera.marker)
 
     @staticmethod
     async def _run_later(device: SimDevice, delay: float) -> None:

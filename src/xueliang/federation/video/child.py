@@ -209,7 +209,8 @@ class VideoUplink:
         if isinstance(result, bytes):
             async with self._send_lock:
                 with contextlib.suppress(websockets.ConnectionClosed):
-                    await ws.send(b"R" + request_id.to_bytes(8, "big") + result)
+                    for piece in wire.pieces(b"R" + request_id.to_bytes(8, "big") + result):
+                        await ws.send(piece)
         else:
             await self._send(ws, {"type": "reply", "id": request_id, "body": result})
 
@@ -315,7 +316,8 @@ class VideoUplink:
             item = await viewer.next()
             kind = type(item)
             if kind is Fragment:
-                await data.send(wire.encode_fragment(item))
+                for piece in wire.pieces(wire.encode_fragment(item)):
+                    await data.send(piece)
                 uplink.frames += 1
             elif kind is InitSegment:
                 if item.params is not params_sent:

@@ -262,6 +262,7 @@ class VideoLinks:
             await asyncio.gather(reader, closed, return_exceptions=True)
 
     async def _read(self, link: ChildLink) -> None:
+        pieces = wire.Reassembler()
         try:
             while True:
                 raw = await link.websocket.receive()
@@ -269,7 +270,8 @@ class VideoLinks:
                     raise WebSocketDisconnect(raw.get("code", 1000))
                 data: bytes | None = raw.get("bytes")
                 if data is not None:  # a read's answer: b"R", the request id, the bytes
-                    if data[:1] == b"R" and len(data) >= 9:
+                    data = pieces.feed(data)
+                    if data is not None and data[:1] == b"R" and len(data) >= 9:
                         link.answer(int.from_bytes(data[1:9], "big"), data[9:])
                     continue
                 message = json.loads(raw.get("text") or "{}")
@@ -282,7 +284,7 @@ class VideoLinks:
                     error = message.get("error")
                     result = RemoteRefused(str(error)) if error is not None else message.get("body")
                     link.answer(int(message.get("id", 0)), result)
-        except (WebSocketDisconnect, RuntimeError, ValueError) as exc:
+        except (WebSocketDisconnect, RuntimeError, ValueError) as exc:  # WireError is a ValueError
             link.close_reason = link.close_reason or f"link lost: {type(exc).__name__}"
 
     # -- the data connections ------------------------------------------------------------------------
@@ -406,6 +408,7 @@ class NodeSession:
         self._params: CodecParams | None = None
         self._stream: RelayedStream | None = None
         self._websocket: WebSocket | None = None
+        self._pieces = wire.Reassembler()
 
     @property
     def params(self) -> CodecParams | None:
@@ -433,8 +436,11 @@ class NodeSession:
             data: bytes | None = message.get("bytes")
             if not data:
                 continue
-            kind = data[:1]
             try:
+                data = self._pieces.feed(data)
+                if data is None:
+                    continue
+                kind = data[:1]
                 if kind == wire.FRAME and self._params is not None:
                     return wire.decode_frame(data, self._params)
                 if kind == wire.PARAMS:

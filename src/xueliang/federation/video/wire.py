@@ -80,3 +80,43 @@ def decode_frame(data: bytes, params: CodecParams) -> AccessUnit:
         dts=None if cts is None else decode_time,
         arrived_ns=time.monotonic_ns(),
     )
+
+
+# A node's server takes WebSocket messages up to 1 MiB (server.py); a 4K keyframe or a playback chunk
+# can be larger, so a long message goes as pieces: "+" and a piece, ..., then "." and the last piece.
+# A message of one piece goes as it is (its first byte is one of P, F, S, R: never "+" or ".").
+PIECE = 512 * 1024
+MORE, LAST = b"+", b"."
+
+
+def pieces(data: bytes, size: int = PIECE) -> list[bytes]:
+    if len(data) <= size:
+        return [data]
+    parts = [MORE + data[at : at + size] for at in range(0, len(data), size)]
+    parts[-1] = LAST + parts[-1][1:]
+    return parts
+
+
+class Reassembler:
+    """Joins pieces back into messages; `feed` returns a whole message, or None while one is partial."""
+
+    def __init__(self, limit: int = 64 << 20) -> None:
+        self._parts: list[bytes] = []
+        self._size = 0
+        self.limit = limit
+
+    def feed(self, message: bytes) -> bytes | None:
+        kind = message[:1]
+        if kind not in (MORE, LAST):
+            if self._parts:
+                raise WireError("a piece is missing")
+            return message
+        self._parts.append(message[1:])
+        self._size += len(message) - 1
+        if self._size > self.limit:
+            raise WireError("message too large")
+        if kind == MORE:
+            return None
+        whole = b"".join(self._parts)
+        self._parts, self._size = [], 0
+        return whole

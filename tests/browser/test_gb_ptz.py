@@ -85,7 +85,10 @@ def gb_node(make_db_url: Callable[[], str], tmp_path_factory: pytest.TempPathFac
         box.append((asyncio.get_running_loop(), ctx))
 
     settings = make_settings(
-        url, tmp_path_factory.mktemp("gbnode"), gb28181=gb_settings(), media=MediaSettings(rtsp_port=0)
+        url,
+        tmp_path_factory.mktemp("gbnode"),
+        gb28181=gb_settings(keepalive_interval=5.0),  # the device keeps alive every second: never offline
+        media=MediaSettings(rtsp_port=0),
     )
     server = LiveServer(create_app(settings, migrate_on_start=False, extra_hooks=[remember]))
     server.start()

@@ -37,7 +37,7 @@ async def test_a_simulated_camera_is_pulled_recorded_turned_alarmed_and_goes_off
     settings = make_settings(
         sim_url,
         tmp_path,
-        gb28181=gb_settings(),
+        gb28181=gb_settings(keepalive_misses=5),  # 2.5 s: a loaded machine's stall is no outage
         media=MediaSettings(rtsp_port=0),
         recording=RecordingSettings(segment_seconds=1.0),
     )

@@ -251,7 +251,7 @@ async def _publish(town: Node, subj: str, data: bytes, headers: dict[str, str]) 
         await nc.close()
 
 
-def test_forged_replayed_and_revoked_messages_are_refused(
+def test_forged_malformed_replayed_and_revoked_messages_are_refused(
     link: tuple[Node, Node, FaultProxy], tmp_path: Path
 ) -> None:
     town, village, _proxy = link
@@ -266,6 +266,8 @@ def test_forged_replayed_and_revoked_messages_are_refused(
     subj = f"xl.{town.gb}.{village.gb}.alarm"
     forged, headers = _envelope(village, town.gb, body, key_dir=tmp_path)  # another key, the village's name
     asyncio.run(_publish(town, subj, forged, headers))
+    malformed, headers = _envelope(village, town.gb, {"kind": "emergency"})  # signed, but no alarm in it
+    asyncio.run(_publish(town, subj, malformed, headers))
     genuine, headers = _envelope(village, town.gb, body)
     asyncio.run(_publish(town, subj, genuine, headers))
     wait_for(lambda: len(_have(town, [uid])) == 1, 10, "the genuine message applied")
@@ -278,7 +280,7 @@ def test_forged_replayed_and_revoked_messages_are_refused(
             assert r.status_code == 200, r.text
             return next(link for link in r.json()["links"] if link["gb_id"] == village.gb)
 
-    wait_for(lambda: status()["refused"] >= 2, 10, "two refusals in the link's status")
+    wait_for(lambda: status()["refused"] >= 3, 10, "three refusals in the link's status")
     assert "replayed" in status()["last_error"]
     assert len(_have(town, [uid])) == 1
 

@@ -103,22 +103,16 @@ def camera_body(cam: Camera, region_code: str, status: str | None) -> dict[str, 
 # ---- applied -----------------------------------------------------------------------------------
 
 
-async def press_of(session: AsyncSession, peer: Node, env: Envelope) -> Press | None:
-    """The press that opens a peer's alarm here (None: its region is unknown here, or it is known)."""
+def press_from(peer: Node, env: Envelope, region_id: int | None) -> Press | None:
+    """The press that opens a peer's alarm here (None: its region is unknown here). Raises ValueError,
+    KeyError or TypeError for a body it cannot read."""
     b = env.body
-    if await session.scalar(select(Alarm.id).where(Alarm.uuid == str(b["uuid"]))) is not None:
-        return None
-    region_id = await session.scalar(select(Region.id).where(Region.code == str(b["region_code"])))
     if region_id is None:
         return None
-    try:
-        kind = AlarmKind(str(b["kind"]))
-    except ValueError:
-        return None  # refused later, in the transaction that records the message
     pressed = b.get("pressed_at")
     return Press(
         uuid=str(b["uuid"]),
-        kind=kind,
+        kind=AlarmKind(str(b["kind"])),
         source=str(b.get("source", "node"))[:16],
         region_id=region_id,
         lat=b.get("lat"),

@@ -534,17 +534,35 @@ class Link:
                     else ()
                 )
                 presses: dict[str, tuple[Press, Actor]] = {}
-                for _i, env, peer in checked:
-                    if (
-                        env.kind == "alarm"
-                        and env.id[:80] not in seen
-                        and env.body.get("uuid") not in presses
-                    ):
-                        press = await apply.press_of(s, peer, env)
+                fresh_alarms = [
+                    (env, peer)
+                    for _i, env, peer in checked
+                    if env.kind == "alarm"
+                    and env.id[:80] not in seen
+                    and isinstance(env.body.get("uuid"), str)
+                ]
+                if fresh_alarms:  # two statements for the batch, not two per message
+                    uuids = {str(env.body["uuid"]) for env, _p in fresh_alarms}
+                    codes = {str(env.body.get("region_code")) for env, _p in fresh_alarms}
+                    known = set((await s.scalars(select(Alarm.uuid).where(Alarm.uuid.in_(uuids)))).all())
+                    region_ids = dict(
+                        (await s.execute(select(Region.code, Region.id).where(Region.code.in_(codes)))).all()
+                    )
+                    for env, peer in fresh_alarms:
+                        uid = str(env.body["uuid"])
+                        if uid in known or uid in presses:
+                            continue
+                        try:
+                            press = apply.press_from(
+                                peer, env, region_ids.get(str(env.body.get("region_code")))
+                            )
+                        except (ValueError, KeyError, TypeError):
+                            press = None  # refused below, when the message is applied
                         if press is not None:
-                            presses[press.uuid] = (press, apply.node_actor(peer.gb_id))
+                            presses[uid] = (press, apply.node_actor(peer.gb_id))
                 peer_ids = {gb: node.id for gb, node in peers.items() if node is not None}
                 await s.rollback()
+            opened = set(presses)
             if presses:  # new alarms first, in one group commit; their later changes follow below
                 await apply.open_alarms(self.ctx, list(presses.values()))
             async with self.ctx.db.session() as s:
@@ -570,7 +588,7 @@ class Link:
                         continue
                     seen.add(msg_id)
                     try:
-                        outcome = await self._apply(s, peer, env, now, pushes, statuses)
+                        outcome = await self._apply(s, peer, env, now, pushes, statuses, opened)
                     except Refused as exc:  # raised before anything was written
                         self._refused(peer.gb_id, str(exc))
                         outcomes[i] = f"refused: {exc}"
@@ -613,8 +631,27 @@ class Link:
         now: datetime,
         pushes: list[tuple[int, str]],
         statuses: list[tuple[int, str, str]],
+        opened: set[str],
+    ) -> str:
+        try:
+            return await self._apply_kind(s, peer, env, now, pushes, statuses, opened)
+        except (ValueError, KeyError, TypeError) as exc:  # a body we cannot read: never "retry later"
+            raise Refused(f"message {env.id} from {env.sender}: malformed {env.kind} body ({exc})") from None
+
+    async def _apply_kind(
+        self,
+        s: AsyncSession,
+        peer: Node,
+        env: Envelope,
+        now: datetime,
+        pushes: list[tuple[int, str]],
+        statuses: list[tuple[int, str, str]],
+        opened: set[str],
     ) -> str:
         if env.kind == "alarm":
+            if (env.body.get("event") or {}).get("action") == "raised" and env.body.get("uuid") in opened:
+                opened.discard(env.body["uuid"])
+                return "opened"  # by the group commit above, consoles pushed there
             outcome, more = await apply.apply_alarm(self.ctx, s, peer, env, now)
             pushes += more
             return outcome

@@ -1,7 +1,8 @@
 """A simulated GB/T 28181 camera in Chromium: it registers to a real node (SIP platform and media plane
 under uvicorn), is bound to 上坪村, and plays on the console's wall through our WebSocket with its own
 marker; the console's PTZ panel saves a preset, moves away and calls it back, and the marker in the
-picture then names that preset; a device alarm it raises reaches the console's alarm queue.
+picture then names that preset, and a cruise over two presets shows each in turn; another user's panel
+says who holds the camera; a device alarm it raises reaches the console's alarm queue.
 
 Runs in the SQLite pass only: nothing here depends on the database backend, and the GB platform's
 database side is covered on both backends by tests/gb28181."""
@@ -187,10 +188,26 @@ def test_gb_camera_plays_turns_to_a_preset_and_alarms_on_the_console(
     wait_marker(page, video, marker_number(1, 6))
     page.screenshot(path=str(artifacts / "browser-console-gb-ptz.png"))
 
-    # someone else is told who holds the camera
-    with gb_node.client("admin") as admin:
-        r = admin.post(f"/api/v1/gb28181/cameras/{cam['id']}/ptz", json={"action": "up"})
-        assert r.status_code == 409 and r.json()["code"] == "ptz_held" and "op-qingxi" in r.json()["message"]
+    # a cruise over presets 7 and 6 (3 s at each): the picture goes to 7, then back to 6
+    page.fill("#ptz-preset", "7")
+    page.click("#ptz-preset-set")
+    expect(page.locator('#ptz-known [data-preset="7"]')).to_be_visible()
+    page.fill("#ptz-cruise-list", "7, 6")
+    page.fill("#ptz-cruise-dwell", "3")
+    page.click("#ptz-cruise")
+    wait_marker(page, video, marker_number(1, 7))
+    wait_marker(page, video, marker_number(1, 6))
+    page.click("#ptz-cruise")
+    expect(page.locator("#ptz-cruise")).to_have_attribute("aria-pressed", "false")
+
+    # someone else is told who holds the camera, in their own console
+    other = new_page(1280, 800)
+    login_form(other, gb_node.server.url, "admin")
+    other.locator(f'#camera-list [data-camera-id="{cam["id"]}"]').first.click()
+    arrow = other.locator('[data-ptz="up"]')
+    arrow.dispatch_event("pointerdown")
+    arrow.dispatch_event("pointerup")
+    expect(other.locator("#ptz-status")).to_contain_text("op-qingxi")
 
     # a device alarm (what the control port's `alarm 1` does) reaches the console's queue
     sim = gb_node.sim

@@ -225,15 +225,16 @@ class LeaseManager:
         if self._listener is not None:
             await self._listener.stop()
         async with self._lock:
-            for camera_id in sorted(self.owned):
+            held = sorted(self.owned.items())
+            self.owned.clear()  # first: the plane asks `owns` while it drops each camera
+            for camera_id, _ in held:
                 await self._drop(camera_id, "media process stopping")
             try:
-                await self._release_rows(list(self.owned.items()))
+                await self._release_rows(held)
                 await leave(self.ctx, self.name)
                 await notify(self.ctx, "released")
             except Exception:  # the database is gone too: the leases simply expire
                 log.warning("could not hand the camera leases back; they expire in %.0f s", self.ttl)
-            self.owned.clear()
 
     def owns(self, camera_id: int) -> bool:
         return camera_id in self.owned
@@ -257,9 +258,10 @@ class LeaseManager:
                 if self.owned and time.monotonic() - self.last_renewed > self.ttl * 0.6:
                     log.error("camera leases not renewed for %.1f s: stopping every camera", self.ttl * 0.6)
                     async with self._lock:
-                        for camera_id in sorted(self.owned):
-                            await self._drop(camera_id, "lease not renewed (database unreachable)")
+                        held = sorted(self.owned)
                         self.owned.clear()
+                        for camera_id in held:
+                            await self._drop(camera_id, "lease not renewed (database unreachable)")
 
     # -- one pass ------------------------------------------------------------------------------------
 

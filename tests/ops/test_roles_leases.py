@@ -96,7 +96,8 @@ async def test_release_before_acquire_fencing_and_hand_back(lease_url: str, tmp_
         await m2.tick()
         assert pulling(p2, cameras) == set(cameras) - {victim}
         async with m1.ctx.db.session() as s:
-            owners = dict((await s.execute(text("SELECT camera_id, owner FROM camera_leases"))).all())
+            rows = (await s.execute(text("SELECT camera_id, owner FROM camera_leases"))).all()
+        owners: dict[int, str] = {int(c): str(o) for c, o in rows}
         assert {owners[c] for c in cameras} == {"m2", "intruder"}
     finally:
         for manager, plane in ((m1, p1), (m2, p2)):

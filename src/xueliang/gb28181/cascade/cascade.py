@@ -85,6 +85,7 @@ class UpperCall:
     remote: str
     target: str
     stream: UpperStream
+    answer: bytes = b""  # our SDP, given again to a re-INVITE
     started: bool = False
     ended: bool = False
 
@@ -146,8 +147,11 @@ class Cascade:
     async def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
-        for call in list(self.calls.values()):
+        calls = list(self.calls.values())
+        for call in calls:
             call.stream.finish("node stopping")
+        if calls:  # each tells its upper (BYE) and is audited as ended
+            await asyncio.wait([asyncio.ensure_future(c.stream.wait()) for c in calls], timeout=5.0)
         for link in list(self.links.values()):
             await link.stop()
         for task in list(self._tasks):
@@ -334,7 +338,7 @@ class Cascade:
         resp = response_to(msg, 200)
         resp.set("To", local)
         resp.add("Expires", str(expires))
-        resp.add("Contact", link._contact())
+        resp.add("Contact", link.contact())
         if expires == 0:
             if existing is not None and existing.call_id == msg.call_id:
                 self.subscriptions.pop(link.config.id, None)
@@ -344,7 +348,7 @@ class Cascade:
             msg.call_id,
             local,
             msg.get("From"),
-            uri_of(msg.get("Contact")) or link._uri(),
+            uri_of(msg.get("Contact")) or link.uri(),
             loop.time() + expires,
             event,
         )
@@ -461,10 +465,13 @@ class Cascade:
     # -- INVITE / ACK / BYE --------------------------------------------------------------------------
     async def _invite(self, link: UpperLink, msg: SipMessage) -> SipMessage:
         channel_id = uri_user(msg.uri) or msg.get("Subject").split(":")[0]
-        if msg.call_id in self.calls:  # a re-INVITE: we keep the stream as it is
+        if msg.call_id in self.calls:  # a re-INVITE (a session refresh): the stream stays as it is
             call = self.calls[msg.call_id]
             resp = response_to(msg, 200)
             resp.set("To", call.local)
+            resp.add("Contact", link.contact())
+            resp.add("Content-Type", "Application/SDP")
+            resp.body = call.answer
             return resp
         async with self.ctx.db.read_session() as session:
             camera = await service.shared_channel(session, link.config.id, channel_id)
@@ -505,15 +512,17 @@ class Cascade:
             msg.call_id,
             local,
             msg.get("From"),
-            uri_of(msg.get("Contact")) or link._uri(),
+            uri_of(msg.get("Contact")) or link.uri(),
             stream,
         )
         self.calls[msg.call_id] = call
         resp = response_to(msg, 200)
         resp.set("To", local)
-        resp.add("Contact", link._contact())
+        resp.add("Contact", link.contact())
         resp.add("Content-Type", "Application/SDP")
-        resp.body = answer_sdp(channel_id, self.settings.advertise_host, port, offer, f"{ssrc:010d}")
+        resp.body = call.answer = answer_sdp(
+            channel_id, self.settings.advertise_host, port, offer, f"{ssrc:010d}"
+        )
         asyncio.get_running_loop().call_later(ACK_WAIT, self._start_call, call)
         return resp
 

@@ -198,23 +198,23 @@ class UpperLink:
             await self._save(last_keepalive=self.cascade.now())
 
     # -- REGISTER ------------------------------------------------------------------------------------
-    def _uri(self) -> str:
+    def uri(self) -> str:
         return f"sip:{self.config.sip_id}@{self.config.domain}"
 
     def _aor(self) -> str:
         return f"<sip:{self.config.local_id}@{self.config.local_id[:10]}>"
 
-    def _contact(self) -> str:
+    def contact(self) -> str:
         settings = self.cascade.settings
         return f"<sip:{self.config.local_id}@{settings.advertise_host}:{self.cascade.endpoint.port}>"
 
     def _register_request(self, expires: int, authorization: str = "") -> SipMessage:
-        req = SipMessage(method="REGISTER", uri=self._uri())
+        req = SipMessage(method="REGISTER", uri=self.uri())
         req.add("From", f"{self._aor()};tag={self.from_tag}")
         req.add("To", self._aor())
         req.add("Call-ID", self.call_id)
         req.add("CSeq", f"{next(self._cseq)} REGISTER")
-        req.add("Contact", self._contact())
+        req.add("Contact", self.contact())
         req.add("Max-Forwards", "70")
         req.add("User-Agent", "Xueliang")
         req.add("Expires", str(expires))
@@ -238,7 +238,7 @@ class UpperLink:
                 self.config.local_id,
                 params.get("realm", self.config.domain),
                 params["nonce"],
-                self._uri(),
+                self.uri(),
                 "REGISTER",
                 self.config.password,
                 qop=qop,
@@ -269,7 +269,7 @@ class UpperLink:
     async def message(self, body: bytes, wait_s: float = 8.0) -> SipMessage:
         """An out-of-dialog MESSAGE with a MANSCDP body (a new Call-ID each, as GB/T 28181 does)."""
         to = f"<sip:{self.config.sip_id}@{self.config.domain}>"
-        req = SipMessage(method="MESSAGE", uri=self._uri())
+        req = SipMessage(method="MESSAGE", uri=self.uri())
         req.add("From", f"{self._aor()};tag={new_tag()}")
         req.add("To", to)
         req.add("Call-ID", f"{secrets.token_hex(8)}@{self.cascade.settings.advertise_host}")

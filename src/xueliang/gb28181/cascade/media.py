@@ -136,10 +136,10 @@ class UpperStream:
             self.reason = self.reason or f"error: {type(exc).__name__}"
         finally:
             self._close()
-            self._done.set()
             if self.on_end is not None:
                 with contextlib.suppress(Exception):
                     await self.on_end(self)
+            self._done.set()
 
     async def _pump_until_watch_ends(self) -> None:
         pump = asyncio.ensure_future(self._pump())

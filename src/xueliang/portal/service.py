@@ -220,7 +220,8 @@ async def update_department(
     dept = await editable_department(session, reach, department_id)
     changes = patch.model_dump(exclude_unset=True)
     for name, value in changes.items():
-        setattr(dept, name, value)
+        if value is not None:  # null is "no change", as for services: these columns hold no nulls
+            setattr(dept, name, value)
     dept.updated_at = now
     await _audit(
         session,

@@ -13,13 +13,17 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from tests.gb28181.cascade.upper import PASSWORD, UPPER_DOMAIN, UPPER_ID, Seen, running_upper
-from tests.gb28181.support import PLATFORM_ID, scalar, until
+from tests.gb28181.device import FakeDevice
+from tests.gb28181.support import DOMAIN, PLATFORM_ID, SHARED, platform, scalar, until
 from tests.support.alarms import logins_to
+from tests.support.waits import wait_until
 from xueliang.cameras.events import CameraStatusChanged
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
+from xueliang.core.ids import gb_id
 from xueliang.gb28181.cascade.models import GbUpper, GbUpperAlarm
 from xueliang.gb28181.manscdp import find
+from xueliang.gb28181.models import GbChannel, GbDevice
 from xueliang.gb28181.ptz import ptz_cmd
 from xueliang.regions.models import Region
 
@@ -169,6 +173,7 @@ async def test_cascade_to_an_upper_platform(gb_app: FastAPI) -> None:
         resident = await login("res-v01")
         r = await resident.post("/api/v1/alarms", json={"uuid": str(uuid.uuid4()), "source": "app"})
         assert r.status_code in (200, 201), r.text
+        assert r.json()["created"] is True, r.text
         alarm_id = r.json()["alarm"]["id"]
 
         async def sent() -> bool:
@@ -193,6 +198,31 @@ async def test_cascade_to_an_upper_platform(gb_app: FastAPI) -> None:
         related = [e.text for e in find(info, "RelatedChannels") or []]
         assert related and set(related) <= set(channels.values()) and doc.device_id == related[0]
 
+        # PTZ from the upper reaches a GB camera (its channel ID is the camera's own 131 code), under the
+        # console's rule: the upper now holds it, so an operator is refused, told who holds it
+        dev_id, chan = gb_id("51322310", 118, 701), gb_id("51322310", 131, 701)
+        dev = await FakeDevice(dev_id, PLATFORM_ID, DOMAIN, platform(gb_app).port).open()
+        dev.catalog = [(chan, "村口球机")]
+        try:
+            assert (await dev.register(SHARED)).status == 200
+            pk = int(await scalar(gb_app, select(GbDevice.id).where(GbDevice.device_id == dev_id)))
+            stored = select(func.count()).select_from(GbChannel).where(GbChannel.device_pk == pk)
+            await until(gb_app, lambda: scalar(gb_app, stored), 1, "the device's catalog")
+            r = await admin.put(f"/api/v1/gb28181/devices/{pk}/region", json={"region_id": village})
+            ptz_camera = r.json()["channels"][0]["camera_id"]
+            r = await admin.put(f"{API}/{upper_id}/channels/{ptz_camera}", json={"shared": True})
+            assert r.json()["channel_id"] == chan
+            await dev.keepalive()
+            control = upper.query("DeviceControl", chan, 10, root="Control", PTZCmd=UP)
+            assert (await upper.request("MESSAGE", chan, control, Content_Type=MANSCDP)).status == 200
+            await wait_until(
+                lambda: any(UP.encode() in q.body for q in dev.received), 3, "the relayed PTZCmd"
+            )
+            r = await operator.post(f"/api/v1/gb28181/cameras/{ptz_camera}/ptz", json={"action": "left"})
+            assert r.status_code == 409 and f"upper platform {UPPER_ID}" in r.json()["message"], r.text
+        finally:
+            dev.close()
+
         # the upper restarts and forgets us: a keepalive answered 403 makes the link register again
         await upper.wait_for(lambda s: s.doc is not None and s.doc.cmd == "Keepalive", "a keepalive")
         count = len([s for s in upper.seen if s.msg.method == "REGISTER"])
@@ -205,6 +235,8 @@ async def test_cascade_to_an_upper_platform(gb_app: FastAPI) -> None:
         assert page.status_code == 200 and "上级平台" in page.text and "gb28181/cascade.js" in page.text
         assert (await operator.get("/cascade")).status_code == 404
         out = (await admin.get(f"{API}/{upper_id}")).json()
-        assert (
-            out["catalog_at"] and out["last_keepalive"] and out["shared"] == 3 and out["alarms_pending"] == 0
-        )
+        assert out["catalog_at"] and out["last_keepalive"] and out["alarms_pending"] == 0
+        assert out["shared"] == 4 and out["state"] == "registered"
+        # removed (the other tests' apps share this database): gone for the API and for the node
+        assert (await admin.delete(f"{API}/{upper_id}")).status_code == 204
+        assert (await admin.get(f"{API}/{upper_id}")).status_code == 404

@@ -81,8 +81,9 @@ async def test_sipp_upper_platform_gets_registration_catalog_video_and_alarm(
         upper_id = r.json()["id"]
         r = await admin.put(f"{API}/{upper_id}/channels/{camera_id}", json={"shared": True})
         channel_id = r.json()["channel_id"]
-        resident = await login("res-v01")  # pressed while the link is down: it must go up later, once
+        resident = await login("res-v02")  # pressed while the link is down: it must go up later, once
         r = await resident.post("/api/v1/alarms", json={"uuid": str(uuid.uuid4()), "source": "app"})
+        assert r.json()["created"] is True, r.text  # its own alarm (not one already open, coalesced)
         alarm_id = r.json()["alarm"]["id"]
 
         loop = asyncio.get_running_loop()
@@ -152,3 +153,4 @@ async def test_sipp_upper_platform_gets_registration_catalog_video_and_alarm(
             ).all()
         assert [a.action for a in audits][-2:] == ["live.start", "live.end"]
         assert audits[-1].actor == f"upper platform {UPPER}"
+        assert (await admin.delete(f"{API}/{upper_id}")).status_code == 204  # (a shared database)

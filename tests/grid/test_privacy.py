@@ -433,6 +433,10 @@ def test_every_grid_route_is_in_the_matrix() -> None:
     covered |= {("GET", "/today"), ("POST", "/sync"), ("GET", "/ok"), ("POST", "/ok")}
     covered |= {("POST", p) for p in ("/care", "/routes", "/tours", "/incidents")}
     covered |= {("DELETE", "/routes/{route_id}")}
+    covered |= {
+        ("GET", "/basemap"),
+        ("GET", "/tiles/{z}/{x}/{y}.png"),
+    }  # every role: tests/grid/test_tiles.py
     routes = {
         (method, route.path.removeprefix("/grid"))
         for route in router.routes

@@ -3,6 +3,9 @@ environment (which wins)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,3 +21,19 @@ class GridSettings(BaseSettings):
     ok_followup_minutes: int = Field(default=120, ge=1)
     # Daily tasks are made for today and this many days after (the issue: today and tomorrow).
     horizon_days: int = Field(default=1, ge=0, le=2)
+
+    # The map's base layer (grid/tiles.py, docs/grid.md "Base map"): "offline" is an MBTiles file the node
+    # serves itself (drawn from the county's own data when missing and `basemap_generate`), "tianditu"
+    # the state map service with `tianditu_key` (CGCS2000 ≈ WGS 84), "xyz" any XYZ or WMTS (KVP with
+    # {z}/{x}/{y}) URL template in the datum `basemap_crs` (AMap, Tencent: gcj02; Baidu-datum: bd09),
+    # "none" no base layer (our own boundaries only).
+    basemap: Literal["offline", "tianditu", "xyz", "none"] = "offline"
+    basemap_url: str = ""
+    basemap_subdomains: str = ""
+    basemap_crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    basemap_attribution: str = ""
+    basemap_max_zoom: int = Field(default=18, ge=1, le=22)
+    tianditu_key: str = ""
+    # the offline file; empty: <data_dir>/grid/basemap.mbtiles
+    mbtiles_path: Path | None = None
+    basemap_generate: bool = True

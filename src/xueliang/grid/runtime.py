@@ -22,6 +22,7 @@ from xueliang.core.timers import AfterCommit, Timer, TimerRunner
 from xueliang.grid import tasks
 from xueliang.grid.config import GridSettings
 from xueliang.grid.coverage_cache import install_coverage
+from xueliang.grid.tiles import install_tiles
 from xueliang.notify.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ def install(ctx: AppContext, settings: GridSettings) -> list[StartupHook]:
     if not settings.enabled:
         return []
     install_coverage(ctx)  # the coverage cache, dropped on every camera change
+    install_tiles(ctx, settings)  # the offline base map (opened, or drawn, on first use)
     runner = ctx.services.require(TimerRunner)
     handler = timer_handler(ctx, settings)
     for kind in tasks.KINDS:

@@ -47,11 +47,13 @@ from xueliang.grid.schemas import (
     VisitIn,
     VisitOut,
 )
+from xueliang.grid.tiles import router as tiles_router
 from xueliang.grid.ws import router as ws_router
 from xueliang.notify.hub import Event
 
 router = APIRouter(prefix="/grid", tags=["grid"])
 router.include_router(ws_router)
+router.include_router(tiles_router)
 
 
 def env_of(ctx: AppContext) -> service.GridEnv:

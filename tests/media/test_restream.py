@@ -228,10 +228,10 @@ async def test_refusals_have_the_right_status(clips: dict[int, list[AccessUnit]]
                 and b"m=video" in ok.body
                 and "token" not in (ok.headers.get("Content-Base") or "")
             )
-            udp = await client.request(
-                "SETUP", r.url(1) + "/trackID=0", Transport="RTP/AVP;unicast;client_port=5000-5001"
+            multicast = await client.request(
+                "SETUP", r.url(1) + "/trackID=0", Transport="RTP/AVP;multicast;port=5000-5001"
             )
-            assert udp.status == 461
+            assert multicast.status == 461  # unicast UDP is served (tests/media/test_rtsp_udp.py)
         finally:
             client.close()
 

@@ -13,7 +13,12 @@ or RTSP Digest for machine users (parent nodes), whose password the platform der
 least every `recheck_every` seconds while a session plays, so revoked rights end it. Every played
 session is reported at start and end with its bytes, for the audit trail.
 
-RTP goes over the RTSP connection (TCP interleaved: passes NAT, loses nothing); UDP is answered 461.
+RTP goes over the RTSP connection (TCP interleaved: passes NAT, loses nothing) or, when SETUP asks for
+`RTP/AVP;unicast;client_port=a-b`, over UDP from the server's one port pair to those ports of the
+connection's own peer (never another address: no reflection). Every session we send gets RTCP sender
+reports (the odd interleaved channel on TCP, the RTCP ports on UDP): players map RTP time to wall-clock
+time with them. A UDP session ends on the client's RTCP BYE or after `session_timeout` seconds with
+neither RTCP nor an RTSP request from it; multicast is answered 461.
 A malformed request gets 400 and closes that connection only."""
 
 from __future__ import annotations
@@ -35,11 +40,12 @@ from xueliang.media.frames import CodecParams
 from xueliang.media.live import LiveSession
 from xueliang.media.restream.access import Denied, Grant, RestreamAccess
 from xueliang.media.restream.packager import PAYLOAD_TYPE, RtpPackager
+from xueliang.media.rtp import rtcp
 from xueliang.media.rtsp import serving
 from xueliang.media.rtsp.auth import DigestRealm
-from xueliang.media.rtsp.message import RtspParser, RtspRequest, RtspResponse
+from xueliang.media.rtsp.message import InterleavedFrame, RtspParser, RtspRequest, RtspResponse
 from xueliang.media.rtsp.sdp import video_sdp
-from xueliang.media.rtsp.serving import TcpTransport
+from xueliang.media.rtsp.serving import TcpTransport, UdpTransport
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +67,8 @@ class RestreamConfig:
     max_connections: int = 256
     max_sessions: int = 4  # per connection
     session_timeout: int = 60  # announced in SETUP (clients send GET_PARAMETER keepalives before it)
+    udp: bool = True  # serve RTP over UDP to clients that ask (unicast, to the client's own address)
+    report_every: float = 5.0  # seconds between RTCP sender reports (RFC 3550: about 5 s)
     viewer_queue: int | None = None  # None: the channel's default
 
 
@@ -69,7 +77,7 @@ class _Session:
     ident: str
     client: _Client
     grant: Grant
-    transport: TcpTransport
+    transport: TcpTransport | UdpTransport
     ssrc: int = field(default_factory=lambda: secrets.randbits(32))
     seq: int = field(default_factory=lambda: secrets.randbits(16))
     ts_base: int = field(default_factory=lambda: secrets.randbits(32))
@@ -79,10 +87,25 @@ class _Session:
     start_report: asyncio.Task[None] | None = None  # the end is reported only after the start
     ended: bool = False
     bytes_sent: int = 0
+    packets: int = 0  # RTP packets sent, for sender reports
+    octets: int = 0  # RTP payload octets sent, for sender reports
+    clock: tuple[int, float] | None = None  # (RTP time, monotonic time) of the last frame sent
+    reported: float = 0.0  # monotonic time of the last sender report
+    last_seen: float = field(default_factory=time.monotonic)  # last RTCP or request from the client
+    bye: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def camera_id(self) -> int:
         return self.grant.camera_id
+
+    @property
+    def udp(self) -> tuple[tuple[str, int], tuple[str, int]] | None:
+        """The client's RTP and RTCP addresses for a UDP session."""
+        transport = self.transport
+        if isinstance(transport, UdpTransport):
+            peer = self.client.peer
+            return (peer, transport.rtp), (peer, transport.rtcp)
+        return None
 
 
 @dataclass(eq=False, slots=True)
@@ -139,6 +162,19 @@ def _rebase(uri: str, path: str) -> str:
     return urlunsplit((parts.scheme or "rtsp", parts.netloc.rpartition("@")[2], path, "", ""))
 
 
+class _RtcpIn(asyncio.DatagramProtocol):
+    """What clients send to the server's UDP ports."""
+
+    def __init__(self, server: RtspRestreamer) -> None:
+        self.server = server
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        self.server.on_rtcp(data, (str(addr[0]), int(str(addr[1]))))
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("RTSP re-serve: UDP error: %s", exc)  # ICMP port unreachable from a client gone
+
+
 class RtspRestreamer:
     """Serves the engine's channels over RTSP; `await start()`, `await stop()` (ends every session and
     reports it). Knows camera ids and user ids only: `access` decides who may watch what."""
@@ -155,7 +191,11 @@ class RtspRestreamer:
         self._clients: set[_Client] = set()
         self._handlers: set[asyncio.Task[None]] = set()
         self._packagers: dict[int, tuple[RtpPackager, int]] = {}  # camera -> (packager, sessions playing)
+        self._udp: tuple[asyncio.DatagramTransport, asyncio.DatagramTransport] | None = None
+        self.udp_ports = (0, 0)
+        self._udp_peers: dict[tuple[str, int], _Session] = {}  # client RTP/RTCP address -> session
         self.sessions_started = 0
+        self.reports_sent = 0
         self.bytes_sent = 0
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -183,6 +223,8 @@ class RtspRestreamer:
             return
         self._server = await asyncio.start_server(self._accept, self.config.host, self.config.port)
         self.port = self._server.sockets[0].getsockname()[1]
+        if self.config.udp:
+            await self._open_udp()
         log.info("RTSP re-serve at %s/live/<camera id>", self.url_base)
 
     async def stop(self) -> None:
@@ -195,6 +237,41 @@ class RtspRestreamer:
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
         await server.wait_closed()
+        if self._udp is not None:
+            for transport in self._udp:
+                transport.close()
+            self._udp = None
+
+    async def _open_udp(self) -> None:
+        """One even/odd port pair for every UDP session: RTP from the even one, RTCP on the odd."""
+        loop = asyncio.get_running_loop()
+        host = self.config.host or "0.0.0.0"  # noqa: S104
+        for _ in range(32):
+            rtp, _ = await loop.create_datagram_endpoint(lambda: _RtcpIn(self), local_addr=(host, 0))
+            port = rtp.get_extra_info("sockname")[1]
+            if port % 2 == 0 and port < 65535:
+                try:
+                    rtcp_in, _ = await loop.create_datagram_endpoint(
+                        lambda: _RtcpIn(self), local_addr=(host, port + 1)
+                    )
+                except OSError:
+                    pass
+                else:
+                    self._udp = (rtp, rtcp_in)
+                    self.udp_ports = (port, port + 1)
+                    return
+            rtp.close()
+        log.warning("RTSP re-serve: no free UDP port pair; serving TCP interleaved only")
+
+    def on_rtcp(self, data: bytes, addr: tuple[str, int]) -> None:
+        """A datagram from a client on either port: RTCP receiver reports (or NAT punches on the RTP
+        port) keep its session alive, a BYE ends it."""
+        session = self._udp_peers.get(addr)
+        if session is None:
+            return
+        session.last_seen = time.monotonic()
+        if any(packet.kind == rtcp.BYE for packet in rtcp.parse_rtcp(data)):
+            session.bye.set()
 
     # -- connections ---------------------------------------------------------------------------------
 
@@ -246,10 +323,24 @@ class RtspRestreamer:
                 return f"bad request: {exc.reason}"
             for item in items:
                 if isinstance(item, RtspRequest):
+                    now = time.monotonic()
+                    for session in client.sessions.values():
+                        session.last_seen = now
                     response = await self._handle(client, item)
                     client.send(serving.finish(response, item, SERVER).to_bytes())
                     self._start_pending(client)
-                # Interleaved RTCP receiver reports and stray responses carry nothing we use.
+                elif isinstance(item, InterleavedFrame):
+                    self._interleaved_rtcp(client, item)
+                # Stray responses carry nothing we use.
+
+    def _interleaved_rtcp(self, client: _Client, frame: InterleavedFrame) -> None:
+        """Receiver reports on a session's odd channel; a BYE there ends the session."""
+        for session in client.sessions.values():
+            transport = session.transport
+            if isinstance(transport, TcpTransport) and frame.channel == transport.rtcp:
+                session.last_seen = time.monotonic()
+                if any(packet.kind == rtcp.BYE for packet in rtcp.parse_rtcp(frame.data)):
+                    session.bye.set()
 
     async def _close_client(self, client: _Client, reason: str) -> None:
         for session in list(client.sessions.values()):
@@ -378,18 +469,26 @@ class RtspRestreamer:
 
     def _setup(self, client: _Client, request: RtspRequest, grant: Grant) -> RtspResponse:
         try:
-            transport = serving.negotiate(request, tcp=True, udp=False)
+            transport = serving.negotiate(request, tcp=True, udp=self._udp is not None)
         except MediaProtocolError:
             return serving.error(400)
         except LookupError:
             return serving.error(461)
-        if not isinstance(transport, TcpTransport):
-            return serving.error(461)
         if len(client.sessions) >= self.config.max_sessions:
             return serving.error(503)
         session = _Session(secrets.token_hex(8), client, grant, transport)
+        if isinstance(transport, UdpTransport):
+            addresses = session.udp
+            assert addresses is not None
+            if transport.rtp == 0 or any(a in self._udp_peers for a in addresses):
+                return serving.error(461)  # no port, or ports another session of this peer sends to
+            for address in addresses:
+                self._udp_peers[address] = session
+            reply = transport.reply(self.udp_ports)
+        else:
+            reply = transport.reply()
         client.sessions[session.ident] = session
-        reply = f"{transport.reply()};ssrc={session.ssrc:08X}"
+        reply = f"{reply};ssrc={session.ssrc:08X}"
         return serving.set_up(reply, session.ident, self.config.session_timeout)
 
     def _play(self, session: _Session, request: RtspRequest) -> RtspResponse:
@@ -456,6 +555,8 @@ class RtspRestreamer:
         transport = writer.transport
         high = self.config.write_buffer
         channel, ssrc, ts_base = session.transport.rtp, session.ssrc, session.ts_base
+        udp = session.udp
+        sender = self._udp[0] if self._udp is not None and udp is not None else None
         params: CodecParams | None = None
         try:
             while True:
@@ -466,10 +567,24 @@ class RtspRestreamer:
                     if transport.is_closing():
                         return "client left"
                     frame, pts = packager.prepare(item, params)
-                    data = frame.for_tcp(channel, session.seq, ts_base + pts, ssrc)
+                    rtp_ts = ts_base + pts
+                    if sender is not None and udp is not None:
+                        for packet in frame.for_udp(session.seq, rtp_ts, ssrc):
+                            sender.sendto(packet, udp[0])
+                        sent = len(frame.blob) - 4 * frame.packets
+                    else:
+                        data = frame.for_tcp(channel, session.seq, rtp_ts, ssrc)
+                        writer.write(data)
+                        sent = len(data)
                     session.seq = (session.seq + frame.packets) & 0xFFFF
-                    writer.write(data)
-                    session.bytes_sent += len(data)
+                    session.bytes_sent += sent
+                    session.packets += frame.packets
+                    session.octets += len(frame.blob) - 16 * frame.packets  # less `$` framing, RTP headers
+                    now = time.monotonic()
+                    # The decode time advances with the wall clock; B-frames' presentation times do not.
+                    session.clock = (ts_base + item.decode_time, now)
+                    if now - session.reported >= self.config.report_every:
+                        self._report_sender(session, now)
                     if transport.get_write_buffer_size() >= high:
                         await writer.drain()
                 elif type(item) is InitSegment:
@@ -483,18 +598,58 @@ class RtspRestreamer:
         except ConnectionError:
             return "client left"
 
+    def _report_sender(self, session: _Session, now: float) -> None:
+        """An RTCP sender report: the RTP time that corresponds to now, and what was sent so far."""
+        if session.clock is None:
+            return
+        session.reported = now
+        rtp_ts, at = session.clock
+        report = rtcp.sender_report(
+            session.ssrc,
+            rtp_ts + round((now - at) * 90_000),
+            session.packets,
+            session.octets,
+            f"xueliang-{session.camera_id}",
+        )
+        udp = session.udp
+        if udp is not None:
+            if self._udp is not None:
+                self._udp[1].sendto(report, udp[1])
+        else:
+            channel = session.transport.rtcp
+            session.client.send(b"$" + bytes([channel]) + len(report).to_bytes(2, "big") + report)
+        self.reports_sent += 1
+
     async def _guard(self, session: _Session, viewer: Viewer) -> str:
         """Ends the session when the channel drops the viewer (even while a write is stuck on a dead
-        client) or when the policy no longer lets its user watch the camera."""
+        client), when the policy no longer lets its user watch the camera, when the client says BYE,
+        or (UDP: nothing else tells a client that left) when it has been silent `session_timeout`."""
         grant = session.grant
+        config = self.config
+        tick = min(config.recheck_every, max(0.2, config.session_timeout / 4))
+        checked = time.monotonic()
         while True:
             try:
-                async with asyncio.timeout(self.config.recheck_every):
-                    return await viewer.wait_closed()
+                async with asyncio.timeout(tick):
+                    closed = asyncio.ensure_future(viewer.wait_closed())
+                    bye = asyncio.ensure_future(session.bye.wait())
+                    try:
+                        await asyncio.wait((closed, bye), return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        closed.cancel()
+                        bye.cancel()
+                    if session.bye.is_set():
+                        return "client said BYE"
+                    return closed.result()
             except TimeoutError:
                 pass
-            if not await self.access.may_view(grant.user_id, grant.camera_id):
-                return "access revoked"
+            now = time.monotonic()
+            if session.udp is not None and now - session.last_seen > config.session_timeout:
+                return "session timed out"
+            if now - checked >= config.recheck_every:
+                checked = now
+                if not await self.access.may_view(grant.user_id, grant.camera_id):
+                    return "access revoked"
 
     async def _stop_pump(self, session: _Session, reason: str) -> None:
         task, session.task = session.task, None
@@ -515,6 +670,9 @@ class RtspRestreamer:
             return
         session.ended = True
         session.client.sessions.pop(session.ident, None)
+        for address in session.udp or ():
+            if self._udp_peers.get(address) is session:
+                del self._udp_peers[address]
         await self._stop_pump(session, reason)
         live = session.live
         if session.start_report is not None:

@@ -8,7 +8,10 @@ timeout catches silent drops. Access units come out of an async iterator.
             ...
 
 The source keeps one timeline, so a new session after a reconnect continues its timestamps.
-A camera that answers 461 to TCP interleaving is pulled over UDP instead.
+A camera that answers 461 to TCP interleaving is pulled over UDP instead; UDP packets pass a small
+reorder buffer (media/rtp/reorder.py) before the assembler. 3xx answers are followed (a few hops;
+credentials only go to the same host). `rtsps://` runs the same conversation over TLS (interleaved
+only), verifying the camera's certificate (system CAs, a given CA file, or a pinned certificate).
 Everything a session can fail with is a `MediaError`; a failed session has released its sockets.
 """
 
@@ -17,12 +20,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import logging
 import socket
+import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, Self
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from xueliang.media.audio.frames import AudioFrame
 from xueliang.media.audio.rtp import AudioAssembler, audio_timeline
@@ -30,6 +36,7 @@ from xueliang.media.audio.sdp import AudioTrack, audio_track
 from xueliang.media.errors import MediaAuthError, MediaConnectionError, MediaError, MediaProtocolError
 from xueliang.media.frames import AccessUnit, Codec, CodecParams
 from xueliang.media.rtp.assembler import AssemblerStats, FrameAssembler
+from xueliang.media.rtp.reorder import ReorderBuffer
 from xueliang.media.rtp.timeline import Timeline
 from xueliang.media.rtsp.auth import ClientAuth, parse_auth_header
 from xueliang.media.rtsp.fields import parse_pair, parse_session, parse_transport
@@ -44,6 +51,9 @@ _LOW_WATER = 8
 _UDP_OVERFLOW = 256  # frames queued on UDP (cannot pause): drop them and resync at a keyframe
 _UDP_RCVBUF = 2 * 1024 * 1024
 _MIN_TICK = 0.05  # seconds between two looks at the read timeout and keepalive, at least
+_MAX_REDIRECTS = 3
+_REDIRECTS = (301, 302, 303, 305, 307, 308)
+_DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322}
 
 
 class RtspSource:
@@ -61,23 +71,36 @@ class RtspSource:
         read_timeout: float = 5.0,
         user_agent: str = "Xueliang",
         audio: bool = False,
+        ca_file: str | None = None,
+        pin_sha256: str | None = None,
+        reorder_delay: float = 0.05,
     ) -> None:
         """`audio`: also SETUP the camera's audio track (TCP only) and hand its frames to the session's
-        `audio_sink`; the camera's `audio_enabled` decides (docs/media-audio.md)."""
+        `audio_sink`; the camera's `audio_enabled` decides (docs/media-audio.md).
+
+        For rtsps://: `ca_file` trusts that CA (PEM) instead of the system's; `pin_sha256` (hex SHA-256
+        of the camera's DER certificate) accepts exactly that certificate, whoever signed it, for
+        cameras with self-signed certificates. `reorder_delay`: how long UDP ingest waits for a
+        packet that is missing before counting it lost."""
         parts = urlsplit(url)
-        if parts.scheme.lower() != "rtsp" or not parts.hostname:
-            raise MediaProtocolError(f"not an rtsp:// URL: {url[:80]!r}")
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS or not parts.hostname:
+            raise MediaProtocolError(f"not an rtsp:// or rtsps:// URL: {url[:80]!r}")
         try:
-            self.port = parts.port or 554
+            self.port = parts.port or _DEFAULT_PORTS[scheme]
         except ValueError as exc:
             raise MediaProtocolError(f"bad port in {url[:80]!r}") from exc
         self.host = parts.hostname
+        self.tls = scheme == "rtsps"
         netloc = parts.netloc.rpartition("@")[2]
         self.url = parts._replace(netloc=netloc).geturl()  # never carries credentials
         user = username if username is not None else unquote(parts.username or "")
         secret = password if password is not None else unquote(parts.password or "")
         self.credentials = (user, secret) if user else None
-        self.transport: Transport = transport
+        self.transport: Transport = "tcp" if self.tls else transport  # TLS protects the connection only
+        self.ca_file = ca_file
+        self.pin_sha256 = pin_sha256.replace(":", "").lower() if pin_sha256 else None
+        self.reorder_delay = reorder_delay
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
         self.read_timeout = read_timeout
@@ -90,6 +113,47 @@ class RtspSource:
         """A new session (connects on `async with` or the first `__anext__`)."""
         return RtspSession(self)
 
+    def tls_context(self) -> ssl.SSLContext:
+        """Certificates verified against the system's CAs or `ca_file`; with a pin, the chain and
+        name are not checked but the certificate must be exactly the pinned one (checked after the
+        handshake)."""
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if self.pin_sha256:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where a session connects: the first URL, or where a redirect sent it."""
+
+    url: str
+    host: str
+    port: int
+    tls: bool
+    credentials: tuple[str, str] | None
+
+
+def _redirected(current: _Target, location: str) -> _Target:
+    """The target a Location header names (relative to the current URL). Credentials follow only to
+    the same host and port: a camera must not be able to send our password elsewhere."""
+    parts = urlsplit(urljoin(current.url, location.strip()))
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise MediaProtocolError(f"redirect to something that is not RTSP: {location[:80]!r}")
+    if current.tls and scheme != "rtsps":
+        raise MediaProtocolError("redirect from rtsps:// to plain rtsp:// refused")
+    try:
+        port = parts.port or _DEFAULT_PORTS[scheme]
+    except ValueError as exc:
+        raise MediaProtocolError(f"bad port in redirect {location[:80]!r}") from exc
+    same = parts.hostname == current.host and port == current.port
+    user = unquote(parts.username or "")
+    credentials = (user, unquote(parts.password or "")) if user else (current.credentials if same else None)
+    url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    return _Target(url, parts.hostname, port, scheme == "rtsps", credentials)
+
 
 class _Control(asyncio.Protocol):
     """The RTSP TCP connection: responses, server requests and interleaved RTP."""
@@ -97,8 +161,11 @@ class _Control(asyncio.Protocol):
     def __init__(self, session: RtspSession) -> None:
         self.session = session
         self.parser = RtspParser()
+        self.retired = False  # left for a redirect's target: its last words mean nothing
 
     def data_received(self, data: bytes) -> None:
+        if self.retired:
+            return
         session = self.session
         session.last_rx = session.loop.time()
         session.bytes_received += len(data)
@@ -108,8 +175,10 @@ class _Control(asyncio.Protocol):
             session.fail(exc)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.retired:
+            return
         detail = f": {exc}" if exc else ""
-        self.session.fail(MediaConnectionError(f"connection closed by {self.session.source.host}{detail}"))
+        self.session.fail(MediaConnectionError(f"connection closed by {self.session.target.host}{detail}"))
 
 
 class _Udp(asyncio.DatagramProtocol):
@@ -124,7 +193,11 @@ class _Udp(asyncio.DatagramProtocol):
         session.last_rx = session.loop.time()
         session.bytes_received += len(data)
         if self.rtp:
-            session.on_rtp(data)
+            reorder = session.reorder
+            if reorder is not None:
+                reorder.push(data)
+            else:
+                session.on_rtp(data)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("UDP error from %s: %s", self.session.source.host, exc)
@@ -142,8 +215,12 @@ class RtspSession:
         self.server_ip = ""
         self.last_rx = 0.0
         self.bytes_received = 0
+        self.reorder: ReorderBuffer | None = None  # UDP only
+        self.target = _Target(source.url, source.host, source.port, source.tls, source.credentials)
+        self.redirects: list[str] = []  # the URLs redirects led to, in order
         self._auth = ClientAuth(*source.credentials) if source.credentials else None
         self._control: asyncio.Transport | None = None
+        self._protocol: _Control | None = None
         self._udp: list[asyncio.DatagramTransport] = []
         self._assembler: FrameAssembler | None = None
         self._frames: collections.deque[AccessUnit] = collections.deque()
@@ -269,10 +346,12 @@ class RtspSession:
         control = self._control
         if control is not None and not control.is_closing():
             if self._session_id and self._error is None:
-                self._send("TEARDOWN", self.source.url)
+                self._send("TEARDOWN", self.target.url)
             control.close()
         for transport in self._udp:
             transport.close()
+        if self.reorder is not None:
+            self.reorder.close()
         for fut in self._pending.values():
             fut.cancel()
         self._pending.clear()
@@ -280,25 +359,79 @@ class RtspSession:
 
     # -- handshake ---------------------------------------------------------------------------------
 
-    async def _handshake(self) -> None:
-        src = self.source
+    async def _connect(self) -> asyncio.Transport:
+        """The RTSP connection to the current target (TLS for rtsps://, the pin checked)."""
+        target, src = self.target, self.source
+        context = src.tls_context() if target.tls else None
         try:
             async with asyncio.timeout(src.connect_timeout):
-                control, _ = await self.loop.create_connection(lambda: _Control(self), src.host, src.port)
+                control, protocol = await self.loop.create_connection(
+                    lambda: _Control(self),
+                    target.host,
+                    target.port,
+                    ssl=context,
+                    server_hostname=target.host if context is not None else None,
+                )
         except TimeoutError as exc:
-            raise MediaConnectionError(f"{src.host}:{src.port}: connect timed out") from exc
+            raise MediaConnectionError(f"{target.host}:{target.port}: connect timed out") from exc
+        except ssl.SSLError as exc:
+            reason = getattr(exc, "verify_message", None) or exc.reason or exc
+            raise MediaConnectionError(f"{target.host}:{target.port}: TLS: {reason}") from exc
         except OSError as exc:
-            raise MediaConnectionError(f"{src.host}:{src.port}: {exc.strerror or exc}") from exc
-        self._control = control
-        self.server_ip = control.get_extra_info("peername")[0]
-        options = await self._request("OPTIONS", src.url)
-        if options.status < 300:
-            self._public = (options.headers.get("Public") or "").upper()
+            raise MediaConnectionError(f"{target.host}:{target.port}: {exc.strerror or exc}") from exc
+        self._control, self._protocol = control, protocol
+        if context is not None and src.pin_sha256:
+            tls = control.get_extra_info("ssl_object")
+            der = tls.getpeercert(binary_form=True) if tls is not None else None
+            if der is None or hashlib.sha256(der).hexdigest() != src.pin_sha256:
+                raise MediaConnectionError(
+                    f"{target.host}:{target.port}: TLS certificate is not the pinned one"
+                )
+        return control
+
+    def _follow(self, response: RtspResponse) -> None:
+        """Leave this connection for the one a 3xx answer names."""
+        location = response.headers.get("Location")
+        if not location:
+            raise MediaProtocolError(f"{response.status} redirect without a Location header")
+        if len(self.redirects) >= _MAX_REDIRECTS:
+            raise MediaProtocolError(f"more than {_MAX_REDIRECTS} redirects")
+        target = _redirected(self.target, location)
+        log.info("%s redirects to %s:%s", self.target.host, target.host, target.port)
+        if self._protocol is not None:
+            self._protocol.retired = True
+        if self._control is not None:
+            self._control.close()
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+        self._control = self._protocol = None
+        self.target = target
+        self.redirects.append(target.url)
+        self._auth = ClientAuth(*target.credentials) if target.credentials else None
+
+    async def _handshake(self) -> None:
+        src = self.source
+        while True:
+            control = await self._connect()
+            self.server_ip = control.get_extra_info("peername")[0]
+            url = self.target.url
+            options = await self._request("OPTIONS", url)
+            if options.status in _REDIRECTS:
+                self._follow(options)
+                continue
+            if options.status < 300:
+                self._public = (options.headers.get("Public") or "").upper()
+            accept = Headers([("Accept", "application/sdp")])
+            describe = await self._request("DESCRIBE", url, accept)
+            if describe.status in _REDIRECTS:
+                self._follow(describe)
+                continue
+            break
+        _ok("DESCRIBE", describe)
         if "GET_PARAMETER" in self._public:
             self._keepalive_method = "GET_PARAMETER"
-        accept = Headers([("Accept", "application/sdp")])
-        describe = _ok("DESCRIBE", await self._request("DESCRIBE", src.url, accept))
-        base = describe.headers.get("Content-Base") or describe.headers.get("Content-Location") or src.url
+        base = describe.headers.get("Content-Base") or describe.headers.get("Content-Location") or url
         session_description = parse_sdp(describe.body)
         track = video_track(session_description, base)
         self.track = track
@@ -315,9 +448,10 @@ class RtspSession:
             spec = Headers([("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")])
             setup = await self._request("SETUP", track.control_url, spec)
             if setup.status == 461:  # Unsupported Transport: the camera only streams over UDP
-                log.info("%s refuses TCP interleaving; falling back to UDP", src.host)
+                log.info("%s refuses TCP interleaving; falling back to UDP", self.target.host)
                 self.transport = "udp"
         if self.transport == "udp":
+            self.reorder = ReorderBuffer(self.on_rtp, delay=src.reorder_delay, loop=self.loop)
             port = await self._open_udp(local_ip)
             spec = Headers([("Transport", f"RTP/AVP;unicast;client_port={port}-{port + 1}")])
             setup = await self._request("SETUP", track.control_url, spec)
@@ -567,7 +701,7 @@ class RtspSession:
             if stale is not None:
                 stale.cancel()
         method = self._keepalive_method
-        cseq, _ = self._send(method, self.source.url)
+        cseq, _ = self._send(method, self.target.url)
         future: asyncio.Future[RtspResponse] = self.loop.create_future()
         self._pending[cseq] = future
         self._keepalive_cseq = cseq

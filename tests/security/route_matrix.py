@@ -188,6 +188,11 @@ LIVE: Registry = {
     ("GET", f"{A}/live/{{camera_id:int}}/hls/init.mp4"): token("the camera's stream token"),
     ("GET", f"{A}/live/{{camera_id:int}}/hls/init{{epoch:int}}.mp4"): token("the camera's stream token"),
     ("GET", f"{A}/live/{{camera_id:int}}/hls/seg{{msn:int}}.m4s"): token("the camera's stream token"),
+    ("WS", f"{A}/live/{{camera_id:int}}/audio/ws"): token("the camera's stream token (its sound)"),
+    ("GET", f"{A}/live/{{camera_id:int}}/hls/video.m3u8"): token("the camera's stream token"),
+    ("GET", f"{A}/live/{{camera_id:int}}/hls/audio.m3u8"): token("the camera's stream token (its sound)"),
+    ("GET", f"{A}/live/{{camera_id:int}}/hls/audio-init{{epoch:int}}.mp4"): token("the stream token"),
+    ("GET", f"{A}/live/{{camera_id:int}}/hls/audio-seg{{msn:int}}.m4s"): token("the camera's stream token"),
     ("GET", f"{A}/live/{{camera_id:int}}/hls/part{{msn:int}}.{{part:int}}.m4s"): token(
         "the camera's stream token"
     ),

@@ -9,7 +9,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from xueliang.media.engine import MediaEngine
+from xueliang.media.audio.channel import AudioChannel
+from xueliang.media.engine import MediaEngine, UnknownCamera
 from xueliang.media.tokens import StreamClaims, TokenError, TokenScopeError
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ class LiveSession:
     """One viewing session as the audit log records it."""
 
     session_id: str
-    kind: str  # "ws" or "hls"
+    kind: str  # "ws" or "hls"; "ws-audio" / "hls-audio": the camera's sound (a live view with sound)
     user_id: int
     camera_id: int
     action: str
@@ -96,6 +97,13 @@ class GatewayBase:
             await hook(session)
         except Exception:
             log.exception("live session hook failed for %s", session.session_id)
+
+    def _sound(self, camera_id: int) -> AudioChannel | None:
+        """The camera's sound, None when it is off (or the id is a masked variant, which has none)."""
+        try:
+            return self.engine.audio(camera_id)
+        except UnknownCamera:
+            return None
 
     def _new_session(self, kind: str, claims: StreamClaims, client: str) -> LiveSession:
         return LiveSession(

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from fastapi import APIRouter
 
 from xueliang.media.engine import MediaEngine
+from xueliang.media.live.audio import AudioRoutes
 from xueliang.media.live.base import (
     LiveConfig,
     LiveSession,
@@ -18,11 +19,10 @@ from xueliang.media.live.base import (
     allow_all,
     ignore_session,
 )
-from xueliang.media.live.hls import HlsRoutes
 from xueliang.media.live.ws import WebSocketRoute
 
 
-class LiveGateway(WebSocketRoute, HlsRoutes):
+class LiveGateway(WebSocketRoute, AudioRoutes):
     """Holds the live routes' state (HLS sessions, recheck cache); mount `router`, `await aclose()` at
     shutdown so open HLS sessions are reported as ended."""
 
@@ -52,6 +52,8 @@ class LiveGateway(WebSocketRoute, HlsRoutes):
         self._rechecked: dict[tuple[int, int, str], float] = {}
         self._hls_sessions: dict[tuple[int, int, str], LiveSession] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._audio_hls = {}
+        self._audio_sweeper = None
         self.router = APIRouter(prefix=self.config.prefix, tags=["live"])
         self._routes()
 
@@ -60,8 +62,13 @@ class LiveGateway(WebSocketRoute, HlsRoutes):
     def _routes(self) -> None:
         router = self.router
         router.add_api_websocket_route("/{camera_id:int}/ws", self.websocket)
+        router.add_api_websocket_route("/{camera_id:int}/audio/ws", self.audio_websocket)
         hls = "/{camera_id:int}/hls"
-        router.add_api_route(f"{hls}/index.m3u8", self.hls_playlist, methods=["GET"])
+        router.add_api_route(f"{hls}/index.m3u8", self.hls_index, methods=["GET"])
+        router.add_api_route(f"{hls}/video.m3u8", self.hls_playlist, methods=["GET"])
+        router.add_api_route(f"{hls}/audio.m3u8", self.hls_audio_playlist, methods=["GET"])
+        router.add_api_route(f"{hls}/audio-init{{epoch:int}}.mp4", self.hls_audio_init, methods=["GET"])
+        router.add_api_route(f"{hls}/audio-seg{{msn:int}}.m4s", self.hls_audio_segment, methods=["GET"])
         router.add_api_route(f"{hls}/init.mp4", self.hls_init_current, methods=["GET"])
         router.add_api_route(f"{hls}/init{{epoch:int}}.mp4", self.hls_init, methods=["GET"])
         router.add_api_route(f"{hls}/seg{{msn:int}}.m4s", self.hls_segment, methods=["GET"])

@@ -5,7 +5,9 @@ WebSocket protocol, `/api/v1/live/{camera_id}/ws?token=T`
   server -> client
     {"type":"init","codec":"avc1.640028","mime":"video/mp4; codecs=\\"avc1.640028\\"","width":1280,
      "height":720,"epoch":0}       the next binary message is an init segment: create the SourceBuffer
-                                   with `mime` (or `changeType(mime)` if the codec changed), append it
+                                   with `mime` (or `changeType(mime)` if the codec changed), append it;
+                                   `"audio":true` is added when the camera's sound is on: its sound
+                                   plays from `/api/v1/live/{camera_id}/audio/ws` (live/audio.py)
     binary                         one moof+mdat fragment per frame, starting at a keyframe
     {"type":"gap","dropped":n}     this viewer fell behind and lost n frames; the next fragment is a
                                    keyframe later in time: seek to the newest buffered range
@@ -77,6 +79,7 @@ class WebSocketRoute(GatewayBase):
         client = websocket.client.host if websocket.client else ""
         session = self._new_session("ws", claims, client)
         stream = _WsStream(self, websocket, viewer, claims)
+        stream.sound = self._sound(camera_id) is not None
         await self._report(self._on_start, session)
         if health.status is not CameraStatus.online:
             await stream.text({"type": "status", "online": False, "reason": health.reason})
@@ -98,101 +101,23 @@ def _viewer_close_code(reason: str) -> int:
     return CLOSE_SLOW if reason.startswith(("too slow", "stalled")) else CLOSE_GOING_AWAY
 
 
-class _WsStream:
-    """The three loops of one WebSocket viewer: pump fragments, read client messages, guard the token."""
+class TokenGuard:
+    """What every live socket does beside sending media: read the client's token refreshes, re-check
+    the user's rights on their beat, remind before expiry (the video socket and the sound socket)."""
 
-    def __init__(
-        self, gateway: WebSocketRoute, websocket: WebSocket, viewer: Viewer, claims: StreamClaims
-    ) -> None:
+    def __init__(self, gateway: GatewayBase, websocket: WebSocket, claims: StreamClaims) -> None:
         self._gateway = gateway
         self._ws = websocket
-        self._viewer = viewer
         self.claims = claims
         self._send_lock = asyncio.Lock()
         self._token_changed = asyncio.Event()
-        self._writer: DirectWriter | None = None
-        self._busy = False  # the pump holds an item it has not finished sending
         self.bytes_sent = 0
-        self.direct_sent = 0  # fragments written by `_direct`, without the pump
-
-    async def run(self) -> tuple[int, str]:
-        self._writer = DirectWriter.find(self._ws)
-        if self._writer is not None:
-            self._viewer.direct = self._direct
-        try:
-            return await self._run()
-        finally:
-            self._viewer.direct = None
-            self._writer = None
-
-    def _direct(self, fragment: Fragment) -> bool:
-        """Called from `Channel.push` when this viewer's queue is empty: write the fragment at once
-        unless a send is under way (order) or the socket is backed up (then it queues, see Viewer)."""
-        writer = self._writer
-        if writer is None or self._busy or self._send_lock.locked():
-            return False
-        try:
-            if not writer.write(fragment.data):
-                return False
-        except Exception:  # the queued path will meet the error and end the stream
-            log.debug("direct WebSocket write failed", exc_info=True)
-            self._writer = None
-            return False
-        self.bytes_sent += len(fragment.data)
-        self.direct_sent += 1
-        if fragment_sent_probe is not None:
-            fragment_sent_probe(fragment)
-        return True
-
-    async def _run(self) -> tuple[int, str]:
-        done = await first_done(self._pump(), self._read(), self._guard(), self._watch())
-        for task in done:
-            if not task.cancelled() and task.exception() is None:
-                return task.result()
-        error = next((t.exception() for t in done if not t.cancelled() and t.exception()), None)
-        return 1011, f"internal error: {type(error).__name__}"
 
     async def text(self, message: dict[str, object]) -> None:
         text = json.dumps(message, separators=(",", ":"))
         async with self._send_lock:
             await self._ws.send_text(text)
         self.bytes_sent += len(text)
-
-    async def _pump(self) -> tuple[int, str]:
-        viewer, ws, lock = self._viewer, self._ws, self._send_lock
-        try:
-            while True:
-                item = await viewer.next()
-                self._busy = True
-                if type(item) is Fragment:
-                    async with lock:
-                        await ws.send_bytes(item.data)
-                    self.bytes_sent += len(item.data)
-                    if fragment_sent_probe is not None:
-                        fragment_sent_probe(item)
-                elif type(item) is InitSegment:
-                    track = item.track
-                    await self.text({
-                        "type": "init", "codec": track.codec, "mime": track.mime,
-                        "width": track.width, "height": track.height, "epoch": item.epoch,
-                    })  # fmt: skip
-                    async with lock:
-                        await ws.send_bytes(track.data)
-                    self.bytes_sent += len(track.data)
-                elif type(item) is Gap:
-                    await self.text({"type": "gap", "dropped": item.dropped})
-                elif type(item) is StatusNote:
-                    await self.text({"type": "status", "online": item.online, "reason": item.reason})
-                self._busy = False
-        except ViewerClosed as exc:
-            return _viewer_close_code(exc.reason), exc.reason
-        except Exception as exc:  # the client went away mid-send
-            return 1000, f"send failed: {type(exc).__name__}"
-
-    async def _watch(self) -> tuple[int, str]:
-        """Ends the stream when the channel drops the viewer, even while a send is stuck on the socket."""
-        reason = await self._viewer.wait_closed()
-        return _viewer_close_code(reason), reason
 
     async def _read(self) -> tuple[int, str]:
         gateway = self._gateway
@@ -246,6 +171,96 @@ class _WsStream:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.01, wake - now)):  # not wait_for: 3.11's can eat a cancel
                     await self._token_changed.wait()
+
+
+class _WsStream(TokenGuard):
+    """The three loops of one WebSocket viewer: pump fragments, read client messages, guard the token."""
+
+    def __init__(
+        self, gateway: WebSocketRoute, websocket: WebSocket, viewer: Viewer, claims: StreamClaims
+    ) -> None:
+        super().__init__(gateway, websocket, claims)
+        self._viewer = viewer
+        self.sound = False  # the camera's sound is on: the init message says so (a second socket plays it)
+        self._writer: DirectWriter | None = None
+        self._busy = False  # the pump holds an item it has not finished sending
+        self.direct_sent = 0  # fragments written by `_direct`, without the pump
+
+    async def run(self) -> tuple[int, str]:
+        self._writer = DirectWriter.find(self._ws)
+        if self._writer is not None:
+            self._viewer.direct = self._direct
+        try:
+            return await self._run()
+        finally:
+            self._viewer.direct = None
+            self._writer = None
+
+    def _direct(self, fragment: Fragment) -> bool:
+        """Called from `Channel.push` when this viewer's queue is empty: write the fragment at once
+        unless a send is under way (order) or the socket is backed up (then it queues, see Viewer)."""
+        writer = self._writer
+        if writer is None or self._busy or self._send_lock.locked():
+            return False
+        try:
+            if not writer.write(fragment.data):
+                return False
+        except Exception:  # the queued path will meet the error and end the stream
+            log.debug("direct WebSocket write failed", exc_info=True)
+            self._writer = None
+            return False
+        self.bytes_sent += len(fragment.data)
+        self.direct_sent += 1
+        if fragment_sent_probe is not None:
+            fragment_sent_probe(fragment)
+        return True
+
+    async def _run(self) -> tuple[int, str]:
+        done = await first_done(self._pump(), self._read(), self._guard(), self._watch())
+        for task in done:
+            if not task.cancelled() and task.exception() is None:
+                return task.result()
+        error = next((t.exception() for t in done if not t.cancelled() and t.exception()), None)
+        return 1011, f"internal error: {type(error).__name__}"
+
+    async def _pump(self) -> tuple[int, str]:
+        viewer, ws, lock = self._viewer, self._ws, self._send_lock
+        try:
+            while True:
+                item = await viewer.next()
+                self._busy = True
+                if type(item) is Fragment:
+                    async with lock:
+                        await ws.send_bytes(item.data)
+                    self.bytes_sent += len(item.data)
+                    if fragment_sent_probe is not None:
+                        fragment_sent_probe(item)
+                elif type(item) is InitSegment:
+                    track = item.track
+                    header: dict[str, object] = {
+                        "type": "init", "codec": track.codec, "mime": track.mime,
+                        "width": track.width, "height": track.height, "epoch": item.epoch,
+                    }  # fmt: skip
+                    if self.sound:
+                        header["audio"] = True
+                    await self.text(header)
+                    async with lock:
+                        await ws.send_bytes(track.data)
+                    self.bytes_sent += len(track.data)
+                elif type(item) is Gap:
+                    await self.text({"type": "gap", "dropped": item.dropped})
+                elif type(item) is StatusNote:
+                    await self.text({"type": "status", "online": item.online, "reason": item.reason})
+                self._busy = False
+        except ViewerClosed as exc:
+            return _viewer_close_code(exc.reason), exc.reason
+        except Exception as exc:  # the client went away mid-send
+            return 1000, f"send failed: {type(exc).__name__}"
+
+    async def _watch(self) -> tuple[int, str]:
+        """Ends the stream when the channel drops the viewer, even while a send is stuck on the socket."""
+        reason = await self._viewer.wait_closed()
+        return _viewer_close_code(reason), reason
 
 
 _PHASE = (math.sqrt(5) - 1) / 2  # spreads users' beats evenly over the period, whatever their ids

@@ -1,0 +1,168 @@
+"""The camera's sound reaches listeners (docs/media-audio.md): Debian's GStreamer RTSP server as an H.264
++ AAC camera with its sound on, the engine, the live gateway served by uvicorn; FFmpeg (PyAV) plays
+video and sound from the one HLS URL, the sound socket's init and fragments decode, both are audited as
+live sessions with sound. A silent camera's outputs stay exactly what they were before sound existed."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import av
+import httpx
+import pytest
+import websockets
+from fastapi import FastAPI
+
+from tests.support.gst_camera import AAC, H264_PLAIN, gst_cameras
+from tests.support.media import serve
+from tests.support.waits import wait_until
+from xueliang.media.audio.aac import FRAME_SAMPLES, build_asc
+from xueliang.media.audio.channel import AudioFragment
+from xueliang.media.audio.fmp4 import AudioInit, build_audio_init
+from xueliang.media.audio.frames import AudioCodec, AudioConfig
+from xueliang.media.engine import CameraSpec, MediaEngine
+from xueliang.media.hls.audio import AudioHlsPackager
+from xueliang.media.live import LiveGateway, LiveSession
+from xueliang.media.rtsp.client import RtspSource
+from xueliang.media.sources import FrameSession
+from xueliang.media.tokens import StreamClaims
+
+SOUND, SILENT = 1, 2
+
+
+def claims(token: str, camera_id: int) -> StreamClaims:
+    return StreamClaims(1, camera_id, "live", int(time.time()) + 600, "n")
+
+
+@dataclass
+class Node:
+    host: str
+    engine: MediaEngine
+    sessions: list[LiveSession]
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[Node]:
+    with gst_cameras({"aac": f"{H264_PLAIN} {AAC}", "plain": H264_PLAIN}) as urls:
+        sources = {SOUND: RtspSource(urls["aac"], audio=True), SILENT: RtspSource(urls["plain"])}
+
+        def pull(spec: CameraSpec) -> FrameSession:
+            return sources[spec.camera_id].open()
+
+        sessions: list[LiveSession] = []
+
+        async def started(session: LiveSession) -> None:
+            sessions.append(session)
+
+        engine = MediaEngine(pull)
+        gateway = LiveGateway(engine, claims, on_session_start=started)
+        app = FastAPI()
+        app.include_router(gateway.router)
+        await engine.start([
+            CameraSpec(SOUND, urls["aac"], options={"audio": True}), CameraSpec(SILENT, urls["plain"])
+        ])  # fmt: skip
+        try:
+            await wait_until(
+                lambda: all(engine.channel(c).init is not None for c in (SOUND, SILENT)),
+                within=30,
+                what="the cameras",
+            )
+            async with serve(app) as host:
+                yield Node(host, engine, sessions)
+        finally:
+            await gateway.aclose()
+            await engine.stop()
+
+
+def play_hls(url: str, seconds: float) -> dict[str, float]:
+    """Seconds of each kind FFmpeg decodes from `url` (its HLS demuxer, the player set-top boxes use)."""
+    got = {"video": 0.0, "audio": 0.0}
+    frames = {"video": 0, "audio": 0}
+    with av.open(url, "r", options={"live_start_index": "-2"}, timeout=30) as container:
+        kinds = {s.index: s.type for s in container.streams}
+        assert sorted(kinds.values()) == ["audio", "video"]
+        for packet in container.demux():
+            kind = kinds[packet.stream_index]
+            for frame in packet.decode():
+                frames[kind] += 1
+                if kind == "audio":
+                    got[kind] += frame.samples / frame.sample_rate
+                else:
+                    got[kind] = frames[kind] / 25
+            if min(got.values()) >= seconds:
+                break
+    return got
+
+
+async def test_sound_reaches_the_hls_url_and_its_own_socket(node: Node) -> None:
+    base = f"http://{node.host}/api/v1/live"
+    async with httpx.AsyncClient(timeout=30) as http:
+        master = (await http.get(f"{base}/{SOUND}/hls/index.m3u8?token=t")).text
+        assert "#EXT-X-MEDIA:TYPE=AUDIO" in master and 'CODECS="avc1.' in master and "mp4a.40.2" in master
+        # A silent camera: index.m3u8 is the video playlist, no rendition, no sound routes.
+        silent = (await http.get(f"{base}/{SILENT}/hls/index.m3u8?token=t")).text
+        assert "#EXTINF" in silent and "STREAM-INF" not in silent and "audio" not in silent
+        refused = await http.get(f"{base}/{SILENT}/hls/audio.m3u8?token=t")
+        assert refused.status_code == 404 and refused.json()["code"] == "stream_denied"
+        assert (await http.get(f"{base}/{SOUND}/hls/audio-seg999.m4s?token=t")).status_code == 404
+
+    # FFmpeg plays picture and sound from the one URL.
+    got = await asyncio.to_thread(play_hls, f"{base}/{SOUND}/hls/index.m3u8?token=t", 2.0)
+    assert got["video"] >= 2.0 and got["audio"] >= 2.0, got
+
+    # The sound socket: a one-track AAC init, then fragments FFmpeg decodes whole.
+    ws_base = f"ws://{node.host}/api/v1/live"
+    async with websockets.connect(f"{ws_base}/{SOUND}/ws?token=t", max_size=None) as video:
+        header = json.loads(await video.recv())
+        assert header["type"] == "init" and header["audio"] is True
+    async with websockets.connect(f"{ws_base}/{SILENT}/ws?token=t", max_size=None) as video:
+        header = json.loads(await video.recv())
+        assert header["type"] == "init" and "audio" not in header
+    async with websockets.connect(f"{ws_base}/{SILENT}/audio/ws?token=t") as quiet:
+        await quiet.wait_closed()
+        assert quiet.close_code == 4404
+    parts: list[bytes] = []
+    async with websockets.connect(f"{ws_base}/{SOUND}/audio/ws?token=t", max_size=None) as sound:
+        init = json.loads(await sound.recv())
+        assert init["type"] == "init" and init["mime"] == 'audio/mp4; codecs="mp4a.40.2"'
+        assert init["sample_rate"] == 16000 and init["channels"] == 1
+        while len(parts) < 5:
+            message = await sound.recv()
+            assert isinstance(message, bytes)
+            parts.append(message)
+    with av.open(io.BytesIO(b"".join(parts)), "r", format="mp4") as container:
+        (track,) = container.streams
+        assert track.type == "audio" and track.codec_context.name == "aac"
+        samples = sum(f.samples for p in container.demux(track) for f in p.decode())
+    assert samples == 4 * 5 * FRAME_SAMPLES  # four fragments of five frames, every one decoded
+
+    kinds = {(s.camera_id, s.kind) for s in node.sessions}
+    # audited as live views with sound (the HLS session, opened as "hls", ends as one with sound)
+    assert {(SOUND, "ws-audio"), (SOUND, "hls-audio"), (SILENT, "ws"), (SILENT, "hls")} <= kinds
+
+
+def test_the_audio_rendition_cuts_whole_segments_and_lists_them() -> None:
+    """Unit: fragments into ~2 s segments, a window of six, a new init starts a discontinuity."""
+    config = AudioConfig(AudioCodec.aac, 16000, 1, build_asc(16000, 1))
+    packager = AudioHlsPackager(segment_target=2.0, window=6)
+    packager.on_item(AudioFragment(b"x", 0, 5 * 1024, 0))  # before any init: nothing to list it with
+    packager.on_item(build_audio_init(config))
+    step = 5 * FRAME_SAMPLES
+    for n in range(60):
+        packager.on_item(AudioFragment(b"f%d" % n, n * step, step, 0))
+    assert len(packager.segments) == 6 and packager.segments[0].msn > 0
+    assert all(abs(s.duration / 16000 - 1.92) < 0.01 for s in packager.segments)
+    text = packager.render("?token=t")
+    assert text.count("#EXTINF:1.92000,") == 6 and 'URI="audio-init0.mp4?token=t"' in text
+    assert packager.segment_data(packager.segments[-1].msn) is not None
+    packager.on_item(build_audio_init(AudioConfig(AudioCodec.aac, 8000, 1, build_asc(8000, 1))))
+    for n in range(10):
+        packager.on_item(AudioFragment(b"g", n * step, step, 0))
+    text = packager.render()
+    assert "#EXT-X-DISCONTINUITY" in text and 'URI="audio-init1.mp4"' in text
+    assert isinstance(packager.inits[1], AudioInit)

@@ -28,7 +28,12 @@ API_PREFIX = "/api/v1"
 
 
 class FieldProblem(BaseModel):
-    field: str
+    """One problem of a 422: the request field, or the line of an imported file (portal imports)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    field: str | None = None
+    line: int | None = None
     message: str
 
 

@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+from xueliang.api import ErrorOut
+
 
 async def test_a_department_patch_with_nulls_changes_nothing_instead_of_a_500(
     login: Callable[..., Awaitable[httpx.AsyncClient]],
@@ -23,3 +25,15 @@ async def test_a_department_patch_with_nulls_changes_nothing_instead_of_a_500(
     assert {k: after[k] for k in before if k != "updated_at"} == {
         k: v for k, v in before.items() if k != "updated_at"
     }
+
+
+async def test_an_import_refusal_matches_the_documented_error_body(
+    login: Callable[..., Awaitable[httpx.AsyncClient]],
+) -> None:
+    """A refused portal import names the lines at fault (`errors: [{line, message}]`), which the
+    documented 4XX body (`api.ErrorOut`) did not allow: only `field` problems (found as an editor)."""
+    editor = await login("editor")
+    r = await editor.post("/api/v1/portal/admin/import/jobs?format=json", content=b"not json")
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["line"] == 1
+    ErrorOut.model_validate(r.json(), strict=True)

@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--presses", type=int, default=200)
     parser.add_argument("--queued", type=int, default=10000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         template = root / "template.db"
         seed_database(f"sqlite+aiosqlite:///{template}")
@@ -169,7 +169,7 @@ def main() -> None:
             village.stop()
             town.stop()
             proxy.close()
-    print(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2), flush=True)
 
 
 if __name__ == "__main__":

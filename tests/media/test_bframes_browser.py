@@ -1,7 +1,9 @@
 """Chromium's MSE plays the B-frame camera through the project's own player (player.js): GStreamer's
 RTSP server encoding x264 with two B-frames, our RTSP client, the channel, the live WebSocket route,
 Media Source Extensions. The video must play on, decoding frames at the camera's 25 fps of media time,
-in one buffered range (no holes where frames were misplaced), with no errors from the page."""
+in one buffered range (no holes where frames were misplaced), with no errors from the page. The camera
+also sends AAC with its sound on: the player's <audio> plays it from the sound socket, muted until the
+sound button is pressed, on the picture's time, and the picture is no worse for it."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 import xueliang.web
-from tests.support.gst_camera import H264_BFRAMES, gst_cameras
+from tests.support.gst_camera import AAC, H264_BFRAMES, gst_cameras
 from tests.support.media import serve
 from tests.support.waits import wait_until
 from xueliang.media.engine import CameraSpec, MediaEngine
@@ -36,6 +38,7 @@ PAGE = """<!doctype html><html><body><div id="host"></div><script type="module">
 import { createPlayer } from "/static/js/player.js";
 const player = createPlayer(document.getElementById("host"), { ws: "/api/v1/live/1/ws?token=t" });
 window.video = player.video;
+window.sound = player.sound;
 </script></body></html>"""
 
 STATE = """() => {
@@ -45,14 +48,21 @@ STATE = """() => {
 }"""
 
 
+SOUND_PLAYS = """() => { const a = window.sound && window.sound();
+  return a && a.buffered.length > 0 && a.currentTime > 0.5 && a.webkitAudioDecodedByteCount > 0; }"""
+SOUND = """() => { const a = window.sound(), v = window.video;
+  return { muted: a.muted, bytes: a.webkitAudioDecodedByteCount, ranges: a.buffered.length,
+           drift: a.currentTime - v.currentTime }; }"""
+
+
 def claims(token: str, camera_id: int) -> StreamClaims:
     return StreamClaims(1, camera_id, "live", int(time.time()) + 600, "n")
 
 
 @pytest.fixture
 async def player_url() -> AsyncIterator[str]:
-    with gst_cameras({"h264b": H264_BFRAMES}) as urls:
-        source = RtspSource(urls["h264b"])
+    with gst_cameras({"h264b": f"{H264_BFRAMES} {AAC}"}) as urls:
+        source = RtspSource(urls["h264b"], audio=True)
 
         def pull(spec: CameraSpec) -> FrameSession:
             return source.open()
@@ -63,7 +73,7 @@ async def player_url() -> AsyncIterator[str]:
         app.include_router(gateway.router)
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
         app.add_api_route("/", lambda: HTMLResponse(PAGE), methods=["GET"])
-        await engine.start([CameraSpec(1, urls["h264b"])])
+        await engine.start([CameraSpec(1, urls["h264b"], options={"audio": True})])
         try:
             await wait_until(lambda: engine.channel(1).init is not None, within=30, what="the camera")
             async with serve(app) as host:
@@ -94,6 +104,10 @@ async def test_chromium_plays_the_b_frame_camera_at_full_rate(player_url: str) -
                 f"() => window.video.currentTime > {first['t'] + 2.0}", timeout=30_000
             )
             last = await page.evaluate(STATE)
+            await page.wait_for_function(SOUND_PLAYS, timeout=20_000)
+            muted_before = await page.evaluate("() => window.sound().muted")
+            await page.click(".player-sound")  # a user's gesture: browsers allow sound after one
+            heard = await page.evaluate(SOUND)
         finally:
             await browser.close()
     assert not errors and last["error"] is None
@@ -102,3 +116,6 @@ async def test_chromium_plays_the_b_frame_camera_at_full_rate(player_url: str) -
     print(f"Chromium: {decoded} frames decoded over {played:.2f} s of media ({last['dropped']} dropped)")
     assert decoded >= round(played * 25) - 3  # 25 fps of media time: no frame lost or merged
     assert last["ranges"] == 1  # one buffered range: every frame where its timestamps put it
+    print(f"Chromium sound: {heard}")
+    assert muted_before and not heard["muted"] and heard["bytes"] > 0 and heard["ranges"] >= 1
+    assert abs(heard["drift"]) < 0.5  # kept on the picture's time

@@ -12,6 +12,10 @@
 //          {"type":"error","message":...} / {"type":"eos"}
 //   close codes 4401 (token), 4403 (not allowed), 4404 (unknown camera), 4408 (too slow), 1001 (gone)
 // The buffer is kept short and playback jumps to the live edge when it falls more than 1 s behind.
+// Sound: an init header with "audio":true means the camera's sound is on. It comes over its own socket
+// (the same URL with /audio/ws, the same messages, an AAC track) into a muted <audio> element of its
+// own, kept on the picture's time; the viewer unmutes it with the sound button (browsers refuse
+// autoplay with sound). A separate element so that sound that stalls or fails never holds the picture.
 
 import { h } from "./dom.js";
 import { t } from "./i18n.js";
@@ -44,7 +48,10 @@ export function handleMessage(state, data, sink) {
   let msg;
   try { msg = JSON.parse(data); } catch { return; }
   switch (msg.type) {
-    case "init": state.mime = msg.mime; state.awaitingInit = true; break;
+    case "init":
+      state.mime = msg.mime; state.awaitingInit = true;
+      if (msg.audio && sink.audio) sink.audio();
+      break;
     case "gap": sink.gap(); break;
     case "status": sink.status(Boolean(msg.online), msg.reason || ""); break;
     case "token_expiring": sink.tokenExpiring(); break;
@@ -141,6 +148,72 @@ class MsePipe {
   }
 }
 
+const SYNC_S = 0.3; // the sound is moved to the picture's time when further apart than this
+
+/** The camera's sound beside a playing <video>: its own socket, MediaSource and muted <audio>. */
+class Sound {
+  constructor(root, path, video, reopen) {
+    this.video = video;
+    this.audio = h("audio", { muted: true, autoplay: true });
+    this.audio.muted = true;
+    this.button = h("button", {
+      class: "btn btn-sm player-sound", type: "button", "aria-pressed": "false",
+      onclick: () => this.toggle(),
+    }, t("Turn sound on"));
+    root.append(this.audio, this.button);
+    this.pipe = new MsePipe(this.audio, () => this.stop());
+    const url = new URL(path, location.href);
+    url.pathname = url.pathname.replace(/\/ws$/, "/audio/ws");
+    const state = { mime: null, awaitingInit: false };
+    const sink = {
+      init: (mime, data) => { this.pipe.reset(mime); this.pipe.append(data); },
+      fragment: (data) => this.pipe.append(data),
+      gap: () => {}, status: () => {},
+      tokenExpiring: async () => {
+        if (!reopen) return;
+        try {
+          const token = tokenOf((await reopen() || {}).ws);
+          if (token && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type: "token", token }));
+        } catch { /* the server closes the sound with 4401; the picture has its own socket */ }
+      },
+      error: () => this.stop(), ended: () => this.stop(),
+    };
+    this.ws = new WebSocket(wsUrl(url.href));
+    this.ws.binaryType = "arraybuffer";
+    this.ws.addEventListener("message", (e) => handleMessage(state, e.data, sink));
+    this.ws.addEventListener("close", () => { this.button.hidden = true; });
+    this.timer = setInterval(() => this.sync(), 500);
+  }
+
+  toggle() {
+    const a = this.audio;
+    a.muted = !a.muted;
+    this.button.textContent = a.muted ? t("Turn sound on") : t("Mute");
+    this.button.setAttribute("aria-pressed", String(!a.muted));
+    if (a.paused) a.play().catch(() => { /* no sound yet */ });
+  }
+
+  /** Keep the sound on the picture's time (both clocks start with the camera's stream). */
+  sync() {
+    const v = this.video, a = this.audio, b = a.buffered;
+    const at = v.currentTime;
+    for (let i = 0; i < b.length; i++) {
+      if (at >= b.start(i) && at <= b.end(i)) {
+        if (Math.abs(a.currentTime - at) > SYNC_S) a.currentTime = at;
+        break;
+      }
+    }
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.button.hidden = true;
+    if (this.ws.readyState <= WebSocket.OPEN) this.ws.close();
+    this.pipe.dispose();
+    this.audio.removeAttribute("src");
+  }
+}
+
 /** The token in a stream URL the server gave us. */
 function tokenOf(url) {
   try { return new URL(url, location.href).searchParams.get("token") || ""; } catch { return ""; }
@@ -161,6 +234,7 @@ export function createPlayer(host, streams, { onRetry, reopen } = {}) {
 
   let ws = null;
   let pipe = null;
+  let sound = null;
   let closed = false;
 
   function message(title, detail = "", retry = false) {
@@ -214,6 +288,7 @@ export function createPlayer(host, streams, { onRetry, reopen } = {}) {
       },
       error: (text) => message(t("Live video stopped"), text, true),
       ended: () => message(t("The stream has ended"), "", true),
+      audio: () => { if (!sound && !closed) sound = new Sound(root, s.ws, video, reopen); },
     };
     ws = new WebSocket(wsUrl(s.ws));
     ws.binaryType = "arraybuffer";
@@ -233,8 +308,10 @@ export function createPlayer(host, streams, { onRetry, reopen } = {}) {
 
   return {
     video,
+    sound: () => sound && sound.audio,
     close() {
       closed = true;
+      if (sound) sound.stop();
       if (ws) ws.close();
       if (pipe) pipe.dispose();
       video.removeAttribute("src");

@@ -3,7 +3,11 @@ geolocation at a checkpoint loses the network and reloads the page (the service 
 today's data), checks in, records a visit and reports an incident with a photo, all offline; the phone
 shows the three waiting; back online they are sent, the API holds each exactly once with the phone's
 original times, and the station console's board (op-qingxi) shows them live. A video patrol tour then
-marks a camera abnormal (an incident) and is paused. Screenshots: test-artifacts/ (browser-grid-*.png)."""
+marks a camera abnormal (an incident) and is paused. The maps stand on the node's own offline base layer
+(tiles drawn from the county's data, served by the node); the console's coordinate conversions agree
+with the published reference points (as the Python ones do, tests/grid/test_coords.py); a route line
+is drawn with Leaflet-Geoman's tool and a vertex added by dragging; the statistics tab draws a chart for
+every series. Screenshots: test-artifacts/ (browser-grid-*.png)."""
 
 from __future__ import annotations
 
@@ -77,6 +81,9 @@ def test_grid_worker_offline_then_console(new_page: NewPage, live_server: Any, a
     )
     login_form(phone, base, "gw-01", terminal="mobile", next_path="/m/grid")
     expect(phone.locator("html")).to_have_attribute("data-grid-ready", "1")
+    # the base layer: the node's offline tiles, drawn from the county's data on first use
+    expect(phone.locator("#g-map")).to_have_attribute("data-basemap", "offline", timeout=30_000)
+    expect(phone.locator("#g-map img.leaflet-tile-loaded").first).to_be_attached()
     today = api_json(phone, base, "/grid/today")
     route = today["routes"][0]
     cp = next(c for c in route["route"]["checkpoints"] if not c["done"])
@@ -163,6 +170,76 @@ def test_grid_worker_offline_then_console(new_page: NewPage, live_server: Any, a
     console.click("#g-tour-pause")
     expect(console.locator("#g-tour-pause")).to_have_text("继续")
     shot(console, artifacts, "console-tour")
+
+    check_coords_js(console)
+    draw_route(console)
+    shot(console, artifacts, "console-route-draw")
+    console.click('[data-tab="stats"]')
+    expect(console.locator('#s-chart figure[data-chart="coverage"]')).to_be_visible(timeout=20_000)
+    for chart in (
+        "completion",
+        "missed",
+        "visits",
+        "ok",
+        "categories",
+        "closing",
+        "close-hours",
+        "tours",
+        "per-row",
+    ):
+        assert console.locator(f'#s-chart figure[data-chart="{chart}"] rect').count() > 0, chart
+    shot(console, artifacts, "console-stats")
+
+
+COORDS_JS = """async () => {
+    const c = await import('/static/js/grid/coords.js');
+    return [c.wgs84ToGcj02(121.5272106, 31.1774276), c.gcj02ToBd09(116.404, 39.915),
+            c.bd09ToGcj02(116.404, 39.915), c.gcj02ToWgs84(121.531541859215, 31.17530398364597),
+            c.wgs84ToGcj02(2.35, 48.85)];
+}"""
+
+
+def check_coords_js(page: Page) -> None:
+    """The map's conversions (static/js/grid/coords.js) on the published points of test_coords.py."""
+    got = page.evaluate(COORDS_JS)
+    want = [
+        [121.531541859215, 31.17530398364597],
+        [116.41036949371029, 39.92133699351021],
+        [116.39762729119315, 39.90865673957631],
+        [121.5272106, 31.1774276],
+        [2.35, 48.85],
+    ]
+    for (lon, lat), (wlon, wlat) in zip(got, want, strict=True):
+        assert abs(lon - wlon) < 1e-8 and abs(lat - wlat) < 1e-8, (got, want)
+
+
+def draw_route(page: Page) -> None:
+    """Geoman's polyline tool: three clicks and a click on the last point finish a line of three;
+    dragging the marker between two vertices adds a fourth; a click on the map still adds one."""
+    page.click('[data-tab="routes"]')
+    host = page.locator("#g-route-map")
+    expect(host).to_have_attribute("data-editing", "1", timeout=20_000)
+    expect(host).to_have_attribute("data-basemap", "offline")
+    page.click("#r-new")
+    page.locator("#g-route-map .leaflet-pm-icon-polyline").click()
+    box = host.bounding_box()
+    assert box is not None
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    for dx, dy in ((-120, 40), (0, -60), (120, 30)):
+        page.mouse.click(cx + dx, cy + dy)
+    page.mouse.click(cx + 120, cy + 30)  # the last vertex again: finish
+    expect(page.locator("#r-line-n")).to_have_text("3")
+    middle = page.locator("#g-route-map .marker-icon-middle").first
+    expect(middle).to_be_visible()
+    mb = middle.bounding_box()
+    assert mb is not None
+    page.mouse.move(mb["x"] + mb["width"] / 2, mb["y"] + mb["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(mb["x"] + 20, mb["y"] + 60, steps=5)
+    page.mouse.up()
+    expect(page.locator("#r-line-n")).to_have_text("4")
+    page.mouse.click(cx - 60, cy + 90)  # click-to-add is kept
+    expect(page.locator("#r-line-n")).to_have_text("5")
 
 
 @pytest.mark.parametrize(

@@ -34,10 +34,27 @@ async def test_stats_by_day_week_and_worker(glogin: Login) -> None:
     workers = (await op.get(f"{API}/stats", params=params | {"by": "worker"})).json()
     assert {r["username"] for r in workers if r["visits_done"]} == {f"gw-0{n}" for n in range(1, 6)}
 
+    # incidents per category add up to the incidents; per station (township) the villages add up
+    assert all(r["incidents"] == sum(v for k, v in r.items() if k.startswith("cat_")) for r in days)
+    assert sum(r["incidents"] for r in days) > 0
+    stations = (await op.get(f"{API}/stats", params=params | {"by": "station"})).json()
+    assert {r["region_name"] for r in stations} == {"清溪镇"}
+    for field in (
+        "runs",
+        "visits_done",
+        "visits_late",
+        "ok_answered",
+        "incidents",
+        "cat_other",
+        "tours_done",
+    ):
+        assert sum(r[field] for r in stations) == sum(r[field] for r in days), field
+
     exported = await op.get(f"{API}/stats.csv", params=params)
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
     assert len(rows) == len(days) and rows[0]["region_name"] == days[0]["region_name"]
+    assert rows[0]["cat_road_traffic"] == str(days[0]["cat_road_traffic"])
 
     bad = await op.get(f"{API}/stats", params={"since": until.isoformat(), "until": since.isoformat()})
     assert bad.status_code == 400 and bad.json()["code"] == "bad_range"

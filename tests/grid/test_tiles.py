@@ -12,7 +12,7 @@ from tests.support.alarms import Login, ctx_of
 
 from xueliang.grid import basemap
 from xueliang.grid.config import GridSettings
-from xueliang.grid.tiles import OfflineTiles, layers
+from xueliang.grid.tiles import OfflineTiles, layers, tile_hosts
 
 API = "/api/v1/grid"
 USERS = ["admin", "auditor", "op-qingxi", "gw-01", "res-v01"]
@@ -66,3 +66,12 @@ def test_tile_sources() -> None:
         )
     )
     assert amap["crs"] == "gcj02" and amap["layers"][0]["subdomains"] == "1234"
+
+
+def test_csp_hosts_of_a_source() -> None:
+    assert tile_hosts(GridSettings(basemap="tianditu", tianditu_key="k")) == ["https://*.tianditu.gov.cn"]
+    amap = GridSettings(
+        basemap="xyz", basemap_url="https://webrd0{s}.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}"
+    )
+    assert tile_hosts(amap) == ["https://*.is.autonavi.com"]
+    assert tile_hosts(GridSettings()) == []  # offline: our own origin

@@ -26,6 +26,7 @@ from xueliang.grid.models import (
     GridNotice,
     GridTask,
     Incident,
+    IncidentCategory,
     IncidentState,
     OkAnswer,
     PatrolRoute,
@@ -217,10 +218,11 @@ async def _tour_slots(
     return out
 
 
-def _village_of(path: str) -> str:
-    """The village's path of a row's region path (county/township/village/...): its first 3 codes."""
+def _village_of(path: str, depth: int = 3) -> str:
+    """The village's path of a row's region path (county/township/village/...): its first 3 codes
+    (2: the township, whose station the row then counts for)."""
     parts = [x for x in path.split("/") if x]
-    return "/".join(parts[:3]) + "/"
+    return "/".join(parts[:depth]) + "/"
 
 
 async def stats(
@@ -233,11 +235,13 @@ async def stats(
     by_worker: bool = False,
     region_id: int | None = None,
     weekly: bool = False,
+    by_station: bool = False,
 ) -> list[dict[str, Any]]:
     """Per local day (or ISO week, `weekly`: `day` is its Monday) and village (and worker,
     `by_worker`): route runs and their completion,
     checkpoints missed, visits done / late / missed, "I'm OK" answered, incidents and their time to
-    close, tours done. Days [since, until]."""
+    close (and per category: `cat_<category>`), tours done. Days [since, until]. `by_station`: rows per
+    township (its station) instead of per village."""
     path = await _scope_path(session, p, region_id)
     if until < since or (until - since).days > 366:
         raise AppError("since..until: a range of at most a year / 时间范围无效", code="bad_range")
@@ -247,7 +251,7 @@ async def stats(
     def key(day: date, region_path: str, user_id: int | None) -> tuple[date, str, int | None]:
         if weekly:  # the week's Monday stands for the week
             day = day - timedelta(days=day.weekday())
-        return day, _village_of(region_path), user_id if by_worker else None
+        return day, _village_of(region_path, 2 if by_station else 3), user_id if by_worker else None
 
     rows: dict[tuple[date, str, int | None], dict[str, Any]] = defaultdict(
         lambda: {
@@ -262,6 +266,7 @@ async def stats(
             "incidents_closed": 0,
             "close_hours": [],
             "tours_done": 0,
+            **{f"cat_{c.value}": 0 for c in IncidentCategory},
         }
     )
     for run in (
@@ -322,6 +327,7 @@ async def stats(
     ).all():
         r = rows[key(geo.local_day(inc.reported_at, tz), inc.region_path, inc.reporter_id)]
         r["incidents"] += 1
+        r[f"cat_{IncidentCategory(inc.category).value}"] += 1
         if inc.closed_at is not None:
             r["incidents_closed"] += 1
             r["close_hours"].append((inc.closed_at - inc.reported_at).total_seconds() / 3600)
@@ -376,6 +382,7 @@ CSV_FIELDS = [
     "incidents_closed",
     "close_hours_avg",
     "tours_done",
+    *(f"cat_{c.value}" for c in IncidentCategory),
 ]
 
 

@@ -464,3 +464,12 @@ class StatsRow(BaseModel):
     incidents_closed: int
     close_hours_avg: float | None
     tours_done: int
+    # incidents reported, per category (models.IncidentCategory)
+    cat_public_safety: int = 0
+    cat_road_traffic: int = 0
+    cat_fire_hazard: int = 0
+    cat_dispute: int = 0
+    cat_environment: int = 0
+    cat_infrastructure: int = 0
+    cat_help_needed: int = 0
+    cat_other: int = 0

@@ -127,6 +127,25 @@ def layers(settings: GridSettings) -> dict[str, Any]:
     return {"source": "none", "crs": "wgs84", "layers": []}
 
 
+def tile_hosts(settings: GridSettings) -> list[str]:
+    """The origins a page must be allowed to load images from for the configured source (the grid
+    pages add them to their Content Security Policy's img-src); a `{s}` label becomes `*`."""
+    urls = [x["url"] for x in layers(settings)["layers"]]
+    hosts: set[str] = set()
+    for url in urls:
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme not in ("http", "https"):
+            continue
+        host = rest.split("/", 1)[0].split("?", 1)[0]
+        labels = host.split(".")
+        if "{" in labels[0]:
+            labels[0] = "*"
+        if any(c in ".".join(labels[1:]) for c in "{}; '\""):
+            continue  # a template elsewhere in the host: not expressible as a CSP source
+        hosts.add(f"{scheme}://{'.'.join(labels)}")
+    return sorted(hosts)
+
+
 @router.get("/basemap")
 async def basemap_config(caller: CurrentCaller, ctx: Ctx, session: ReadSession) -> dict[str, Any]:
     """The base layer the grid pages draw under their data (a Tianditu source without a key, or an
@@ -146,7 +165,7 @@ async def basemap_config(caller: CurrentCaller, ctx: Ctx, session: ReadSession) 
             {
                 "url": OFFLINE_URL,
                 "subdomains": "",
-                "attribution": meta.get("attribution", ""),
+                "attribution": "",  # the page already credits the county base map
                 "max_zoom": 19,
                 "max_native_zoom": int(meta.get("maxzoom", "15")),
                 "min_native_zoom": int(meta.get("minzoom", "0")),

@@ -462,7 +462,7 @@ async def _stats(
     session: Session,
     since: date | None = None,
     until: date | None = None,
-    by: str = Query(default="village", pattern="^(village|worker)$"),
+    by: str = Query(default="village", pattern="^(village|worker|station)$"),
     period: str = Query(default="day", pattern="^(day|week)$"),
     region_id: QueryId | None = None,
 ) -> tuple[list[dict[str, Any]], str]:
@@ -480,6 +480,7 @@ async def _stats(
         by_worker=by == "worker",
         region_id=region_id,
         weekly=period == "week",
+        by_station=by == "station",
     )
     return rows, f"grid-stats-{by}-{period}"
 

@@ -7,6 +7,7 @@ import { api, me, toast, wireCommon } from "../api.js";
 import { $, $$, debounce, h } from "../dom.js";
 import { formatClock, formatDateTime, localName, t } from "../i18n.js";
 import { openLive } from "../live.js";
+import { barChart, csvLink } from "./charts.js";
 import { createGridMap } from "./gridmap.js";
 
 wireCommon();
@@ -273,7 +274,10 @@ function drawDraft() {
   if (!routeMap) return;
   routeMap.setRoutes(S.routes.filter((r) => r.id !== draft.id).map((r) => r.line));
   routeMap.setLine(draft.line, draft.id ? "" : "draft");
-  routeMap.setPoints(draft.checkpoints.map((c, i) => ({ lon: c.lon, lat: c.lat, label: String(i + 1), title: c.name })));
+  // checkpoints can be dragged (a moved one is no longer the place it was taken from)
+  routeMap.setPoints(draft.checkpoints.map((c, i) => ({ lon: c.lon, lat: c.lat, label: String(i + 1), title: c.name,
+    dataset: { cp: String(i + 1) },
+    onMove: ([lon, lat]) => { Object.assign(c, { lon, lat, place_id: null }); drawDraft(); } })));
   $("#r-line-n").textContent = String(draft.line.length);
   $("#r-cps").replaceChildren(...draft.checkpoints.map((c, i) => h("li", {},
     h("span", {}, `${i + 1}.`), h("input", { class: "field", value: c.name, "aria-label": t("Checkpoint name"), maxlength: 100,
@@ -310,6 +314,10 @@ function renderRoutes() {
     if (S.geo) routeMap.setRegions(S.geo);
     routeMap.setCameras([...S.cameras.values()]);
     routeMap.fit(S.routes.flatMap((r) => r.line));
+    // Geoman's line tool draws a whole line (replacing the draft's); the draft line's vertices drag
+    routeMap.enableEditing({ onLine: (line) => { draft.line = line; drawDraft(); } })
+      .then(drawDraft)
+      .catch(() => toast(t("The drawing tools could not be loaded; click the map to add points."), "warn"));
     const dayNames = [t("Mon"), t("Tue"), t("Wed"), t("Thu"), t("Fri"), t("Sat"), t("Sun")];
     $("#r-days").replaceChildren(...dayNames.map((d, i) => h("label", { class: "g-check" }, h("input", { type: "checkbox", value: i + 1, checked: true }), d)));
     $("#r-region").replaceChildren(...villages().map((v) => h("option", { value: v.id }, localName(v))));
@@ -382,33 +390,86 @@ $("#c-region").addEventListener("change", loadCoverage);
 
 // --- statistics -------------------------------------------------------------------------------------
 
-/** Bars of visits done, late and missed per day (or week), summed over the rows shown. */
-function chart(rows) {
-  const days = [...new Set(rows.map((r) => r.day))].sort();
-  const sum = (day, key) => rows.filter((r) => r.day === day).reduce((n, r) => n + r[key], 0);
-  const series = [["visits_done", "#2b8a3e", t("Visits done")], ["visits_late", "#e67700", t("Visits late")],
-    ["visits_missed", "#c92a2a", t("Visits missed")]];
-  const max = Math.max(1, ...days.flatMap((d) => series.map(([k]) => sum(d, k))));
-  const W = 720; const H = 160; const gw = W / Math.max(days.length, 1); const bw = Math.min(18, (gw - 8) / 3);
-  const bars = days.flatMap((d, i) => series.map(([k, color, label], j) => {
-    const v = sum(d, k); const bh = (v / max) * (H - 30);
-    return h("svg:rect", { x: i * gw + 4 + j * bw, y: H - 18 - bh, width: bw - 2, height: bh, fill: color },
-      h("svg:title", {}, `${d} ${label}: ${v}`));
-  }));
-  const labels = days.map((d, i) => h("svg:text", { x: i * gw + 4, y: H - 4, "font-size": 11, fill: "#5f6b7a" }, d.slice(5)));
-  const legend = h("div", { class: "g-legend" }, ...series.map(([, color, label]) => h("span", {},
-    h("i", { style: `background:${color}` }), label)));
-  return [h("svg:svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "xMinYMid meet", class: "g-chart-svg", role: "img", "aria-label": t("Visits per day") }, ...bars, ...labels), legend];
+const sumBy = (rows, key, pick) => rows.filter(pick).reduce((n, r) => n + (r[key] || 0), 0);
+const pct = (done, all) => (all ? Math.round((1000 * done) / all) / 10 : null);
+
+/** The charts of every series the statistics hold, over the periods shown (days or weeks, summed over
+ * the rows: villages, stations or workers) and, for the range, per row; then coverage per village. */
+function charts(rows, by) {
+  const periods = [...new Set(rows.map((r) => r.day))].sort();
+  const who = (r) => (by === "worker" ? r.username || "—" : r.region_name);
+  const entities = [...new Set(rows.map(who))].sort();
+  const inP = (d) => (r) => r.day === d;
+  const inE = (e) => (r) => who(r) === e;
+  const labelsP = periods.map((d) => d.slice(5));
+  const over = (key) => periods.map((d) => sumBy(rows, key, inP(d)));
+  const cats = CATEGORY();
+  const palette = ["#c92a2a", "#e67700", "#d9480f", "#862e9c", "#2b8a3e", "#1971c2", "#0c8599", "#5f6b7a"];
+  const closeHours = (pick) => {
+    const rs = rows.filter((r) => pick(r) && r.close_hours_avg !== null);
+    const n = rs.reduce((k, r) => k + r.incidents_closed, 0);
+    return n ? rs.reduce((k, r) => k + r.close_hours_avg * r.incidents_closed, 0) / n : null;
+  };
+  const rowName = by === "worker" ? t("Grid worker") : by === "station" ? t("Station") : t("Village");
+  return [
+    barChart({ id: "completion", title: t("Patrol completion"), labels: labelsP, unit: "%", max: 100,
+      series: [{ key: "completion", label: t("Routes done"), color: "#0f6fd1",
+        values: periods.map((d) => pct(sumBy(rows, "runs_done", inP(d)), sumBy(rows, "runs", inP(d)))) }] }),
+    barChart({ id: "missed", title: t("Checkpoints missed"), labels: labelsP,
+      series: [{ key: "checkpoints_missed", label: t("Checkpoints missed"), color: "#c92a2a", values: over("checkpoints_missed") }] }),
+    barChart({ id: "visits", title: t("Visits per day"), labels: labelsP, series: [
+      { key: "visits_done", label: t("Visits done"), color: "#2b8a3e", values: over("visits_done") },
+      { key: "visits_late", label: t("Visits late"), color: "#e67700", values: over("visits_late") },
+      { key: "visits_missed", label: t("Visits missed"), color: "#c92a2a", values: over("visits_missed") }] }),
+    barChart({ id: "ok", title: t("I'm OK answered"), labels: labelsP,
+      series: [{ key: "ok_answered", label: t("I'm OK answered"), color: "#0c8599", values: over("ok_answered") }] }),
+    barChart({ id: "categories", title: t("Incidents by category"), labels: labelsP, stacked: true,
+      series: Object.entries(cats).map(([k, label], i) => ({ key: k, label, color: palette[i % palette.length], values: over(`cat_${k}`) })) }),
+    barChart({ id: "closing", title: t("Incidents reported and closed"), labels: labelsP, series: [
+      { key: "incidents", label: t("Incidents"), color: "#d9480f", values: over("incidents") },
+      { key: "incidents_closed", label: t("Closed"), color: "#2b8a3e", values: over("incidents_closed") }] }),
+    barChart({ id: "close-hours", title: t("Hours to close"), labels: labelsP, unit: "h",
+      series: [{ key: "close_hours", label: t("Hours to close"), color: "#862e9c", values: periods.map((d) => closeHours(inP(d))) }] }),
+    barChart({ id: "tours", title: t("Video patrol tours completed"), labels: labelsP,
+      series: [{ key: "tours_done", label: t("Tours done"), color: "#1971c2", values: over("tours_done") }] }),
+    barChart({ id: "per-row", title: `${t("Patrol completion")} · ${rowName}`, labels: entities, unit: "%", max: 100,
+      series: [{ key: "completion", label: t("Routes done"), color: "#0f6fd1",
+        values: entities.map((e) => pct(sumBy(rows, "runs_done", inE(e)), sumBy(rows, "runs", inE(e)))) }] }),
+    barChart({ id: "per-row-visits", title: `${t("Visits")} · ${rowName}`, labels: entities, series: [
+      { key: "visits_done", label: t("Visits done"), color: "#2b8a3e", values: entities.map((e) => sumBy(rows, "visits_done", inE(e))) },
+      { key: "visits_late", label: t("Visits late"), color: "#e67700", values: entities.map((e) => sumBy(rows, "visits_late", inE(e))) },
+      { key: "visits_missed", label: t("Visits missed"), color: "#c92a2a", values: entities.map((e) => sumBy(rows, "visits_missed", inE(e))) }] }),
+  ];
+}
+
+/** Coverage of every village in reach (the cached figures of the coverage tab; each read audited). */
+async function coverageChart() {
+  const vs = villages();
+  const results = await Promise.all(vs.map((v) => api("/grid/coverage", { query: { region_id: v.id }, quiet: true }).catch(() => null)));
+  const ok = vs.map((v, i) => [v, results[i]]).filter(([, c]) => c);
+  if (!ok.length) return [];
+  const labels = ok.map(([v]) => localName(v));
+  const head = [t("Village"), t("Area"), t("Settlements"), t("Households")];
+  const rows = ok.map(([v, c]) => [localName(v), c.either.area_pct, c.either.settlements_pct, c.either.households_pct]);
+  return [barChart({ id: "coverage", title: t("Coverage (cameras or routes)"), labels, unit: "%", max: 100, series: [
+    { key: "area_pct", label: t("Area"), color: "#1971c2", values: ok.map(([, c]) => c.either.area_pct) },
+    { key: "settlements_pct", label: t("Settlements"), color: "#2b8a3e", values: ok.map(([, c]) => c.either.settlements_pct) },
+    { key: "households_pct", label: t("Households"), color: "#e67700", values: ok.map(([, c]) => c.either.households_pct) }] }),
+  csvLink("grid-coverage.csv", head, rows, t("Export CSV"))];
 }
 
 async function loadStats() {
+  if (!$('#s-by option[value="station"]')) $("#s-by").append(h("option", { value: "station" }, t("By station")));
   const query = { by: $("#s-by").value, period: $("#s-period").value };
   $("#s-csv").href = `/api/v1/grid/stats.csv?by=${query.by}&period=${query.period}`;
   let rows;
   try { rows = await api("/grid/stats", { query }); } catch { return; }
-  $("#s-chart").replaceChildren(...chart(rows));
+  $("#s-chart").replaceChildren(h("div", { class: "g-charts" }, ...charts(rows, query.by)));
+  if (query.by !== "worker") {
+    coverageChart().then((nodes) => { if (nodes.length) $("#s-chart .g-charts").append(h("div", { class: "g-chart-card" }, ...nodes)); });
+  }
   const n = (x) => (x === null || x === undefined ? "—" : String(x));
-  table($("#s-table"), [t("Day"), query.by === "worker" ? t("Grid worker") : t("Village"), t("Routes done"), t("Checkpoints missed"),
+  table($("#s-table"), [t("Day"), query.by === "worker" ? t("Grid worker") : query.by === "station" ? t("Station") : t("Village"), t("Routes done"), t("Checkpoints missed"),
     t("Visits done"), t("Visits late"), t("Visits missed"), t("I'm OK answered"), t("Incidents"), t("Closed"), t("Hours to close"),
     t("Tours done")], rows.map((r) => h("tr", {}, h("td", {}, r.day), h("td", {}, query.by === "worker" ? r.username : r.region_name),
     h("td", {}, `${r.runs_done}/${r.runs}`), h("td", {}, n(r.checkpoints_missed)), h("td", {}, n(r.visits_done)),

@@ -1,10 +1,13 @@
 // The map of the grid pages, on Leaflet 1.9.4 (static/vendor/leaflet, loaded as a classic script that
-// defines window.L). No tiles: the base layer is drawn from the county's own GeoJSON (/regions/map:
-// village and grid boundaries, settlements, exits), so it works offline on the phone and on a node with
-// no internet. Over it: a route's planned line, numbered checkpoints (done ones filled), the phone's
-// position and accuracy, blind-spot polygons. A click on the map gives [lon, lat] (the route editor).
-// Our data is WGS 84 throughout; with no third-party tiles there is no GCJ-02 offset to undo.
+// defines window.L). The base layer comes from the node's tile source (/grid/basemap): by default the
+// node's own offline MBTiles file (drawn from the county's data, so it works with no internet; the
+// phone's service worker keeps the tiles it has seen), or Tianditu, or any XYZ/WMTS URL. Over it the
+// county's own GeoJSON (/regions/map: village and grid boundaries, settlements, exits), a route's
+// planned line, numbered checkpoints (done ones filled), the phone's position and accuracy, blind-spot
+// polygons. A click on the map gives [lon, lat] (the route editor). Our data is WGS 84 throughout; for a
+// GCJ-02 or BD-09 source the map's CRS shifts where it is drawn (coords.js, loaded only then).
 
+import { api } from "../api.js";
 import { t } from "../i18n.js";
 
 const L = window.L;
@@ -12,6 +15,62 @@ const BRAND = "#0f6fd1";
 
 function escapeText(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+/** Puts the node's base layer under the map; with none (or offline and never fetched) the county's
+ * own boundaries still show on the page's background. */
+async function loadBasemap(map, host) {
+  let cfg = null;
+  try {
+    cfg = await api("/grid/basemap", { quiet: true });
+  } catch {
+    cfg = null;
+  }
+  host.dataset.basemap = (cfg && cfg.source) || "none";
+  if (!cfg || !cfg.layers || !cfg.layers.length) return;
+  if (cfg.crs && cfg.crs !== "wgs84") {
+    const { crsFor } = await import("./coords.js");
+    const center = map.getCenter();
+    const zoom = map.getZoom();
+    map.options.crs = crsFor(L, cfg.crs);
+    map.setView(center, zoom, { reset: true });
+  }
+  host.dataset.crs = cfg.crs || "wgs84";
+  for (const layer of cfg.layers) {
+    const options = {
+      attribution: layer.attribution || "",
+      maxZoom: layer.max_zoom || 19,
+      maxNativeZoom: layer.max_native_zoom || 18,
+      minNativeZoom: layer.min_native_zoom || 0,
+      subdomains: layer.subdomains || "abc",
+      className: "gmap-tiles",
+    };
+    if (layer.bounds) {
+      const [w, s, e, n] = layer.bounds;
+      options.bounds = L.latLngBounds([[s, w], [n, e]]).pad(0.5);
+    }
+    L.tileLayer(layer.url, options).addTo(map).bringToBack();
+  }
+}
+
+// Leaflet-Geoman (static/vendor/leaflet-geoman), loaded with the route editor only.
+let geoman = null;
+function loadGeoman() {
+  if (L.PM) return Promise.resolve();
+  if (!geoman) {
+    geoman = new Promise((resolve, reject) => {
+      const css = document.createElement("link");
+      css.rel = "stylesheet";
+      css.href = "/static/vendor/leaflet-geoman/leaflet-geoman.css";
+      document.head.append(css);
+      const script = document.createElement("script");
+      script.src = "/static/vendor/leaflet-geoman/leaflet-geoman.min.js";
+      script.onload = () => resolve();
+      script.onerror = () => { geoman = null; reject(new Error("leaflet-geoman")); };
+      document.head.append(script);
+    });
+  }
+  return geoman;
 }
 
 export function createGridMap(host, { onClick, onPlaceClick } = {}) {
@@ -50,8 +109,16 @@ export function createGridMap(host, { onClick, onPlaceClick } = {}) {
     },
   });
   map.addControl(new Fit());
-  if (onClick) map.on("click", (e) => onClick([e.latlng.lng, e.latlng.lat], e.originalEvent));
+  // a click while the drawing tool is on belongs to the tool, not to click-to-add
+  if (onClick) {
+    map.on("click", (e) => {
+      if (map.pm && map.pm.globalDrawModeEnabled()) return;
+      onClick([e.latlng.lng, e.latlng.lat], e.originalEvent);
+    });
+  }
+  let editing = null; // { onLine } once the route editor's drawing tools are on
   new ResizeObserver(() => map.invalidateSize()).observe(host);
+  loadBasemap(map, host);
 
   /** Fits the view to [[lon, lat], ...]; also the "show everything" view. */
   function fit(points) {
@@ -86,14 +153,42 @@ export function createGridMap(host, { onClick, onPlaceClick } = {}) {
         if (onPlaceClick) marker.on("click", () => onPlaceClick(f.properties, lon, lat));
       }
     },
-    /** The planned line ([[lon, lat], ...]); `cls` "draft" for a line being drawn. */
+    /** The planned line ([[lon, lat], ...]); `cls` "draft" for a line being drawn. With the editing
+     * tools on (`enableEditing`), the line's vertices can be dragged, added (drag a midpoint) and
+     * removed (right-click), each change reported as the whole new line. */
     setLine(line, cls = "") {
       layers.line.clearLayers();
       if (line && line.length > 1) {
-        L.polyline(line.map(([lon, lat]) => [lat, lon]), { color: cls === "draft" ? "#d9480f" : BRAND, weight: 4,
-          opacity: 0.85, dashArray: cls === "draft" ? "8 6" : null, className: `gmap-route ${cls}`, interactive: false })
+        const poly = L.polyline(line.map(([lon, lat]) => [lat, lon]), { color: cls === "draft" ? "#d9480f" : BRAND, weight: 4,
+          opacity: 0.85, dashArray: cls === "draft" ? "8 6" : null, className: `gmap-route ${cls}`, interactive: Boolean(editing),
+          pmIgnore: !editing })
           .addTo(layers.line);
+        if (editing && poly.pm) {
+          poly.pm.enable({ allowSelfIntersection: true, snappable: false, draggable: false });
+          poly.on("pm:edit", () => {
+            const pts = poly.getLatLngs().map((ll) => [ll.lng, ll.lat]);
+            setTimeout(() => editing.onLine(pts), 0); // redrawn after Geoman has finished with it
+          });
+        }
       }
+    },
+    /** The route editor's tools: Geoman's polyline tool draws a whole new line (it replaces the
+     * draft's), and the draft line becomes editable. Clicking the map still adds points. */
+    async enableEditing({ onLine }) {
+      await loadGeoman();
+      if (!map.pm) map.pm = new L.PM.Map(map);
+      map.pm.setLang((document.documentElement.lang || "zh").toLowerCase().startsWith("en") ? "en" : "zh");
+      map.pm.addControls({ position: "topleft", drawMarker: false, drawCircleMarker: false, drawPolygon: false,
+        drawRectangle: false, drawCircle: false, drawText: false, cutPolygon: false, rotateMode: false,
+        dragMode: false, editMode: false, removalMode: false, drawPolyline: true });
+      map.pm.setGlobalOptions({ snappable: false, allowSelfIntersection: true });
+      map.on("pm:create", (e) => {
+        const pts = e.layer.getLatLngs().map((ll) => [ll.lng, ll.lat]);
+        map.removeLayer(e.layer);
+        onLine(pts);
+      });
+      editing = { onLine };
+      host.dataset.editing = "1";
     },
     /** Other routes for context, thin and grey ([[[lon, lat], ...], ...]). */
     setRoutes(lines) {
@@ -105,14 +200,17 @@ export function createGridMap(host, { onClick, onPlaceClick } = {}) {
         }
       }
     },
-    /** Checkpoints and other markers: [{lon, lat, label, cls, title, dataset, onClick}]. */
+    /** Checkpoints and other markers: [{lon, lat, label, cls, title, dataset, onClick, onMove}];
+     * with `onMove` the marker can be dragged and reports its new [lon, lat]. */
     setPoints(points) {
       layers.points.clearLayers();
       for (const pt of points) {
         const icon = L.divIcon({ className: `gmap-point ${pt.cls || ""}`, iconSize: [26, 26],
           html: `<span>${escapeText(pt.label || "")}</span>` });
-        const marker = L.marker([pt.lat, pt.lon], { icon, title: pt.title || "", keyboard: Boolean(pt.onClick) });
+        const marker = L.marker([pt.lat, pt.lon], { icon, title: pt.title || "", keyboard: Boolean(pt.onClick),
+          draggable: Boolean(pt.onMove), pmIgnore: true });
         if (pt.onClick) marker.on("click", () => pt.onClick());
+        if (pt.onMove) marker.on("dragend", () => { const ll = marker.getLatLng(); pt.onMove([ll.lng, ll.lat]); });
         marker.addTo(layers.points);
         const el = marker.getElement();
         if (el && pt.dataset) Object.assign(el.dataset, pt.dataset);

@@ -10,8 +10,8 @@ from typing import Any, cast
 import numpy as np
 import pytest
 import shapely
-from shapely.geometry import shape
-from sqlalchemy import func, select
+from shapely.geometry import mapping, shape
+from sqlalchemy import func, select, update
 
 from xueliang.cameras.events import CameraChanged
 from xueliang.core.context import AppContext
@@ -293,5 +293,49 @@ async def test_a_village_without_boundary_is_a_clear_error(seeded_url: str) -> N
                 await coverage_service.load_village(s, village.id)
             assert err.value.status == 422
             await s.rollback()
+    finally:
+        await db.dispose()
+
+
+async def test_cache_follows_edits_nobody_announced(grid_url: str) -> None:
+    """A household moved and a boundary changed by plain SQL (no event, no `invalidate` call): the
+    next lookup recomputes, because the village's fingerprint is part of the key. Restored after, as
+    the other grid tests share this database."""
+    db = Database(grid_url)
+    try:
+        ctx = cast("AppContext", SimpleNamespace(services=Services(), events=EventBus()))
+        install_coverage(ctx)
+        cache = ctx.services.require(CoverageCache)
+        async with db.read_session() as s:
+            village = await s.scalar(select(Region).where(Region.level == RegionLevel.village).limit(1))
+            assert village is not None
+            house = await s.scalar(
+                select(Household)
+                .where(Household.region_id == village.id, Household.lat.is_not(None))
+                .limit(1)
+            )
+            assert house is not None and village.boundary is not None
+            first = await cache.get(s, village.id)
+            assert await cache.get(s, village.id) is first
+            vid, hid, lat, boundary = village.id, house.id, house.lat, village.boundary
+        async with db.session() as s:
+            await s.execute(update(Household).where(Household.id == hid).values(lat=(lat or 0) + 0.0003))
+            await s.commit()
+        async with db.read_session() as s:
+            moved = await cache.get(s, vid)
+            assert moved is not first and await cache.get(s, vid) is moved
+        half = shape(boundary).buffer(-0.002)  # a smaller village: less area to cover
+        async with db.session() as s:
+            await s.execute(update(Region).where(Region.id == vid).values(boundary=mapping(half)))
+            await s.execute(update(Household).where(Household.id == hid).values(lat=lat))
+            await s.commit()
+        async with db.read_session() as s:
+            smaller = await cache.get(s, vid)
+            assert smaller.area_m2 < first.area_m2
+        async with db.session() as s:
+            await s.execute(update(Region).where(Region.id == vid).values(boundary=boundary))
+            await s.commit()
+        async with db.read_session() as s:
+            assert (await cache.get(s, vid)).area_m2 == pytest.approx(first.area_m2)
     finally:
         await db.dispose()

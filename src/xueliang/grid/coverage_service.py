@@ -5,9 +5,9 @@
 located households of its subtree); the routes come from the caller, who owns the route tables.
 `CoverageCache.get` computes in a worker thread (shapely releases the GIL) and keeps the result until
 something it depends on changes: a camera (the CameraChanged listener `install_coverage` subscribes
-invalidates everything, since a deleted camera no longer says where it was), a boundary or the
-households (the caller calls `invalidate(region_id)`), or the routes (part of the key, so new routes
-are a new entry even if the caller forgets to invalidate).
+invalidates everything, since a deleted camera no longer says where it was), a boundary, the
+households, settlements or cameras (the village's fingerprint, read on every lookup, is part of the
+key: no caller has to invalidate), or the routes (part of the key as well).
 
 Access: these functions do not check scope; the route that answers must (the village in the caller's
 scope, out of scope answering 404 exactly like a missing village) and must audit the read with

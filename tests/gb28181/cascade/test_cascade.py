@@ -17,6 +17,7 @@ from tests.gb28181.device import FakeDevice
 from tests.gb28181.support import DOMAIN, PLATFORM_ID, SHARED, platform, scalar, until
 from tests.support.alarms import logins_to
 from tests.support.waits import wait_until
+from xueliang.audit.models import AuditEvent
 from xueliang.cameras.events import CameraStatusChanged
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
@@ -220,6 +221,8 @@ async def test_cascade_to_an_upper_platform(gb_app: FastAPI) -> None:
             )
             r = await operator.post(f"/api/v1/gb28181/cameras/{ptz_camera}/ptz", json={"action": "left"})
             assert r.status_code == 409 and f"upper platform {UPPER_ID}" in r.json()["message"], r.text
+            relayed = select(AuditEvent.actor).where(AuditEvent.action == "gb28181.upper.ptz")
+            assert await scalar(gb_app, relayed) == f"upper platform {UPPER_ID}"
         finally:
             dev.close()
 

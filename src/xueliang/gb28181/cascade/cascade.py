@@ -13,7 +13,7 @@ asks of us or we tell it, over the node's one SIP endpoint (the platform's):
 
 Security: an upper sees only the cameras shared with it; an INVITE or a PTZ command for any other
 channel ID is 404. Every upper stream is audited as `live.start`/`live.end` of the camera by the actor
-"upper platform <ID>", like a viewer's; every relayed PTZ command as `camera.ptz`."""
+"upper platform <ID>", like a viewer's; every relayed PTZ command as `gb28181.upper.ptz`."""
 
 from __future__ import annotations
 
@@ -610,7 +610,7 @@ class Cascade:
             await audit.append(
                 session,
                 Actor(None, config.actor_name, config.host[:64]),
-                "camera.ptz",
+                "gb28181.upper.ptz",  # a command relayed from an upper (the console's are camera.ptz)
                 at=now,
                 target_type="camera",
                 target_id=camera.id,

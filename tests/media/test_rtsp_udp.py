@@ -16,9 +16,11 @@ import pytest
 from tests.media.test_restream import RawClient, rig
 from tests.support.clips import read_marker
 from tests.support.waits import wait_until
+from xueliang.media.errors import MediaConnectionError
 from xueliang.media.frames import AccessUnit
 from xueliang.media.rtp import rtcp
 from xueliang.media.rtp.reorder import ReorderBuffer
+from xueliang.media.rtsp.client import RtspSession, RtspSource
 from xueliang.media.rtsp.fields import parse_pair, parse_transport
 from xueliang.media.rtsp.message import InterleavedFrame
 
@@ -175,3 +177,30 @@ async def test_silent_udp_session_times_out_and_tcp_gets_reports(clips: dict[int
         finally:
             udp_client.close()
             tcp_client.close()
+
+
+async def test_our_client_pulls_the_re_serve_over_udp_reports_and_hears_bye(
+    clips: dict[int, list[AccessUnit]],
+) -> None:
+    async with rig({1: clips[1]}) as r:
+        await wait_until(lambda: r.engine.channel(1).init is not None, what="a picture")
+        session = RtspSource(r.url(1, "ok-1"), transport="udp").open()
+        async with session:
+            async with asyncio.timeout(5):
+                for _ in range(10):
+                    await anext(session)
+            assert session.transport == "udp" and session.stats.lost_packets == 0
+            await wait_until(lambda: r.server.reports_received >= 1, what="our receiver report")
+            assert session.media_ssrc is not None
+            # The camera (here the re-serve's address) says BYE for the stream: the session ends now.
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.sendto(rtcp.bye(session.media_ssrc), session_rtcp_address(session))
+            with pytest.raises(MediaConnectionError, match="BYE"):
+                async with asyncio.timeout(5):
+                    while True:
+                        await anext(session)
+
+
+def session_rtcp_address(session: RtspSession) -> tuple[str, int]:
+    sockname = session._udp[1].get_extra_info("sockname")
+    return str(sockname[0]), int(sockname[1])

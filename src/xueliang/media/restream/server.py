@@ -196,6 +196,7 @@ class RtspRestreamer:
         self._udp_peers: dict[tuple[str, int], _Session] = {}  # client RTP/RTCP address -> session
         self.sessions_started = 0
         self.reports_sent = 0
+        self.reports_received = 0  # RTCP receiver reports from UDP clients
         self.bytes_sent = 0
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -270,7 +271,9 @@ class RtspRestreamer:
         if session is None:
             return
         session.last_seen = time.monotonic()
-        if any(packet.kind == rtcp.BYE for packet in rtcp.parse_rtcp(data)):
+        packets = rtcp.parse_rtcp(data)
+        self.reports_received += sum(packet.kind == rtcp.RR for packet in packets)
+        if any(packet.kind == rtcp.BYE for packet in packets):
             session.bye.set()
 
     # -- connections ---------------------------------------------------------------------------------

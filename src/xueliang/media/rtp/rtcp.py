@@ -39,6 +39,16 @@ def sender_report(
     return sr + sdes
 
 
+def receiver_report(ssrc: int, source: int | None, lost: int = 0) -> bytes:
+    """An RR from `ssrc`, with one report block on `source` (cumulative loss only; no fraction,
+    jitter or LSR: we keep none of them) or none while the source is not known yet."""
+    if source is None:
+        return struct.pack(">BBHI", 0x80, RR, 1, ssrc)
+    lost = min(max(lost, 0), 0x7FFFFF)
+    block = struct.pack(">II", source & 0xFFFFFFFF, lost) + bytes(16)
+    return struct.pack(">BBHI", 0x81, RR, 7, ssrc) + block
+
+
 def bye(ssrc: int) -> bytes:
     """An RR without blocks followed by BYE (a compound packet must start with SR or RR)."""
     return struct.pack(">BBHI", 0x80, RR, 1, ssrc) + struct.pack(">BBHI", 0x81, BYE, 1, ssrc)

@@ -22,6 +22,7 @@ import collections
 import contextlib
 import hashlib
 import logging
+import secrets
 import socket
 import ssl
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from xueliang.media.audio.rtp import AudioAssembler, audio_timeline
 from xueliang.media.audio.sdp import AudioTrack, audio_track
 from xueliang.media.errors import MediaAuthError, MediaConnectionError, MediaError, MediaProtocolError
 from xueliang.media.frames import AccessUnit, Codec, CodecParams
+from xueliang.media.rtp import rtcp
 from xueliang.media.rtp.assembler import AssemblerStats, FrameAssembler
 from xueliang.media.rtp.reorder import ReorderBuffer
 from xueliang.media.rtp.timeline import Timeline
@@ -192,7 +194,11 @@ class _Udp(asyncio.DatagramProtocol):
             return
         session.last_rx = session.loop.time()
         session.bytes_received += len(data)
-        if self.rtp:
+        if not self.rtp:
+            session.on_rtcp(data)
+        else:
+            if session.media_ssrc is None and len(data) >= 12:
+                session.media_ssrc = int.from_bytes(data[8:12], "big")
             reorder = session.reorder
             if reorder is not None:
                 reorder.push(data)
@@ -216,9 +222,12 @@ class RtspSession:
         self.last_rx = 0.0
         self.bytes_received = 0
         self.reorder: ReorderBuffer | None = None  # UDP only
+        self.media_ssrc: int | None = None  # UDP: the camera's SSRC, from its first RTP packet
+        self._rtcp_peer: tuple[str, int] | None = None  # UDP: the camera's RTCP port
         self.target = _Target(source.url, source.host, source.port, source.tls, source.credentials)
         self.redirects: list[str] = []  # the URLs redirects led to, in order
         self._auth = ClientAuth(*source.credentials) if source.credentials else None
+        self._ssrc = secrets.randbits(32)  # ours, in receiver reports
         self._control: asyncio.Transport | None = None
         self._protocol: _Control | None = None
         self._udp: list[asyncio.DatagramTransport] = []
@@ -468,10 +477,14 @@ class RtspSession:
             self.rtp_channel = parse_pair(params["interleaved"], "interleaved channels")[0]
         elif proto.endswith("/TCP"):
             raise MediaProtocolError("server refused UDP transport")
+        elif "server_port" in params:
+            with contextlib.suppress(MediaProtocolError):
+                self._rtcp_peer = (self.server_ip, parse_pair(params["server_port"], "server ports")[1])
         if src.audio and self.transport == "tcp":
             await self._setup_audio(session_description, base)
         base_control = resolve_control(base, session_description.attribute("control"))
         _ok("PLAY", await self._request("PLAY", base_control, Headers([("Range", "npt=0.000-")])))
+        self._receiver_report()
 
     async def _setup_audio(self, description: SessionDescription, base: str) -> None:
         """SETUP the audio track on the next interleaved channels; a camera without a usable one, or
@@ -691,9 +704,27 @@ class RtspSession:
         if now - self._last_keepalive >= every:
             self._last_keepalive = now
             self._keepalive()
+            self._receiver_report()
         silent_at = now + timeout if self._paused else self.last_rx + timeout
         due = min(silent_at, self._last_keepalive + every)
         self._timer = self.loop.call_at(max(due, now + _MIN_TICK), self._tick)
+
+    def _receiver_report(self) -> None:
+        """UDP: an RTCP receiver report to the camera's RTCP port, with each keepalive (and once at
+        PLAY: it opens NAT and firewall state): cameras that watch RTCP see us alive."""
+        if self._rtcp_peer is None or len(self._udp) < 2:
+            return
+        report = rtcp.receiver_report(self._ssrc, self.media_ssrc, self.stats.lost_packets)
+        self._udp[1].sendto(report, self._rtcp_peer)
+
+    def on_rtcp(self, data: bytes) -> None:
+        """UDP RTCP from the camera: a BYE for the stream we pull ends the session at once (the engine
+        reconnects), instead of waiting for the read timeout."""
+        ssrc = self.media_ssrc
+        for packet in rtcp.parse_rtcp(data):
+            if packet.kind == rtcp.BYE and ssrc is not None and ssrc in packet.sources:
+                self.fail(MediaConnectionError(f"{self.target.host} ended the stream (RTCP BYE)"))
+                return
 
     def _keepalive(self) -> None:
         if self._keepalive_cseq is not None:

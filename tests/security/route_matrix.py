@@ -301,6 +301,8 @@ GRID: Registry = {
     ("GET", f"{A}/grid/board"): roles(*GRID_MANAGE),
     ("GET", f"{A}/grid/stats"): roles(*GRID_MANAGE),
     ("GET", f"{A}/grid/stats.csv"): roles(*GRID_MANAGE),
+    ("GET", f"{A}/grid/basemap"): roles(*GRID_READ),  # the map's layers for the grid pages
+    ("GET", f"{A}/grid/tiles/{{z}}/{{x}}/{{y}}.png"): roles(*GRID_READ),  # the node's offline tiles
     ("GET", f"{A}/grid/coverage"): scoped("region", GRID_MANAGE, CHECKED_BY_GRID),
     ("POST", f"{A}/grid/care"): scoped("region", GRID_MANAGE, CHECKED_BY_GRID),
     ("POST", f"{A}/grid/routes"): scoped("region", GRID_MANAGE, CHECKED_BY_GRID),

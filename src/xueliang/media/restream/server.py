@@ -193,6 +193,7 @@ class RtspRestreamer:
         self._packagers: dict[int, tuple[RtpPackager, int]] = {}  # camera -> (packager, sessions playing)
         self._udp: tuple[asyncio.DatagramTransport, asyncio.DatagramTransport] | None = None
         self.udp_ports = (0, 0)
+        self.udp_host = ""  # the address the UDP pair is bound to
         self._udp_peers: dict[tuple[str, int], _Session] = {}  # client RTP/RTCP address -> session
         self.sessions_started = 0
         self.reports_sent = 0
@@ -260,6 +261,7 @@ class RtspRestreamer:
                 else:
                     self._udp = (rtp, rtcp_in)
                     self.udp_ports = (port, port + 1)
+                    self.udp_host = str(rtp.get_extra_info("sockname")[0])
                     return
             rtp.close()
         log.warning("RTSP re-serve: no free UDP port pair; serving TCP interleaved only")
@@ -485,6 +487,8 @@ class RtspRestreamer:
             assert addresses is not None
             if transport.rtp == 0 or any(a in self._udp_peers for a in addresses):
                 return serving.error(461)  # no port, or ports another session of this peer sends to
+            if (":" in client.peer) != (":" in self.udp_host):
+                return serving.error(461)  # an IPv6 client of an IPv4 UDP socket, or the reverse
             for address in addresses:
                 self._udp_peers[address] = session
             reply = transport.reply(self.udp_ports)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import av
 import httpx
@@ -28,9 +30,13 @@ from xueliang.media.audio.frames import AudioCodec, AudioConfig
 from xueliang.media.engine import CameraSpec, MediaEngine
 from xueliang.media.hls.audio import AudioHlsPackager
 from xueliang.media.live import LiveGateway, LiveSession
+from xueliang.media.recording.index import IndexOp, OpenSegment, SegmentState, UpdateSegment
+from xueliang.media.recording.recorder import Recorder
+from xueliang.media.recording.segment_io import audio_path
 from xueliang.media.rtsp.client import RtspSource
 from xueliang.media.sources import FrameSession
 from xueliang.media.tokens import StreamClaims
+from xueliang.recordings.export import Source, remux
 
 SOUND, SILENT = 1, 2
 
@@ -39,15 +45,38 @@ def claims(token: str, camera_id: int) -> StreamClaims:
     return StreamClaims(1, camera_id, "live", int(time.time()) + 600, "n")
 
 
+class FileIndex:
+    """The recorder's index kept in memory: this test reads the files, not rows."""
+
+    def __init__(self) -> None:
+        self.rows = itertools.count(1)
+        self.states: dict[str, SegmentState] = {}
+
+    async def recover(self) -> None:
+        pass
+
+    async def apply(self, ops: Sequence[IndexOp]) -> dict[int, int]:
+        ids = {}
+        for op in ops:
+            if isinstance(op, OpenSegment):
+                ids[op.key] = next(self.rows)
+            if isinstance(op, OpenSegment | UpdateSegment):
+                self.states[op.state.path] = op.state
+        return ids
+
+
 @dataclass
 class Node:
     host: str
     engine: MediaEngine
     sessions: list[LiveSession]
+    recorder: Recorder
+    index: FileIndex
+    root: Path
 
 
 @pytest.fixture
-async def node() -> AsyncIterator[Node]:
+async def node(tmp_path: Path) -> AsyncIterator[Node]:
     with gst_cameras({"aac": f"{H264_PLAIN} {AAC}", "plain": H264_PLAIN}) as urls:
         sources = {SOUND: RtspSource(urls["aac"], audio=True), SILENT: RtspSource(urls["plain"])}
 
@@ -61,6 +90,8 @@ async def node() -> AsyncIterator[Node]:
 
         engine = MediaEngine(pull)
         gateway = LiveGateway(engine, claims, on_session_start=started)
+        index = FileIndex()
+        recorder = Recorder(index, tmp_path / "rec")
         app = FastAPI()
         app.include_router(gateway.router)
         await engine.start([
@@ -72,9 +103,15 @@ async def node() -> AsyncIterator[Node]:
                 within=30,
                 what="the cameras",
             )
+            await recorder.start()
+            recorder.attach(SOUND, engine.channel(SOUND))
+            sound = engine.audio(SOUND)
+            assert sound is not None
+            recorder.attach_audio(SOUND, sound)
             async with serve(app) as host:
-                yield Node(host, engine, sessions)
+                yield Node(host, engine, sessions, recorder, index, tmp_path)
         finally:
+            await recorder.stop()
             await gateway.aclose()
             await engine.stop()
 
@@ -146,6 +183,37 @@ async def test_sound_reaches_the_hls_url_and_its_own_socket(node: Node) -> None:
     kinds = {(s.camera_id, s.kind) for s in node.sessions}
     # audited as live views with sound (the HLS session, opened as "hls", ends as one with sound)
     assert {(SOUND, "ws-audio"), (SOUND, "hls-audio"), (SILENT, "ws"), (SILENT, "hls")} <= kinds
+
+    await check_the_recording(node)
+
+
+async def check_the_recording(node: Node) -> None:
+    """The sound was recorded beside the video segment, and the evidence export carries both tracks
+    on the same clock (FFmpeg reads video and sound from the one MP4)."""
+    await node.recorder.stop()
+    ((path, state),) = node.index.states.items()
+    root = node.root / "rec"
+    assert (root / audio_path(path)).stat().st_size > 0
+    source = Source(root / path, state.start, state.end, state.bytes, state.media_start)
+    out = node.root / "out"
+    out.mkdir()
+    exported = await asyncio.to_thread(remux, [source], state.start, state.end, out, "evidence")
+    (file,) = exported.files
+    with av.open(str(file)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert audio.codec_context.name == "aac" and audio.codec_context.sample_rate == 16000
+        ends = {"video": 0.0, "audio": 0.0}
+        firsts: dict[str, float] = {}
+        for packet in container.demux(video, audio):
+            if packet.pts is None:
+                continue
+            kind = packet.stream.type
+            at = float(packet.pts * packet.time_base)
+            firsts.setdefault(kind, at)
+            ends[kind] = max(ends[kind], at)
+    seconds = state.end - state.start
+    print(f"export: {seconds:.2f} s of video, sound {firsts['audio']:.2f}..{ends['audio']:.2f} s")
+    assert seconds > 2.0 and abs(ends["audio"] - ends["video"]) < 0.6 and firsts["audio"] < 0.6
 
 
 def test_the_audio_rendition_cuts_whole_segments_and_lists_them() -> None:

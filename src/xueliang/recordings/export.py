@@ -58,8 +58,12 @@ def remux(sources: Sequence[Source], lo: float, hi: float, out_dir: Path, base: 
 
     result = RemuxResult()
     writer = _Writer(out_dir, base, lo, result)
+    sounds = [_sound(source.path) for source in sources]
+    template = next((s for s in sounds if s is not None), None)  # the first sound's codec for the file
     try:
-        for source in sources:
+        if template is not None:
+            writer.audio_template = template.streams.audio[0]
+        for source, sound in zip(sources, sounds, strict=True):
             data = read_range(source.path, 0, source.bytes)
             with av.open(io.BytesIO(data), "r", format="mp4") as container:
                 stream = container.streams.video[0]
@@ -71,13 +75,54 @@ def remux(sources: Sequence[Source], lo: float, hi: float, out_dir: Path, base: 
                     if wall >= hi:
                         break
                     writer.add(packet, wall)
+            if sound is not None:
+                _add_sound(writer, sound, source, hi)
         writer.close()
     except BaseException:
         writer.close()
         raise
+    finally:
+        for sound in sounds:
+            if sound is not None:
+                sound.close()
     if not result.frames:
         raise ValueError("no recorded video in this range")
     return result
+
+
+def _sound(path: Path) -> Any:
+    """The segment's recorded sound (`audio_path`, docs/media-audio.md), open; None when there is none."""
+    import av
+
+    sibling = path.with_suffix(".m4a")
+    if not sibling.exists():
+        return None
+    try:
+        container = av.open(str(sibling), "r", format="mp4")
+    except (OSError, av.error.FFmpegError):
+        return None  # a sibling torn by a crash before its first fragment: the video alone
+    if not container.streams.audio:
+        container.close()
+        return None
+    return container
+
+
+def _add_sound(writer: _Writer, container: Any, source: Source, hi: float) -> None:
+    """The sound beside one segment, on the video's clock: both clocks start with the camera's stream,
+    so a sample at `t` s of the sound plays with the video's `t * 90000` ticks."""
+    import av
+
+    stream = container.streams.audio[0]
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is None or packet.size == 0:
+                continue
+            wall = source.start + float(packet.pts * stream.time_base) - source.media_start / 90_000
+            if wall >= hi:
+                break
+            writer.add_audio(packet, wall, stream)
+    except av.error.FFmpegError:
+        pass  # a last fragment torn by a crash: what came before it is kept
 
 
 class _Writer:
@@ -95,6 +140,24 @@ class _Writer:
         self.origin = 0.0
         self.last_dts = -1
         self.last_duration = 3600
+        self.audio_template: Any = None  # the sound's stream, when the range has recorded sound
+        self.audio: Any = None
+        self.audio_last = -1
+
+    def add_audio(self, packet: Any, wall: float, stream: Any) -> None:
+        """A sound packet at `wall`: written from the part's first picture on, in the part's codec."""
+        if self.audio is None or wall < self.origin:
+            return
+        extradata = bytes(stream.codec_context.extradata or b"")
+        if extradata != bytes(self.audio_template.codec_context.extradata or b""):
+            return  # the camera's sound changed format within the range: only the first format is kept
+        rate = self.audio.time_base.denominator
+        pts = max(round((wall - self.origin) * rate), self.audio_last + 1)
+        packet.dts = packet.pts = pts
+        packet.time_base = self.audio.time_base
+        packet.stream = self.audio
+        self.output.mux(packet)
+        self.audio_last = pts
 
     def begin_source(self, stream: Any) -> None:
         extradata = bytes(stream.codec_context.extradata or b"")
@@ -146,6 +209,10 @@ class _Writer:
         self.output = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
         self.stream = self.output.add_stream_from_template(self.template)
         self.stream.time_base = _TB
+        if self.audio_template is not None:
+            self.audio = self.output.add_stream_from_template(self.audio_template)
+            self.audio.time_base = Fraction(1, self.audio_template.codec_context.sample_rate)
+            self.audio_last = -1
         self.origin = wall
         self.last_dts = -1
         self.result.files.append(path)
@@ -153,7 +220,7 @@ class _Writer:
     def _close_output(self) -> None:
         if self.output is not None:
             self.output.close()
-            self.output = self.stream = None
+            self.output = self.stream = self.audio = None
 
     def close(self) -> None:
         self._close_output()

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xueliang.audit import service as audit
 from xueliang.cameras.models import Camera
 from xueliang.core.db import Database
+from xueliang.media.recording.segment_io import audio_path
 from xueliang.recordings.models import RecordingGap, RecordingSegment, SegmentState
 from xueliang.recordings.service import lock_overlaps
 
@@ -110,6 +111,8 @@ def _unlink(root: Path, rows: Sequence[tuple[int, int, str, int]]) -> None:
         file = root / path
         with contextlib.suppress(FileNotFoundError):
             file.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            (root / audio_path(path)).unlink()  # the segment's sound, when it was recorded
         with contextlib.suppress(OSError):
             file.parent.rmdir()  # the day folder, once it is empty
 

@@ -140,6 +140,7 @@ class RecordingsNode:
         for camera in cameras:
             if camera.record and plane.engine.has_camera(camera.id):
                 recorder.attach(camera.id, plane.engine.channel(camera.id), "node restarted")
+                self._attach_sound(plane, camera.id)
         self._health_task = asyncio.create_task(self._watch(plane.engine), name="recorder-health")
 
     async def camera_changed(self, plane: MediaPlane, camera_id: int, camera: Camera | None) -> None:
@@ -151,12 +152,19 @@ class RecordingsNode:
             if self.index.per_camera_recovery and note is not None:
                 await self.index.recover([camera_id])  # what a killed owner left open
             recorder.attach(camera_id, plane.engine.channel(camera_id), note or "camera settings changed")
+            self._attach_sound(plane, camera_id)
         else:
             reason = "recording turned off" if camera is not None and camera.enabled else "camera disabled"
             recorder.detach(camera_id, gap_reason=(note or reason) if camera is not None else "")
             if note is not None:  # handed over: segment closed and gap written before the lease goes
                 for _ in range(2):
                     await recorder.flush()
+
+    def _attach_sound(self, plane: MediaPlane, camera_id: int) -> None:
+        """A camera whose sound is on has it recorded beside its video (docs/media-audio.md)."""
+        sound = plane.engine.audio(camera_id)
+        if sound is not None and self.recorder is not None:
+            self.recorder.attach_audio(camera_id, sound)
 
     async def plane_stopping(self, plane: MediaPlane) -> None:
         if self._health_task is not None:

@@ -29,6 +29,7 @@ from xueliang.media.recording.index import (
     UpdateSegment,
 )
 from xueliang.media.recording.scan import ScanResult, repair_path
+from xueliang.media.recording.segment_io import audio_path
 from xueliang.recordings.models import RecordingGap, RecordingSegment
 from xueliang.recordings.models import SegmentState as RowState
 
@@ -120,6 +121,8 @@ class DbIndex:
         for path in unlink:
             with contextlib.suppress(OSError):
                 (self.root / path).unlink()
+            with contextlib.suppress(OSError):
+                (self.root / audio_path(path)).unlink()
         return ids
 
     async def _open_segment(self, session: AsyncSession, op: OpenSegment) -> int:

@@ -31,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xueliang.media.audio.channel import AudioChannel, AudioItem
+from xueliang.media.audio.fmp4 import AudioInit
 from xueliang.media.channel import Channel, Fragment, InitSegment
 from xueliang.media.recording.index import (
     DropSegment,
@@ -48,6 +50,7 @@ from xueliang.media.recording.segment_io import (
     run_io,
     segment_path,
     utc_day,
+    write_audio,
 )
 
 log = logging.getLogger(__name__)
@@ -95,6 +98,8 @@ class _Track:
     error_since: float = 0.0
     retry_at: float = 0.0
     dropped: int = 0
+    detach_audio: Callable[[], None] = lambda: None
+    audio_init: AudioInit | None = None
 
     def segments(self) -> list[Segment]:
         return [*self.closing, self.current] if self.current is not None else list(self.closing)
@@ -181,12 +186,22 @@ class Recorder:
         self._tracks[camera_id] = track
         track.detach = channel.add_listener(lambda item: self._on_item(track, item))
 
+    def attach_audio(self, camera_id: int, channel: AudioChannel) -> None:
+        """Record the camera's sound too (its audio is on), beside each video segment in a sibling file
+        (`segment_io.audio_path`). Call after `attach`; the video is recorded the same either way."""
+        track = self._tracks.get(camera_id)
+        if track is None:
+            return
+        track.detach_audio()
+        track.detach_audio = channel.add_listener(lambda item: self._on_audio(track, item))
+
     def detach(self, camera_id: int, gap_reason: str = "") -> None:
         """Stop recording a camera; its open segment is closed at the next flush."""
         track = self._tracks.pop(camera_id, None)
         if track is None:
             return
         track.detach()
+        track.detach_audio()
         if track.current is not None:
             self._close(track, track.current)
         if gap_reason:
@@ -237,6 +252,22 @@ class Recorder:
                 self._on_fragment(track, item)
         except Exception:  # a bug here must not detach the recorder from the channel for good
             log.exception("camera %s: recorder listener failed", track.camera_id)
+
+    def _on_audio(self, track: _Track, item: AudioItem) -> None:
+        """Sound goes into the current video segment's sibling; none is kept while no segment is open."""
+        if isinstance(item, AudioInit):
+            track.audio_init = item
+            return
+        seg, init = track.current, track.audio_init
+        if seg is None or init is None or seg.audio_broken:
+            return
+        if seg.audio_init is None:
+            seg.audio_init = init.data
+            seg.audio_chunks.append(init.data)
+        elif seg.audio_init != init.data:  # a new sound config mid-segment: the next segment has it
+            seg.audio_broken = True
+            return
+        seg.audio_chunks.append(item.data)
 
     def _on_fragment(self, track: _Track, frag: Fragment) -> None:
         config = self.config
@@ -363,7 +394,23 @@ class Recorder:
                 jobs.append(job)
         if jobs:
             await asyncio.get_running_loop().run_in_executor(self._io, run_io, jobs)
+        await self._write_audio()
         return jobs
+
+    async def _write_audio(self) -> None:
+        """Sound after the video (the video's row and file come first); only for segments with a row."""
+        jobs: list[tuple[Segment, bytes]] = []
+        for track in self._all_tracks():
+            for seg in track.segments():
+                if seg.row_id is not None and seg.audio_chunks and not seg.audio_broken:
+                    jobs.append((seg, b"".join(seg.audio_chunks)))
+                    seg.audio_chunks = []
+        if not jobs:
+            return
+        failed = await asyncio.get_running_loop().run_in_executor(self._io, write_audio, self.root, jobs)
+        for seg, exc in failed:
+            log.warning("camera %s: sound not recorded in %s: %s", seg.camera_id, seg.path, exc)
+            seg.audio_broken = True
 
     async def _finish(self, jobs: list[IoJob]) -> None:
         now = self._wall()

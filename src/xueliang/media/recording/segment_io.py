@@ -53,6 +53,12 @@ class Segment:
     synced_at: float = 0.0
     progress_at: float = 0.0
     progress_frames: int = 0
+    # The camera's sound beside this segment (docs/media-audio.md): its AAC fMP4 bytes waiting for the
+    # sibling file `audio_path(path)`; `audio_init` is the init those fragments need (None: no sound yet).
+    audio_init: bytes | None = None
+    audio_chunks: list[bytes] = field(default_factory=list)
+    audio_written: int = 0
+    audio_broken: bool = False  # the sound changed codec mid-segment or a write failed: none until the next
 
     def wall_at(self, media_time: int) -> float:
         return self.start + (media_time - self.media_start) / TIMESCALE
@@ -96,6 +102,33 @@ def segment_path(camera_id: int, start: float) -> str:
     """`<camera>/<UTC day>/<HHMMSS>-<ms>.mp4`: one folder per camera per day, names sort by time."""
     moment = datetime.fromtimestamp(start, UTC)
     return f"{camera_id}/{moment:%Y-%m-%d}/{moment:%H%M%S}-{moment.microsecond // 1000:03d}.mp4"
+
+
+def audio_path(path: str) -> str:
+    """The sibling file holding a segment's sound: `<HHMMSS>-<ms>.m4a` beside `<HHMMSS>-<ms>.mp4`. Its
+    media clock and the video's start together with the camera's stream, so a sample at `t` seconds of
+    it plays at the video's `t * 90000` ticks (what export and playback rely on)."""
+    return path[: -len(".mp4")] + ".m4a" if path.endswith(".mp4") else path + ".m4a"
+
+
+def write_audio(root: Path, jobs: list[tuple[Segment, bytes]]) -> list[tuple[Segment, OSError]]:
+    """In the I/O thread: append each segment's sound to its sibling file; a failure costs only the sound
+    (the file is cut back to what was written before, so no torn fragment stays)."""
+    failed: list[tuple[Segment, OSError]] = []
+    for seg, data in jobs:
+        path = root / audio_path(seg.path)
+        try:
+            with open(path, "r+b" if seg.audio_written else "wb") as fh:
+                fh.seek(seg.audio_written)
+                fh.write(data)
+                fh.flush()
+                os.fdatasync(fh.fileno())
+            seg.audio_written += len(data)
+        except OSError as exc:
+            failed.append((seg, exc))
+            with contextlib.suppress(OSError):
+                os.truncate(path, seg.audio_written)
+    return failed
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -61,6 +61,31 @@ async def test_incident_workflow(gapp: FastAPI, glogin: Login) -> None:
     assert inc["id"] not in {i["id"] for i in mine}  # checked: closed
 
 
+def png(colour: str) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+async def test_photo_resend_is_idempotent(gapp: FastAPI, glogin: Login) -> None:
+    """A phone that lost the answer sends the same photo again: the first photo answers (200,
+    duplicate), no second row, no second file; another photo is a new one (201)."""
+    gw = await glogin("gw-01")
+    body = {"uuid": str(uuid.uuid4()), "category": "other", "text": "照片重发", "at": local().isoformat()}
+    inc = (await gw.post(f"{API}/incidents", json=body)).json()
+    url = f"{API}/incidents/{inc['id']}/photos"
+    first = await gw.post(url, files={"file": ("a.png", png("red"), "image/png")})
+    again = await gw.post(url, files={"file": ("photo-resent.png", png("red"), "image/png")})
+    other = await gw.post(url, files={"file": ("b.png", png("blue"), "image/png")})
+    assert first.status_code == 201 and first.json()["duplicate"] is False
+    assert again.status_code == 200 and again.json() == first.json() | {"duplicate": True}
+    assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
+    shown = (await gw.get(f"{API}/incidents/{inc['id']}")).json()
+    assert sorted(shown["photos"]) == sorted([first.json()["id"], other.json()["id"]])
+    stored = ctx_of(gapp).settings.data_dir / "grid" / "photos" / str(inc["id"])
+    assert len([f for f in stored.iterdir() if f.is_file()]) == 2
+
+
 class FakeStills:
     """The media plane's stills, as a node with media on answers them: one small JPEG per camera."""
 

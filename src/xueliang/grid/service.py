@@ -952,12 +952,23 @@ async def add_photo(
     data: bytes,
     env: GridEnv,
     now: datetime,
-) -> IncidentPhoto:
+) -> tuple[IncidentPhoto, bool]:
     """The reporter or staff in scope add a photo; checked (size, really an image) before a byte is
-    written."""
+    written; returns the row and whether it was already there. Idempotent on resend: the same bytes
+    for the same incident (a phone that lost the answer and sends again) answer the photo already
+    stored, with no second file and no second row; the bytes' SHA-256 is the photo's identity, so
+    no client id (and no schema change) is needed."""
     inc = await get_incident(session, p, incident_id)
     checked = photos.check(data, env.settings.photo_max_bytes)
-    rel = photos.store(env.data_dir, inc.id, checked)
+    same = await session.scalar(
+        select(IncidentPhoto)
+        .where(IncidentPhoto.incident_id == inc.id, IncidentPhoto.sha256 == checked.sha256)
+        .order_by(IncidentPhoto.id)
+        .limit(1)
+    )
+    rel = photos.store(env.data_dir, inc.id, checked)  # named by its hash: written once, or again if lost
+    if same is not None:
+        return same, True
     row = IncidentPhoto(
         incident_id=inc.id,
         path=rel,
@@ -978,7 +989,7 @@ async def add_photo(
         target_id=inc.id,
         detail={"photo": row.id, "bytes": len(data)},
     )
-    return row
+    return row, False
 
 
 async def photo(session: AsyncSession, p: Principal, incident_id: int, photo_id: int) -> IncidentPhoto:

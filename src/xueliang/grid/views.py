@@ -287,20 +287,28 @@ async def transition(
 
 @router.post("/incidents/{incident_id}/photos", status_code=201)
 async def add_photo(
-    incident_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session, file: UploadFile = File(...)
+    incident_id: PathId,
+    caller: CurrentCaller,
+    ctx: Ctx,
+    session: Session,
+    response: Response,
+    file: UploadFile = File(...),
 ) -> dict[str, Any]:
-    """A photo from the phone's camera input: at most 10 MB, and really an image (413 / 400)."""
+    """A photo from the phone's camera input: at most 10 MB, and really an image (413 / 400). The
+    same photo sent again answers 200 with the first one (`duplicate: true`), a new one 201."""
     env = env_of(ctx)
     data = await file.read(env.settings.photo_max_bytes + 1)
-    row = await service.add_photo(
+    row, duplicate = await service.add_photo(
         session, caller.principal, caller.actor, incident_id, data, env, ctx.clock.now()
     )
     await session.commit()
+    _created(response, duplicate)
     return {
         "id": row.id,
         "incident_id": row.incident_id,
         "content_type": row.content_type,
         "bytes": row.bytes,
+        "duplicate": duplicate,
     }
 
 

@@ -362,6 +362,7 @@ PORTAL: Registry = {
     ("POST", f"{A}/portal/price-alerts/{{alert_id}}/read"): scoped("own alert", EVERYONE, CHECKED_BY_PORTAL),
     ("GET", f"{A}/portal/notices"): user("notices to the caller's area"),
     ("GET", f"{A}/portal/notices/urgent"): user("urgent notices to the caller's area"),
+    ("GET", f"{A}/portal/events"): user("pushes: notices to the caller's area, own reads, own household"),
     ("GET", f"{A}/portal/notices/managed"): roles(*NOTICES),
     ("POST", f"{A}/portal/notices"): scoped("region", NOTICES, CHECKED_BY_NOTICES),
     ("GET", f"{A}/portal/notices/{{notice_id}}"): scoped("notice", EVERYONE, CHECKED_BY_NOTICES),

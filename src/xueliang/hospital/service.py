@@ -25,7 +25,7 @@ from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
 from xueliang.core import timers
 from xueliang.core.errors import Conflict, NotFound, ValidationFailed
-from xueliang.hospital import idcheck, policy
+from xueliang.hospital import idcheck, policy, push
 from xueliang.hospital.models import (
     LIVE_STATES,
     BookingState,
@@ -776,6 +776,7 @@ def _texts_pending(
 
 async def _tell(session: AsyncSession, b: HospitalBooking, kind: str, w: When, texts: Texts) -> None:
     title, title_en, body, body_en = texts
+    push.told(session, b.household_id)  # the TV and phone are nudged once this commits
     session.add(
         HospitalMessage(
             household_id=b.household_id,

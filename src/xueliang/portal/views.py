@@ -10,14 +10,15 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts.deps import Caller, Ctx, CurrentCaller, ReadSession, Session, require
 from xueliang.accounts.policy import Permission
 from xueliang.core.bounds import PathId, QueryId
 from xueliang.core.errors import ValidationFailed
-from xueliang.portal import imports, service
+from xueliang.notify.hub import Event, Hub
+from xueliang.portal import imports, push, service
 from xueliang.portal import schemas as s
 from xueliang.portal.policy import EditorReach, editor_reach
 
@@ -265,16 +266,51 @@ async def price_alerts(
 async def read_price_alert(caller: CurrentCaller, session: Session, ctx: Ctx, alert_id: PathId) -> Response:
     await service.read_alert(session, caller.principal, alert_id, now=ctx.clock.now())
     await session.commit()
+    await _push(ctx, push.user_event(caller.user.id))
     return Response(status_code=204)
 
 
 # -- notices -----------------------------------------------------------------------------------------
 
 
-@router.get("/banner", response_model=s.BannerOut)
-async def banner(caller: CurrentCaller, session: ReadSession) -> s.BannerOut:
-    """One poll for the TV and phone: unread urgent notices (full-screen banner) and unread counts."""
-    return await service.banner(session, caller.principal)
+@router.get(
+    "/banner",
+    response_model=s.BannerOut,
+    responses={304: {"description": "nothing the banner shows changed since the ETag sent"}},
+)
+async def banner(request: Request, caller: CurrentCaller, ctx: Ctx) -> Response:
+    """One poll for the TV and phone: unread urgent notices (full-screen banner) and unread counts.
+    A poll that sends back the last ETag gets 304 without a database read while nothing changed
+    (portal/push.py); the tag is taken before the read, so a change during it is never hidden."""
+    tag = ctx.services.require(push.BannerVersions).etag(caller)
+    headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
+    sent = request.headers.get("if-none-match", "")
+    if sent and tag in (t.strip() for t in sent.split(",")):
+        return Response(status_code=304, headers=headers)
+    async with ctx.db.read_session() as session:
+        out = await service.banner(session, caller.principal)
+    return JSONResponse(out.model_dump(mode="json"), headers=headers)
+
+
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events"}},
+)
+async def events(caller: CurrentCaller, ctx: Ctx) -> StreamingResponse:
+    """Push for the TV and phone (server-sent events): nudges to re-read the banner (`notices`,
+    `mine`) or the household's hospital messages (`messages`); `bye` when the session ends
+    (within 30 s of a logout or revoke) or the user opened too many streams. See portal/push.py."""
+    return StreamingResponse(
+        push.stream(ctx, caller),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _push(ctx: Ctx, event: Event) -> None:
+    """After the commit only: a nudge must never announce a change that was rolled back."""
+    await ctx.services.require(Hub).publish(event)
 
 
 @router.get("/notices", response_model=s.Page[s.NoticeOut])
@@ -309,6 +345,7 @@ async def publish_notice(body: s.NoticeIn, caller: CurrentCaller, session: Sessi
     )
     out = await service.notice_detail(session, caller.principal, notice.id)
     await session.commit()
+    await _push(ctx, push.notice_event(notice.region_path))
     return out
 
 
@@ -321,6 +358,7 @@ async def notice(caller: CurrentCaller, session: ReadSession, notice_id: PathId)
 async def read_notice(caller: CurrentCaller, session: Session, ctx: Ctx, notice_id: PathId) -> Response:
     await service.mark_read(session, caller.principal, notice_id, now=ctx.clock.now())
     await session.commit()
+    await _push(ctx, push.user_event(caller.user.id))
     return Response(status_code=204)
 
 
@@ -341,6 +379,7 @@ async def withdraw_notice(
     n = await service.withdraw_notice(session, caller.principal, caller.actor, notice_id, now=ctx.clock.now())
     out = await service.managed_notice_out(session, caller.principal, n)
     await session.commit()
+    await _push(ctx, push.notice_event(n.region_path))
     return out
 
 
@@ -515,6 +554,8 @@ async def publish_prices(
     items = [service.NewPrice(i.product_id, i.market_id, service.fen(i.price)) for i in body.items]
     written, alerts = await service.set_prices(session, caller.actor, body.day, items, now=ctx.clock.now())
     await session.commit()
+    if alerts:
+        await _push(ctx, push.alerts_event())
     return s.PricesWritten(day=body.day, written=written, alerts=alerts)
 
 
@@ -554,6 +595,8 @@ async def import_content(
         )
     await session.commit()
     service.content_changed(session)
+    if what == "prices":
+        await _push(ctx, push.alerts_event())  # subscribers' price alerts: the banners' counts moved
     return result
 
 

@@ -84,4 +84,20 @@ wireCommon();
 window.addEventListener("hashchange", render);
 render();
 refreshBanner();
-setInterval(refreshBanner, 15000);
+
+/** Push (/portal/events) re-reads the banner the moment a notice lands; the 15 s poll stays only where
+ * the stream cannot open or the server ended it (`bye`), and a slow one catches what no nudge said. */
+let pollTimer = setInterval(refreshBanner, 15000);
+if (typeof EventSource === "function") {
+  const es = new EventSource("/api/v1/portal/events");
+  clearInterval(pollTimer);
+  pollTimer = setInterval(refreshBanner, 120000);
+  for (const kind of ["hello", "notices", "mine"]) es.addEventListener(kind, refreshBanner);
+  es.addEventListener("messages", () => window.dispatchEvent(new Event("xl-household-messages")));
+  const fallBack = () => {
+    clearInterval(pollTimer);
+    pollTimer = setInterval(refreshBanner, 15000);
+  };
+  es.addEventListener("bye", () => { es.close(); fallBack(); });
+  es.onerror = () => { if (es.readyState === EventSource.CLOSED) fallBack(); };
+}

@@ -603,6 +603,51 @@
     document.body.appendChild(urgent.el);
     setupOk();
     poll();
-    setInterval(poll, 20000);
+    listen();
   };
+
+  // ------------------------------------------------------------- push (server-sent events), else polls
+
+  var POLL_MS = 20000; // without push: what every TV did before
+  var SAFETY_POLL_MS = 120000; // with push: a slow poll still catches what no nudge announced
+  var pollTimer = null;
+
+  function pollEvery(ms) {
+    if (pollTimer) clearInterval(pollTimer);
+    pollTimer = setInterval(poll, ms);
+  }
+
+  function messagesNow() {
+    (TV.pollHooks || []).forEach(function (fn) { fn(); });
+  }
+
+  /**
+   * One EventSource for the banner and the household's messages (/portal/events). Old engines
+   * without EventSource, a stream the server ended (`bye`: logged out, too many screens) or one that
+   * cannot open fall back to the 20 s poll.
+   */
+  function listen() {
+    if (typeof window.EventSource !== "function") { pollEvery(POLL_MS); return; }
+    var es;
+    try {
+      es = new window.EventSource("/api/v1/portal/events");
+    } catch (e) {
+      pollEvery(POLL_MS);
+      return;
+    }
+    TV.events = es;
+    pollEvery(SAFETY_POLL_MS);
+    es.addEventListener("notices", function () { poll(); });
+    es.addEventListener("mine", function () { poll(); });
+    es.addEventListener("messages", messagesNow);
+    es.addEventListener("hello", function () { poll(); }); // after a reconnect: whatever was missed
+    es.addEventListener("bye", function () {
+      es.close();
+      pollEvery(POLL_MS);
+      poll();
+    });
+    es.onerror = function () {
+      if (es.readyState === 2) pollEvery(POLL_MS); // CLOSED: it will not reconnect by itself
+    };
+  }
 }());

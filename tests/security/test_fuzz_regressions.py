@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import httpx
+import pytest
 
+from tests.support import db
 from xueliang.api import ErrorOut
+
+# Both bugs were in Python (a null written as is, a body model too narrow): the SQLite pass runs them.
+pytestmark = pytest.mark.skipif(db.BACKEND != "sqlite", reason="backend-independent fixes: SQLite pass")
 
 
 async def test_a_department_patch_with_nulls_changes_nothing_instead_of_a_500(

@@ -24,6 +24,7 @@ from xueliang.core.clock import ManualClock
 from xueliang.core.db import Database
 from xueliang.core.timers import Timer
 from xueliang.grid import tasks
+from xueliang.grid.events import GridNoticeRaised
 from xueliang.grid.models import (
     CarePerson,
     CheckIn,
@@ -155,6 +156,12 @@ async def test_ok_deadline_follow_up_and_missed_checkpoints(grid_url: str, tmp_p
     async with app.router.lifespan_context(app), logins_to(app) as login:
         db = ctx_of(app).db
         sub = ctx_of(app).services.require(Hub).subscribe(lambda e: "staff" if e.topic == "grid" else None)
+        raised: list[GridNoticeRaised] = []
+
+        async def heard(event: GridNoticeRaised) -> None:
+            raised.append(event)
+
+        ctx_of(app).events.subscribe(GridNoticeRaised, heard)
         resident, gw, duty = await login("res-v01"), await login("gw-01"), await login("duty-v01")
         assert (await resident.get(f"{API}/ok")).json()["answered"] is False
         ok = await resident.post(f"{API}/ok")
@@ -247,11 +254,16 @@ async def test_ok_deadline_follow_up_and_missed_checkpoints(grid_url: str, tmp_p
             "missed_checkpoint",
             "missed_visit",
         }
+        # the same notices reach other domains' listeners on the event bus, with the village's path
+        assert {n.kind for n in raised} == {p["notice"]["kind"] for p in pushed if p["event"] == "notice"}
+        assert all(n.region_path.count("/") == 3 and n.text for n in raised)
+        heard_before = len(raised)
         async with db.read_session() as s:
             stored = (await s.execute(select(func.count()).select_from(GridNotice))).scalar_one()
         await runner(app).run_due()  # nothing fires twice
         async with db.read_session() as s:
             assert (await s.execute(select(func.count()).select_from(GridNotice))).scalar_one() == stored
+        assert len(raised) == heard_before
 
 
 async def test_tracks_are_deleted_after_the_retention(grid_url: str) -> None:

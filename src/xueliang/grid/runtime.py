@@ -4,6 +4,8 @@
   route windows closing, "I'm OK" deadlines, tasks falling due;
 - the coverage cache (grid/coverage_cache.py), dropped when a camera changes; shapely loads only
   with the first coverage request;
+- every stored notice (missed checkpoint, visit, follow-up) also emitted as `GridNoticeRaised` on the
+  app's event bus, for listeners outside the grid (the station console's flow: grid/events.py);
 - a start-up pass that generates today's and tomorrow's work at once, so a node that was down over
   midnight catches up before its first request (the unique keys make a second pass a no-op)."""
 
@@ -22,6 +24,7 @@ from xueliang.core.timers import AfterCommit, Timer, TimerRunner
 from xueliang.grid import tasks
 from xueliang.grid.config import GridSettings
 from xueliang.grid.coverage_cache import install_coverage
+from xueliang.grid.events import notice_of
 from xueliang.grid.tiles import install_tiles
 from xueliang.notify.hub import Hub
 
@@ -55,6 +58,10 @@ def timer_handler(
             hub = ctx.services.require(Hub)
             for event in events:
                 await hub.publish(event)
+            for event in events:  # and to other domains' listeners (grid/events.py)
+                notice = notice_of(event)
+                if notice is not None:
+                    await ctx.events.emit(notice)
 
         return push
 

@@ -95,8 +95,9 @@ def open_source(
     password: str | None = None,
     read_timeout: float = 5.0,
 ) -> RtspSource | AvSource:
-    """The right source for a URL: our RTSP client for rtsp://, PyAV for everything else."""
-    if url.lower().startswith("rtsp://"):
+    """The right source for a URL: our RTSP client for rtsp:// and rtsps:// (which verifies the camera's
+    certificate, unlike FFmpeg's), PyAV for everything else."""
+    if url.lower().startswith(("rtsp://", "rtsps://")):
         return RtspSource(
             url, transport=transport, username=username, password=password, read_timeout=read_timeout
         )

@@ -88,6 +88,7 @@ class MediaPlane(LiveStreams):
         self.hooks: list[PlaneHook] = []
         self.rtsp: RtspRestreamer | None = None
         settings = settings or MediaSettings()
+        self._rtsps_ca_file = settings.rtsps_ca_file or None
         if settings.rtsp_enabled:
             rtsp = RestreamConfig(
                 host=settings.rtsp_host or ctx.settings.host,
@@ -120,6 +121,7 @@ class MediaPlane(LiveStreams):
             source = self.schemes.open(spec.url, read_timeout=5.0)
             if isinstance(source, RtspSource):
                 source.audio = bool(spec.options.get("audio"))
+                source.ca_file = self._rtsps_ca_file
             self._sources[spec.camera_id] = source
         return source.open()
 

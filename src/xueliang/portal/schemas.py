@@ -168,6 +168,7 @@ class ServiceBrief(BaseModel):
     title_en: str
     department_id: int
     department: str
+    department_en: str = ""
     categories: list[str]
     published: bool
 

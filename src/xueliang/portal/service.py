@@ -143,9 +143,11 @@ def department_out(d: PortalDepartment, services: int) -> s.DepartmentOut:
 
 
 async def list_departments(
-    session: AsyncSession, *, q: str | None, limit: int, offset: int
+    session: AsyncSession, *, q: str | None, limit: int, offset: int, only: frozenset[int] | None = None
 ) -> s.Page[s.DepartmentOut]:
     stmt = select(PortalDepartment)
+    if only is not None:
+        stmt = stmt.where(PortalDepartment.id.in_(sorted(only)))
     if q:
         stmt = stmt.where(
             or_(
@@ -238,26 +240,28 @@ async def update_department(
 # -- services ----------------------------------------------------------------------------------------
 
 
-async def _department_names(session: AsyncSession) -> dict[int, str]:
-    return {
-        i: n for i, n in (await session.execute(select(PortalDepartment.id, PortalDepartment.name))).all()
-    }
+async def _department_names(session: AsyncSession) -> dict[int, tuple[str, str]]:
+    """Department id -> (name, English name): a service names its department in the caller's locale."""
+    rows = await session.execute(select(PortalDepartment.id, PortalDepartment.name, PortalDepartment.name_en))
+    return {i: (n, en) for i, n, en in rows.all()}
 
 
-def _brief(row: PortalService, departments: dict[int, str]) -> s.ServiceBrief:
+def _brief(row: PortalService, departments: dict[int, tuple[str, str]]) -> s.ServiceBrief:
+    name, name_en = departments.get(row.department_id, ("", ""))
     return s.ServiceBrief(
         id=row.id,
         code=row.code,
         title=row.title,
         title_en=row.title_en,
         department_id=row.department_id,
-        department=departments.get(row.department_id, ""),
+        department=name,
+        department_en=name_en,
         categories=list(row.categories),
         published=row.published,
     )
 
 
-def service_out(row: PortalService, department: str) -> s.ServiceOut:
+def service_out(row: PortalService, department: tuple[str, str]) -> s.ServiceOut:
     return s.ServiceOut(
         **_brief(row, {row.department_id: department}).model_dump(),
         conditions=row.conditions,
@@ -332,9 +336,10 @@ async def editable_service(session: AsyncSession, reach: EditorReach, service_id
     return row
 
 
-async def department_name(session: AsyncSession, department_id: int) -> str:
+async def department_name(session: AsyncSession, department_id: int) -> tuple[str, str]:
+    """(name, English name) of a service's department."""
     dept = await session.get(PortalDepartment, department_id)
-    return dept.name if dept is not None else ""
+    return (dept.name, dept.name_en) if dept is not None else ("", "")
 
 
 async def create_service(

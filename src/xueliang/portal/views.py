@@ -92,11 +92,17 @@ async def departments(
     caller: CurrentCaller,
     session: ReadSession,
     q: Annotated[str | None, Query(max_length=64)] = None,
+    editable: bool = False,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> s.Page[s.DepartmentOut]:
-    del caller
-    return await service.list_departments(session, q=q, limit=limit, offset=offset)
+    """`editable=true`: only the departments the caller may put content under (the editor form's
+    choices; none for a caller who edits nothing, all for a county-wide editor)."""
+    only = None
+    if editable:
+        reach = await _reach(session, caller)
+        only = None if reach.county else reach.departments
+    return await service.list_departments(session, q=q, only=only, limit=limit, offset=offset)
 
 
 @router.get("/departments/{department_id}", response_model=s.DepartmentOut)

@@ -15,7 +15,7 @@ let categories = null;
 
 async function lookups() {
   if (!departments) {
-    const [ds, cs] = await Promise.all([api("/portal/departments", { query: { limit: 200 } }), api("/portal/categories")]);
+    const [ds, cs] = await Promise.all([api("/portal/departments", { query: { limit: 200, editable: true } }), api("/portal/categories")]);
     departments = ds.items;
     categories = cs;
   }
@@ -27,7 +27,7 @@ const FIELDS = {
   services: () => [
     { key: "code", label: t("Code"), create: true, required: true },
     { key: "department_id", label: t("Department"), type: "select", create: false, num: true,
-      options: departments.map((d) => [d.id, d.name]) },
+      options: departments.map((d) => [d.id, name(d)]) },
     { key: "title", label: t("Title"), required: true },
     { key: "title_en", label: t("Title (English)") },
     { key: "categories", label: t("Life events"), type: "checks", options: categories.map((c) => [c.code, name(c)]) },
@@ -58,7 +58,7 @@ const FIELDS = {
     { key: "date_posted", label: t("Posted"), type: "date", required: true },
     { key: "valid_through", label: t("Valid until"), type: "datetime", required: true },
     { key: "department_id", label: t("Department"), type: "select", create: true, num: true, blank: true,
-      options: departments.map((d) => [d.id, d.name]) },
+      options: departments.map((d) => [d.id, name(d)]) },
     { key: "published", label: t("Publish now"), type: "check", create: true },
   ],
   departments: () => [
@@ -220,7 +220,7 @@ const LISTS = {
   services: {
     path: "/portal/admin/services", preview: "service",
     head: () => [t("Code"), t("Title"), t("Department"), t("State")],
-    cells: (s) => [s.code, name(s, "title"), s.department],
+    cells: (s) => [s.code, name(s, "title"), name(s, "department")],
     full: (s) => api(`/portal/services/${s.id}`),
     publishPath: (s) => `/portal/admin/services/${s.id}`,
   },
@@ -292,20 +292,34 @@ async function pricesTab() {
   const [products, markets, day] = await Promise.all([
     api("/portal/prices/products"), api("/portal/prices/markets"), api("/portal/prices"),
   ]);
+  // One form for a day's prices: a row per product, a box per market; empty boxes are left as they are.
   const when = h("input", { type: "date", class: "field", id: "pa-price-day", value: day.day || "" });
-  const product = h("select", { class: "field", id: "pa-price-product" }, products.map((p) => h("option", { value: p.id }, `${name(p)} (${p.unit})`)));
-  const market = h("select", { class: "field", id: "pa-price-market" }, markets.map((m) => h("option", { value: m.id }, name(m))));
-  const price = h("input", { type: "number", class: "field", id: "pa-price-value", min: "0", step: "0.01" });
-  const form = h("form", { class: "p-card pa-form" }, h("h2", { class: "p-h2" }, t("Publish a price")),
+  const current = new Map(day.items.map((r) => [`${r.product_id}:${r.market_id}`, r.price]));
+  const boxes = [];
+  const rows = products.map((p) => h("tr", {}, h("th", { scope: "row" }, `${name(p)} (${p.unit})`),
+    markets.map((m) => {
+      const was = current.get(`${p.id}:${m.id}`);
+      const box = h("input", { type: "number", class: "field pa-price-box", min: "0", step: "0.01",
+        "data-product": p.id, "data-market": m.id, placeholder: was === undefined ? "" : money(was),
+        "aria-label": `${name(p)} · ${name(m)}` });
+      boxes.push(box);
+      return h("td", {}, box);
+    })));
+  const form = h("form", { class: "p-card pa-form", id: "pa-prices-form" }, h("h2", { class: "p-h2" }, t("Publish prices")),
     h("label", { class: "lbl", for: "pa-price-day" }, t("Day")), when,
-    h("label", { class: "lbl", for: "pa-price-product" }, t("Product")), product,
-    h("label", { class: "lbl", for: "pa-price-market" }, t("Market")), market,
-    h("label", { class: "lbl", for: "pa-price-value" }, t("Price (yuan)")), price,
+    h("table", { class: "pa-table pa-price-grid" },
+      h("thead", {}, h("tr", {}, h("th", {}, t("Product")), markets.map((m) => h("th", { scope: "col" }, name(m))))),
+      h("tbody", {}, rows)),
     h("button", { type: "submit", class: "btn btn-primary p-wide" }, t("Publish")));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const out = await api("/portal/admin/prices", { method: "POST", body: { day: when.value,
-      items: [{ product_id: Number(product.value), market_id: Number(market.value), price: Number(price.value) }] } });
+    const items = boxes.filter((b) => b.value !== "").map((b) => ({
+      product_id: Number(b.dataset.product), market_id: Number(b.dataset.market), price: Number(b.value) }));
+    if (!items.length) {
+      toast(t("Enter at least one price."), "error");
+      return;
+    }
+    const out = await api("/portal/admin/prices", { method: "POST", body: { day: when.value, items } });
     toast(t("Published: {n} prices, {alerts} notices to subscribers.", { n: out.written, alerts: out.alerts }), "ok");
     pricesTab();
   });

@@ -48,7 +48,7 @@ export async function services(root, params, state) {
       chip(t("All"), !category, () => { location.hash = "#services"; }, { "data-category": "" }),
       cats.map((c) => chip(`${name(c)} ${c.count}`, category === c.code,
         () => { location.hash = `#services/${c.code}`; }, { "data-category": c.code }))),
-    list(out.items.map((s) => item(name(s, "title"), s.department, { href: `#service/${s.id}`, attrs: { "data-service-id": s.id } })),
+    list(out.items.map((s) => item(name(s, "title"), name(s, "department"), { href: `#service/${s.id}`, attrs: { "data-service-id": s.id } })),
       t("No services here yet.")));
 }
 
@@ -57,7 +57,7 @@ export async function service(root, [id]) {
   const s = await api(`/portal/services/${id}`);
   const where = [s.where, s.when].filter(Boolean).join("\n");
   fill(root, 
-    heading(name(s, "title"), [s.department, s.categories.map(categoryLabel).join(" / ")].filter(Boolean).join(" · ")),
+    heading(name(s, "title"), [name(s, "department"), s.categories.map(categoryLabel).join(" / ")].filter(Boolean).join(" · ")),
     h("h2", { class: "p-h2" }, t("Before you start")),
     h("div", { class: "p-facts p-facts-first" },
       fact(t("Who can apply"), s.conditions, "p-fact-first"),

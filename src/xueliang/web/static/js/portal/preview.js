@@ -23,7 +23,7 @@ async function show() {
     const s = await api(`/portal/services/${id}`);
     title.textContent = name(s, "title");
     fill(body,
-      h("p", { class: "tv-note" }, s.department + (s.published ? "" : ` · ${t("Draft")}`)),
+      h("p", { class: "tv-note" }, name(s, "department") + (s.published ? "" : ` · ${t("Draft")}`)),
       h("div", { class: "tv-facts-grid" },
         fact(t("Who can apply"), s.conditions, "fact-first"),
         fact(t("Bring these"), s.materials, "fact-first"),

@@ -79,7 +79,7 @@
       })));
     if (svc.list === null) { fill(list, loading()); return; }
     fill(list, svc.list.length ? svc.list.map(function (s) {
-      return row(name(s, "title"), s.department, null, function () { nav.go("service", { id: s.id }); }, { "data-service-id": s.id });
+      return row(name(s, "title"), name(s, "department"), null, function () { nav.go("service", { id: s.id }); }, { "data-service-id": s.id });
     }) : empty(t("No services in this category.")));
   }
 
@@ -115,7 +115,7 @@
     return api("/portal/services/" + params.id).then(function (s) {
       $("h1", serviceEl).textContent = name(s, "title");
       fill(body,
-        h("p", { class: "tv-note" }, s.department + (s.categories && s.categories.length ? " · " + s.categories.map(categoryLabel).join(" / ") : "")),
+        h("p", { class: "tv-note" }, name(s, "department") + (s.categories && s.categories.length ? " · " + s.categories.map(categoryLabel).join(" / ") : "")),
         h("div", { class: "tv-facts-grid", "data-nav-section": "before" },
           fact(t("Who can apply"), s.conditions, "fact-first"),
           fact(t("Bring these"), s.materials, "fact-first"),

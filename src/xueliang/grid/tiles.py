@@ -64,7 +64,8 @@ class OfflineTiles:
             count = await asyncio.to_thread(basemap.build, self.path, sketch)
             log.info("offline base map drawn from the county's data: %d tiles in %s", count, self.path)
         except Exception:  # no base layer is better than no map: the pages draw our boundaries anyway
-            log.exception("drawing the offline base map failed")
+            log.exception("drawing the offline base map failed; not retried until the node restarts")
+            self.generate = False
 
     def reopen(self) -> None:
         if self._tiles is not None:

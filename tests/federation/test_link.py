@@ -97,6 +97,11 @@ def test_enrollment_refuses_reuse_expiry_and_forgery_then_joins(link: tuple[Node
     wait_for(lambda: "connected since" in village.cli("node", "status")[1], 15, "the link in node status")
     rc, out = village.cli("node", "status")
     assert rc == 0 and f"parent {town.gb}" in out and "queue " in out and "lag " in out, out
+    for user, expected in (("admin", 200), ("op-qingxi", 403), ("res-v01", 403)):  # the status route's policy
+        with closing(town.client(user)) as c:
+            r = c.get("/api/v1/federation/status")
+            assert r.status_code == expected, (user, r.text)
+            assert expected != 200 or [link["gb_id"] for link in r.json()["links"]] == [village.gb]
 
 
 def _press(village: Node, uid: str) -> None:

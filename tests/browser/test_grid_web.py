@@ -199,8 +199,24 @@ COORDS_JS = """async () => {
 }"""
 
 
+CRS_JS = """async () => {
+    const c = await import('/static/js/grid/coords.js');
+    const crs = c.crsFor(window.L, 'gcj02');
+    const p = crs.latLngToPoint(window.L.latLng(31.7, 103.84), 15);
+    const back = crs.pointToLatLng(p, 15);
+    const [glon, glat] = c.wgs84ToGcj02(103.84, 31.7);
+    const plain = window.L.CRS.EPSG3857.latLngToPoint(window.L.latLng(glat, glon), 15);
+    const same = c.crsFor(window.L, 'wgs84') === window.L.CRS.EPSG3857;
+    return [back.lat, back.lng, p.x - plain.x, p.y - plain.y, same];
+}"""
+
+
 def check_coords_js(page: Page) -> None:
-    """The map's conversions (static/js/grid/coords.js) on the published points of test_coords.py."""
+    """The map's conversions (static/js/grid/coords.js) on the published points of test_coords.py,
+    and the GCJ-02 CRS: a WGS 84 position lands where web Mercator puts its GCJ-02 twin (on the
+    AMap tiles' pixel), and a pixel reads back as the WGS 84 position."""
+    lat, lon, dx, dy, same = page.evaluate(CRS_JS)
+    assert abs(lat - 31.7) < 1e-8 and abs(lon - 103.84) < 1e-8 and abs(dx) < 1e-6 and abs(dy) < 1e-6 and same
     got = page.evaluate(COORDS_JS)
     want = [
         [121.531541859215, 31.17530398364597],

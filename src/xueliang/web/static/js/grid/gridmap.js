@@ -118,7 +118,7 @@ export function createGridMap(host, { onClick, onPlaceClick } = {}) {
   }
   let editing = null; // { onLine } once the route editor's drawing tools are on
   new ResizeObserver(() => map.invalidateSize()).observe(host);
-  loadBasemap(map, host);
+  loadBasemap(map, host).catch(() => { host.dataset.basemap = "none"; }); // our boundaries still show
 
   /** Fits the view to [[lon, lat], ...]; also the "show everything" view. */
   function fit(points) {

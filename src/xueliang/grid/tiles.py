@@ -188,5 +188,5 @@ async def tile(z: Zoom, x: Col, y: Col, caller: CurrentCaller, ctx: Ctx) -> Resp
     tiles = await offline_tiles(ctx)
     data = await asyncio.to_thread(tiles.tile, z, x, y) if tiles is not None else None
     if data is None:
-        raise NotFound("no such tile")
+        raise NotFound("no such tile / 无此地图瓦片")
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})

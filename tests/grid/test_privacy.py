@@ -436,7 +436,7 @@ def test_every_grid_route_is_in_the_matrix() -> None:
     covered |= {
         ("GET", "/basemap"),
         ("GET", "/tiles/{z}/{x}/{y}.png"),
-    }  # every role: tests/grid/test_tiles.py
+    }  # by role: tests/grid/test_tiles.py
     routes = {
         (method, route.path.removeprefix("/grid"))
         for route in router.routes

@@ -152,6 +152,20 @@ async def test_cascade_to_an_upper_platform(gb_app: FastAPI) -> None:
             ),
             "a catalog NOTIFY DEL",
         )
+        # an admin renames a shared camera: UPDATE with the new name
+        assert (
+            await admin.patch(f"/api/v1/cameras/{cams[0]}", json={"name": "上坪村东口"})
+        ).status_code == 200
+        await upper.wait_for(
+            lambda s: (
+                s.msg.method == "NOTIFY"
+                and any(
+                    i.findtext("Event") == "UPDATE" and i.findtext("Name") == "上坪村东口"
+                    for i in items_of(s)
+                )
+            ),
+            "a catalog NOTIFY UPDATE",
+        )
         # INVITE and PTZ for a channel that is not shared (any more): 404, as for one that never was
         sdp = b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 40000 RTP/AVP 96\r\ny=0100000001\r\n"
         sip = await upper.request("INVITE", channels[cams[2]], sdp, Content_Type="Application/SDP")

@@ -41,7 +41,7 @@ from xueliang.core.context import AppContext
 from xueliang.gb28181 import manscdp
 from xueliang.gb28181 import service as gb_service
 from xueliang.gb28181.cascade import catalog, service
-from xueliang.gb28181.cascade.link import UpperConfig, UpperLink
+from xueliang.gb28181.cascade.link import UpperConfig, UpperLink, cancel_all
 from xueliang.gb28181.cascade.media import UpperStream
 from xueliang.gb28181.cascade.models import GbUpper, GbUpperAlarm, GbUpperChannel
 from xueliang.gb28181.config import Gb28181Settings
@@ -113,6 +113,7 @@ class Cascade:
         self._unsubscribe: list[Callable[[], None]] = []
         self._tz = ZoneInfo(ctx.settings.timezone)
         self._lock = asyncio.Lock()
+        self.stopping = False
         self._devices: Callable[[SipMessage, Source], Awaitable[SipMessage]] = platform.handle
 
     def now(self) -> datetime:
@@ -152,11 +153,11 @@ class Cascade:
             call.stream.finish("node stopping")
         if calls:  # each tells its upper (BYE) and is audited as ended
             await asyncio.wait([asyncio.ensure_future(c.stream.wait()) for c in calls], timeout=5.0)
+        self.stopping = True
         for link in list(self.links.values()):
             await link.stop()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        changes = [c.task for c in self._changes.values() if c.task is not None]
+        await cancel_all([*self._tasks, *changes])
         self.links.clear()
 
     async def reload(self, upper_id: int) -> None:
@@ -179,7 +180,7 @@ class Cascade:
         SIP side here: changed rows restart their links, changed shares become catalog changes, and
         alarms without an outbox row are queued (at most `WATCH_PERIOD` late). In one process the API
         has done all this already and the pass finds nothing to do."""
-        while True:
+        while not self.stopping:
             await asyncio.sleep(WATCH_PERIOD)
             try:
                 await self.sync_rows()
@@ -399,7 +400,7 @@ class Cascade:
 
     async def _send_changes(self, link: UpperLink, changes: _Changes) -> None:
         """Sends what is queued, and again while changes keep coming in during a send."""
-        while True:
+        while not self.stopping:
             await asyncio.sleep(NOTIFY_DELAY)
             items = list(changes.items.values())
             changes.items.clear()
@@ -681,7 +682,7 @@ class Cascade:
         with contextlib.suppress(Exception):
             await self._catch_up(upper_id)
         delay = 1.0
-        while True:
+        while not link.stopping:
             await link.registered.wait()
             try:
                 done = await self._send_pending_alarms(link)
@@ -700,7 +701,7 @@ class Cascade:
 
     async def _send_pending_alarms(self, link: UpperLink) -> bool:
         """Sends what the outbox holds for this upper, oldest first; False when one was not confirmed."""
-        while True:
+        while not link.stopping:
             async with self.ctx.db.read_session() as session:
                 row = (
                     await session.execute(
@@ -747,6 +748,7 @@ class Cascade:
             if error:
                 link.note_error(f"alarm {facts.alarm_id} {error}")
                 return False
+        return False  # stopping: what is left goes at the next start
 
 
 @dataclass(frozen=True)

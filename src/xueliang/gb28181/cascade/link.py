@@ -105,6 +105,7 @@ class UpperLink:
         self.registered = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.stopping = False  # the loops also stop on this: Python 3.11's wait_for can swallow a cancel
 
     # -- life ----------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -116,13 +117,9 @@ class UpperLink:
 
     async def stop(self) -> None:
         """Stops the link; a registered link unregisters (Expires: 0), best effort."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.stopping = True
+        tasks = [t for t in (self._task, *self._tasks) if t is not None]
+        await cancel_all(tasks)
         if self.registered.is_set():
             self.registered.clear()
             with contextlib.suppress(LinkError, OSError, TimeoutError):
@@ -142,7 +139,7 @@ class UpperLink:
         with contextlib.suppress(OSError):
             infos = await loop.getaddrinfo(self.config.host, self.config.port)
             self.addresses |= {str(info[4][0]) for info in infos}
-        while True:
+        while not self.stopping:
             try:
                 await self._set_state("registering")
                 if self.config.transport == "TCP":
@@ -173,7 +170,7 @@ class UpperLink:
         loop = asyncio.get_running_loop()
         refresh_at = loop.time() + max(1.0, min(self.expires - 10.0, self.expires * 0.8))
         misses = 0
-        while True:
+        while not self.stopping:
             period = float(self.config.keepalive_period)
             await asyncio.sleep(min(period, max(0.0, refresh_at - loop.time())))
             if loop.time() >= refresh_at:
@@ -311,3 +308,17 @@ class UpperLink:
 
     def note_catalog(self, at: datetime) -> None:
         self.spawn(self._save(catalog_at=at))
+
+
+async def cancel_all(tasks: list[asyncio.Task[None]], rounds: int = 20) -> None:
+    """Cancels the tasks and waits for them, cancelling again while any is left: in Python 3.11
+    `asyncio.wait_for` may swallow a cancellation that meets its inner future's completion, and a
+    loop that lost it would keep a plain `await task` waiting for good. Gives up after `rounds`."""
+    pending = {t for t in tasks if not t.done()}
+    for _ in range(rounds):
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.25)
+    log.warning("GB upper link: %d tasks did not stop", len(pending))

@@ -93,7 +93,8 @@ if (typeof EventSource === "function") {
   clearInterval(pollTimer);
   pollTimer = setInterval(refreshBanner, 120000);
   for (const kind of ["hello", "notices", "mine"]) es.addEventListener(kind, refreshBanner);
-  es.addEventListener("messages", () => window.dispatchEvent(new Event("xl-household-messages")));
+  // the hospital's messages are shown on the bookings screen: re-render it when one arrives
+  es.addEventListener("messages", () => { if (location.hash.startsWith("#bookings")) render(); });
   const fallBack = () => {
     clearInterval(pollTimer);
     pollTimer = setInterval(refreshBanner, 15000);

@@ -45,7 +45,9 @@ def test_render_a_village(tmp_path: Path) -> None:
         (lon - d, lat - d),
     ]
     sketch = basemap.Sketch(
-        areas=[("village", [ring])], points=[("settlement", lon, lat), ("household", lon, lat)]
+        areas=[("village", [ring])],
+        points=[("settlement", lon, lat), ("household", lon, lat)],
+        labels=[("village", "上坪村", lon, lat - 0.004)],
     )
     path = tmp_path / "b.mbtiles"
     n = basemap.build(path, sketch, zooms=(12, 14))
@@ -62,3 +64,7 @@ def test_render_a_village(tmp_path: Path) -> None:
         # a tile two tiles' margin away is not in the file: the layer covers the county, not the world
         assert tiles.tile(z, x + 4, y) is None
     assert tiles.metadata()["maxzoom"] == "14"
+    if basemap._font_file() is not None:  # the village's name, written in a CJK font where one is installed
+        px, py = basemap.world_px(lon, lat - 0.004, 14)
+        img = Image.open(io.BytesIO(tiles.tile(14, int(px // 256), int(py // 256)) or b"")).convert("RGB")
+        assert basemap.TEXT in {c for _, c in img.getcolors(256) or []}

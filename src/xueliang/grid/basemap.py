@@ -1,9 +1,9 @@
 """The offline base layer drawn from the county's own data, so the demo (and a node with no internet
 and no map file of its own) shows something under the routes: village and township areas, grid lines,
-settlements, village exits and households, as web-Mercator PNG tiles in an MBTiles file
-(grid/mbtiles.py). Pillow draws them; a few zoom levels only (Leaflet scales the last one up), so a
-county takes a few seconds. It runs in a thread, once, when a node with the "offline" source has no
-file yet; the file is never committed."""
+settlements, village exits and households, and their names where a CJK font is installed, as
+web-Mercator PNG tiles in an MBTiles file (grid/mbtiles.py). Pillow draws them; a few zoom levels
+only (Leaflet scales the last one up), so a county takes about a second. It runs in a thread, once,
+when a node with the "offline" source has no file yet; the file is never committed."""
 
 from __future__ import annotations
 
@@ -29,10 +29,22 @@ EDGE = {
     "village": (107, 143, 113),
     "grid": (170, 190, 170),
 }
-PLACE = {"settlement": (200, 180, 150), "exit": (112, 72, 232)}
+PLACE = {"settlement": (150, 105, 60), "exit": (112, 72, 232)}
 HOUSE = (190, 175, 160)
 
 Ring = list[tuple[float, float]]  # (lon, lat)
+# names on the map where a CJK font is installed (fonts-noto-cjk, wqy); without one, no labels
+FONTS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+)
+# which names show from which zoom, and their size in pixels
+LABEL_ZOOM = {"township": (10, 13), "village": (12, 14), "settlement": (15, 12)}
+TEXT = (60, 70, 60)
 
 
 @dataclass
@@ -42,6 +54,7 @@ class Sketch:
 
     areas: list[tuple[str, list[Ring]]] = field(default_factory=list)
     points: list[tuple[str, float, float]] = field(default_factory=list)
+    labels: list[tuple[str, str, float, float]] = field(default_factory=list)  # (kind, name, lon, lat)
 
     def bounds(self) -> tuple[float, float, float, float] | None:
         lons = [lon for _, rings in self.areas for ring in rings for lon, _ in ring]
@@ -76,9 +89,18 @@ def rings_of(geometry: dict[str, Any] | None) -> list[list[Ring]]:
     return [[[(float(p[0]), float(p[1])) for p in ring] for ring in poly] for poly in polygons]
 
 
+def _font_file() -> str | None:
+    return next((f for f in FONTS if Path(f).is_file()), None)
+
+
 def render(sketch: Sketch, zooms: Sequence[int] = range(10, 16)) -> Iterator[tuple[int, int, int, bytes]]:
     """XYZ tiles (z, x, y, PNG) covering the sketch's bounds (plus a tile's margin) at each zoom."""
-    from PIL import Image, ImageDraw  # Pillow only where tiles are drawn
+    from PIL import Image, ImageDraw, ImageFont  # Pillow only where tiles are drawn
+
+    font_file = _font_file()
+    fonts = (
+        {size: ImageFont.truetype(font_file, size) for _, size in LABEL_ZOOM.values()} if font_file else {}
+    )
 
     box = sketch.bounds()
     if box is None:
@@ -93,6 +115,7 @@ def render(sketch: Sketch, zooms: Sequence[int] = range(10, 16)) -> Iterator[tup
         *PLACE.values(),
         HOUSE,
         (120, 120, 120),
+        TEXT,
     ]
     index = {c: i for i, c in reversed(list(enumerate(colours)))}
     palette = [v for c in colours for v in c]
@@ -111,6 +134,15 @@ def render(sketch: Sketch, zooms: Sequence[int] = range(10, 16)) -> Iterator[tup
             if pr and len(pr[0]) >= 3:
                 projected.append((level, pr, (min(xs), min(ys), max(xs), max(ys))))
         pts = [(kind, *world_px(lon, lat, z)) for kind, lon, lat in ordered]
+        names = []
+        for kind, name, lon, lat in sketch.labels if fonts else ():
+            from_zoom, size = LABEL_ZOOM.get(kind, (99, 0))
+            if z >= from_zoom:
+                font = fonts[size]
+                width = draw_width(font, name)
+                px, py = world_px(lon, lat, z)
+                dy = size if kind == "settlement" else -size / 2  # a settlement's name under its square
+                names.append((name, font, px - width / 2, py + dy, width, size))
         limit = (1 << z) - 1
         for tx in range(max(tx0, 0), min(tx1, limit) + 1):
             for ty in range(max(ty0, 0), min(ty1, limit) + 1):
@@ -143,20 +175,37 @@ def render(sketch: Sketch, zooms: Sequence[int] = range(10, 16)) -> Iterator[tup
                         r = 2 + max(0, z - 12)
                         colour = index[PLACE.get(kind, (120, 120, 120))]
                         draw.rectangle((x - r, y - r, x + r, y + r), fill=colour)
+                for name, font, lx, ly, width, size in names:
+                    x, y = lx - ox, ly - oy
+                    if -width <= x <= TILE and -size * 2 <= y <= TILE:
+                        draw.text((x, y), name, font=font, fill=index[TEXT], stroke_width=2, stroke_fill=0)
                 buf = io.BytesIO()
                 img.save(buf, format="PNG", compress_level=6)
                 yield z, tx, ty, buf.getvalue()
 
 
+def draw_width(font: Any, text: str) -> float:
+    left, _, right, _ = font.getbbox(text)
+    return float(right - left)
+
+
 async def county_sketch(session: AsyncSession) -> Sketch:
     """The whole tree's boundaries, places and household points as they are in the database."""
     sketch = Sketch()
-    for level, boundary in (await session.execute(select(Region.level, Region.boundary))).all():
+    regions = await session.execute(
+        select(Region.level, Region.boundary, Region.name, Region.lon, Region.lat)
+    )
+    for level, boundary, r_name, r_lon, r_lat in regions.all():
         name = level.value if isinstance(level, RegionLevel) else str(level)
         for rings in rings_of(boundary):
             sketch.areas.append((name, rings))
-    for kind, lon, lat in (await session.execute(select(Place.kind, Place.lon, Place.lat))).all():
+        if name in LABEL_ZOOM and r_lon is not None and r_lat is not None:
+            sketch.labels.append((name, str(r_name), float(r_lon), float(r_lat)))
+    places = await session.execute(select(Place.kind, Place.lon, Place.lat, Place.name))
+    for kind, lon, lat, p_name in places.all():
         sketch.points.append((str(kind), float(lon), float(lat)))
+        if kind in LABEL_ZOOM:
+            sketch.labels.append((str(kind), str(p_name), float(lon), float(lat)))
     rows = await session.execute(
         select(Household.lon, Household.lat).where(Household.lon.is_not(None), Household.lat.is_not(None))
     )

@@ -73,6 +73,7 @@ class Node:
             "leaf_advertise": self.leaf_advertise,
             "relay_interval_s": 0.2,
             "anchor_interval_s": 0.5,
+            "link_down_after_s": 1.0,
             **federation,
         }
 

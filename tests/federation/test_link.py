@@ -78,6 +78,9 @@ def test_enrollment_refuses_reuse_expiry_and_forgery_then_joins(link: tuple[Node
     )
     cams = town.query("SELECT stream_url FROM cameras WHERE host_node_id IS NOT NULL")
     assert all(url.startswith(f"node://{village.gb}/") for (url,) in cams)
+    # The village records its cameras; the township never does (it pulls only while someone watches).
+    assert village.query("SELECT count(*) FROM cameras WHERE record = 1")[0][0] > 0
+    assert town.query("SELECT count(*) FROM cameras WHERE host_node_id IS NOT NULL AND record = 1") == [(0,)]
     cam_id, cam_gb = village.query(
         "SELECT c.id, c.gb_id FROM cameras c JOIN regions r ON r.id = c.region_id "
         "WHERE r.code = ? ORDER BY c.id",
@@ -129,9 +132,25 @@ def test_alarms_go_up_once_in_order_across_cuts_and_state_comes_down(
     proxy.set("cut")
     assert _have(village, uids) == uids
     assert _have(town, uids) == []  # held at the village while the link is down
+    link_down = "SELECT state, region_path FROM alarms WHERE kind = 'link_down'"
+    wait_for(
+        lambda: len(village.query(link_down)) == 1 and len(town.query(link_down)) == 1,
+        30,
+        "a link-down technical alarm at each end",
+    )
     proxy.set("pass")
     wait_for(lambda: len(_have(town, uids)) == 20, 30, "the queued alarms after the cut")
-    assert _have(town, uids) == uids  # in the village's order
+    # Each end's own alarm, in the village's region at both (never relayed), latched until a person
+    # closes it although the link is back.
+    assert village.query(link_down) == town.query(link_down)
+    assert village.query(link_down)[0][0] == "new"
+    for node, peer in ((village, town), (town, village)):
+        detail = node.query(
+            "SELECT e.detail FROM alarm_events e JOIN alarms a ON a.id = e.alarm_id "
+            "WHERE a.kind = 'link_down' AND e.action = 'raised'"
+        )
+        assert len(detail) == 1 and peer.gb in detail[0][0], detail
+    assert _have(town, uids) == uids, [uids.index(u) for u in _have(town, uids)]  # in the village's order
     assert town.query("SELECT count(*) FROM federation_inbox GROUP BY msg_id HAVING count(*) > 1") == []
 
     (alarm_id,) = town.query("SELECT id FROM alarms WHERE uuid = ?", first)[0]

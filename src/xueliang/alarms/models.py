@@ -28,9 +28,10 @@ class AlarmKind(enum.StrEnum):
     medical = "medical"
     intrusion = "intrusion"
     camera_offline = "camera_offline"  # technical: a camera stopped sending
+    link_down = "link_down"  # technical: a federation link to a parent or child node is down
 
 
-TECHNICAL_KINDS = frozenset({AlarmKind.camera_offline})
+TECHNICAL_KINDS = frozenset({AlarmKind.camera_offline, AlarmKind.link_down})
 
 
 def _enum(cls: type[enum.StrEnum]) -> Enum:

@@ -238,6 +238,9 @@ async def apply_camera(
         pass  # seeded here as another node's: the hosting peer's word wins below
     remote_id = int(b["remote_id"])
     values = {name: b[name] for name in CAMERA_FIELDS if name in b}
+    # The child records its own cameras; the parent never does: recording here too would keep the
+    # camera pulled over the link all the time (defeating on-demand) and store it twice.
+    values["record"] = False
     values["kind"] = CameraKind(str(b["kind"]))
     values.update(
         region_id=region.id,

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,10 +22,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.alarms.events import AlarmChanged
-from xueliang.alarms.models import Alarm, AlarmEvent
+from xueliang.alarms.models import Alarm, AlarmEvent, AlarmKind
 from xueliang.alarms.push import publish_alarm
-from xueliang.alarms.service import Press
-from xueliang.audit.service import Actor
+from xueliang.alarms.service import Press, intake
+from xueliang.audit.service import SYSTEM, Actor
 from xueliang.cameras.events import CameraChanged, CameraStatusChanged
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STREAM = "XL_IN"
 SWEEP_MARGIN = 50  # alarm events committed out of id order (PostgreSQL) are still found
+RETRIES_IN_PLACE = 5  # a failed inbox message is tried again before JetStream redelivers it
 
 
 @dataclass
@@ -111,6 +113,10 @@ class Link:
     _unsubscribe: list[Any] = field(default_factory=list)
     _camera_seq: int = 0
     region_path: str = ""  # this node's region: the cameras it reports are in it
+    # Link-down watch: when each link last worked (or this node started), and the links alarmed for
+    # the outage in progress (cleared when the link works again; the alarm itself waits for a person).
+    _last_ok: dict[str, datetime] = field(default_factory=dict)
+    _alarmed: set[str] = field(default_factory=set)
 
     @property
     def me(self) -> str:
@@ -329,6 +335,7 @@ class Link:
                         AlarmEvent.id > floor,
                         AlarmEvent.at >= peer.enrolled_at,
                         AlarmEvent.actor != f"node:{peer.gb_id}",
+                        Alarm.kind != AlarmKind.link_down,  # each end raises its own
                     )
                     .order_by(AlarmEvent.id)
                     .limit(2000)
@@ -378,9 +385,60 @@ class Link:
                 for peer in peers:
                     while await self._send(peer) >= self.settings.relay_batch:
                         pass
+                await self.watch_links(peers)
             except Exception:
                 log.exception("federation relay round failed")
             self._write_status()
+
+    async def watch_links(self, peers: list[Peer]) -> None:
+        """A link that has not worked for `link_down_after_s` raises a technical alarm here, at each
+        end (each end sees its own sends fail). It is routed to the child's region at both ends, so the
+        stations responsible for the village see it; it is never relayed (the other end raises its own)."""
+        now = self.ctx.clock.now()
+        for peer in peers:
+            state = self.states[peer.gb_id]
+            if state.connected_since is not None:
+                self._last_ok[peer.gb_id] = now
+                self._alarmed.discard(peer.gb_id)
+                continue
+            since = self._last_ok.setdefault(peer.gb_id, now)
+            down_for = (now - since).total_seconds()
+            if down_for < self.settings.link_down_after_s or peer.gb_id in self._alarmed:
+                continue
+            try:
+                await self._raise_link_down(peer, since, state.last_error)
+            except Exception:
+                log.exception("could not raise the link-down alarm of %s", peer.gb_id)
+                continue
+            self._alarmed.add(peer.gb_id)
+
+    async def _raise_link_down(self, peer: Peer, since: datetime, error: str) -> None:
+        child_path = peer.region_path if peer.role == "child" else self.region_path
+        async with self.ctx.db.session() as s:
+            region_id = await s.scalar(select(Region.id).where(Region.path == child_path))
+            node_name = await s.scalar(select(Node.name).where(Node.gb_id == peer.gb_id))
+            if region_id is None:
+                return
+            role = "上级" if peer.role == "parent" else "下级"
+            press = Press(
+                uuid=str(uuid.uuid4()),
+                kind=AlarmKind.link_down,
+                source="system",
+                region_id=region_id,
+                note=f"与{role}节点 {node_name or peer.gb_id} 的链路中断 / link to {peer.role} node down"[
+                    :1000
+                ],
+                sender_key=f"link:{peer.gb_id}:down",
+                detail={
+                    "peer": peer.gb_id,
+                    "role": peer.role,
+                    "down_since": since.isoformat(),
+                    "reason": error[:200],
+                },
+            )
+            result = await intake(s, press, SYSTEM, self.ctx.clock.now())
+            if result.event:
+                await publish_alarm(self.ctx, s, result.alarm, [result.event])
 
     async def _send(self, peer: Peer) -> int:
         """Send the peer's oldest unsent rows in order; stop at the first that is not acknowledged."""
@@ -472,14 +530,24 @@ class Link:
                     msgs = await sub.fetch(100, timeout=1.0)
                 except TimeoutError:
                     continue
-                outcomes = await self.receive_batch(
-                    [(msg.subject, msg.data, dict(msg.headers or {})) for msg in msgs]
-                )
-                for msg, outcome in zip(msgs, outcomes, strict=True):
-                    if outcome.startswith("failed:"):
-                        await msg.nak(delay=1.0)  # not applied: JetStream delivers it again
-                    else:
+                # A message that failed (a busy database) is tried again here, before anything after
+                # it: a nak would let the next fetch apply later messages first, out of order.
+                pending = list(msgs)
+                for attempt in range(RETRIES_IN_PLACE):
+                    outcomes = await self.receive_batch(
+                        [(msg.subject, msg.data, dict(msg.headers or {})) for msg in pending]
+                    )
+                    failed = next(
+                        (i for i, o in enumerate(outcomes) if o.startswith("failed:")), len(pending)
+                    )
+                    for msg in pending[:failed]:
                         await msg.ack()
+                    pending = pending[failed:]
+                    if not pending:
+                        break
+                    await asyncio.sleep(0.2 * (attempt + 1))
+                for msg in pending:
+                    await msg.nak(delay=1.0)  # not applied: JetStream delivers it again
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -608,7 +676,13 @@ class Link:
         except Exception as exc:
             if len(items) > 1:
                 log.warning("federation batch of %d failed (%s); one at a time", len(items), exc)
-                return [await self.receive(*item) for item in items]
+                out: list[str] = []
+                for item in items:  # in order; nothing after a failure is applied (it is tried again)
+                    if out and out[-1].startswith("failed:"):
+                        out.append("failed: after an earlier message of its batch")
+                    else:
+                        out.append(await self.receive(*item))
+                return out
             log.exception("federation message on %s failed", items[0][0])
             return [f"failed: {type(exc).__name__}: {exc}"]
         for state in counted:

@@ -212,6 +212,7 @@ export function alarmKindLabel(kind) {
     medical: t("Medical"),
     intrusion: t("Intrusion"),
     camera_offline: t("Camera offline"),
+    link_down: t("Node link down"),
   }[kind] || kind;
 }
 

@@ -136,6 +136,7 @@ def play_hls(url: str, seconds: float) -> dict[str, float]:
     return got
 
 
+@pytest.mark.slow
 async def test_sound_reaches_the_hls_url_and_its_own_socket(node: Node) -> None:
     base = f"http://{node.host}/api/v1/live"
     async with httpx.AsyncClient(timeout=30) as http:
@@ -236,3 +237,16 @@ def test_the_audio_rendition_cuts_whole_segments_and_lists_them() -> None:
     text = packager.render()
     assert "#EXT-X-DISCONTINUITY" in text and 'URI="audio-init1.mp4"' in text
     assert isinstance(packager.inits[1], AudioInit)
+
+
+def test_retention_deletes_a_segments_sound_with_it(tmp_path: Path) -> None:
+    """Unit: a segment removed by retention takes its sibling .m4a (the sound) along."""
+    from xueliang.recordings.retention import _unlink
+
+    video = tmp_path / "1" / "2026-11-01" / "080000-000.mp4"
+    video.parent.mkdir(parents=True)
+    video.write_bytes(b"v")
+    sound = tmp_path / audio_path("1/2026-11-01/080000-000.mp4")
+    sound.write_bytes(b"a")
+    _unlink(tmp_path, [(1, 1, "1/2026-11-01/080000-000.mp4", 1)])
+    assert not video.exists() and not sound.exists() and not video.parent.exists()

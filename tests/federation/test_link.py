@@ -97,6 +97,18 @@ def test_enrollment_refuses_reuse_expiry_and_forgery_then_joins(link: tuple[Node
         15,
         "the renamed camera at the township",
     )
+    gone_id, gone_gb = village.query(
+        "SELECT c.id, c.gb_id FROM cameras c JOIN regions r ON r.id = c.region_id "
+        "WHERE r.code = ? ORDER BY c.id DESC",
+        SHANGPING,
+    )[0]
+    with closing(village.client("admin")) as admin:
+        assert admin.delete(f"/api/v1/cameras/{gone_id}").status_code == 204
+    wait_for(
+        lambda: town.query("SELECT count(*) FROM cameras WHERE gb_id = ?", gone_gb) == [(0,)],
+        15,
+        "the deleted camera gone at the township",
+    )
     wait_for(lambda: "connected since" in village.cli("node", "status")[1], 15, "the link in node status")
     rc, out = village.cli("node", "status")
     assert rc == 0 and f"parent {town.gb}" in out and "queue " in out and "lag " in out, out

@@ -230,6 +230,8 @@ async def apply_camera(
 ) -> tuple[str, tuple[int, str] | None]:
     """Upsert the peer's camera (by its GB ID) as hosted by that peer; returns (outcome, status)."""
     b = env.body
+    if b.get("deleted"):
+        return await _delete_camera(ctx, session, peer, str(b["gb_id"]), now), None
     region = await session.scalar(select(Region).where(Region.code == str(b["region_code"])))
     if region is None:
         return f"unknown region {b['region_code']}", None
@@ -258,6 +260,26 @@ async def apply_camera(
     ctx.events.publish(session, CameraChanged(cam.id))
     status = b.get("status")
     return "applied", (cam.id, str(status)) if status in ("online", "offline") else None
+
+
+async def _delete_camera(ctx: AppContext, session: AsyncSession, peer: Node, gb: str, now: datetime) -> str:
+    """The owner deleted its camera: the copy it hosts here goes too (never a camera of this node's own)."""
+    cam = await session.scalar(select(Camera).where(Camera.gb_id == gb, Camera.host_node_id == peer.id))
+    if cam is None:
+        return "deleted before"
+    camera_id = cam.id
+    await session.delete(cam)
+    await audit.append(
+        session,
+        node_actor(peer.gb_id),
+        "camera.delete",
+        at=now,
+        target_type="camera",
+        target_id=camera_id,
+        detail={"gb_id": gb, "via": peer.gb_id},
+    )
+    ctx.events.publish(session, CameraChanged(camera_id))
+    return "deleted"
 
 
 async def apply_anchor(session: AsyncSession, peer: Node, env: Envelope, now: datetime) -> str:

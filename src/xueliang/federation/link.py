@@ -116,6 +116,8 @@ class Link:
     # Link-down watch: when each link last worked (or this node started), and the links alarmed for
     # the outage in progress (cleared when the link works again; the alarm itself waits for a person).
     _last_ok: dict[str, datetime] = field(default_factory=dict)
+    # GB ID of each camera reported up: a deleted camera has no row left to say which one it was.
+    _reported: dict[int, str] = field(default_factory=dict)
     _alarmed: set[str] = field(default_factory=set)
 
     @property
@@ -297,15 +299,26 @@ class Link:
                     )
                 )
             ).all()
+            bodies = []
             for cam, code in rows:
+                self._reported[cam.id] = cam.gb_id
+                bodies.append((cam.id, apply.camera_body(cam, code, status)))
+            gone = set(camera_ids) - set(
+                (await s.scalars(select(Camera.id).where(Camera.id.in_(camera_ids)))).all()
+            )
+            for camera_id in sorted(gone):
+                gb = self._reported.pop(camera_id, None)
+                if gb is not None:  # deleted here: the parent drops its copy
+                    bodies.append((camera_id, {"deleted": True, "gb_id": gb, "remote_id": camera_id}))
+            for camera_id, body in bodies:
                 self._camera_seq += 1
                 s.add(
                     OutboxMessage(
                         peer_id=parent.id,
                         kind="camera",
                         source="camera",
-                        source_id=f"{cam.id}:{time.time_ns()}:{self._camera_seq}",
-                        body=apply.camera_body(cam, code, status),
+                        source_id=f"{camera_id}:{time.time_ns()}:{self._camera_seq}",
+                        body=body,
                         created_at=now,
                     )
                 )

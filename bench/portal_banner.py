@@ -10,7 +10,9 @@ this process (httpx over ASGI), so the time measured is the server's own: routin
 JSON. First a closed loop (one poll at a time, every household once): the server time and CPU per poll,
 which hold on a busy machine too. Then an open loop: every TV polls once per `--interval` seconds, the
 polls spread evenly, a fifth of them also marking their urgent notices read as a TV does when OK is
-pressed; its latencies include queueing, so they mean something only on a machine with a core free.
+pressed, each sending the ETag it last got (`--no-etag`: the old full poll); the TV's list pages and a
+trivial route (`/api/v1/me`) are timed in the same load, so a busy machine shows as a ratio. Its
+latencies include queueing, so they mean something only on a machine with a core free.
 
     .venv/bin/python bench/portal_banner.py --households 1000 --interval 10 --duration 20
 """
@@ -21,6 +23,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import platform
 import random
 import statistics
@@ -145,13 +148,24 @@ async def prepare(url: str, households: int, notices: int) -> list[str]:
         await db.dispose()
 
 
+PAGES = {  # what the TV's home and list screens load, besides the banner
+    "/api/v1/portal/notices?limit=100": "notices",
+    "/api/v1/portal/services?limit=50": "services",
+    "/api/v1/portal/jobs?limit=50": "jobs",
+    "/api/v1/portal/departments?limit=60": "directory",
+    "/tv": "home page",
+}
+PAGE_RATE = 10.0  # page loads per second during the open loop (and as many of the trivial route)
+TRIVIAL = "/api/v1/me"  # the same routing, caller and JSON, no query of its own: the yardstick
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def run(
-    url: str, data_dir: Path, tokens: list[str], interval: float, duration: float
+    url: str, data_dir: Path, tokens: list[str], interval: float, duration: float, use_etag: bool
 ) -> dict[str, object]:
     settings = Settings(
         database_url=url,
@@ -161,27 +175,46 @@ async def run(
     )  # type: ignore[call-arg]
     app = create_app(settings, migrate_on_start=False)
     times: list[float] = []
+    page_times: dict[str, list[float]] = {path: [] for path in PAGES}
+    trivial: list[float] = []
     errors = 0
+    not_modified = 0
+    etags: dict[str, str] = {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
 
             async def poll(token: str, mark_read: bool) -> None:
-                nonlocal errors
+                nonlocal errors, not_modified
                 headers = {"authorization": f"Bearer {token}"}
+                if use_etag and token in etags:
+                    headers["if-none-match"] = etags[token]
                 started = time.perf_counter()
                 r = await client.get("/api/v1/portal/banner", headers=headers)
                 times.append((time.perf_counter() - started) * 1000)
+                if r.status_code == 304:
+                    not_modified += 1
+                    return
                 if r.status_code != 200:
                     errors += 1
                     return
+                etags[token] = r.headers.get("etag", "")
                 if mark_read:
                     for notice in r.json()["urgent"]:
                         await client.post(f"/api/v1/portal/notices/{notice['id']}/read", headers=headers)
 
+            async def timed(path: str, token: str, into: list[float]) -> None:
+                nonlocal errors
+                started = time.perf_counter()
+                r = await client.get(path, headers={"authorization": f"Bearer {token}"})
+                into.append((time.perf_counter() - started) * 1000)
+                if r.status_code != 200:
+                    errors += 1
+
             for token in tokens[:20]:  # warm the connection pool
                 await poll(token, False)
             times.clear()
+            etags.clear()
             # closed loop: one poll at a time, each household once (its session not cached, as after
             # 10 s): the server's time and CPU per poll, whatever else runs on the machine
             cpu = time.process_time()
@@ -196,30 +229,66 @@ async def run(
                 "polls_per_s_per_core": round(1000 / cpu_ms),
             }
             times.clear()
+            # the same households again, with the tags they got: what a 304 costs
+            cpu = time.process_time()
+            for token in tokens:
+                await poll(token, False)
+            cpu_again = (time.process_time() - cpu) * 1000 / len(tokens)
+            closed["repeat_p50_ms"] = round(statistics.median(times), 2)
+            closed["repeat_p95_ms"] = round(percentile(times, 0.95), 2)
+            closed["repeat_cpu_ms_per_poll"] = round(cpu_again, 2)
+            closed["repeat_not_modified"] = not_modified
+            times.clear()
+            not_modified = 0
             await asyncio.sleep(6)  # the session cache forgets them, as between two real polls
             rate = len(tokens) / interval
             started = time.perf_counter()
             tasks = []
             n = 0
+            side = 0
             while (elapsed := time.perf_counter() - started) < duration:
                 due = int(elapsed * rate)
                 while n < due:
                     tasks.append(asyncio.create_task(poll(tokens[n % len(tokens)], n % 5 == 0)))
                     n += 1
+                # the TV's pages, and a trivial route, a few times a second in the same load
+                if side < int(elapsed * PAGE_RATE):
+                    token = tokens[side % len(tokens)]
+                    path = list(PAGES)[side % len(PAGES)]
+                    tasks.append(asyncio.create_task(timed(path, token, page_times[path])))
+                    tasks.append(asyncio.create_task(timed(TRIVIAL, token, trivial)))
+                    side += 1
                 await asyncio.sleep(0.002)
             await asyncio.gather(*tasks)
             wall = time.perf_counter() - started
+    pages = {
+        path: {"n": len(v), "p50_ms": round(statistics.median(v), 2), "p95_ms": round(percentile(v, 0.95), 2)}
+        for path, v in page_times.items()
+        if v
+    }
+    trivial_p50 = statistics.median(trivial) if trivial else float("nan")
     return {
         "closed_loop": closed,
         "open_loop": {
+            "etag": use_etag,
             "target_polls_per_s": round(len(tokens) / interval, 1),
             "polls": len(times),
+            "not_modified": not_modified,
             "errors": errors,
             "polls_per_s": round(len(times) / wall, 1),
             "p50_ms": round(statistics.median(times), 2),
             "p95_ms": round(percentile(times, 0.95), 2),
             "p99_ms": round(percentile(times, 0.99), 2),
             "max_ms": round(max(times), 2),
+            "pages": pages,
+            "trivial_route": {
+                "path": TRIVIAL,
+                "n": len(trivial),
+                "p50_ms": round(trivial_p50, 2),
+                "p95_ms": round(percentile(trivial, 0.95), 2) if trivial else None,
+            },
+            "banner_p50_over_trivial_p50": round(statistics.median(times) / trivial_p50, 2),
+            "load_average_1m": round(os.getloadavg()[0], 2),
         },
     }
 
@@ -231,11 +300,12 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between one TV's polls")
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--no-etag", action="store_true", help="poll without If-None-Match (the old way)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         tokens = asyncio.run(prepare(url, args.households, args.notices))
-        result = asyncio.run(run(url, Path(tmp), tokens, args.interval, args.duration))
+        result = asyncio.run(run(url, Path(tmp), tokens, args.interval, args.duration, not args.no_etag))
     backend = url.split(":", 1)[0]
     print(
         json.dumps(

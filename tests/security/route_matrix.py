@@ -227,6 +227,7 @@ RECORDINGS: Registry = {
     ("GET", f"{A}/playback/{{camera_id}}/index.m3u8"): token("the playback token"),
     ("GET", f"{A}/playback/{{camera_id}}/at.mp4"): token("the playback token"),
     ("GET", f"{A}/playback/{{camera_id}}/init/{{segment_id}}.mp4"): token("the playback token"),
+    ("GET", f"{A}/playback/{{camera_id}}/audio/{{segment_id}}.m4a"): token("the playback token (sound)"),
     ("GET", f"{A}/playback/{{camera_id}}/chunk/{{segment_id}}/{{first:int}}-{{last:int}}.m4s"): token(
         "the playback token"
     ),

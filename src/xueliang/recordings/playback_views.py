@@ -19,6 +19,7 @@ from xueliang.core.clock import as_utc
 from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound
 from xueliang.media import playback
+from xueliang.media.recording.segment_io import audio_path
 from xueliang.recordings import service
 from xueliang.recordings.access import MAX_PLAYBACK, From, To, node_of, token_claims
 from xueliang.recordings.models import RecordingSegment
@@ -62,13 +63,18 @@ async def playback_plan(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: st
     claims = await token_claims(ctx, token, camera_id, Permission.view_recording)
     lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
     views = await _views(ctx, camera_id, lo, hi, claims.user_id)
-    target = node_of(ctx).settings.playback_chunk_seconds
+    node = node_of(ctx)
+    target = node.settings.playback_chunk_seconds
     base = f"{PLAYBACK_PREFIX}/{camera_id}"
+    local = await remote_for(ctx, camera_id) is None
+    sounds: dict[int, str] = {}
     segments = []
     for view in views:
         chunks = playback.segment_chunks(view, target, lo.timestamp(), hi.timestamp())
         if not chunks:
             continue
+        if local and (node.root / audio_path(view.path)).exists():  # the sound recorded beside it
+            sounds[view.id] = f"{base}/audio/{view.id}.m4a?token={token}"
         segments.append({
             "id": view.id, "start": view.start, "end": view.end, "media_start": view.media_start,
             "codec": view.codec, "mime": f'video/mp4; codecs="{view.codec}"',
@@ -76,6 +82,7 @@ async def playback_plan(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: st
             "keyframes": [view.start + ms / 1000 for ms, off in view.keyframes if off < view.bytes],
             "chunks": [{"url": f"{base}/chunk/{view.id}/{c.first}-{c.last}.m4s?token={token}",
                         "start": c.start, "end": c.end} for c in chunks],
+            "audio": sounds.get(view.id),
         })  # fmt: skip
     return {
         "camera_id": camera_id,
@@ -140,6 +147,21 @@ async def vod_chunk(
         raise NotFound("no such chunk")
     data = await _read(node, view, first, last, await _remote(ctx, camera_id))
     return Response(data, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@playback_router.get("/{camera_id}/audio/{segment_id}.m4a")
+async def vod_audio(ctx: Ctx, camera_id: PathId, segment_id: PathId, token: str = "") -> Response:
+    """The sound recorded beside a segment (docs/media-audio.md): an AAC fMP4 on the segment's clock,
+    so the player gives it the segment's timestampOffset. 404 when the camera's sound was off."""
+    await token_claims(ctx, token, camera_id, Permission.view_recording)
+    view, node = await _segment(ctx, camera_id, segment_id)
+    if await remote_for(ctx, camera_id) is not None:
+        raise NotFound("no recorded sound")  # a child node's recordings: the picture only, for now
+    try:
+        data = await asyncio.to_thread((node.root / audio_path(view.path)).read_bytes)
+    except OSError as exc:
+        raise NotFound("no recorded sound") from exc
+    return Response(data, media_type="audio/mp4", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @playback_router.get("/{camera_id}/at.mp4")

@@ -1,6 +1,10 @@
 // One camera's player. Each tile appends init + chunks into one SourceBuffer and sets timestampOffset
 // so that a video's currentTime is "seconds since the start of the day shown": the same number in every
 // tile, which is what keeps them in sync. Gaps are holes in the buffer.
+// Sound: a segment recorded with the camera's sound has `audio` in the plan, a whole AAC fMP4 on the
+// segment's clock. It goes into a muted <audio> of its own MediaSource with the segment's
+// timestampOffset (never into the video's: a missing sound would stall the picture), follows the video's
+// time, and plays aloud once the tile's sound button is pressed.
 
 import { h } from "../dom.js";
 import { localName, t } from "../i18n.js";
@@ -27,6 +31,66 @@ export class Tile {
     this.pumping = false;
     this.seeking = false;
     this.video.addEventListener("error", () => this.say(t("The browser could not play this recording.")));
+    this.audio = null; // made at the first segment with sound
+  }
+
+  /** The sound beside the picture: its element, MediaSource and button, made once. */
+  soundOn() {
+    if (this.audio) return;
+    const audio = h("audio", { muted: true, preload: "auto" });
+    audio.muted = true;
+    const button = h("button", {
+      class: "btn btn-sm player-sound", type: "button", "aria-pressed": "false",
+      onclick: () => {
+        audio.muted = !audio.muted;
+        button.textContent = audio.muted ? t("Turn sound on") : t("Mute");
+        button.setAttribute("aria-pressed", String(!audio.muted));
+      },
+    }, t("Turn sound on"));
+    this.el.append(audio, button);
+    this.audio = audio;
+    this.soundReset();
+  }
+
+  soundReset() {
+    const ms = new MediaSource();
+    this.soundMs = ms;
+    this.soundSb = null;
+    this.soundSegments = new Set();
+    if (this.audio.src) URL.revokeObjectURL(this.audio.src);
+    this.audio.src = URL.createObjectURL(ms);
+  }
+
+  /** Append a segment's recorded sound (once) at the segment's offset; a failure only costs the sound. */
+  async appendSound(seg) {
+    if (!seg.audio) return;
+    this.soundOn();
+    if (this.soundSegments.has(seg.id)) return;
+    this.soundSegments.add(seg.id);
+    const ms = this.soundMs;
+    try {
+      if (ms.readyState !== "open") await new Promise((resolve) => ms.addEventListener("sourceopen", resolve, { once: true }));
+      const data = await this.recording.fetchBytes(seg.audio);
+      if (ms !== this.soundMs) return;
+      if (!this.soundSb) this.soundSb = ms.addSourceBuffer('audio/mp4; codecs="mp4a.40.2"');
+      const sb = this.soundSb;
+      const done = () => new Promise((resolve) => sb.addEventListener("updateend", resolve, { once: true }));
+      if (sb.updating) await done();
+      sb.timestampOffset = (seg.start - S.day0) - seg.media_start / 90000;
+      sb.appendBuffer(data);
+      await done();
+    } catch { /* no sound for this segment */ }
+  }
+
+  /** Keep the sound on the picture: same time, rate and play state. */
+  soundFollow(position) {
+    const a = this.audio;
+    if (!a) return;
+    const v = this.video;
+    if (Math.abs(a.currentTime - position) > 0.3) a.currentTime = position;
+    if (a.playbackRate !== v.playbackRate) a.playbackRate = v.playbackRate;
+    if (v.paused && !a.paused) a.pause();
+    if (!v.paused && a.paused) a.play().catch(() => {});
   }
 
   say(text) {
@@ -41,6 +105,7 @@ export class Tile {
     const opened = new Promise((resolve) => this.ms.addEventListener("sourceopen", resolve, { once: true }));
     if (this.video.src) URL.revokeObjectURL(this.video.src);
     this.video.src = URL.createObjectURL(this.ms);
+    if (this.audio) this.soundReset();
     await opened;
   }
 
@@ -70,6 +135,7 @@ export class Tile {
       this.sb.timestampOffset = (seg.start - S.day0) - seg.media_start / 90000;
       await this.append(await this.recording.fetchBytes(seg.init));
       this.segment = seg.id;
+      this.appendSound(seg); // beside the picture, not waited for
     }
     await this.append(await this.recording.fetchBytes(chunk.url));
   }
@@ -163,6 +229,7 @@ export class Tile {
     if (video.playbackRate !== S.clock.rate) video.playbackRate = S.clock.rate;
     if (S.clock.playing && video.paused) video.play().catch(() => {});
     if (!S.clock.playing && !video.paused) video.pause();
+    this.soundFollow(position);
     if (this.sb && !this.sb.updating && video.buffered.length && video.buffered.start(0) < position - BEHIND) {
       this.sb.remove(0, position - BEHIND / 2);
     }
@@ -173,6 +240,7 @@ export class Tile {
     this.generation += 1;
     this.video.pause();
     if (this.video.src) URL.revokeObjectURL(this.video.src);
+    if (this.audio) { this.audio.pause(); URL.revokeObjectURL(this.audio.src); }
     this.el.remove();
   }
 }

@@ -11,6 +11,7 @@ from xueliang.cameras import masks, service
 from xueliang.cameras.events import CameraChanged
 from xueliang.cameras.mask_views import router as mask_router
 from xueliang.cameras.models import Camera, CameraKind
+from xueliang.cameras.remote import remote_for
 from xueliang.cameras.schemas import CameraAdminOut, CameraCreate, CameraFields, CameraOut, OpenOut
 from xueliang.cameras.streams import LiveStreams
 from xueliang.core.bounds import PathId, QueryId
@@ -139,13 +140,14 @@ async def patch_camera(
     camera_id: PathId, body: CameraFields, caller: CurrentCaller, ctx: Ctx, session: Session
 ) -> CameraOut:
     require(caller, Permission.manage_cameras)
+    fields = body.model_dump(exclude_none=True)
+    if (remote := await remote_for(ctx, camera_id)) is not None:  # a child's camera: its owner decides
+        await service.get_camera(session, caller.principal, camera_id, Permission.manage_cameras)
+        service.validate_fields(fields)  # bad input is ours to answer (422), not the owner's
+        await remote.update(camera_id, fields, caller.actor.name)
+        fields.pop("record", None)  # the owner records; this copy never does
     camera = await service.update_camera(
-        session,
-        caller.principal,
-        caller.actor,
-        camera_id,
-        ctx.clock.now(),
-        **body.model_dump(exclude_none=True),
+        session, caller.principal, caller.actor, camera_id, ctx.clock.now(), **fields
     )
     ctx.events.publish(session, CameraChanged(camera.id))
     await session.commit()
@@ -158,6 +160,9 @@ async def patch_camera(
 @router.delete("/cameras/{camera_id}", status_code=204)
 async def delete_camera(camera_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session) -> None:
     require(caller, Permission.manage_cameras)
+    if (remote := await remote_for(ctx, camera_id)) is not None:  # deleted at its owner first
+        await service.get_camera(session, caller.principal, camera_id, Permission.manage_cameras)
+        await remote.delete(camera_id, caller.actor.name)
     await service.delete_camera(session, caller.principal, caller.actor, camera_id, ctx.clock.now())
     ctx.events.publish(session, CameraChanged(camera_id))
     await session.commit()

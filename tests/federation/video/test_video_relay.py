@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from xueliang.audit.models import AuditEvent
+from xueliang.cameras.models import Camera
 from xueliang.core.db import Database
 from xueliang.federation.identity import NodeIdentity
 from xueliang.federation.video import handshake
@@ -180,6 +182,62 @@ def test_county_operator_plays_back_a_village_recording_through_two_hops(fed: Fe
         e.actor for e in audits(fed["village"], "recording.view")
     }
     assert "admin" in {e.actor for e in audits(fed["county"], "recording.view")}
+
+
+def camera_row(node: FedNode, camera_id: int) -> Camera | None:
+    async def read() -> Camera | None:
+        db = Database(node.db_url)
+        try:
+            async with db.session() as session:
+                return await session.get(Camera, camera_id)
+        finally:
+            await db.dispose()
+
+    return run_async(read())
+
+
+def test_an_edit_at_the_county_of_a_village_camera_is_applied_by_its_owner_or_refused(
+    fed: Federation,
+) -> None:
+    camera_id = fed.camera_ids[2]
+    county = fed["county"].client("admin")
+    before = camera_row(fed["county"], camera_id)
+    assert before is not None
+    try:
+        r = county.patch(f"/api/v1/cameras/{camera_id}", json={"name": "上坪村口西", "record": True})
+        assert r.status_code == 200, r.text
+        village_cam = camera_row(fed["village"], camera_id)
+        assert village_cam is not None and village_cam.name == "上坪村口西" and village_cam.record
+        county_cam = camera_row(fed["county"], camera_id)
+        assert county_cam is not None and county_cam.name == "上坪村口西"
+        assert county_cam.record == before.record  # the owner's to record, not this copy's
+        (edit,) = [e for e in audits(fed["village"], "camera.update") if e.target_id == str(camera_id)]
+        assert edit.actor == f"node {fed['township'].gb_id} for admin (node {fed['county'].gb_id})"
+        r = county.patch(f"/api/v1/cameras/{camera_id}", json={"lat": 200.0})  # ours to refuse
+        assert r.status_code == 422, r.text
+
+        # The owner no longer has it (deleted there, not yet known here): refused with its reason.
+        path = fed["county"].db_url.removeprefix("sqlite+aiosqlite:///")
+        with sqlite3.connect(path) as conn:
+            ((other,),) = conn.execute(
+                "SELECT min(id) FROM cameras WHERE stream_url NOT LIKE 'node://%'"
+            ).fetchall()
+
+        async def stale(session: Any) -> None:
+            await session.execute(
+                update(Camera)
+                .where(Camera.id == other)
+                .values(stream_url=f"node://{fed['township'].gb_id}/999999", remote_id=999999)
+            )
+
+        assert camera_row(fed["county"], other) is not None
+        fed["county"].write(stale)
+        r = county.patch(f"/api/v1/cameras/{other}", json={"name": "改不了"})
+        assert r.status_code == 409, r.text
+        assert fed["township"].gb_id in r.json()["message"] and "not found" in r.json()["message"]
+        assert camera_row(fed["county"], other).name != "改不了"  # type: ignore[union-attr]
+    finally:
+        county.close()
 
 
 def test_a_node_key_outside_the_subtree_is_refused(fed: Federation) -> None:

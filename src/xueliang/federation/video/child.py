@@ -28,10 +28,11 @@ from websockets.asyncio.client import ClientConnection
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
 from xueliang.cameras.models import Camera
+from xueliang.cameras.remote import RemoteCameras
 from xueliang.core.context import AppContext
 from xueliang.core.errors import AppError
 from xueliang.federation import identity
-from xueliang.federation.video import handshake, wire
+from xueliang.federation.video import edits, handshake, wire
 from xueliang.federation.video import playback as recorded
 from xueliang.federation.video.parent import VideoLinks
 from xueliang.media.channel import Fragment, Gap, InitSegment, StatusNote, ViewerClosed
@@ -193,13 +194,20 @@ class VideoUplink:
     async def _answer(self, ws: ClientConnection, parent: Parent, message: dict[str, Any]) -> None:
         request_id = int(message.get("id", 0))
         try:
-            below = self.ctx.services.get(RemoteRecordings)
-            result = await recorded.answer(
-                self.ctx,
-                parent.gb_id,
-                message,
-                below if isinstance(below, recorded.ChildRecordings) else None,
-            )
+            if message.get("op") in edits.OPS:  # an edit of one of our cameras made at the parent
+                owner = self.ctx.services.get(RemoteCameras)
+                await edits.answer(
+                    self.ctx, parent.gb_id, message, owner if isinstance(owner, edits.ChildCameras) else None
+                )
+                result: Any = None
+            else:
+                below = self.ctx.services.get(RemoteRecordings)
+                result = await recorded.answer(
+                    self.ctx,
+                    parent.gb_id,
+                    message,
+                    below if isinstance(below, recorded.ChildRecordings) else None,
+                )
         except AppError as exc:
             await self._send(ws, {"type": "reply", "id": request_id, "error": exc.message})
             return

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from xueliang.cameras.remote import RemoteCameras
 from xueliang.core.context import AppContext
 from xueliang.core.lifecycle import StartupHook, Stop
 from xueliang.federation.config import FederationSettings
 from xueliang.federation.video import handshake
 from xueliang.federation.video.child import VideoUplink
+from xueliang.federation.video.edits import ChildCameras
 from xueliang.federation.video.parent import VideoLinks
 from xueliang.federation.video.playback import ChildRecordings
 from xueliang.media.plane import MediaPlane
@@ -28,6 +30,7 @@ def install(app: FastAPI, ctx: AppContext, settings: FederationSettings) -> list
     links = ctx.services.add(VideoLinks(ctx, settings.node_gb_id))
     uplink = ctx.services.add(VideoUplink(ctx, plane, settings.node_gb_id, settings.parent_url, links))
     ctx.services.add(ChildRecordings(ctx, links), RemoteRecordings)  # playback through the parent
+    ctx.services.add(ChildCameras(ctx, links), RemoteCameras)  # edits of a child's camera go to it
     plane.schemes.register("node", links.source, on_demand=True)
     plane.session_listeners.append(links.on_live_session)
     router = APIRouter(tags=["federation"])

@@ -1,0 +1,107 @@
+"""Edits at a parent of a child's camera (issue 18): asked of the owner over the child's dial-out link,
+applied there under the owner's own rules (as the parent node, an admin of the parent's region, for the
+parent's user) or refused with the owner's reason, which the parent's route answers with. Two hops are
+asked on, like playback. The parent's copy then follows the owner's catalog message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from xueliang.accounts.models import Role
+from xueliang.accounts.policy import Principal
+from xueliang.audit.service import Actor
+from xueliang.cameras import service as cameras
+from xueliang.cameras.events import CameraChanged
+from xueliang.cameras.models import Camera
+from xueliang.cameras.remote import RemoteCameras
+from xueliang.core.context import AppContext
+from xueliang.core.errors import Conflict, NotFound
+from xueliang.federation import identity
+from xueliang.federation.video.parent import SCHEME, RemoteRefused, VideoLinks, parse_url
+from xueliang.media.errors import MediaConnectionError
+from xueliang.regions.models import Region
+
+OPS = ("camera.update", "camera.delete")
+
+
+class ChildCameras(RemoteCameras):
+    """The parent's side: edits of `node://` cameras go to the child that hosts them."""
+
+    def __init__(self, ctx: AppContext, links: VideoLinks) -> None:
+        self.ctx = ctx
+        self.links = links
+
+    async def _where(self, camera_id: int) -> tuple[str, int] | None:
+        async with self.ctx.db.read_session() as session:
+            url = await session.scalar(select(Camera.stream_url).where(Camera.id == camera_id))
+        if url is None or not url.startswith(SCHEME):
+            return None
+        try:
+            return parse_url(url)
+        except ValueError:
+            return None
+
+    async def hosts(self, camera_id: int) -> bool:
+        return await self._where(camera_id) is not None
+
+    async def _ask(self, camera_id: int, op: str, **args: Any) -> None:
+        where = await self._where(camera_id)
+        if where is None:
+            raise NotFound("not found")
+        gb_id, remote_id = where
+        link = self.links.links.get(gb_id)
+        if link is None:
+            raise Conflict(f"refused: the node that owns this camera ({gb_id}) is not connected")
+        try:
+            await link.request({"op": op, "camera": remote_id, **args})
+        except RemoteRefused as exc:
+            raise Conflict(f"refused by the node that owns this camera ({gb_id}): {exc}") from None
+        except MediaConnectionError as exc:
+            raise Conflict(f"refused: no answer from the node that owns this camera: {exc}") from None
+
+    async def update(self, camera_id: int, fields: dict[str, Any], user: str) -> None:
+        await self._ask(camera_id, "camera.update", fields=fields, user=user)
+
+    async def delete(self, camera_id: int, user: str) -> None:
+        await self._ask(camera_id, "camera.delete", user=user)
+
+
+async def answer(
+    ctx: AppContext, parent_gb: str, message: dict[str, Any], below: ChildCameras | None
+) -> None:
+    """The owner's side (or the middle node's, which asks on): apply or raise an AppError with the reason."""
+    op = str(message.get("op", ""))
+    camera_id = int(message["camera"])
+    user = str(message.get("user", ""))[:64]
+    async with ctx.db.read_session() as session:
+        peer = await identity.peer_by_key(session, parent_gb)
+        if peer is None:
+            raise NotFound("unknown or revoked node")
+        path = await session.scalar(select(Region.path).where(Region.id == peer.region_id))
+    principal = Principal(0, f"node {parent_gb}", Role.admin, peer.region_id, path or "\0")
+    actor = Actor(None, (f"node {parent_gb}" + (f" for {user}" if user else ""))[:100], "federation")
+    if below is not None and await below.hosts(camera_id):  # owned by our own child: ask it on
+        async with ctx.db.read_session() as session:  # the parent's scope first: out of it is "not found"
+            await cameras.get_camera(session, principal, camera_id)
+        relayed = f"{user} (node {parent_gb})"
+        if op == "camera.update":
+            await below.update(camera_id, dict(message["fields"]), relayed)
+        elif op == "camera.delete":
+            await below.delete(camera_id, relayed)
+        return
+    async with ctx.db.session() as session:
+        if op == "camera.update":
+            fields = dict(message["fields"])
+            camera = await cameras.update_camera(
+                session, principal, actor, camera_id, ctx.clock.now(), **fields
+            )
+            ctx.events.publish(session, CameraChanged(camera.id))
+        elif op == "camera.delete":
+            await cameras.delete_camera(session, principal, actor, camera_id, ctx.clock.now())
+            ctx.events.publish(session, CameraChanged(camera_id))
+        else:
+            raise NotFound(f"unknown request {op!r}")
+        await session.commit()
+        await ctx.events.delivered(session)

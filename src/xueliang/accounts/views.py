@@ -62,6 +62,9 @@ ALLOWED_NEXT = (
     "/portal-admin/preview",
     "/hospital",
     "/account",
+    "/cascade",
+    "/approvals",
+    "/system",
 )
 
 

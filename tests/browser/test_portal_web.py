@@ -191,3 +191,15 @@ def test_editor_imports_publishes_previews(new_page: NewPage, live_server: Any, 
     expect(frame.locator(".tv-fact h3").first).to_have_text("办理条件")
     expect(frame.locator(".tv-facts-grid")).to_contain_text("户口簿")
     shot(page, artifacts, "admin-preview")
+
+    # Prices: one form for a day, a box per product and market (today's price as the hint); an empty
+    # form is refused in the page, nothing is sent.
+    page.locator("#pa-tabs [data-kind=prices]").click()
+    boxes = page.locator("#pa-prices-form .pa-price-box")
+    products = api_json(page, live_server.url, "/portal/prices/products")
+    markets = api_json(page, live_server.url, "/portal/prices/markets")
+    expect(boxes).to_have_count(len(products) * len(markets))
+    expect(boxes.first).not_to_have_attribute("placeholder", "")
+    page.locator("#pa-prices-form button[type=submit]").click()
+    expect(page.locator(".toast").last).to_contain_text("请至少填写一个价格")
+    shot(page, artifacts, "admin-prices")

@@ -175,6 +175,28 @@ def test_alarms_go_up_once_in_order_across_cuts_and_state_comes_down(
         "the acknowledgement at the village",
     )
 
+    # Notices published at the township go down to the village's TVs; one aimed elsewhere does not.
+    shimen = town.query("SELECT id FROM regions WHERE code = '513223102'")[0][0]
+    with closing(town.client("admin")) as admin:
+        r = admin.post("/api/v1/portal/notices", json={"region_id": shimen, "title": "石门乡停水通知"})
+        assert r.status_code == 201, r.text
+    with closing(town.client("op-qingxi")) as op:
+        qingxi = town.query("SELECT id FROM regions WHERE code = ?", town.region)[0][0]
+        r = op.post(
+            "/api/v1/portal/notices",
+            json={"region_id": qingxi, "urgent": True, "title": "山洪预警", "body": "请沿河农户立即转移。"},
+        )
+        assert r.status_code == 201, r.text
+    with closing(village.client("res-v01")) as tv:
+
+        def banner() -> list[str]:
+            r = tv.get("/api/v1/portal/banner")
+            assert r.status_code == 200, r.text
+            return [n["title"] for n in r.json()["urgent"]]
+
+        wait_for(lambda: "山洪预警" in banner(), 15, "the township's urgent notice on the village's TV")
+    assert village.query("SELECT count(*) FROM portal_notices WHERE title = '石门乡停水通知'") == [(0,)]
+
 
 def test_a_village_killed_mid_forward_delivers_each_alarm_once_in_order(
     link: tuple[Node, Node, FaultProxy], template: Path, tmp_path: Path

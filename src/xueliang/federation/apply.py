@@ -32,6 +32,7 @@ from xueliang.core.context import AppContext
 from xueliang.federation.envelope import Envelope, Refused
 from xueliang.federation.models import AuditAnchor
 from xueliang.nodes.models import Node
+from xueliang.portal.models import PortalNotice
 from xueliang.regions.models import Region
 
 RANK = {
@@ -280,6 +281,54 @@ async def _delete_camera(ctx: AppContext, session: AsyncSession, peer: Node, gb:
     )
     ctx.events.publish(session, CameraChanged(camera_id))
     return "deleted"
+
+
+def notice_body(notice: PortalNotice, region_code: str) -> dict[str, Any]:
+    return {
+        "region_code": region_code,
+        "urgent": notice.urgent,
+        "title": notice.title,
+        "title_en": notice.title_en,
+        "body": notice.body,
+        "body_en": notice.body_en,
+        "publisher": notice.publisher,
+        "published_at": notice.published_at.isoformat(),
+    }
+
+
+async def apply_notice(
+    session: AsyncSession, peer: Node, env: Envelope, now: datetime
+) -> tuple[str, str | None]:
+    """A notice published above: kept here as this node's own, so its TVs and phones read it (and its
+    children get it in turn); returns the outcome and its region path (None: nothing stored)."""
+    b = env.body
+    region = await session.scalar(select(Region).where(Region.code == str(b["region_code"])))
+    if region is None:
+        return f"unknown region {b['region_code']}", None
+    notice = PortalNotice(
+        region_id=region.id,
+        region_path=region.path,
+        publisher_id=None,
+        publisher=str(b.get("publisher", ""))[:100],
+        urgent=bool(b.get("urgent", False)),
+        title=str(b["title"])[:200],
+        title_en=str(b.get("title_en", ""))[:300],
+        body=str(b.get("body", "")),
+        body_en=str(b.get("body_en", "")),
+        published_at=datetime.fromisoformat(str(b["published_at"])),
+    )
+    session.add(notice)
+    await session.flush()
+    await audit.append(
+        session,
+        node_actor(peer.gb_id),
+        "portal.notice.publish",
+        at=now,
+        target_type="portal_notice",
+        target_id=notice.id,
+        detail={"region": region.code, "urgent": notice.urgent, "via": peer.gb_id},
+    )
+    return "published", region.path
 
 
 async def apply_anchor(session: AsyncSession, peer: Node, env: Envelope, now: datetime) -> str:

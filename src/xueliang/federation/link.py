@@ -43,6 +43,9 @@ from xueliang.federation.natsd import (
     secret_for,
 )
 from xueliang.nodes.models import Node
+from xueliang.notify.hub import Hub
+from xueliang.portal.models import PortalNotice
+from xueliang.portal.push import notice_event
 from xueliang.regions.models import Region
 
 if TYPE_CHECKING:
@@ -119,6 +122,7 @@ class Link:
     # GB ID of each camera reported up: a deleted camera has no row left to say which one it was.
     _reported: dict[int, str] = field(default_factory=dict)
     _alarmed: set[str] = field(default_factory=set)
+    _notice_cursor: dict[int, int] = field(default_factory=dict)
 
     @property
     def me(self) -> str:
@@ -387,6 +391,53 @@ class Link:
                 self._alarm_cursor[peer.id] = max(self._alarm_cursor[peer.id], rows[-1][0].id)
             await s.commit()
 
+    async def _sweep_notices(self, peers: list[Peer]) -> None:
+        """Portal notices published here (or passed down to here) go down to each child they concern:
+        aimed at the child's region, above it, or at a place inside it. Notices are few: the cursor is
+        the newest one queued for that child, the region test is done here."""
+        children = [p for p in peers if p.role == "child"]
+        if not children:
+            return
+        async with self.ctx.db.session() as s:
+            for peer in children:
+                cursor = self._notice_cursor.get(peer.id)
+                if cursor is None:
+                    last = await s.scalar(
+                        select(OutboxMessage.source_id)
+                        .where(OutboxMessage.peer_id == peer.id, OutboxMessage.source == "notice")
+                        .order_by(OutboxMessage.id.desc())
+                        .limit(1)
+                    )
+                    cursor = int(last) if last else 0
+                rows = (
+                    await s.execute(
+                        select(PortalNotice, Region.code)
+                        .join(Region, Region.id == PortalNotice.region_id)
+                        .where(PortalNotice.id > cursor, PortalNotice.published_at >= peer.enrolled_at)
+                        .order_by(PortalNotice.id)
+                        .limit(500)
+                    )
+                ).all()
+                now = self.ctx.clock.now()
+                for notice, code in rows:
+                    concerns = notice.region_path.startswith(peer.region_path) or peer.region_path.startswith(
+                        notice.region_path
+                    )
+                    if concerns and notice.withdrawn_at is None:
+                        s.add(
+                            OutboxMessage(
+                                peer_id=peer.id,
+                                kind="notice",
+                                source="notice",
+                                source_id=str(notice.id),
+                                body=apply.notice_body(notice, code),
+                                created_at=now,
+                            )
+                        )
+                    cursor = notice.id
+                self._notice_cursor[peer.id] = cursor
+            await s.commit()
+
     async def _relay_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
@@ -395,6 +446,7 @@ class Link:
             try:
                 peers = await self.peers()
                 await self._sweep_alarms(peers)
+                await self._sweep_notices(peers)
                 for peer in peers:
                     while await self._send(peer) >= self.settings.relay_batch:
                         pass
@@ -581,6 +633,7 @@ class Link:
         checked: list[tuple[int, Envelope, Node]] = []
         pushes: list[tuple[int, str]] = []
         statuses: list[tuple[int, str, str]] = []
+        notices: list[str] = []  # region paths of notices passed down: this node's TVs are nudged
         counted: list[PeerState] = []
         try:
             async with self.ctx.db.session() as s:
@@ -669,7 +722,7 @@ class Link:
                         continue
                     seen.add(msg_id)
                     try:
-                        outcome = await self._apply(s, peer, env, now, pushes, statuses, opened)
+                        outcome = await self._apply(s, peer, env, now, pushes, statuses, opened, notices)
                     except Refused as exc:  # raised before anything was written
                         self._refused(peer.gb_id, str(exc))
                         outcomes[i] = f"refused: {exc}"
@@ -706,6 +759,12 @@ class Link:
                     alarm = await reader.get(Alarm, alarm_id)
                     if alarm is not None:
                         await publish_alarm(self.ctx, reader, alarm, [event])
+        if notices:
+            hub = self.ctx.services.get(Hub)
+            for path in notices:
+                if hub is not None:
+                    await hub.publish(notice_event(path))
+            self._wake.set()  # and further down, to this node's own children
         for camera_id, status, sender in statuses:
             await self.ctx.events.emit(CameraStatusChanged(camera_id, status, f"node {sender}"))
         return outcomes
@@ -719,9 +778,10 @@ class Link:
         pushes: list[tuple[int, str]],
         statuses: list[tuple[int, str, str]],
         opened: set[str],
+        notices: list[str],
     ) -> str:
         try:
-            return await self._apply_kind(s, peer, env, now, pushes, statuses, opened)
+            return await self._apply_kind(s, peer, env, now, pushes, statuses, opened, notices)
         except (ValueError, KeyError, TypeError) as exc:  # a body we cannot read: never "retry later"
             raise Refused(f"message {env.id} from {env.sender}: malformed {env.kind} body ({exc})") from None
 
@@ -734,6 +794,7 @@ class Link:
         pushes: list[tuple[int, str]],
         statuses: list[tuple[int, str, str]],
         opened: set[str],
+        notices: list[str],
     ) -> str:
         if env.kind == "alarm":
             if (env.body.get("event") or {}).get("action") == "raised" and env.body.get("uuid") in opened:
@@ -749,6 +810,11 @@ class Link:
             return outcome
         if env.kind == "anchor":
             return await apply.apply_anchor(s, peer, env, now)
+        if env.kind == "notice":
+            outcome, path = await apply.apply_notice(s, peer, env, now)
+            if path is not None:
+                notices.append(path)
+            return outcome
         raise Refused(f"unknown message kind {env.kind!r}")
 
     def _refused(self, sender: str, reason: str) -> None:

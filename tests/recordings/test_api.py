@@ -330,9 +330,11 @@ async def test_a_resident_gets_404_from_every_recording_route(
         "lock_id": str(lock["id"]),
         "export_id": str(made["id"]),
         "name": "manifest.json",
+        "approval_id": "1",
     }
     query = {"camera_id": str(cam), "from": lo, "to": hi, "t": lo, "token": "x"}
     body = {"camera_id": cam, "from": lo, "to": hi, "reason": "curious", "days": 1}
+    body |= {"action": "playback", "approve": True}  # the four-eyes routes' fields
     routes = recording_routes(rec_app)
     assert len(routes) >= 17
     for method, template in routes:
@@ -465,8 +467,9 @@ async def test_huge_ids_and_far_dates_are_422_on_every_recording_route(
     now = datetime.now(UTC)
     values = {
         "camera_id": str(village_cameras[0]), "segment_id": "1", "first": "0", "last": "1", "lock_id": "1",
-        "export_id": "1", "name": "manifest.json", "from": iso(now - timedelta(hours=1)), "to": iso(now),
-        "t": iso(now - timedelta(minutes=1)), "token": "x", "limit": "10",
+        "export_id": "1", "approval_id": "1", "name": "manifest.json",
+        "from": iso(now - timedelta(hours=1)), "to": iso(now), "t": iso(now - timedelta(minutes=1)),
+        "token": "x", "limit": "10",
     }  # fmt: skip
     cases = bad_inputs(rec_app, values)
     int4 = str(2**31)  # the first id a PostgreSQL INTEGER column cannot hold

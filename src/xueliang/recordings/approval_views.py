@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from xueliang.accounts.deps import Ctx, CurrentCaller, Session
 from xueliang.core.bounds import DbId, PathId, StoredDatetime
-from xueliang.recordings import approvals
+from xueliang.recordings import approvals, service
 from xueliang.recordings.approval_models import ApprovalAction, PrivacyApproval
 
 router = APIRouter(tags=["recordings"])
@@ -73,6 +73,7 @@ async def request_approval(
 ) -> ApprovalOut:
     """Ask a second person to lift a camera's masks for playback or export of a range (or to export
     from a sensitive camera); audited as `privacy.request`."""
+    service.may_record_anything(caller.principal)  # residents: 404, as on every recording route
     now = ctx.clock.now()
     row = await approvals.create_request(
         session,
@@ -92,6 +93,7 @@ async def request_approval(
 @router.get("/recordings/approvals", response_model=list[ApprovalOut])
 async def list_approvals(caller: CurrentCaller, ctx: Ctx, session: Session) -> list[ApprovalOut]:
     """The caller's own requests and, for admins and operators, those on cameras in their scope."""
+    service.may_record_anything(caller.principal)  # residents: 404, as on every recording route
     now = ctx.clock.now()
     rows = await approvals.visible_requests(session, caller.principal)
     return [approval_out(r, now, caller.user.id) for r in rows]
@@ -99,6 +101,7 @@ async def list_approvals(caller: CurrentCaller, ctx: Ctx, session: Session) -> l
 
 @router.get("/recordings/approvals/{approval_id}", response_model=ApprovalOut)
 async def get_approval(approval_id: PathId, caller: CurrentCaller, ctx: Ctx, session: Session) -> ApprovalOut:
+    service.may_record_anything(caller.principal)  # residents: 404, as on every recording route
     row = await approvals.get_request(session, caller.principal, approval_id)
     return approval_out(row, ctx.clock.now(), caller.user.id)
 
@@ -109,6 +112,7 @@ async def decide_approval(
 ) -> ApprovalOut:
     """Approve or deny as the second person (not the requester); audited as `privacy.approve` or
     `privacy.deny`. An approval lasts `GRANT_FOR` (4 h)."""
+    service.may_record_anything(caller.principal)  # residents: 404, as on every recording route
     now = ctx.clock.now()
     row = await approvals.decide(
         session, caller.principal, caller.actor, approval_id, body.approve, body.reason, now

@@ -175,6 +175,25 @@ def test_alarms_go_up_once_in_order_across_cuts_and_state_comes_down(
         "the acknowledgement at the village",
     )
 
+    # The township calls out the village's guards: the village's own plan gives its volunteers tasks.
+    with closing(town.client("op-qingxi")) as op:
+        r = op.post(f"/api/v1/alarms/{alarm_id}/mobilize")
+        assert r.status_code == 201, r.text
+    tasks = (
+        "SELECT u.username FROM mobilization_tasks t JOIN mobilizations m ON m.id = t.mobilization_id "
+        "JOIN alarms a ON a.id = m.alarm_id JOIN users u ON u.id = t.user_id WHERE a.uuid = ? ORDER BY t.id"
+    )
+    wait_for(lambda: bool(village.query(tasks, first)), 10, "the mobilization at the village")
+    guard = village.query(tasks, first)[0][0]
+    with closing(village.client(guard)) as phone:
+        mine = phone.get("/api/v1/alarms/tasks/mine")
+        assert mine.status_code == 200 and len(mine.json()) >= 1, mine.text
+    assert village.query(
+        "SELECT e.actor FROM alarm_events e JOIN alarms a ON a.id = e.alarm_id "
+        "WHERE a.uuid = ? AND e.action = 'mobilized'",
+        first,
+    ) == [(f"node:{town.gb}",)]
+
     # Notices published at the township go down to the village's TVs; one aimed elsewhere does not.
     shimen = town.query("SELECT id FROM regions WHERE code = '513223102'")[0][0]
     with closing(town.client("admin")) as admin:

@@ -234,7 +234,10 @@ async def activate(
     assert region is not None
     village = await village_of(session, region)
     points = await ensure_plan(session, village)
-    mob = Mobilization(alarm_id=alarm.id, region_id=village.id, activated_at=now, activated_by=p.user_id)
+    # `user_id` 0 is a principal that is no user here (a parent node, federation): no one to name.
+    mob = Mobilization(
+        alarm_id=alarm.id, region_id=village.id, activated_at=now, activated_by=p.user_id or None
+    )
     session.add(mob)
     try:
         await session.flush()
@@ -288,7 +291,7 @@ async def stand_down(
     done = await session.execute(
         update(Mobilization)
         .where(Mobilization.id == mob.id, Mobilization.stood_down_at.is_(None))
-        .values(stood_down_at=now, stood_down_by=p.user_id)
+        .values(stood_down_at=now, stood_down_by=p.user_id or None)
         .execution_options(synchronize_session=False)
     )
     if timers.rowcount(done) != 1:

@@ -17,7 +17,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xueliang.alarms import escalation
+from xueliang.accounts.models import Role
+from xueliang.accounts.policy import Principal
+from xueliang.alarms import escalation, mobilization
 from xueliang.alarms.intake import IntakeBatcher, ready
 from xueliang.alarms.models import Alarm, AlarmEvent, AlarmKind, AlarmState
 from xueliang.alarms.push import publish_alarm
@@ -29,6 +31,7 @@ from xueliang.cameras.events import CameraChanged
 from xueliang.cameras.models import Camera, CameraKind
 from xueliang.core import timers
 from xueliang.core.context import AppContext
+from xueliang.core.errors import AppError
 from xueliang.federation.envelope import Envelope, Refused
 from xueliang.federation.models import AuditAnchor
 from xueliang.nodes.models import Node
@@ -208,6 +211,8 @@ async def apply_alarm(
         await audit.append(
             session, actor, f"alarm.{action}", at=now, target_type="alarm", target_id=alarm.id, detail=detail
         )
+    elif action in ("mobilized", "stood_down"):  # the parent's staff called out this village's guards
+        return await _mobilization(session, peer, alarm, action, now), [*pushes, (alarm.id, action)]
     elif action not in ("escalated", "note", "raised"):
         return f"ignored action {action!r}", pushes
     if action != "raised":
@@ -224,6 +229,21 @@ async def apply_alarm(
         )
         pushes.append((alarm.id, action))
     return "applied", pushes
+
+
+async def _mobilization(session: AsyncSession, peer: Node, alarm: Alarm, action: str, now: datetime) -> str:
+    """Mobilization from the parent, run here through the alarms domain (the village's own plan and
+    volunteers get the tasks), as the parent node acting as an operator of its region; the history
+    row it writes carries the node's name, so it is not sent back up."""
+    path = await session.scalar(select(Region.path).where(Region.id == peer.region_id))
+    principal = Principal(0, f"node {peer.gb_id}", Role.operator, peer.region_id, path or "\0")
+    run = mobilization.activate if action == "mobilized" else mobilization.stand_down
+    try:
+        async with session.begin_nested():
+            await run(session, principal, node_actor(peer.gb_id), alarm.id, now)
+    except AppError as exc:
+        return f"{action}: {exc.message}"[:200]
+    return action
 
 
 async def apply_camera(

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xueliang.alarms import mobilization
 from xueliang.alarms.events import AlarmChanged
-from xueliang.alarms.models import Alarm, AlarmEvent, AlarmKind
-from xueliang.alarms.push import publish_alarm
+from xueliang.alarms.models import Alarm, AlarmEvent, AlarmKind, Mobilization, MobilizationTask
+from xueliang.alarms.push import publish_alarm, task_event
 from xueliang.alarms.service import Press, intake
 from xueliang.audit.service import SYSTEM, Actor
 from xueliang.cameras.events import CameraChanged, CameraStatusChanged
@@ -759,6 +760,8 @@ class Link:
                     alarm = await reader.get(Alarm, alarm_id)
                     if alarm is not None:
                         await publish_alarm(self.ctx, reader, alarm, [event])
+                        if event in ("mobilized", "stood_down"):  # each guard's phone is told
+                            await self._push_tasks(reader, alarm, event)
         if notices:
             hub = self.ctx.services.get(Hub)
             for path in notices:
@@ -768,6 +771,20 @@ class Link:
         for camera_id, status, sender in statuses:
             await self.ctx.events.emit(CameraStatusChanged(camera_id, status, f"node {sender}"))
         return outcomes
+
+    async def _push_tasks(self, reader: AsyncSession, alarm: Alarm, event: str) -> None:
+        mob = await reader.scalar(select(Mobilization).where(Mobilization.alarm_id == alarm.id))
+        hub = self.ctx.services.get(Hub)
+        if mob is None or hub is None:
+            return
+        tasks = (
+            await reader.scalars(select(MobilizationTask).where(MobilizationTask.mobilization_id == mob.id))
+        ).all()
+        for task in tasks:
+            out = await mobilization.task_out(reader, task)
+            await hub.publish(
+                task_event(out, alarm.region_path, "assigned" if event == "mobilized" else "closed")
+            )
 
     async def _apply(
         self,

@@ -70,12 +70,24 @@ def test_enrollment_refuses_reuse_expiry_and_forgery_then_joins(link: tuple[Node
     assert town.query(
         "SELECT count(*) FROM nodes WHERE gb_id = ? AND public_key IS NOT NULL", village.gb
     ) == [(1,)]
+    # A grid the village made for itself, unknown at the township until the village's tree goes up.
+    ((sp_id, sp_path),) = village.query("SELECT id, path FROM regions WHERE code = ?", SHANGPING)
+    village.query(
+        "INSERT INTO regions (code, name, name_en, level, parent_id, path, households, population) "
+        "VALUES (?, '上坪村三组', 'Shangping group 3', 'grid', ?, ?, 12, 40)",
+        SHANGPING + "903",
+        sp_id,
+        f"{sp_path}{SHANGPING}903/",
+    )
     village.start()
     wait_for(
         lambda: town.query("SELECT count(*) FROM cameras WHERE host_node_id IS NOT NULL")[0][0] >= 7,
         20,
         "the village's catalog at the township",
     )
+    assert town.query("SELECT name, path, households FROM regions WHERE code = ?", SHANGPING + "903") == [
+        ("上坪村三组", f"{sp_path}{SHANGPING}903/", 12)
+    ]
     cams = town.query("SELECT stream_url FROM cameras WHERE host_node_id IS NOT NULL")
     assert all(url.startswith(f"node://{village.gb}/") for (url,) in cams)
     # The village records its cameras; the township never does (it pulls only while someone watches).

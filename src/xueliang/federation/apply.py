@@ -36,7 +36,7 @@ from xueliang.federation.envelope import Envelope, Refused
 from xueliang.federation.models import AuditAnchor
 from xueliang.nodes.models import Node
 from xueliang.portal.models import PortalNotice
-from xueliang.regions.models import Region
+from xueliang.regions.models import Region, RegionLevel
 
 RANK = {
     AlarmState.new: 0,
@@ -349,6 +349,59 @@ async def apply_notice(
         detail={"region": region.code, "urgent": notice.urgent, "via": peer.gb_id},
     )
     return "published", region.path
+
+
+REGION_FIELDS = ("name", "name_en", "households", "population", "lat", "lon")
+
+
+def regions_body(regions: list[tuple[Region, str | None]]) -> dict[str, Any]:
+    """This node's region tree (parents first), for the parent to know every place alarms come from."""
+    return {
+        "regions": [
+            {
+                "code": r.code,
+                "parent_code": parent,
+                "level": r.level.value,
+                **{f: getattr(r, f) for f in REGION_FIELDS},
+            }
+            for r, parent in regions
+        ]
+    }
+
+
+async def apply_regions(session: AsyncSession, peer: Node, env: Envelope) -> str:
+    """The child's region tree: its regions are updated or added here, under its own region only (a
+    child names nothing outside its subtree)."""
+    own = await session.get(Region, peer.region_id)
+    if own is None:
+        return "unknown region of the peer"
+    added = changed = 0
+    for item in env.body["regions"]:
+        code = str(item["code"])[:20]
+        region = await session.scalar(select(Region).where(Region.code == code))
+        if region is not None:
+            if not region.path.startswith(own.path):
+                continue
+            for name in REGION_FIELDS:
+                if name in item and getattr(region, name) != item[name]:
+                    setattr(region, name, item[name])
+                    changed += 1
+            continue
+        parent = await session.scalar(select(Region).where(Region.code == str(item["parent_code"])))
+        if parent is None or not parent.path.startswith(own.path):
+            continue
+        session.add(
+            Region(
+                code=code,
+                level=RegionLevel(str(item["level"])),
+                parent_id=parent.id,
+                path=f"{parent.path}{code}/",
+                **{name: item[name] for name in REGION_FIELDS if name in item},
+            )
+        )
+        await session.flush()
+        added += 1
+    return f"regions: {added} added, {changed} fields changed"
 
 
 async def apply_anchor(session: AsyncSession, peer: Node, env: Envelope, now: datetime) -> str:

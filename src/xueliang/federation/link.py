@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from xueliang.alarms import mobilization
 from xueliang.alarms.events import AlarmChanged
@@ -166,6 +167,7 @@ class Link:
             self.ctx.events.subscribe(CameraChanged, self._on_camera),
             self.ctx.events.subscribe(CameraStatusChanged, self._on_camera_status),
         ]
+        await self.enqueue_regions()
         await self.enqueue_catalog()
         for name, coro in (
             ("relay", self._relay_loop()),
@@ -279,6 +281,34 @@ class Link:
 
     async def _on_camera_status(self, event: CameraStatusChanged) -> None:
         await self.enqueue_cameras([event.camera_id], event.status)
+
+    async def enqueue_regions(self) -> None:
+        """This node's region tree to the parent at each start (before the cameras placed in it)."""
+        parent = next((p for p in await self.peers() if p.role == "parent"), None)
+        if parent is None or not self.region_path:
+            return
+        async with self.ctx.db.session() as s:
+            up = aliased(Region)
+            rows = (
+                await s.execute(
+                    select(Region, up.code)
+                    .outerjoin(up, up.id == Region.parent_id)
+                    .where(Region.path.startswith(self.region_path))
+                    .order_by(func.length(Region.path), Region.code)
+                )
+            ).all()
+            s.add(
+                OutboxMessage(
+                    peer_id=parent.id,
+                    kind="regions",
+                    source="regions",
+                    source_id=str(time.time_ns()),
+                    body=apply.regions_body([(r, code) for r, code in rows]),
+                    created_at=self.ctx.clock.now(),
+                )
+            )
+            await s.commit()
+        self._wake.set()
 
     async def enqueue_catalog(self) -> None:
         """Every camera to the parent at start: whatever a crash lost between a commit and its event
@@ -827,6 +857,8 @@ class Link:
             return outcome
         if env.kind == "anchor":
             return await apply.apply_anchor(s, peer, env, now)
+        if env.kind == "regions":
+            return await apply.apply_regions(s, peer, env)
         if env.kind == "notice":
             outcome, path = await apply.apply_notice(s, peer, env, now)
             if path is not None:

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ class Node:
     serial: int = 0  # a node the seed does not name: its own serial
     http_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    app: Any = None
 
     @property
     def gb(self) -> str:
@@ -73,7 +75,6 @@ class Node:
             "leaf_advertise": self.leaf_advertise,
             "relay_interval_s": 0.2,
             "anchor_interval_s": 0.5,
-            "link_down_after_s": 1.0,
             **federation,
         }
 
@@ -102,8 +103,14 @@ class Node:
         self.config.write_text("\n".join(lines) + "\n")
 
     def start(self) -> None:
-        self.server = LiveServer(create_app(load_settings(self.config)))
+        self.app = create_app(load_settings(self.config))
+        self.server = LiveServer(self.app)
         self.server.start(timeout=60)
+
+    def skew(self, seconds: float) -> None:
+        """Move this (in-process) node's clock: the link's timestamps and its link-down watch read it."""
+        assert self.app is not None
+        self.app.state.ctx.clock = SkewedClock(timedelta(seconds=seconds))
 
     def spawn(self) -> None:
         """`xueliang serve` as a process of its own (it can be SIGKILLed)."""
@@ -144,6 +151,16 @@ class Node:
         assert r.status_code == 200, r.text
         c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
         return c
+
+
+class SkewedClock:
+    """The system clock moved by an offset: a controlled jump without freezing the node."""
+
+    def __init__(self, offset: timedelta) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
 
 
 def make_node(template: Path, root: Path, name: str, region: str, serial: int = 0) -> Node:

@@ -156,6 +156,21 @@ def test_alarms_go_up_once_in_order_across_cuts_and_state_comes_down(
     proxy.set("cut")
     assert _have(village, uids) == uids
     assert _have(town, uids) == []  # held at the village while the link is down
+    # A camera renamed at the village during the cut, then ten minutes pass (both clocks jump): each end
+    # raises its link-down alarm (link_down_after_s is 30 s), and the catalog converges once the link
+    # is back.
+    cam_id, cam_gb = village.query(
+        "SELECT c.id, c.gb_id FROM cameras c JOIN regions r ON r.id = c.region_id "
+        "WHERE r.code = ? ORDER BY c.id",
+        SHANGPING,
+    )[0]
+    with closing(village.client("admin")) as admin:
+        assert (
+            admin.patch(f"/api/v1/cameras/{cam_id}", json={"name": "上坪村口（断网时改名）"}).status_code
+            == 200
+        )
+    for node in (town, village):
+        node.skew(600)
     link_down = "SELECT state, region_path FROM alarms WHERE kind = 'link_down'"
     wait_for(
         lambda: len(village.query(link_down)) == 1 and len(town.query(link_down)) == 1,
@@ -164,6 +179,15 @@ def test_alarms_go_up_once_in_order_across_cuts_and_state_comes_down(
     )
     proxy.set("pass")
     wait_for(lambda: len(_have(town, uids)) == 20, 30, "the queued alarms after the cut")
+    wait_for(
+        lambda: (
+            town.query("SELECT name FROM cameras WHERE gb_id = ?", cam_gb) == [("上坪村口（断网时改名）",)]
+        ),
+        15,
+        "the catalog converged after the cut",
+    )
+    for node in (town, village):
+        node.skew(0)  # back to the real clock: the CLI's signed anchor fetch below has a 5-minute window
     # Each end's own alarm, in the village's region at both (never relayed), latched until a person
     # closes it although the link is back.
     assert village.query(link_down) == town.query(link_down)

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from xueliang import __version__
 from xueliang.alarms import runtime as alarms_runtime
+from xueliang.alarms.push import station_notice_event
 from xueliang.api import API_PREFIX, ERROR_RESPONSES, api_router, install_error_handlers
 from xueliang.config import Settings
 from xueliang.core import http_guard, migrate
@@ -28,6 +29,7 @@ from xueliang.federation import runtime as federation_runtime
 from xueliang.federation.video import runtime as federation_video_runtime
 from xueliang.gb28181 import runtime as gb28181_runtime
 from xueliang.grid import runtime as grid_runtime
+from xueliang.grid.events import GridNoticeRaised
 from xueliang.hospital import runtime as hospital_runtime
 from xueliang.media import runtime as media_runtime
 from xueliang.notify.hub import Hub
@@ -92,6 +94,7 @@ def create_app(
     hooks += recordings_runtime.install(ctx, settings.recording)
     hooks += alarms_runtime.install(ctx, settings.alarms)
     hooks += grid_runtime.install(ctx, settings.grid)
+    _grid_notices_to_alarm_consoles(ctx)
     hooks += portal_runtime.install(ctx, settings.portal)
     hooks += hospital_runtime.install(ctx, settings.hospital)
     hooks += gb28181_runtime.install(ctx, settings.gb28181)
@@ -106,6 +109,17 @@ def create_app(
 
     mount_web(app)
     return app
+
+
+def _grid_notices_to_alarm_consoles(ctx: AppContext) -> None:
+    """Each missed checkpoint, care visit or follow-up the grid stores also shows in the alarm console
+    of the station that handles its village (issue 16): the two domains stay independent, joined here."""
+    hub = ctx.services.require(Hub)
+
+    async def forward(event: GridNoticeRaised) -> None:
+        await hub.publish(station_notice_event(event.region_path, event.kind, event.text, event.detail))
+
+    ctx.events.subscribe(GridNoticeRaised, forward)
 
 
 def _lifespan(

@@ -19,6 +19,9 @@ from tests.grid.conftest import local
 from tests.support.alarms import ctx_of, logins_to, runner
 from tests.support.app import make_settings
 
+from xueliang.accounts.models import User
+from xueliang.accounts.service import principal_for
+from xueliang.alarms.push import audience_for
 from xueliang.app import create_app
 from xueliang.core.clock import ManualClock
 from xueliang.core.db import Database
@@ -156,6 +159,15 @@ async def test_ok_deadline_follow_up_and_missed_checkpoints(grid_url: str, tmp_p
     async with app.router.lifespan_context(app), logins_to(app) as login:
         db = ctx_of(app).db
         sub = ctx_of(app).services.require(Hub).subscribe(lambda e: "staff" if e.topic == "grid" else None)
+        async with db.read_session() as s:  # the alarm consoles of the village's station and another's
+            users = {u.username: u for u in (await s.scalars(select(User))).all()}
+            qingxi = await principal_for(s, users["op-qingxi"])
+            station = ctx_of(app).services.require(Hub).subscribe(audience_for(qingxi))
+            elsewhere = (
+                ctx_of(app)
+                .services.require(Hub)
+                .subscribe(audience_for(await principal_for(s, users["op-shimen"])))
+            )
         raised: list[GridNoticeRaised] = []
 
         async def heard(event: GridNoticeRaised) -> None:
@@ -257,6 +269,19 @@ async def test_ok_deadline_follow_up_and_missed_checkpoints(grid_url: str, tmp_p
         # the same notices reach other domains' listeners on the event bus, with the village's path
         assert {n.kind for n in raised} == {p["notice"]["kind"] for p in pushed if p["event"] == "notice"}
         assert all(n.region_path.count("/") == 3 and n.text for n in raised)
+        # ... and the alarm console of the village's station shows each of them
+        consoled = []
+        while not station.queue.empty():
+            consoled.append(json.loads(station.queue.get_nowait()))
+        notices = [m["notice"] for m in consoled if m["type"] == "notice"]
+        ours = [n for n in raised if n.region_path.startswith(qingxi.region_path)]
+        assert 0 < len(ours) < len(raised)
+        assert Counter(n["kind"] for n in notices) == Counter(n.kind for n in ours)
+        assert all(n["text"] for n in notices)
+        theirs = []  # the other township's station hears its own villages' notices only
+        while not elsewhere.queue.empty():
+            theirs.append(json.loads(elsewhere.queue.get_nowait()))
+        assert len([m for m in theirs if m["type"] == "notice"]) == len(raised) - len(ours)
         heard_before = len(raised)
         async with db.read_session() as s:
             stored = (await s.execute(select(func.count()).select_from(GridNotice))).scalar_one()

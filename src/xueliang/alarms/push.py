@@ -55,6 +55,14 @@ def task_event(task: TaskOut, region_path: str, event: str) -> Event:
     )
 
 
+def station_notice_event(region_path: str, kind: str, text: str, detail: dict[str, Any]) -> Event:
+    """A notice for the staff who handle alarms at `region_path` (a missed patrol checkpoint or care
+    visit from the grid, ...): shown in the alarm console beside the alarms, not an alarm itself.
+    Another domain's event is turned into this one above the domains (app.py), so they stay apart."""
+    text_json = _json({"type": "notice", "notice": {"kind": kind, "text": text, "detail": detail}})
+    return Event("station", {"region_path": region_path}, {"staff": text_json})
+
+
 async def publish_alarm(ctx: AppContext, session: AsyncSession, alarm: Alarm, events: list[str]) -> None:
     """Call after the commit; one message per event, in order, to the consoles and then to the
     domain's listeners (`AlarmRaised`/`AlarmChanged`)."""
@@ -75,6 +83,8 @@ def audience_for(p: Principal) -> Audience:
             if may_read_alarm(p, m["region_path"], m.get("household_id"), m.get("raised_by")):
                 return "owner"
             return None
+        if event.topic == "station":  # a notice for the station's staff (station_notice_event)
+            return "staff" if may_handle_alarm(p, m["region_path"]) else None
         if event.topic == "task":
             if m.get("user_id") == p.user_id:
                 return "owner"

@@ -130,6 +130,7 @@ export function connect(handlers) {
       if (msg.type === "hello") { call("hello", msg); call("online", true); mark(true); }
       else if (msg.type === "alarm") call("alarm", msg);
       else if (msg.type === "task") call("task", msg);
+      else if (msg.type === "notice") call("notice", msg);
       else if (msg.type === "resync") call("resync");
     });
     ws.addEventListener("close", (e) => {

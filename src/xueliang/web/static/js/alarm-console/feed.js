@@ -7,11 +7,11 @@ import { CLOSED } from "./workflow.js";
 
 /**
  * The staff feed: one WebSocket, an AlarmStore, and listeners. on("change", fn(alarm, event)),
- * on("raised", fn(alarm, loud)), on("task", fn(msg)), on("reset", fn()).
+ * on("raised", fn(alarm, loud)), on("task", fn(msg)), on("notice", fn(msg)), on("reset", fn()).
  */
 export function createFeed() {
   const store = new AlarmStore();
-  const listeners = { change: [], raised: [], task: [], reset: [] };
+  const listeners = { change: [], raised: [], task: [], notice: [], reset: [] };
   const emit = (name, ...args) => { for (const fn of listeners[name]) fn(...args); };
   let hellos = 0;
   // County-level staff hear escalations; the station (and village duty officers) hear new alarms.
@@ -51,6 +51,7 @@ export function createFeed() {
     },
     alarm: (msg) => take(msg.alarm, msg.event),
     task: (msg) => emit("task", msg),
+    notice: (msg) => emit("notice", msg), // a station notice (a missed patrol checkpoint or care visit)
     resync,
     online: (up) => document.body.classList.toggle("alarm-feed-down", !up),
   });

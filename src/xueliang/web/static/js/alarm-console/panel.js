@@ -106,6 +106,10 @@ export function initAlarmConsole({ map, showTab, openLive, setWallLayout, region
     else if (selected !== null && detail.visible()) detail.refresh();
   });
   feed.on("task", (msg) => detail.task(msg));
+  feed.on("notice", (msg) => {
+    const box = toast(msg.notice.text, "warn", 15000);
+    box.dataset.notice = msg.notice.kind; // e.g. missed_checkpoint, missed_visit
+  });
 
   const soundBtn = $("#alarm-sound");
   if (soundBtn) {

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STREAM = "XL_IN"
 SWEEP_MARGIN = 50  # alarm events committed out of id order (PostgreSQL) are still found
+REGIONS_PER_MESSAGE = 500  # a county's tree in messages well under the nats-server's 1 MB payload
 RETRIES_IN_PLACE = 5  # a failed inbox message is tried again before JetStream redelivers it
 
 
@@ -297,16 +298,19 @@ class Link:
                     .order_by(func.length(Region.path), Region.code)
                 )
             ).all()
-            s.add(
-                OutboxMessage(
-                    peer_id=parent.id,
-                    kind="regions",
-                    source="regions",
-                    source_id=str(time.time_ns()),
-                    body=apply.regions_body([(r, code) for r, code in rows]),
-                    created_at=self.ctx.clock.now(),
+            for start in range(0, len(rows), REGIONS_PER_MESSAGE):  # in order: parents come first
+                s.add(
+                    OutboxMessage(
+                        peer_id=parent.id,
+                        kind="regions",
+                        source="regions",
+                        source_id=f"{time.time_ns()}:{start}",
+                        body=apply.regions_body(
+                            [(r, code) for r, code in rows[start : start + REGIONS_PER_MESSAGE]]
+                        ),
+                        created_at=self.ctx.clock.now(),
+                    )
                 )
-            )
             await s.commit()
         self._wake.set()
 

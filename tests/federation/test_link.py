@@ -242,6 +242,7 @@ def test_alarms_go_up_once_in_order_across_cuts_and_state_comes_down(
             json={"region_id": qingxi, "urgent": True, "title": "山洪预警", "body": "请沿河农户立即转移。"},
         )
         assert r.status_code == 201, r.text
+        notice_id = r.json()["id"]
     with closing(village.client("res-v01")) as tv:
 
         def banner() -> list[str]:
@@ -250,6 +251,10 @@ def test_alarms_go_up_once_in_order_across_cuts_and_state_comes_down(
             return [n["title"] for n in r.json()["urgent"]]
 
         wait_for(lambda: "山洪预警" in banner(), 15, "the township's urgent notice on the village's TV")
+        with closing(town.client("op-qingxi")) as op:
+            r = op.post(f"/api/v1/portal/notices/{notice_id}/withdraw")
+            assert r.status_code == 200, r.text
+        wait_for(lambda: "山洪预警" not in banner(), 15, "the withdrawal on the village's TV")
     assert village.query("SELECT count(*) FROM portal_notices WHERE title = '石门乡停水通知'") == [(0,)]
 
 

@@ -325,6 +325,28 @@ async def apply_notice(
     region = await session.scalar(select(Region).where(Region.code == str(b["region_code"])))
     if region is None:
         return f"unknown region {b['region_code']}", None
+    if b.get("withdrawn"):  # our copy: same region, publication time and title
+        copy = await session.scalar(
+            select(PortalNotice).where(
+                PortalNotice.region_id == region.id,
+                PortalNotice.published_at == datetime.fromisoformat(str(b["published_at"])),
+                PortalNotice.title == str(b["title"])[:200],
+                PortalNotice.publisher_id.is_(None),
+            )
+        )
+        if copy is None or copy.withdrawn_at is not None:
+            return "withdrawn before", None
+        copy.withdrawn_at = now
+        await audit.append(
+            session,
+            node_actor(peer.gb_id),
+            "portal.notice.withdraw",
+            at=now,
+            target_type="portal_notice",
+            target_id=copy.id,
+            detail={"via": peer.gb_id},
+        )
+        return "withdrawn", region.path
     notice = PortalNotice(
         region_id=region.id,
         region_path=region.path,

@@ -471,7 +471,54 @@ class Link:
                         )
                     cursor = notice.id
                 self._notice_cursor[peer.id] = cursor
+                await self._sweep_withdrawals(s, peer)
             await s.commit()
+
+    async def _sweep_withdrawals(self, s: AsyncSession, peer: Peer) -> None:
+        """Notices withdrawn here in the last days (sent rows are kept a week) that the child has not
+        been told of; the child finds its copy by region, publication time and title."""
+        now = self.ctx.clock.now()
+        found = (
+            await s.execute(
+                select(PortalNotice, Region.code)
+                .join(Region, Region.id == PortalNotice.region_id)
+                .where(
+                    PortalNotice.withdrawn_at.is_not(None),
+                    PortalNotice.withdrawn_at >= max(peer.enrolled_at, now - timedelta(days=6)),
+                    PortalNotice.published_at >= peer.enrolled_at,
+                )
+            )
+        ).all()
+        rows = [
+            (n, code)
+            for n, code in found
+            if n.region_path.startswith(peer.region_path) or peer.region_path.startswith(n.region_path)
+        ]
+        if not rows:
+            return
+        told = set(
+            (
+                await s.scalars(
+                    select(OutboxMessage.source_id).where(
+                        OutboxMessage.peer_id == peer.id,
+                        OutboxMessage.source == "notice_withdrawn",
+                        OutboxMessage.source_id.in_([str(n.id) for n, _c in rows]),
+                    )
+                )
+            ).all()
+        )
+        for notice, code in rows:
+            if str(notice.id) not in told:
+                s.add(
+                    OutboxMessage(
+                        peer_id=peer.id,
+                        kind="notice",
+                        source="notice_withdrawn",
+                        source_id=str(notice.id),
+                        body={**apply.notice_body(notice, code), "withdrawn": True},
+                        created_at=now,
+                    )
+                )
 
     async def _relay_loop(self) -> None:
         while True:

@@ -1,6 +1,8 @@
-"""Two real nodes (Qingxi township, Shangping village), each with its own data dir, SQLite file and
-nats-server, joined with `xueliang node invite/join`, the village's leaf link through a TCP fault
-proxy: alarms up exactly once and in order across cuts, state changes down, catalog up, anchors."""
+"""Three real nodes (the county, Qingxi township, Shangping village), each with its own data dir, SQLite
+file and nats-server, joined with `xueliang node invite/join`, the village's leaf link through a TCP
+fault proxy: alarms up exactly once and in order across cuts (and on to the county through the
+township), state changes down two levels, catalog, regions and deletions up, notices and mobilization
+down, the link-down alarm and convergence after a ten-minute cut (a controlled clock), anchors."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Any
 
 import pytest
 from tests.federation.faultproxy import FaultProxy
-from tests.federation.linkkit import HEBA, QINGXI, SHANGPING, Node, make_node
+from tests.federation.linkkit import COUNTY, HEBA, QINGXI, SHANGPING, Node, make_node
 from tests.support.db import seed_database
 from tests.support.waits import wait_for
 
@@ -32,20 +34,40 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def link(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Node, FaultProxy]]:
+def chain(
+    template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Node, Node, Node, FaultProxy]]:
+    """Three levels: the county, the township joined to it, and the village (joined in the first test),
+    whose leaf link to the township runs through a fault proxy."""
     root = tmp_path_factory.mktemp("fed")
+    top = make_node(template, root / "county", "county", COUNTY)
     town = make_node(template, root / "town", "town", QINGXI)
     village = make_node(template, root / "village", "village", SHANGPING)
     proxy = FaultProxy(town.leaf_port).start()
     town.leaf_advertise = f"127.0.0.1:{proxy.port}"  # the village dials the township through the proxy
     town.write_config()
-    town.start()
+    top.start()
     try:
-        yield town, village, proxy
+        _rc, code = top.cli("node", "invite", "--region", QINGXI)
+        rc, out = town.cli("node", "join", top.url, code.strip())
+        assert rc == 0, out
+        town.start()
+        yield top, town, village, proxy
     finally:
         village.stop()
         town.stop()
+        top.stop()
         proxy.close()
+
+
+@pytest.fixture(scope="module")
+def link(chain: tuple[Node, Node, Node, FaultProxy]) -> tuple[Node, Node, FaultProxy]:
+    return chain[1], chain[2], chain[3]
+
+
+@pytest.fixture(scope="module")
+def county(chain: tuple[Node, Node, Node, FaultProxy]) -> Node:
+    return chain[0]
 
 
 def test_enrollment_refuses_reuse_expiry_and_forgery_then_joins(link: tuple[Node, Node, FaultProxy]) -> None:
@@ -128,7 +150,7 @@ def test_enrollment_refuses_reuse_expiry_and_forgery_then_joins(link: tuple[Node
         with closing(town.client(user)) as c:
             r = c.get("/api/v1/federation/status")
             assert r.status_code == expected, (user, r.text)
-            assert expected != 200 or [link["gb_id"] for link in r.json()["links"]] == [village.gb]
+            assert expected != 200 or village.gb in [link["gb_id"] for link in r.json()["links"]]
 
 
 def _press(village: Node, uid: str) -> None:
@@ -138,14 +160,17 @@ def _press(village: Node, uid: str) -> None:
 
 
 def test_alarms_go_up_once_in_order_across_cuts_and_state_comes_down(
-    link: tuple[Node, Node, FaultProxy],
+    link: tuple[Node, Node, FaultProxy], county: Node
 ) -> None:
     town, village, proxy = link
     first = str(uuid.uuid4())
     _press(village, first)
     wait_for(
-        lambda: town.query("SELECT count(*) FROM alarms WHERE uuid = ?", first)[0][0] == 1, 10, "alarm up"
+        lambda: county.query("SELECT count(*) FROM alarms WHERE uuid = ?", first)[0][0] == 1,
+        15,
+        "the village's alarm at the county, through the township",
     )
+    assert town.query("SELECT count(*) FROM alarms WHERE uuid = ?", first) == [(1,)]
 
     proxy.set("blackhole")
     with closing(village.client("duty-v01")) as c:
@@ -201,15 +226,16 @@ def test_alarms_go_up_once_in_order_across_cuts_and_state_comes_down(
     assert _have(town, uids) == uids, [uids.index(u) for u in _have(town, uids)]  # in the village's order
     assert town.query("SELECT count(*) FROM federation_inbox GROUP BY msg_id HAVING count(*) > 1") == []
 
-    (alarm_id,) = town.query("SELECT id FROM alarms WHERE uuid = ?", first)[0]
-    with closing(town.client("op-qingxi")) as op:
-        r = op.post(f"/api/v1/alarms/{alarm_id}/acknowledge", json={"note": "on it"})
+    (county_alarm,) = county.query("SELECT id FROM alarms WHERE uuid = ?", first)[0]
+    with closing(county.client("admin")) as admin:  # the county's acknowledgement comes down two levels
+        r = admin.post(f"/api/v1/alarms/{county_alarm}/acknowledge", json={"note": "on it"})
         assert r.status_code == 200, r.text
     wait_for(
         lambda: village.query("SELECT state FROM alarms WHERE uuid = ?", first) == [("acknowledged",)],
-        10,
-        "the acknowledgement at the village",
+        15,
+        "the county's acknowledgement at the village",
     )
+    (alarm_id,) = town.query("SELECT id FROM alarms WHERE uuid = ?", first)[0]
 
     # The township calls out the village's guards: the village's own plan gives its volunteers tasks.
     with closing(town.client("op-qingxi")) as op:
@@ -229,6 +255,20 @@ def test_alarms_go_up_once_in_order_across_cuts_and_state_comes_down(
         "WHERE a.uuid = ? AND e.action = 'mobilized'",
         first,
     ) == [(f"node:{town.gb}",)]
+    # Up at the county it is history only: no plan of the county's is run for the township's call-out.
+    wait_for(
+        lambda: (
+            county.query(
+                "SELECT e.actor FROM alarm_events e JOIN alarms a ON a.id = e.alarm_id "
+                "WHERE a.uuid = ? AND e.action = 'mobilized'",
+                first,
+            )
+            == [(f"node:{town.gb}",)]
+        ),
+        10,
+        "the township's mobilization in the county's history",
+    )
+    assert county.query("SELECT count(*) FROM mobilizations") == [(0,)]
 
     # Notices published at the township go down to the village's TVs; one aimed elsewhere does not.
     shimen = town.query("SELECT id FROM regions WHERE code = '513223102'")[0][0]

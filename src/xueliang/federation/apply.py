@@ -143,9 +143,15 @@ async def open_alarms(ctx: AppContext, presses: list[tuple[Press, Actor]]) -> No
 
 
 async def apply_alarm(
-    ctx: AppContext, session: AsyncSession, peer: Node, env: Envelope, now: datetime
+    ctx: AppContext,
+    session: AsyncSession,
+    peer: Node,
+    env: Envelope,
+    now: datetime,
+    from_parent: bool = False,
 ) -> tuple[str, list[tuple[int, str]]]:
-    """Open or advance the alarm; returns the outcome and the (alarm id, console event) to push."""
+    """Open or advance the alarm; returns the outcome and the (alarm id, console event) to push. A
+    mobilization is run here only when it comes from the parent; from a child it is history."""
     b = env.body
     ev = dict(b.get("event") or {})
     action = str(ev.get("action", ""))
@@ -211,9 +217,9 @@ async def apply_alarm(
         await audit.append(
             session, actor, f"alarm.{action}", at=now, target_type="alarm", target_id=alarm.id, detail=detail
         )
-    elif action in ("mobilized", "stood_down"):  # the parent's staff called out this village's guards
+    elif action in ("mobilized", "stood_down") and from_parent:  # the parent's staff called out the guards
         return await _mobilization(session, peer, alarm, action, now), [*pushes, (alarm.id, action)]
-    elif action not in ("escalated", "note", "raised"):
+    elif action not in ("escalated", "note", "raised", "mobilized", "stood_down"):
         return f"ignored action {action!r}", pushes
     if action != "raised":
         session.add(

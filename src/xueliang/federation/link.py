@@ -898,7 +898,9 @@ class Link:
             if (env.body.get("event") or {}).get("action") == "raised" and env.body.get("uuid") in opened:
                 opened.discard(env.body["uuid"])
                 return "opened"  # by the group commit above, consoles pushed there
-            outcome, more = await apply.apply_alarm(self.ctx, s, peer, env, now)
+            state = self.states.get(peer.gb_id)
+            from_parent = state is not None and state.role == "parent"
+            outcome, more = await apply.apply_alarm(self.ctx, s, peer, env, now, from_parent)
             pushes += more
             return outcome
         if env.kind == "camera":

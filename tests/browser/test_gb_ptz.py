@@ -211,7 +211,10 @@ def test_gb_camera_plays_turns_to_a_preset_and_alarms_on_the_console(
     arrow = other.locator('[data-ptz="up"]')
     arrow.dispatch_event("pointerdown")
     arrow.dispatch_event("pointerup")
-    expect(other.locator("#ptz-status")).to_contain_text("op-qingxi")
+    try:  # the refusal names the holder (the request waits its turn on a busy node: a longer bound)
+        expect(other.locator("#ptz-status")).to_contain_text("op-qingxi", timeout=45_000)
+    finally:
+        other.screenshot(path=str(artifacts / "browser-console-gb-ptz-other.png"))
 
     # a device alarm (what the control port's `alarm 1` does) reaches the console's queue
     sim = gb_node.sim

@@ -462,7 +462,9 @@
 
   // ------------------------------------------------------------------------ the urgent banner and badge
 
-  var urgent = { el: null, current: null, queue: [] };
+  // `done`: ids dismissed on this screen; a banner read that was on its way before the read was stored
+  // still lists them, and must not bring them back (only a failed read does).
+  var urgent = { el: null, current: null, queue: [], done: [] };
 
   function showUrgent() {
     var n = urgent.queue.shift();
@@ -483,8 +485,12 @@
     var n = urgent.current;
     if (!n) return;
     urgent.current = null;
+    urgent.done.push(n.id);
     nav.closeDialog(urgent.el);
-    api("/portal/notices/" + n.id + "/read", { method: "POST", quiet: true }).then(poll, function () { return null; });
+    api("/portal/notices/" + n.id + "/read", { method: "POST", quiet: true }).then(poll, function () {
+      urgent.done = urgent.done.filter(function (id) { return id !== n.id; });
+      return null;
+    });
     if (urgent.queue.length) showUrgent();
   }
 
@@ -504,7 +510,7 @@
       var shown = urgent.current ? [urgent.current.id] : [];
       var queued = urgent.queue.map(function (x) { return x.id; });
       (b.urgent || []).forEach(function (n) {
-        if (shown.indexOf(n.id) < 0 && queued.indexOf(n.id) < 0) urgent.queue.push(n);
+        if (shown.indexOf(n.id) < 0 && queued.indexOf(n.id) < 0 && urgent.done.indexOf(n.id) < 0) urgent.queue.push(n);
       });
       if (!urgent.current && urgent.queue.length) showUrgent();
       if (b.price_alerts_unread) showPriceAlerts();

@@ -87,8 +87,9 @@ def serve_forever(settings: Settings) -> None:
         sys.exit(STARTUP_FAILURE)  # as uvicorn.run does when the server could not start (port taken)
 
 
-async def prepare_demo(settings: Settings) -> list[tuple[str, str, str]]:
-    """Migrate and seed (once); returns the demo logins to print."""
+async def prepare_demo(settings: Settings, gb_devices: int | None = None) -> list[tuple[str, str, str]]:
+    """Migrate and seed (once); returns the demo logins to print. With GB/T 28181 on, the demo's GB
+    devices are provisioned too (`gb_devices` of them; None: the demo's default)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url()
     await migrate.upgrade_async(url)
@@ -97,9 +98,10 @@ async def prepare_demo(settings: Settings) -> list[tuple[str, str, str]]:
         async with db.session() as session:
             result = await seed_demo(session, now=SystemClock().now(), rtsp_base=settings.sim_rtsp_base)
             if settings.gb28181.enabled:  # the demo's GB cameras (xueliang demo --gb-cameras)
-                from xueliang.seed.gb_demo import provision_demo_gb
+                from xueliang.seed.gb_demo import DEMO_GB_DEVICES, provision_demo_gb
 
-                await provision_demo_gb(session, settings.gb28181.domain, SystemClock().now())
+                count = DEMO_GB_DEVICES if gb_devices is None else gb_devices
+                await provision_demo_gb(session, settings.gb28181.domain, SystemClock().now(), count)
                 await session.commit()
             logins = await demo_logins(session)
     finally:

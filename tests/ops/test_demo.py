@@ -86,11 +86,13 @@ def test_five_node_demo_gives_each_node_its_own_cameras_and_settings(
     from sqlalchemy import select
 
     from xueliang.cameras.models import Camera
-    from xueliang.cli.demo_nodes import BY_NAME, NODES, _assign, write_config
+    from xueliang.cli.demo_nodes import BY_NAME, GB_DEVICES, GB_NODE, NODES, _assign, write_config
     from xueliang.config import load_settings
     from xueliang.core.db import Database
     from xueliang.nodes.models import Node
     from xueliang.regions.models import Region
+    from xueliang.seed.gb_demo import ENTRANCE_CAMERA
+    from xueliang.server import prepare_demo
 
     configs = [load_settings(write_config(node, tmp_path, 8000, 8554)) for node in NODES]
     assert [c.port for c in configs] == [8000, 8001, 8002, 8003, 8004]
@@ -100,14 +102,15 @@ def test_five_node_demo_gives_each_node_its_own_cameras_and_settings(
         [c.federation.leaf_port for c in configs],
     ):
         assert len(set(ports)) == 5 and not set(ports) & {8554, *range(8000, 8005)}
+    assert [c.gb28181.enabled for c in configs] == [n.name == GB_NODE for n in NODES]  # the GB dome's node
 
-    async def facts(url: str) -> tuple[str, dict[str, tuple[bool, str, bool]]]:
+    async def facts(url: str) -> tuple[str, dict[str, tuple[bool, str, bool, str]]]:
         db = Database(url)
         try:
             async with db.session() as s:
                 local = await s.scalar(select(Node.gb_id).where(Node.is_local.is_(True)))
                 rows = (await s.execute(select(Camera, Region.code).join(Region))).all()
-                return str(local), {c.gb_id: (c.enabled, c.stream_url, c.record, code) for c, code in rows}  # type: ignore[misc]
+                return str(local), {c.gb_id: (c.enabled, c.stream_url, c.record, code) for c, code in rows}
         finally:
             await db.dispose()
 
@@ -125,5 +128,9 @@ def test_five_node_demo_gives_each_node_its_own_cameras_and_settings(
             assert all(v[1].startswith("node://") and not v[2] for v in shangping.values())
         else:
             assert all(v[1].startswith("rtsp://") for v in shangping.values())
+            # the village's entrance camera becomes the simulated GB dome's channel at its own node
+            asyncio.run(prepare_demo(settings, gb_devices=GB_DEVICES))
+            _, cams = asyncio.run(facts(url))
+            assert cams[ENTRANCE_CAMERA][1].startswith("gb28181://")
         outside = [v for v in cams.values() if not v[3].startswith(BY_NAME[name].region_code)]
         assert outside and not any(v[0] for v in outside)

@@ -35,6 +35,7 @@ from xueliang.core.db import Database
 from xueliang.nodes.models import Node
 from xueliang.regions.models import Region
 from xueliang.seed.demo import DEMO_PASSWORD
+from xueliang.seed.gb_demo import start_gb_demo
 from xueliang.server import console, prepare_demo, start_simulator, wait_for_simulator
 
 
@@ -60,6 +61,10 @@ NODES = (
     DemoNode("shimencun", "513223102201", 4, "shimen"),
 )
 BY_NAME = {n.name: n for n in NODES}
+# The GB/T 28181 dome that "turns 360°" (上坪村's entrance camera) registers to its village's node:
+# GB/T 28181 is on there (SIP on loopback 5060), with one simulated device (seed/gb_demo.py).
+GB_NODE = "shangping"
+GB_DEVICES = 1
 
 
 def write_config(node: DemoNode, data_dir: Path, port: int, sim_port: int) -> Path:
@@ -87,6 +92,16 @@ def write_config(node: DemoNode, data_dir: Path, port: int, sim_port: int) -> Pa
                 f"nats_port = {14222 + i}",
                 f"leaf_port = {17422 + i}",
                 'leaf_host = "127.0.0.1"',
+                *(
+                    [
+                        "[xueliang.gb28181]",
+                        "enabled = true",
+                        'host = "127.0.0.1"',
+                        'advertise_host = "127.0.0.1"',
+                    ]
+                    if node.name == GB_NODE
+                    else []
+                ),
                 "",
             ]
         )
@@ -200,6 +215,7 @@ def run_federated_demo(base: Settings, port: int, sim_port: int, cameras: int) -
     data_dir.mkdir(parents=True, exist_ok=True)
     sim = start_simulator(base, cameras, sim_port)  # first: it encodes its loops while we seed
     procs: dict[str, subprocess.Popen[bytes]] = {}
+    sims = [sim]  # the RTSP simulator, then the GB one once its node listens
 
     def _stop(signum: int, _frame: object) -> None:
         raise SystemExit(128 + signum)
@@ -212,8 +228,8 @@ def run_federated_demo(base: Settings, port: int, sim_port: int, cameras: int) -
             config = write_config(node, data_dir, port, sim_port)
             settings[node.name] = load_settings(config)
             db_file = node.root(data_dir) / "xueliang.db"
-            if db_file.exists():
-                asyncio.run(prepare_demo(settings[node.name]))  # migrates; the county is in place
+            if db_file.exists():  # migrates; the county (and the GB dome's device) in place
+                asyncio.run(prepare_demo(settings[node.name], gb_devices=GB_DEVICES))
                 continue
             if first is None:  # seeded once; the others start from a copy of that seed
                 asyncio.run(prepare_demo(settings[node.name]))
@@ -224,6 +240,8 @@ def run_federated_demo(base: Settings, port: int, sim_port: int, cameras: int) -
             else:
                 shutil.copyfile(first, db_file)
             asyncio.run(_assign(settings[node.name], node))
+            if node.name == GB_NODE:  # its GB device provisioned and bound before it registers
+                asyncio.run(prepare_demo(settings[node.name], gb_devices=GB_DEVICES))
         wait_for_simulator(sim, sim_port)
         for node in NODES:  # top-down: a parent listens before its children join it
             config = node.config(data_dir)
@@ -234,6 +252,8 @@ def run_federated_demo(base: Settings, port: int, sim_port: int, cameras: int) -
             procs[node.name] = _serve(config, node.root(data_dir) / "serve.log")
             _wait_port(port + node.index, procs[node.name], f"the {node.name} node")
             console.print(f"{node.name} node up on port {port + node.index}")
+            if node.name == GB_NODE:
+                sims.append(start_gb_demo(settings[node.name], GB_DEVICES))
         console.print(logins_table(port))
         console.print(f"console: http://127.0.0.1:{port}/ (county); logs: {data_dir / 'nodes'}/*/serve.log")
         while all(p.poll() is None for p in procs.values()):
@@ -243,10 +263,10 @@ def run_federated_demo(base: Settings, port: int, sim_port: int, cameras: int) -
     except KeyboardInterrupt:
         pass
     finally:
-        for proc in [*reversed(procs.values()), sim]:
+        for proc in [*reversed(procs.values()), *sims]:
             if proc.poll() is None:
                 proc.terminate()
-        for proc in [*procs.values(), sim]:
+        for proc in [*procs.values(), *sims]:
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -104,3 +104,29 @@ async def test_release_before_acquire_fencing_and_hand_back(lease_url: str, tmp_
             await manager.stop()
             await plane.stop()
             await manager.ctx.db.dispose()
+
+
+async def test_readyz_of_a_media_process_follows_its_lease_rounds(lease_url: str, tmp_path: Path) -> None:
+    """/readyz's check (ops/metrics.readiness) for a media process: not ready until its lease rounds
+    run, ready while they do, not ready once they stopped."""
+    from alembic.script import ScriptDirectory
+
+    from xueliang.core import migrate
+    from xueliang.ops.metrics import readiness
+
+    manager, plane = await member(lease_url, tmp_path, "m-ready")
+    manager.ctx.services.add(manager)
+    heads = frozenset(ScriptDirectory.from_config(migrate.alembic_config(lease_url)).get_heads())
+    try:
+        ok, body = await readiness(manager.ctx, heads)
+        assert not ok and body["message"] == "media role: camera leases not started"
+        await manager.start()
+        ok, body = await readiness(manager.ctx, heads)
+        assert ok and body["role"] == "media", body
+        await manager.stop()
+        ok, body = await readiness(manager.ctx, heads)
+        assert not ok and "not started" in body["message"]
+    finally:
+        await manager.stop()
+        await plane.stop()
+        await manager.ctx.db.dispose()

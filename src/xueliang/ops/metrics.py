@@ -42,6 +42,7 @@ from xueliang.core import migrate
 from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound
 from xueliang.core.lifecycle import StartupHook, Stop
+from xueliang.media.plane.leases import LeaseManager
 from xueliang.media.plane.plane import MediaPlane
 from xueliang.ops.config import OpsSettings
 from xueliang.ops.logs import RequestContext
@@ -303,7 +304,8 @@ async def open_alarms(ctx: AppContext) -> dict[str, int]:
 
 
 async def readiness(ctx: AppContext, heads: frozenset[str]) -> tuple[bool, dict[str, Any]]:
-    """DB reachable within 2 s and at the revisions this code knows."""
+    """DB reachable within 2 s and at the revisions this code knows; a media process split off by role
+    (ops/roles.py) also takes part in the camera lease rounds."""
     try:
         async with asyncio.timeout(2), ctx.db.read_session() as s:
             await s.execute(text("SELECT 1"))
@@ -316,7 +318,11 @@ async def readiness(ctx: AppContext, heads: frozenset[str]) -> tuple[bool, dict[
             "message": f"schema at {sorted(current)}, this version expects {sorted(heads)}: "
             "run `xueliang db upgrade`",
         }
-    return True, {"status": "ready", "database": "ok", "schema": sorted(current)}
+    leases = ctx.services.get(LeaseManager)
+    why = leases.ready() if leases is not None else None
+    if why is not None:
+        return False, {"code": "not_ready", "message": f"media role: {why}"}
+    return True, {"status": "ready", "database": "ok", "schema": sorted(current), "role": ctx.settings.role}
 
 
 def install(app: FastAPI, ctx: AppContext, settings: OpsSettings) -> list[StartupHook]:

@@ -239,6 +239,16 @@ class LeaseManager:
     def owns(self, camera_id: int) -> bool:
         return camera_id in self.owned
 
+    def ready(self) -> str | None:
+        """None when this media process takes part in the lease rounds (started, its last round within
+        the lease time); else why not, for /readyz (ops/metrics.py)."""
+        if self._task is None or self._task.done():
+            return "camera leases not started"
+        late = time.monotonic() - self.last_renewed
+        if late > self.ttl:
+            return f"camera leases not renewed for {late:.0f} s"
+        return None
+
     def _received(self, payload: str) -> None:
         if payload.startswith("camera:"):  # "camera:<id>:<process that changed it>"
             with contextlib.suppress(ValueError):

@@ -40,17 +40,28 @@ def pytest_report_header() -> str:
     return f"xueliang test database backend: {BACKEND}"
 
 
+# Tests that need no database run once, in one of the two passes. Most run in the SQLite pass; these
+# long ones run in the PostgreSQL pass instead (`pg_pass`), so the two passes, which run side by side,
+# end at about the same time (the Makefile's `-m` expressions; the durations are in the passes' output).
+IN_THE_POSTGRESQL_PASS = ("tests/federation/", "tests/media/test_rtsp_interop.py")
+ROOT = Path(__file__).resolve().parent.parent
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Marks `nodb` every test that cannot reach the selected database: none of its fixtures, however
     indirectly, needs `make_db_url` (every database fixture does), and its module does not look at the
-    backend. The SQLite pass runs them; the PostgreSQL pass leaves them out (`-m "not nodb"`)."""
+    backend. The SQLite pass runs them, except those also marked `pg_pass` (IN_THE_POSTGRESQL_PASS):
+    the PostgreSQL pass runs those and leaves the others out (`-m "not nodb or pg_pass"`)."""
     for item in items:
         if "make_db_url" in getattr(item, "fixturenames", ()):
             continue
         if getattr(getattr(item, "module", None), "BACKEND", None) is not None:
             continue
         item.add_marker(pytest.mark.nodb)
+        where = Path(str(item.path)).resolve().relative_to(ROOT).as_posix()
+        if where.startswith(IN_THE_POSTGRESQL_PASS):
+            item.add_marker(pytest.mark.pg_pass)
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from xueliang.accounts.models import User
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
+from xueliang.core.errors import NotFound
 from xueliang.federation import identity
 from xueliang.federation.video import handshake, wire
 from xueliang.media.errors import MediaConnectionError
@@ -465,3 +466,34 @@ class NodeSession:
         stream, self._stream, self._websocket = self._stream, None, None
         if stream is not None:
             await self.source.links.close_stream(stream)
+
+
+class ChildHosted:
+    """What the parent's remote-camera services share: which child hosts a `node://` camera, and its
+    open link (ChildCameras for edits, ChildRecordings for playback)."""
+
+    def __init__(self, ctx: AppContext, links: VideoLinks) -> None:
+        self.ctx = ctx
+        self.links = links
+
+    async def _where(self, camera_id: int) -> tuple[str, int] | None:
+        async with self.ctx.db.read_session() as session:
+            url = await session.scalar(select(Camera.stream_url).where(Camera.id == camera_id))
+        if url is None or not url.startswith(SCHEME):
+            return None
+        try:
+            return parse_url(url)
+        except ValueError:
+            return None
+
+    async def hosts(self, camera_id: int) -> bool:
+        return await self._where(camera_id) is not None
+
+    async def _link(self, camera_id: int) -> tuple[str, int, ChildLink | None]:
+        """(child gb_id, the camera's id there, the child's link or None when not connected); a camera
+        that is not a child's is NotFound."""
+        where = await self._where(camera_id)
+        if where is None:
+            raise NotFound("not found")
+        gb_id, remote_id = where
+        return gb_id, remote_id, self.links.links.get(gb_id)

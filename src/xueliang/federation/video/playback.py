@@ -26,11 +26,10 @@ from xueliang.accounts.policy import Permission, Principal
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
 from xueliang.cameras import service as cameras
-from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound
 from xueliang.federation import identity
-from xueliang.federation.video.parent import SCHEME, RemoteRefused, VideoLinks, parse_url
+from xueliang.federation.video.parent import ChildHosted, RemoteRefused
 from xueliang.media import playback
 from xueliang.media.errors import MediaConnectionError
 from xueliang.media.playback import SegmentView
@@ -51,32 +50,11 @@ def view_to(view: SegmentView) -> dict[str, Any]:
     return dataclasses.asdict(view)
 
 
-class ChildRecordings(RemoteRecordings):
+class ChildRecordings(ChildHosted, RemoteRecordings):
     """The parent's side: recordings of `node://` cameras, asked of the child that hosts them."""
 
-    def __init__(self, ctx: AppContext, links: VideoLinks) -> None:
-        self.ctx = ctx
-        self.links = links
-
-    async def _where(self, camera_id: int) -> tuple[str, int] | None:
-        async with self.ctx.db.read_session() as session:
-            url = await session.scalar(select(Camera.stream_url).where(Camera.id == camera_id))
-        if url is None or not url.startswith(SCHEME):
-            return None
-        try:
-            return parse_url(url)
-        except ValueError:
-            return None
-
-    async def hosts(self, camera_id: int) -> bool:
-        return await self._where(camera_id) is not None
-
     async def _ask(self, camera_id: int, op: str, **args: Any) -> Any:
-        where = await self._where(camera_id)
-        if where is None:
-            raise NotFound("not found")
-        gb_id, remote_id = where
-        link = self.links.links.get(gb_id)
+        gb_id, remote_id, link = await self._link(camera_id)
         if link is None:
             raise NotFound(f"the node hosting this camera ({gb_id}) is not connected")
         try:

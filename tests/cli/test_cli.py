@@ -1,4 +1,6 @@
-"""The `xueliang` command line as an operator uses it: real processes, real database."""
+"""The `xueliang` command line as an operator uses it, on a real database: the commands run in this
+process (tests/support/cli.py InProcessCli, the same code and environment without a second of imports
+per call); one test starts the real `xueliang` process to prove the entry point."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.support.cli import Cli
+from tests.support.cli import Cli, InProcessCli
 from tests.support.db import seed_database
 
 from xueliang.seed.demo import build
@@ -22,7 +24,7 @@ HEADER = (
 def cli(make_db_url: Callable[[], str], tmp_path: Path) -> Cli:
     url = make_db_url()
     seed_database(url)
-    return Cli(url, tmp_path)
+    return InProcessCli(url, tmp_path)
 
 
 def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
@@ -179,7 +181,7 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
 
 
 def test_bad_config_file_is_one_line_naming_the_key(tmp_path: Path) -> None:
-    cli = Cli("sqlite+aiosqlite:///" + str(tmp_path / "unused.db"), tmp_path)
+    cli = InProcessCli("sqlite+aiosqlite:///" + str(tmp_path / "unused.db"), tmp_path)
     config = tmp_path / "node.toml"
     config.write_text("[xueliang.alarms]\nmqtt_hots = 'typo'\n", encoding="utf-8")
     result = cli("user", "list", "--config", str(config))
@@ -192,7 +194,7 @@ def test_bad_config_file_is_one_line_naming_the_key(tmp_path: Path) -> None:
 
 
 def test_renamed_environment_variable_is_one_line_naming_the_new_one(tmp_path: Path) -> None:
-    cli = Cli("sqlite+aiosqlite:///" + str(tmp_path / "unused.db"), tmp_path)
+    cli = InProcessCli("sqlite+aiosqlite:///" + str(tmp_path / "unused.db"), tmp_path)
     cli.env["XUELIANG_RTSP_PORT"] = "8600"
     result = cli("user", "list")
     assert (

@@ -43,7 +43,14 @@ def pytest_report_header() -> str:
 # Tests that need no database run once, in one of the two passes. Most run in the SQLite pass; these
 # long ones run in the PostgreSQL pass instead (`pg_pass`), so the two passes, which run side by side,
 # end at about the same time (the Makefile's `-m` expressions; the durations are in the passes' output).
-IN_THE_POSTGRESQL_PASS = ("tests/federation/", "tests/media/test_rtsp_interop.py")
+# (Not every test marked nodb is free of the backend: tests/federation seeds its nodes through
+# tests/support/db.py, which follows XUELIANG_TEST_DB, so it stays in the SQLite pass.)
+IN_THE_POSTGRESQL_PASS = (
+    "tests/media/test_rtsp_interop.py",
+    "tests/e2e/test_gstreamer_cameras.py",
+    "tests/e2e/test_rtsp_transport.py",
+    "tests/media/test_audio_outputs.py",
+)
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -13,7 +13,13 @@ const MOVES = [
   ["left", "←"], null, ["right", "→"],
   ["down_left", "↙"], ["down", "↓"], ["down_right", "↘"],
 ];
-let cruise = null; // { cameraId, timer } — one cruise at a time, stopped when the panel goes
+let cruise = null; // { cameraId, timer } — one cruise at a time, stopped when its camera's panel goes
+// The detail is drawn again when a fresher copy of the camera arrives (cameras.js `select`), so an answer
+// may come back after its panel was replaced: messages go to the panel on screen for that camera, and a
+// new panel shows the camera's last message of the past minute. `current`: the panel on screen.
+const SAID_FOR_MS = 60_000;
+const lastSaid = new Map(); // camera id -> { text, kind, at }
+let current = null; // { cameraId, status, panel }
 
 function loadCss() {
   if ($("link[data-ptz-css]")) return;
@@ -42,9 +48,15 @@ function stopCruise() {
 export function ptzPanel(cam) {
   if (!cam.ptz || !can("control_ptz")) return null;
   loadCss();
-  stopCruise();
+  if (cruise && cruise.cameraId !== cam.id) stopCruise(); // drawn again for the same camera: it goes on
   const status = h("p", { class: "ptz-status muted", id: "ptz-status", role: "status", "aria-live": "polite" });
-  const say = (text, kind = "") => { status.textContent = text; status.className = `ptz-status ${kind || "muted"}`; };
+  const paint = (el, text, kind) => { el.textContent = text; el.className = `ptz-status ${kind || "muted"}`; };
+  const said = lastSaid.get(cam.id);
+  if (said && Date.now() - said.at < SAID_FOR_MS) paint(status, said.text, said.kind);
+  const say = (text, kind = "") => {
+    lastSaid.set(cam.id, { text, kind, at: Date.now() });
+    if (current && current.cameraId === cam.id) paint(current.status, text, kind);
+  };
 
   async function send(action, extra = {}) {
     try {
@@ -129,8 +141,9 @@ export function ptzPanel(cam) {
     type: "number", min: 3, max: 60, value: 10, class: "field ptz-number", id: "ptz-cruise-dwell",
     "aria-label": t("Seconds at each preset"),
   });
-  const cruiseBtn = h("button", { type: "button", class: "btn btn-sm", id: "ptz-cruise", "aria-pressed": "false" },
-    t("Start cruise"));
+  const cruising = Boolean(cruise && cruise.cameraId === cam.id);
+  const cruiseBtn = h("button", { type: "button", class: "btn btn-sm", id: "ptz-cruise", "aria-pressed": String(cruising) },
+    cruising ? t("Stop cruise") : t("Start cruise"));
   cruiseBtn.addEventListener("click", () => {
     if (cruise && cruise.cameraId === cam.id) {
       stopCruise();
@@ -145,7 +158,8 @@ export function ptzPanel(cam) {
     if (list.length < 2) { say(t("A cruise needs at least two presets."), "warn"); return; }
     let i = 0;
     const step = () => {
-      if (!document.body.contains(panel)) { stopCruise(); return; }
+      const shown = current && current.cameraId === cam.id && document.body.contains(current.panel);
+      if (!shown) { stopCruise(); return; } // its camera's panel went (another camera, or the page)
       send("preset_call", { preset: list[i % list.length] });
       i += 1;
     };
@@ -163,6 +177,7 @@ export function ptzPanel(cam) {
     h("h3", { id: "ptz-title", class: "ptz-title" }, t("PTZ control")),
     h("div", { class: "ptz-controls" }, pad, zoom),
     presets, cruiseBox, status);
+  current = { cameraId: cam.id, status, panel };
   renderChips();
   return panel;
 }

@@ -6,7 +6,6 @@ lives at `<data_dir>/node/node_ed25519.pem` (0600) and is made on first use."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xueliang.core.keys import load_or_create_ed25519
 from xueliang.nodes.models import Node
 
 KEY_FILE = Path("node") / "node_ed25519.pem"
@@ -26,24 +26,7 @@ def key_path(data_dir: Path) -> Path:
 
 
 def load_or_create_key(data_dir: Path) -> Ed25519PrivateKey:
-    path = key_path(data_dir)
-    if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path} is not an Ed25519 private key")
-        return key
-    key = Ed25519PrivateKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return load_or_create_key(data_dir)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    return key
+    return load_or_create_ed25519(key_path(data_dir))
 
 
 @dataclass(frozen=True)

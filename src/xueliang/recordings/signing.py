@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from xueliang.core.keys import load_or_create_ed25519
 
 KEY_FILE = Path("keys") / "node-ed25519.pem"
 
@@ -24,21 +25,7 @@ def key_path(data_dir: Path) -> Path:
 
 def load_or_create(data_dir: Path) -> Ed25519PrivateKey:
     """The node key, created (mode 0600) on first use."""
-    path = key_path(data_dir)
-    if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path} is not an Ed25519 private key")
-        return key
-    key = Ed25519PrivateKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    return key
+    return load_or_create_ed25519(key_path(data_dir))
 
 
 def load_public(data_dir: Path) -> bytes | None:

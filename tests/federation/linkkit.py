@@ -72,6 +72,7 @@ class Node:
             "node_gb_id": self.gb,
             "nats_port": self.nats_port,
             "leaf_port": self.leaf_port,
+            "leaf_host": "127.0.0.1",  # tests listen on loopback only
             "leaf_advertise": self.leaf_advertise,
             "relay_interval_s": 0.2,
             "anchor_interval_s": 0.5,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import httpx
@@ -42,8 +44,23 @@ class LoggedIn:
         return self.client
 
 
+class _StartupErrors(logging.Handler):
+    """uvicorn's own account of a failed start (a lifespan exception, a port in use), kept so that a
+    server that did not start says why in the test's error instead of only in a truncated log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + "".join(traceback.format_exception(*record.exc_info)[-6:])
+        self.lines.append(text)
+
+
 class LiveServer:
-    """The real app under uvicorn in a background thread, on an ephemeral loopback port."""
+    """The real app under uvicorn in a background thread, on a free loopback port."""
 
     def __init__(self, app: FastAPI) -> None:
         self.port = free_port()
@@ -51,15 +68,31 @@ class LiveServer:
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.exit_reason = ""
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except BaseException as exc:  # uvicorn exits the thread with SystemExit when it cannot bind
+            self.exit_reason = f"{type(exc).__name__}: {exc}"
 
     def start(self, timeout: float = 20.0) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("live server did not start")
-            time.sleep(0.02)
+        errors = _StartupErrors()
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        uvicorn_log.addHandler(errors)
+        try:
+            self.thread.start()
+            deadline = time.monotonic() + timeout
+            while not self.server.started:
+                if not self.thread.is_alive():
+                    why = "\n".join([*errors.lines, self.exit_reason]).strip() or "no error logged"
+                    raise RuntimeError(f"live server on port {self.port} exited while starting: {why}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"live server on port {self.port} did not start within {timeout} s")
+                time.sleep(0.02)
+        finally:
+            uvicorn_log.removeHandler(errors)
 
     def stop(self) -> None:
         self.server.should_exit = True

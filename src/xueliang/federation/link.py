@@ -221,7 +221,10 @@ class Link:
         )
 
     async def _ensure_stream(self) -> None:
+        from nats.errors import NoRespondersError
+        from nats.errors import TimeoutError as NatsTimeoutError
         from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+        from nats.js.errors import BadRequestError, ServiceUnavailableError
 
         assert self.js is not None
         config = StreamConfig(
@@ -231,10 +234,22 @@ class Link:
             storage=StorageType.FILE,
             duplicate_window=600.0,
         )
-        try:
-            await self.js.add_stream(config)
-        except Exception:  # exists with another setting: bring it to ours
-            await self.js.update_stream(config)
+        # A server that has just started (or restarted for a new peer) may not answer JetStream's API
+        # at once on a busy machine: no responders or a timeout is retried, anything else is real.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30.0
+        while True:
+            try:
+                try:
+                    await self.js.add_stream(config)
+                except BadRequestError:  # exists with another setting: bring it to ours
+                    await self.js.update_stream(config)
+                return
+            except (NoRespondersError, NatsTimeoutError, ServiceUnavailableError):
+                if loop.time() > deadline:
+                    raise
+                log.info("JetStream not answering yet; asking again")
+                await asyncio.sleep(0.2)
 
     # ---- peers -----------------------------------------------------------------------------------
 

@@ -168,6 +168,7 @@ def start(
                 node_gb_id=gb[name],
                 nats_port=free_port(),
                 leaf_port=free_port(),
+                leaf_host="127.0.0.1",  # tests listen on loopback only
                 relay_interval_s=5.0,
             ),
         )

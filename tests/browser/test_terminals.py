@@ -169,9 +169,12 @@ def test_township_operator_console_shows_exactly_its_cameras(
     expect(host.locator(".map-legend")).to_contain_text("视野范围")
     box = host.bounding_box()
     assert box is not None
-    for mb in markers.evaluate_all("els => els.map(e => { const r = e.getBoundingClientRect(); "
-                                   "return [r.x + r.width / 2, r.y + r.height / 2]; })"):
-        assert box["x"] <= mb[0] <= box["x"] + box["width"] and box["y"] <= mb[1] <= box["y"] + box["height"], mb
+    centres = markers.evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect(); "
+        "return [r.x + r.width / 2, r.y + r.height / 2]; })"
+    )
+    for x, y in centres:
+        assert box["x"] <= x <= box["x"] + box["width"] and box["y"] <= y <= box["y"] + box["height"], (x, y)
     shot(page, artifacts, "console-map")
 
     # The region tree filters the list (and the markers) to one village.

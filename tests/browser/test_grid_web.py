@@ -173,6 +173,8 @@ def test_grid_worker_offline_then_console(new_page: NewPage, live_server: Any, a
     shot(console, artifacts, "console-tour")
 
     check_coords_js(console)
+    # a refused request is worded from the grid's catalogue in the page's language (here zh-CN)
+    assert console.evaluate(REFUSAL_JS) == ["bad_range", "stats.bad_range", "请选择不超过一年的时间范围。"]
     draw_route(console)
     shot(console, artifacts, "console-route-draw")
     console.click('[data-tab="stats"]')
@@ -211,6 +213,18 @@ CRS_JS = """async () => {
     return [back.lat, back.lng, p.x - plain.x, p.y - plain.y, same];
 }"""
 
+
+# the grid's refusal texts through api() (static/js/grid/errors.js), in the page's language
+REFUSAL_JS = """async () => {
+    const { api } = await import('/static/js/api.js');
+    await import('/static/js/grid/errors.js');
+    try {
+        await api('/grid/stats', { query: { since: '2026-12-07', until: '2026-12-01' }, quiet: true });
+    } catch (e) {
+        return [e.code, e.key, e.message];
+    }
+    return null;
+}"""
 
 BAIDU_JS = """async () => {
     const c = await import('/static/js/grid/coords.js');

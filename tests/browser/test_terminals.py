@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.test_grid_web import REFUSAL_JS
 from tests.support.browser import NewPage, api_json, dismiss_urgent_notices, login_form
 from xueliang.seed.demo import DEMO_PASSWORD
 
@@ -267,6 +268,8 @@ def test_language_switch_to_english(new_page: NewPage, live_server: Any, artifac
     expect(page.locator("#map .map-legend")).to_contain_text("Field of view")
     expect(page.locator("button[data-logout]")).to_have_text("Log out")
     assert api_json(page, live_server.url, "/me")["locale"] == "en"  # remembered on the account too
+    # a refusal from the grid's catalogue in English (tests/browser/test_grid_web.py checks zh-CN)
+    assert page.evaluate(REFUSAL_JS)[2] == "Choose a range of at most a year."
     shot(page, artifacts, "console-english")
 
     page.click('.lang a[data-locale="zh_CN"]')

@@ -23,6 +23,7 @@ from xueliang.accounts.policy import Permission, allows
 from xueliang.core.context import AppContext
 from xueliang.core.errors import Forbidden, NotFound
 from xueliang.grid.config import GridSettings
+from xueliang.grid.errors import refused
 from xueliang.grid.mbtiles import MBTiles
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ async def offline_tiles(ctx: AppContext) -> MBTiles | None:
 def _may_see_map(caller: CurrentCaller) -> None:
     p = caller.principal
     if not (allows(p, Permission.patrol) or allows(p, Permission.manage_grid)):
-        raise Forbidden("your role may not do this", code="forbidden")
+        raise refused(Forbidden, "forbidden")
 
 
 def layers(settings: GridSettings) -> dict[str, Any]:
@@ -206,5 +207,5 @@ async def tile(z: Zoom, x: Col, y: Col, caller: CurrentCaller, ctx: Ctx) -> Resp
     tiles = await offline_tiles(ctx)
     data = await asyncio.to_thread(tiles.tile, z, x, y) if tiles is not None else None
     if data is None:
-        raise NotFound("no such tile / 无此地图瓦片")
+        raise refused(NotFound, "tile.not_found")
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})

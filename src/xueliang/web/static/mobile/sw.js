@@ -23,6 +23,7 @@ const SHELL = [
   "/static/js/mobile.js",
   "/static/js/player.js",
   "/static/css/grid.css",
+  "/static/js/grid/errors.js",
   "/static/js/grid/gridmap.js",
   "/static/js/grid/mobile.js",
   "/static/js/grid/queue.js",

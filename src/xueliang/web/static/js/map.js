@@ -27,9 +27,11 @@ function activateOnKeys(el, fn) {
   el.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); fn(); } });
 }
 
-/** Zoom at which `width` metres fill the map's width at latitude `lat` (web Mercator). */
+/** Zoom at which `width` metres fill the map's width at latitude `lat` (web Mercator); a hidden map
+ * (the wall tab) counts as 800 px wide. */
 function zoomForWidth(map, lat, width) {
-  const px = Math.max(map.getSize().x, 1);
+  map.invalidateSize({ pan: false });
+  const px = map.getSize().x || 800;
   return Math.log2((156543.03392 * Math.cos((lat * Math.PI) / 180) * px) / width);
 }
 

@@ -27,12 +27,15 @@ function activateOnKeys(el, fn) {
   el.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); fn(); } });
 }
 
-/** Zoom at which `width` metres fill the map's width at latitude `lat` (web Mercator); a hidden map
- * (the wall tab) counts as 800 px wide. */
-function zoomForWidth(map, lat, width) {
+/** Zoom at which `width` metres fill the map's width around (lat, lon), in whatever CRS the base layer
+ * set (web Mercator, Baidu's plane); a hidden map (the wall tab) counts as 800 px wide. */
+function zoomForWidth(map, lat, lon, width) {
   map.invalidateSize({ pan: false });
   const px = map.getSize().x || 800;
-  return Math.log2((156543.03392 * Math.cos((lat * Math.PI) / 180) * px) / width);
+  const z = map.getZoom();
+  const here = map.project([lat, lon], z);
+  const metresPerPixel = map.distance(map.unproject(here, z), map.unproject(here.add([100, 0]), z)) / 100;
+  return z + Math.log2((metresPerPixel * px) / width);
 }
 
 export function createMap(host, geojson, { onCameraClick, onRegionClick } = {}) {
@@ -219,7 +222,7 @@ export function createMap(host, geojson, { onCameraClick, onRegionClick } = {}) 
   }
 
   function focusPoint(lat, lon, width = 1200, { animate = true } = {}) {
-    map.setView([lat, lon], Math.min(zoomForWidth(map, lat, width), map.getMaxZoom()), { animate });
+    map.setView([lat, lon], Math.min(zoomForWidth(map, lat, lon, width), map.getMaxZoom()), { animate });
   }
 
   function select(id, { reveal = false } = {}) {
@@ -233,7 +236,7 @@ export function createMap(host, geojson, { onCameraClick, onRegionClick } = {}) 
     if (!m) return;
     raise(id);
     const view = map.getBounds().pad(-0.08);
-    const close = zoomForWidth(map, m.cam.lat, 1600);
+    const close = zoomForWidth(map, m.cam.lat, m.cam.lon, 1600);
     if (reveal && (!view.contains([m.cam.lat, m.cam.lon]) || map.getZoom() < close - 2.6)) {
       map.setView([m.cam.lat, m.cam.lon], Math.max(map.getZoom(), close));
     }

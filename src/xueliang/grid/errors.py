@@ -41,7 +41,9 @@ CATALOGUE: dict[str, Refusal] = {
     "route.too_few_points": Refusal("too_few_points", "a route needs a line of at least 2 points"),
     "route.no_days": Refusal("no_days", "a route runs on at least one day"),
     "route.bad_window": Refusal("bad_window", "the time window ends before it starts"),
-    "route.outside_village": Refusal("outside_village", "outside the village {village}: {what}"),
+    "route.outside_village": Refusal(
+        "outside_village", "outside the village {village}: line points {points}; checkpoints {checkpoints}"
+    ),
     "route.bad_place": Refusal("bad_place", "a checkpoint names a place outside this village"),
     "route.bad_worker": Refusal("bad_worker", "the worker must be a grid worker of this village"),
     "route.bad_checkpoint": Refusal("bad_checkpoint", "checkpoint {id} is not on this route"),

@@ -224,10 +224,11 @@ async def _checked_route(session: AsyncSession, p: Principal, body: RouteIn) -> 
     off_line = geo.outside(boundary, [(lon, lat) for lon, lat in body.line])
     off_points = geo.outside(boundary, [(cp.lon, cp.lat) for cp in body.checkpoints])
     if off_line or off_points:
-        what = [f"line point {i + 1}" for i in off_line] + [
-            f"checkpoint {body.checkpoints[i].name!r}" for i in off_points
-        ]
-        raise refused(BadRoute, "route.outside_village", village=region.name, what=", ".join(what[:5]))
+        points = ", ".join(str(i + 1) for i in off_line[:5]) or "-"
+        names = ", ".join(body.checkpoints[i].name for i in off_points[:5]) or "-"
+        raise refused(
+            BadRoute, "route.outside_village", village=region.name, points=points, checkpoints=names
+        )
     place_ids = {cp.place_id for cp in body.checkpoints if cp.place_id is not None}
     if place_ids:
         found = (

@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import FilePayload, Page, expect
 
 from tests.support.browser import NewPage, api_json, login_form
+from xueliang.grid import bd09mc
 from xueliang.seed.demo import DEMO_PASSWORD
 
 pytestmark = [pytest.mark.browser]
@@ -172,6 +173,8 @@ def test_grid_worker_offline_then_console(new_page: NewPage, live_server: Any, a
     shot(console, artifacts, "console-tour")
 
     check_coords_js(console)
+    # a refused request is worded from the grid's catalogue in the page's language (here zh-CN)
+    assert console.evaluate(REFUSAL_JS) == ["bad_range", "stats.bad_range", "请选择不超过一年的时间范围。"]
     draw_route(console)
     shot(console, artifacts, "console-route-draw")
     console.click('[data-tab="stats"]')
@@ -211,6 +214,32 @@ CRS_JS = """async () => {
 }"""
 
 
+# the grid's refusal texts through api() (static/js/grid/errors.js), in the page's language
+REFUSAL_JS = """async () => {
+    const { api } = await import('/static/js/api.js');
+    await import('/static/js/grid/errors.js');
+    try {
+        await api('/grid/stats', { query: { since: '2026-12-07', until: '2026-12-01' }, quiet: true });
+    } catch (e) {
+        return [e.code, e.key, e.message];
+    }
+    return null;
+}"""
+
+BAIDU_JS = """async () => {
+    const c = await import('/static/js/grid/coords.js');
+    const crs = c.crsFor(window.L, 'bd09mc');
+    const p = crs.latLngToPoint(window.L.latLng(31.7, 103.84), 15);
+    const back = crs.pointToLatLng(p, 15);
+    const leafletTile = [Math.floor(p.x / 256), Math.floor(p.y / 256)];
+    const layer = new (c.baiduTileLayer(window.L))('{x}/{y}/{z}');
+    layer._map = {getZoom: () => 15};
+    layer._tileZoom = 15;
+    return [c.bd09ToMetres(116.404, 39.915), c.baiduTile(12958175, 4825923.77, 18),
+            layer.getTileUrl({x: leafletTile[0], y: leafletTile[1], z: 15}), back.lat, back.lng];
+}"""
+
+
 def check_coords_js(page: Page) -> None:
     """The map's conversions (static/js/grid/coords.js) on the published points of test_coords.py,
     and the GCJ-02 CRS: a WGS 84 position lands where web Mercator puts its GCJ-02 twin (on the
@@ -227,6 +256,12 @@ def check_coords_js(page: Page) -> None:
     ]
     for (lon, lat), (wlon, wlat) in zip(got, want, strict=True):
         assert abs(lon - wlon) < 1e-8 and abs(lat - wlat) < 1e-8, (got, want)
+    # Baidu's plane and numbering (tests/grid/test_bd09mc.py's published point): the CRS puts our WGS 84
+    # position on the Baidu tile the server computes, and reads the pixel back as that position
+    (mx, my), tile18, url, blat, blon = page.evaluate(BAIDU_JS)
+    assert abs(mx - 12958175) < 0.01 and abs(my - 4825923.77) < 0.01 and tile18 == [50617, 18851]
+    assert url == "{}/{}/15".format(*bd09mc.tile_of_wgs84(103.84, 31.7, 15))
+    assert abs(blat - 31.7) < 1e-6 and abs(blon - 103.84) < 1e-6
 
 
 def draw_route(page: Page) -> None:

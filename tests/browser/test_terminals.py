@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.test_grid_web import REFUSAL_JS
 from tests.support.browser import NewPage, api_json, dismiss_urgent_notices, login_form
 from xueliang.seed.demo import DEMO_PASSWORD
 
@@ -152,13 +153,29 @@ def test_township_operator_console_shows_exactly_its_cameras(
         assert page.locator(f'[data-camera-id="{cam["id"]}"]').count() == 0
     assert shimen[0]["name"] not in page.locator("body").inner_text()
 
-    # One map marker per camera, each with a field-of-view wedge.
-    markers = page.locator("#map svg .cam-marker")
+    # The Leaflet map over the node's offline base layer (drawn from the county's data, no network): one
+    # marker and one field-of-view wedge per camera in scope, the 5 villages' outlines, the legend, and
+    # the home view showing every marker.
+    host = page.locator("#map")
+    expect(host).to_have_attribute("data-basemap", "offline", timeout=30_000)
+    expect(host.locator("img.leaflet-tile-loaded").first).to_be_visible()
+    markers = page.locator("#map .cam-marker")
     expect(markers).to_have_count(len(expected))
     marker_ids = markers.evaluate_all("els => els.map(e => Number(e.dataset.cameraId))")
     assert sorted(marker_ids) == sorted(dom_ids)
-    assert page.locator("#map svg .cam-marker path.cam-fov").count() == len(expected)
-    assert page.locator("#map svg path.region.level-village").count() == 5
+    wedges = page.locator("#map path.cam-fov")
+    assert sorted(wedges.evaluate_all("els => els.map(e => Number(e.dataset.cameraId))")) == sorted(dom_ids)
+    assert page.locator("#map path.region.level-village").count() == 5
+    assert page.locator("#map .map-label.label-village").count() == 5
+    expect(host.locator(".map-legend")).to_contain_text("视野范围")
+    box = host.bounding_box()
+    assert box is not None
+    centres = markers.evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect(); "
+        "return [r.x + r.width / 2, r.y + r.height / 2]; })"
+    )
+    for x, y in centres:
+        assert box["x"] <= x <= box["x"] + box["width"] and box["y"] <= y <= box["y"] + box["height"], (x, y)
     shot(page, artifacts, "console-map")
 
     # The region tree filters the list (and the markers) to one village.
@@ -170,6 +187,8 @@ def test_township_operator_console_shows_exactly_its_cameras(
     expect(items).to_have_count(len(in_village))
     expect(markers).to_have_count(len(in_village))
     expect(page.locator("#f-region")).to_be_visible()
+    expect(page.locator("#map path.region.level-village.active")).to_have_count(1)
+    shot(page, artifacts, "console-map-village")
 
     # A marker opens the detail panel; "Open live" puts the camera on the wall.
     cam = in_village[0]
@@ -249,6 +268,8 @@ def test_language_switch_to_english(new_page: NewPage, live_server: Any, artifac
     expect(page.locator("#map .map-legend")).to_contain_text("Field of view")
     expect(page.locator("button[data-logout]")).to_have_text("Log out")
     assert api_json(page, live_server.url, "/me")["locale"] == "en"  # remembered on the account too
+    # a refusal from the grid's catalogue in English (tests/browser/test_grid_web.py checks zh-CN)
+    assert page.evaluate(REFUSAL_JS)[2] == "Choose a range of at most a year."
     shot(page, artifacts, "console-english")
 
     page.click('.lang a[data-locale="zh_CN"]')

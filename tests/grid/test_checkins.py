@@ -143,6 +143,9 @@ async def test_offline_batch_sent_twice(gapp: FastAPI, glogin: Login) -> None:
     first = (await gw.post(f"{API}/sync", json={"items": items})).json()["results"]
     assert [r["status"] for r in first] == ["ok", "ok", "ok", "ok", "error", "error"], first
     assert first[4]["code"] == "too_far" and first[5]["code"] == "invalid"
+    # the phone words a refused record itself (static/js/grid/errors.js): the catalogue's key and params
+    assert first[4]["key"] == "checkin.too_far"
+    assert set(first[4]["params"]) == {"distance", "checkpoint", "limit"}
     for _ in range(2):  # the phone did not hear the answer and sends its whole queue again
         again = (await gw.post(f"{API}/sync", json={"items": items})).json()["results"]
         assert [r["status"] for r in again[:4]] == ["duplicate"] * 4

@@ -75,3 +75,19 @@ def test_csp_hosts_of_a_source() -> None:
     )
     assert tile_hosts(amap) == ["https://*.is.autonavi.com"]
     assert tile_hosts(GridSettings()) == []  # offline: our own origin
+
+
+async def test_map_pages_allow_an_online_sources_hosts(gapp: FastAPI, glogin: Login) -> None:
+    """The console's camera page and the grid console draw the base layer, so their Content Security
+    Policy lets its tiles in (Baidu's hosts here); other pages keep the strict policy."""
+    settings = ctx_of(gapp).services.require(GridSettings)
+    op = await glogin("op-qingxi")
+    assert "bdimg.com" not in (await op.get("/")).headers["content-security-policy"]  # offline: own origin
+    settings.basemap = "baidu"
+    try:
+        for page in ("/", "/grid"):
+            csp = (await op.get(page)).headers["content-security-policy"]
+            assert "img-src 'self' data: blob: https://*.bdimg.com" in csp, page
+        assert "bdimg.com" not in (await op.get("/alarms")).headers["content-security-policy"]
+    finally:
+        settings.basemap = "offline"

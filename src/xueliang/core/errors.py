@@ -10,6 +10,8 @@ class AppError(Exception):
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # more fields of the JSON answer, e.g. a domain catalogue's `key` and `params` (grid/errors.py)
+        self.extra: dict[str, object] = {}
         if code is not None:
             self.code = code
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xueliang.accounts.policy import Permission, Principal, allows
 from xueliang.core.errors import AppError, Forbidden, NotFound
 from xueliang.grid import geo
+from xueliang.grid.errors import refused
 from xueliang.grid.models import (
     CarePerson,
     Checkpoint,
@@ -48,12 +49,12 @@ VISIT_KINDS = (TaskKind.visit, TaskKind.ok_followup)
 
 async def _scope_path(session: AsyncSession, p: Principal, region_id: int | None) -> str:
     if not allows(p, Permission.manage_grid):
-        raise Forbidden("your role may not do this", code="forbidden")
+        raise refused(Forbidden, "forbidden")
     if region_id is None:
         return p.region_path
     region = await session.get(Region, region_id)
     if region is None or not may_manage(p, region.path):
-        raise NotFound("region not found")
+        raise refused(NotFound, "region.not_found")
     return region.path
 
 
@@ -244,7 +245,7 @@ async def stats(
     township (its station) instead of per village."""
     path = await _scope_path(session, p, region_id)
     if until < since or (until - since).days > 366:
-        raise AppError("since..until: a range of at most a year / 时间范围无效", code="bad_range")
+        raise refused(AppError, "stats.bad_range")
     start, end = geo.day_start(since, tz), geo.day_start(until + timedelta(days=1), tz)
     scoped = path
 

@@ -25,12 +25,14 @@ class GridSettings(BaseSettings):
     # The map's base layer (grid/tiles.py, docs/grid.md "Base map"): "offline" is an MBTiles file the node
     # serves itself (drawn from the county's own data when missing and `basemap_generate`), "tianditu"
     # the state map service with `tianditu_key` (CGCS2000 ≈ WGS 84), "xyz" any XYZ or WMTS (KVP with
-    # {z}/{x}/{y}) URL template in the datum `basemap_crs` (AMap, Tencent: gcj02; Baidu-datum: bd09),
-    # "none" no base layer (our own boundaries only).
-    basemap: Literal["offline", "tianditu", "xyz", "none"] = "offline"
+    # {z}/{x}/{y}) URL template in the datum `basemap_crs` (AMap, Tencent: gcj02; BD-09 positions on the
+    # web-Mercator grid: bd09; Baidu's own plane and tile numbering, grid/bd09mc.py: bd09mc), "baidu"
+    # Baidu's tiles (bd09mc; `basemap_url` replaces the default template), "none" no base layer (our own
+    # boundaries only).
+    basemap: Literal["offline", "tianditu", "xyz", "baidu", "none"] = "offline"
     basemap_url: str = ""
     basemap_subdomains: str = ""
-    basemap_crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    basemap_crs: Literal["wgs84", "gcj02", "bd09", "bd09mc"] = "wgs84"
     basemap_attribution: str = ""
     basemap_max_zoom: int = Field(default=18, ge=1, le=22)
     tianditu_key: str = ""

@@ -36,14 +36,14 @@ from xueliang.grid.coverage import (
     compute,
     parse_boundary,
 )
+from xueliang.grid.errors import refused
 from xueliang.regions.models import Household, Place, Region, RegionLevel
 
 SETTLEMENT = "settlement"  # Place.kind of a settlement point (regions/geojson_import.py PLACE_KINDS)
 
 
 class VillageNotFound(NotFound):
-    def __init__(self) -> None:
-        super().__init__("village not found")
+    """Anything but a village in scope (errors.py "village.not_found")."""
 
 
 class NoBoundary(ValidationFailed):
@@ -56,11 +56,11 @@ async def load_village(
     """The inputs of `coverage.compute` for one village; VillageNotFound for anything but a village."""
     region = await session.get(Region, region_id)
     if region is None or region.level is not RegionLevel.village:
-        raise VillageNotFound()
+        raise refused(VillageNotFound, "village.not_found")
     try:
         parse_boundary(region.boundary)
     except ValueError as exc:
-        raise NoBoundary(str(exc)) from exc
+        raise refused(NoBoundary, "coverage.no_boundary", reason=str(exc)) from exc
     subtree = Region.path.startswith(region.path, autoescape=True)
     cams = (
         await session.execute(

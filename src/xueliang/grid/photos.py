@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xueliang.core.errors import AppError
+from xueliang.grid.errors import refused
 
 FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
 
@@ -34,8 +35,11 @@ class CheckedPhoto:
 
 def check(data: bytes, max_bytes: int) -> CheckedPhoto:
     if len(data) > max_bytes:
-        raise PhotoTooLarge(
-            f"the photo is {len(data) / 1_048_576:.1f} MB; at most {max_bytes / 1_048_576:.0f} MB / 照片过大"
+        raise refused(
+            PhotoTooLarge,
+            "photo.too_large",
+            size=f"{len(data) / 1_048_576:.1f}",
+            limit=f"{max_bytes / 1_048_576:.0f}",
         )
     from PIL import Image, UnidentifiedImageError
 
@@ -44,9 +48,9 @@ def check(data: bytes, max_bytes: int) -> CheckedPhoto:
             fmt = img.format or ""
             img.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise NotAnImage("the file is not an image (JPEG, PNG or WebP) / 文件不是图片") from exc
+        raise refused(NotAnImage, "photo.not_an_image") from exc
     if fmt not in FORMATS:
-        raise NotAnImage(f"{fmt or 'this'} images are not accepted; JPEG, PNG or WebP / 图片格式不支持")
+        raise refused(NotAnImage, "photo.format", format=fmt or "this")
     content_type, ext = FORMATS[fmt]
     return CheckedPhoto(data, content_type, ext, hashlib.sha256(data).hexdigest())
 

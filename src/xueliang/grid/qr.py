@@ -11,6 +11,7 @@ import hmac
 import io
 
 from xueliang.core.errors import AppError
+from xueliang.grid.errors import refused
 
 PREFIX = "xl-cp"
 SIG_LEN = 20
@@ -34,10 +35,10 @@ def verify(secret: str, text: str) -> int:
     """The checkpoint id a genuine code names; anything else raises ForgedQr (400)."""
     parts = text.strip().split(":")
     if len(parts) != 3 or parts[0] != PREFIX or not parts[1].isdigit() or len(parts[1]) > 10:
-        raise ForgedQr("this QR code is not a checkpoint code of this platform / 不是本平台的巡查点二维码")
+        raise refused(ForgedQr, "qr.not_ours")
     checkpoint_id = int(parts[1])
     if not hmac.compare_digest(parts[2], _signature(secret, checkpoint_id)):
-        raise ForgedQr("the QR code's signature is wrong (forged or altered) / 二维码签名无效")
+        raise refused(ForgedQr, "qr.bad_signature")
     return checkpoint_id
 
 

@@ -281,6 +281,9 @@ class SyncResult(BaseModel):
     id: int | None = None
     code: str = ""
     message: str = ""
+    # a catalogued refusal (grid/errors.py): its key and parameters, for the phone's own words
+    key: str = ""
+    params: dict[str, str | int | float] = Field(default_factory=dict)
 
 
 class SyncOut(BaseModel):

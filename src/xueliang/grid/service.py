@@ -27,6 +27,7 @@ from xueliang.core.errors import AppError, Conflict, Forbidden, NotFound
 from xueliang.grid import geo, photos, qr
 from xueliang.grid.config import GridSettings
 from xueliang.grid.coverage_cache import CoverageCache
+from xueliang.grid.errors import refusal_fields, refused
 from xueliang.grid.models import (
     CarePerson,
     CheckIn,
@@ -111,14 +112,14 @@ class GridEnv:
 async def get_route(session: AsyncSession, p: Principal, route_id: int) -> PatrolRoute:
     route = await session.get(PatrolRoute, route_id)
     if route is None or not route.active or not may_read_route(p, route.region_path, route.worker_id):
-        raise NotFound("route not found")
+        raise refused(NotFound, "route.not_found")
     return route
 
 
 async def managed_route(session: AsyncSession, p: Principal, route_id: int) -> PatrolRoute:
     route = await get_route(session, p, route_id)
     if not may_manage(p, route.region_path):
-        raise NotFound("route not found")
+        raise refused(NotFound, "route.not_found")
     return route
 
 
@@ -189,7 +190,7 @@ async def routes_out(
 
 async def list_routes(session: AsyncSession, p: Principal, region_id: int | None = None) -> list[PatrolRoute]:
     if not allows(p, Permission.manage_grid) and not allows(p, Permission.patrol):
-        raise Forbidden("your role may not do this", code="forbidden")
+        raise refused(Forbidden, "forbidden")
     q = select(PatrolRoute).where(
         PatrolRoute.active.is_(True), route_filter(p, PatrolRoute.region_path, PatrolRoute.worker_id)
     )
@@ -207,17 +208,15 @@ async def _checked_route(session: AsyncSession, p: Principal, body: RouteIn) -> 
     written."""
     region = await session.get(Region, body.region_id)
     if region is None or not may_manage(p, region.path):
-        raise NotFound("region not found")
+        raise refused(NotFound, "region.not_found")
     if region.level not in (RegionLevel.village, RegionLevel.grid):
-        raise BadRoute("a route runs through one village / 巡查路线须在一个村内", code="not_a_village")
+        raise refused(BadRoute, "route.not_a_village")
     if len(body.line) < 2:
-        raise BadRoute(
-            "a route needs a line of at least 2 points / 路线至少需要 2 个点", code="too_few_points"
-        )
+        raise refused(BadRoute, "route.too_few_points")
     if not body.days:
-        raise BadRoute("a route runs on at least one day / 至少选择一天", code="no_days")
+        raise refused(BadRoute, "route.no_days")
     if geo.parse_hhmm(body.window_end) <= geo.parse_hhmm(body.window_start):
-        raise BadRoute("the time window ends before it starts / 时间窗口无效", code="bad_window")
+        raise refused(BadRoute, "route.bad_window")
     village = region
     if region.level is RegionLevel.grid and region.parent_id is not None:
         village = await session.get(Region, region.parent_id) or region
@@ -225,11 +224,10 @@ async def _checked_route(session: AsyncSession, p: Principal, body: RouteIn) -> 
     off_line = geo.outside(boundary, [(lon, lat) for lon, lat in body.line])
     off_points = geo.outside(boundary, [(cp.lon, cp.lat) for cp in body.checkpoints])
     if off_line or off_points:
-        what = [f"line point {i + 1}" for i in off_line] + [
-            f"checkpoint {body.checkpoints[i].name!r}" for i in off_points
-        ]
-        raise BadRoute(
-            f"outside the village {region.name}: {', '.join(what[:5])} / 超出村界", code="outside_village"
+        points = ", ".join(str(i + 1) for i in off_line[:5]) or "-"
+        names = ", ".join(body.checkpoints[i].name for i in off_points[:5]) or "-"
+        raise refused(
+            BadRoute, "route.outside_village", village=region.name, points=points, checkpoints=names
         )
     place_ids = {cp.place_id for cp in body.checkpoints if cp.place_id is not None}
     if place_ids:
@@ -241,7 +239,7 @@ async def _checked_route(session: AsyncSession, p: Principal, body: RouteIn) -> 
             )
         ).all()
         if len(found) != len(place_ids):
-            raise BadRoute("a checkpoint names a place outside this village / 地点不在本村", code="bad_place")
+            raise refused(BadRoute, "route.bad_place")
     worker = None
     if body.worker_id is not None:
         worker = await session.get(User, body.worker_id)
@@ -255,9 +253,7 @@ async def _checked_route(session: AsyncSession, p: Principal, body: RouteIn) -> 
                 worker_region.path.startswith(village.path) or village.path.startswith(worker_region.path)
             )
         ):
-            raise BadRoute(
-                "the worker must be a grid worker of this village / 须为本村网格员", code="bad_worker"
-            )
+            raise refused(BadRoute, "route.bad_worker")
     return region, worker
 
 
@@ -267,7 +263,7 @@ async def _set_checkpoints(session: AsyncSession, route: PatrolRoute, body: Rout
     for seq, cp_in in enumerate(body.checkpoints, start=1):
         cp = existing.get(cp_in.id) if cp_in.id is not None else None
         if cp_in.id is not None and cp is None:
-            raise BadRoute(f"checkpoint {cp_in.id} is not on this route", code="bad_checkpoint")
+            raise refused(BadRoute, "route.bad_checkpoint", id=cp_in.id)
         if cp is None:
             cp = Checkpoint(route_id=route.id, active=True)
             session.add(cp)
@@ -417,34 +413,28 @@ async def check_in(
     with a message naming the distance; nothing is stored when refused. A resend of the same UUID
     answers the first record."""
     if not allows(p, Permission.patrol):  # the checkpoint is out of reach: as if it did not exist
-        raise NotFound("checkpoint not found")
+        raise refused(NotFound, "checkpoint.not_found")
     found = (await session.scalars(select(CheckIn).where(CheckIn.uuid == body.uuid))).first()
     if found is not None:
         if found.user_id != p.user_id:
-            raise Conflict("this uuid belongs to another record", code="uuid_taken")
+            raise refused(Conflict, "record.uuid_taken")
         return found, True
     cp = await session.get(Checkpoint, body.checkpoint_id)
     route = await session.get(PatrolRoute, cp.route_id) if cp is not None else None
     if cp is None or route is None or not cp.active or not route.active or route.worker_id != p.user_id:
-        raise NotFound("checkpoint not found")
+        raise refused(NotFound, "checkpoint.not_found")
     limit = cp.radius_m
     proof = Proof.gps
     if body.qr is not None:
         if qr.verify(env.secret, body.qr) != cp.id:
-            raise qr.ForgedQr("this QR code belongs to another checkpoint / 二维码不属于该巡查点")
+            raise refused(qr.ForgedQr, "qr.other_checkpoint")
         proof, limit = Proof.qr, cp.radius_m * 2
     if body.lat is None or body.lon is None:
-        message = (
-            "a QR check-in also needs a GPS fix near the point / 扫码打卡还需要定位"
-            if proof is Proof.qr
-            else "a check-in needs a GPS fix / 打卡需要定位"
-        )
-        raise TooFar(message, code="no_gps")
+        raise refused(TooFar, "checkin.qr_no_gps" if proof is Proof.qr else "checkin.no_gps")
     distance = geo.distance_m(body.lat, body.lon, cp.lat, cp.lon)
     if distance > limit:
-        raise TooFar(
-            f"you are {distance:.0f} m from {cp.name}; a check-in must be within {limit:.0f} m "
-            f"/ 距巡查点 {distance:.0f} 米，须在 {limit:.0f} 米内"
+        raise refused(
+            TooFar, "checkin.too_far", distance=round(distance), checkpoint=cp.name, limit=round(limit)
         )
     cps = (await checkpoints_of(session, [route.id]))[route.id]
     run = await _run_for(session, route, geo.local_day(body.at, env.tz), env.tz, len(cps))
@@ -489,7 +479,7 @@ def checkin_dict(c: CheckIn, duplicate: bool = False) -> dict[str, Any]:
 async def _person(session: AsyncSession, p: Principal, person_id: int) -> CarePerson:
     person = await session.get(CarePerson, person_id)
     if person is None or not person.active or not may_read_care(p, person.region_path, person.worker_id):
-        raise NotFound("person not found")
+        raise refused(NotFound, "person.not_found")
     return person
 
 
@@ -579,7 +569,7 @@ async def list_care(
     kind: str | None = None,
 ) -> list[dict[str, Any]]:
     if not allows(p, Permission.read_care):
-        raise Forbidden("your role may not do this", code="forbidden")
+        raise refused(Forbidden, "forbidden")
     q = select(CarePerson).where(
         CarePerson.active.is_(True), care_filter(p, CarePerson.region_path, CarePerson.worker_id)
     )
@@ -616,7 +606,7 @@ async def get_care(
 async def _care_fields(session: AsyncSession, p: Principal, body: CarePersonIn) -> Region:
     region = await session.get(Region, body.region_id)
     if region is None or not may_manage(p, region.path):
-        raise NotFound("region not found")
+        raise refused(NotFound, "region.not_found")
     if body.worker_id is not None:
         worker = await session.get(User, body.worker_id)
         worker_region = await session.get(Region, worker.region_id) if worker else None
@@ -626,9 +616,7 @@ async def _care_fields(session: AsyncSession, p: Principal, body: CarePersonIn) 
             or worker_region is None
             or not region.path.startswith(worker_region.path)
         ):
-            raise AppError(
-                "the worker must be a grid worker of this village / 须为本村网格员", code="bad_worker"
-            )
+            raise refused(AppError, "care.bad_worker")
     return region
 
 
@@ -665,7 +653,7 @@ async def update_care(
 ) -> CarePerson:
     person = await _person(session, p, person_id)
     if not may_manage(p, person.region_path):
-        raise NotFound("person not found")
+        raise refused(NotFound, "person.not_found")
     region = await _care_fields(session, p, body)
     _apply_care(person, region, body)
     await audit.append(
@@ -684,15 +672,15 @@ async def record_visit(
     refused for lateness: `late` when made after its task's due time, or after the day's window when
     the person had no task that day. The day's open tasks for the person are done by it."""
     if not allows(p, Permission.patrol):  # the person is out of reach: as if they did not exist
-        raise NotFound("person not found")
+        raise refused(NotFound, "person.not_found")
     found = (await session.scalars(select(Visit).where(Visit.uuid == body.uuid))).first()
     if found is not None:
         if found.user_id != p.user_id:
-            raise Conflict("this uuid belongs to another record", code="uuid_taken")
+            raise refused(Conflict, "record.uuid_taken")
         return found, True
     person = await session.get(CarePerson, body.person_id)
     if person is None or not person.active or person.worker_id != p.user_id:
-        raise NotFound("person not found")
+        raise refused(NotFound, "person.not_found")
     day = geo.local_day(body.at, env.tz)
     tasks = list(
         (
@@ -752,7 +740,7 @@ ASSIGNEE_MAY = {
 async def get_incident(session: AsyncSession, p: Principal, incident_id: int) -> Incident:
     inc = await session.get(Incident, incident_id)
     if inc is None or not may_read_incident(p, inc.region_path, inc.reporter_id, inc.assignee_id):
-        raise NotFound("incident not found")
+        raise refused(NotFound, "incident.not_found")
     return inc
 
 
@@ -841,15 +829,15 @@ async def report_incident(
     session: AsyncSession, p: Principal, actor: Actor, body: IncidentIn, now: datetime
 ) -> tuple[Incident, bool]:
     if not allows(p, Permission.report_incident):
-        raise Forbidden("your role may not do this", code="forbidden")
+        raise refused(Forbidden, "forbidden")
     found = (await session.scalars(select(Incident).where(Incident.uuid == body.uuid))).first()
     if found is not None:
         if found.reporter_id != p.user_id:
-            raise Conflict("this uuid belongs to another record", code="uuid_taken")
+            raise refused(Conflict, "record.uuid_taken")
         return found, True
     region = await session.get(Region, body.region_id or p.region_id)
     if region is None or not in_scope(p, region.path):
-        raise NotFound("region not found")
+        raise refused(NotFound, "region.not_found")
     inc = await new_incident(
         session,
         uuid=body.uuid,
@@ -877,7 +865,7 @@ async def list_incidents(
     limit: int = 200,
 ) -> list[Incident]:
     if not allows(p, Permission.report_incident) and not allows(p, Permission.manage_grid):
-        raise Forbidden("your role may not do this", code="forbidden")
+        raise refused(Forbidden, "forbidden")
     q = select(Incident).where(
         incident_filter(p, Incident.region_path, Incident.reporter_id, Incident.assignee_id)
     )
@@ -900,12 +888,12 @@ async def transition(
     manager = may_manage(p, inc.region_path)
     step = (inc.state, body.to)
     if not manager and not (inc.assignee_id == p.user_id and step in ASSIGNEE_MAY):
-        raise Forbidden("you may not move this incident / 无权处理该事件", code="forbidden")
+        raise refused(Forbidden, "incident.may_not_move")
     if body.to not in TRANSITIONS[inc.state]:
-        raise BadTransition(f"an incident that is {inc.state} cannot become {body.to} / 状态不允许")
+        raise refused(BadTransition, "incident.bad_transition", state=inc.state.value, to=body.to.value)
     if body.to is IncidentState.assigned:
         if body.assignee_id is None:
-            raise AppError("whom to assign: assignee_id / 请选择处理人", code="assignee_required")
+            raise refused(AppError, "incident.assignee_required")
         assignee = await session.get(User, body.assignee_id)
         region = await session.get(Region, assignee.region_id) if assignee else None
         if (
@@ -915,9 +903,7 @@ async def transition(
             or assignee.role in (Role.resident, Role.auditor)
             or not inc.region_path.startswith(region.path)
         ):
-            raise AppError(
-                "the assignee must be staff of this area / 处理人须为本辖区人员", code="bad_assignee"
-            )
+            raise refused(AppError, "incident.bad_assignee")
         inc.assignee_id = assignee.id
     session.add(
         IncidentEvent(
@@ -996,7 +982,7 @@ async def photo(session: AsyncSession, p: Principal, incident_id: int, photo_id:
     inc = await get_incident(session, p, incident_id)
     row = await session.get(IncidentPhoto, photo_id)
     if row is None or row.incident_id != inc.id:
-        raise NotFound("photo not found")
+        raise refused(NotFound, "photo.not_found")
     return row
 
 
@@ -1049,7 +1035,14 @@ async def sync(
                     record_id = i.id
         except AppError as exc:
             results.append(
-                SyncResult(uuid=item.uuid, type=item.type, status="error", code=exc.code, message=exc.message)
+                SyncResult(
+                    uuid=item.uuid,
+                    type=item.type,
+                    status="error",
+                    code=exc.code,
+                    message=exc.message,
+                    **refusal_fields(exc),
+                )
             )
             continue
         results.append(
@@ -1068,7 +1061,7 @@ async def today(
     (people assigned to them with today's tasks and their last visit). The list of people is a care
     read and audited."""
     if not allows(p, Permission.patrol):
-        raise Forbidden("your role may not do this", code="forbidden")
+        raise refused(Forbidden, "forbidden")
     day = geo.local_day(now, env.tz)
     routes = list(
         (
@@ -1204,7 +1197,7 @@ async def answer_ok(
     second press the same day changes nothing). Anyone else: 404."""
     people = await _ok_people(session, p)
     if not people:
-        raise NotFound("no daily OK check for this household / 本户未开通报平安")
+        raise refused(NotFound, "ok_check.not_found")
     day = geo.local_day(now, env.tz)
     await insert_ignore(
         session,
@@ -1235,7 +1228,7 @@ async def village_coverage(session: AsyncSession, p: Principal, region_id: int, 
 
     region = await session.get(Region, region_id)
     if region is None or not may_manage(p, region.path):  # any role: as if the village did not exist
-        raise coverage_service.VillageNotFound()
+        raise refused(coverage_service.VillageNotFound, "village.not_found")
     lines = (
         await session.execute(
             select(PatrolRoute.id, PatrolRoute.line)

@@ -4,8 +4,9 @@ workers only (the tiles show the county's households).
 
 Sources (GridSettings.basemap): "offline" (default; the file at `mbtiles_path`, drawn from the
 county's own data by grid/basemap.py the first time it is asked for when missing), "tianditu" (vec_w +
-cva_w with the county's key), "xyz" (any XYZ/WMTS template, in WGS 84, GCJ-02 or BD-09: the page's
-Leaflet CRS lines our WGS 84 data up with it, static/js/grid/coords.js), "none"."""
+cva_w with the county's key), "xyz" (any XYZ/WMTS template, in WGS 84, GCJ-02 or BD-09 on the
+web-Mercator grid, or on Baidu's own plane and tile numbering, BD09MC: the page's Leaflet CRS lines our
+WGS 84 data up with it, static/js/grid/coords.js), "baidu" (Baidu's tiles, BD09MC), "none"."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from xueliang.accounts.policy import Permission, allows
 from xueliang.core.context import AppContext
 from xueliang.core.errors import Forbidden, NotFound
 from xueliang.grid.config import GridSettings
+from xueliang.grid.errors import refused
 from xueliang.grid.mbtiles import MBTiles
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ TIANDITU = (
     "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}"
 )
 OFFLINE_URL = "/api/v1/grid/tiles/{z}/{x}/{y}.png"
+# Baidu's street map, {x}/{y} in its own numbering (y counted north from the equator; grid/bd09mc.py)
+BAIDU = "https://maponline{s}.bdimg.com/tile/?qt=vtile&x={x}&y={y}&z={z}&styles=pl&scaler=1"
 
 
 class OfflineTiles:
@@ -89,7 +93,7 @@ async def offline_tiles(ctx: AppContext) -> MBTiles | None:
 def _may_see_map(caller: CurrentCaller) -> None:
     p = caller.principal
     if not (allows(p, Permission.patrol) or allows(p, Permission.manage_grid)):
-        raise Forbidden("your role may not do this", code="forbidden")
+        raise refused(Forbidden, "forbidden")
 
 
 def layers(settings: GridSettings) -> dict[str, Any]:
@@ -109,6 +113,21 @@ def layers(settings: GridSettings) -> dict[str, Any]:
                     "max_native_zoom": 18,
                 }
                 for layer in ("vec", "cva")
+            ],
+        }
+    if settings.basemap == "baidu":
+        return {
+            "source": "baidu",
+            "crs": "bd09mc",
+            "layers": [
+                {
+                    "url": settings.basemap_url or BAIDU,
+                    "subdomains": settings.basemap_subdomains or "0123",
+                    "attribution": settings.basemap_attribution or "© 百度地图 Baidu",
+                    "max_zoom": 19,
+                    "max_native_zoom": min(settings.basemap_max_zoom, 19),
+                    "min_native_zoom": 3,
+                }
             ],
         }
     if settings.basemap == "xyz" and settings.basemap_url:
@@ -188,5 +207,5 @@ async def tile(z: Zoom, x: Col, y: Col, caller: CurrentCaller, ctx: Ctx) -> Resp
     tiles = await offline_tiles(ctx)
     data = await asyncio.to_thread(tiles.tile, z, x, y) if tiles is not None else None
     if data is None:
-        raise NotFound("no such tile / 无此地图瓦片")
+        raise refused(NotFound, "tile.not_found")
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})

@@ -19,6 +19,7 @@ from xueliang.audit.service import Actor
 from xueliang.cameras.models import Camera
 from xueliang.core.errors import AppError, Forbidden, NotFound
 from xueliang.grid import geo
+from xueliang.grid.errors import refused
 from xueliang.grid.models import (
     IncidentCategory,
     IncidentPhoto,
@@ -37,7 +38,7 @@ from xueliang.regions.models import Region
 async def _tour(session: AsyncSession, p: Principal, tour_id: int) -> PatrolTour:
     tour = await session.get(PatrolTour, tour_id)
     if tour is None or not tour.active or not may_manage(p, tour.region_path):
-        raise NotFound("tour not found")
+        raise refused(NotFound, "tour.not_found")
     return tour
 
 
@@ -45,7 +46,7 @@ async def _run(session: AsyncSession, p: Principal, run_id: int) -> tuple[TourRu
     run = await session.get(TourRun, run_id)
     tour = await session.get(PatrolTour, run.tour_id) if run else None
     if run is None or tour is None or not may_manage(p, run.region_path):
-        raise NotFound("tour run not found")
+        raise refused(NotFound, "tour_run.not_found")
     return run, tour
 
 
@@ -62,7 +63,7 @@ def tour_dict(t: PatrolTour) -> dict[str, Any]:
 
 async def list_tours(session: AsyncSession, p: Principal) -> list[PatrolTour]:
     if not allows(p, Permission.manage_grid):
-        raise Forbidden("your role may not do this", code="forbidden")
+        raise refused(Forbidden, "forbidden")
     q = select(PatrolTour).where(PatrolTour.active.is_(True), manage_filter(p, PatrolTour.region_path))
     return list((await session.scalars(q.order_by(PatrolTour.id))).all())
 
@@ -74,7 +75,7 @@ async def get_tour(session: AsyncSession, p: Principal, tour_id: int) -> PatrolT
 async def _checked(session: AsyncSession, p: Principal, body: TourIn) -> Region:
     region = await session.get(Region, body.region_id)
     if region is None or not may_manage(p, region.path):
-        raise NotFound("region not found")
+        raise refused(NotFound, "region.not_found")
     ids = [s.camera_id for s in body.steps]
     rows = (
         await session.execute(
@@ -86,7 +87,7 @@ async def _checked(session: AsyncSession, p: Principal, body: TourIn) -> Region:
     inside = {cid for cid, path in rows if path.startswith(region.path)}
     bad = [cid for cid in ids if cid not in inside]
     if bad:
-        raise AppError(f"cameras not in {region.name}: {bad[:5]} / 摄像机不在本辖区", code="bad_camera")
+        raise refused(AppError, "tour.bad_camera", region=region.name, cameras=", ".join(map(str, bad[:5])))
     return region
 
 
@@ -164,7 +165,7 @@ async def set_state(
 ) -> TourRun:
     run, _ = await _run(session, p, run_id)
     if state not in STATE_STEPS.get(run.state, set()):
-        raise BadTransition(f"a tour run that is {run.state} cannot become {state}")
+        raise refused(BadTransition, "tour_run.bad_transition", state=run.state.value, to=state.value)
     run.state = state
     if state is TourRunState.done:
         run.finished_at = now
@@ -178,9 +179,9 @@ async def mark(
     incident (source "tour") at the camera's region, once."""
     run, tour = await _run(session, p, run_id)
     if body.camera_id not in {s["camera_id"] for s in tour.steps}:
-        raise NotFound("camera not in this tour")
+        raise refused(NotFound, "tour.camera_not_in_tour")
     if run.state is TourRunState.done:
-        raise BadTransition("this tour run is finished")
+        raise refused(BadTransition, "tour_run.finished")
     row = (
         await session.scalars(
             select(TourMark).where(TourMark.run_id == run.id, TourMark.camera_id == body.camera_id)
@@ -194,7 +195,7 @@ async def mark(
         camera = await session.get(Camera, body.camera_id)
         region = await session.get(Region, camera.region_id) if camera else None
         if camera is None or region is None:
-            raise NotFound("camera not found")
+            raise refused(NotFound, "camera.not_found")
         inc = await new_incident(
             session,
             uuid=str(uuid_mod.uuid4()),

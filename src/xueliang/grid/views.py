@@ -19,6 +19,7 @@ from xueliang.core.context import AppContext
 from xueliang.core.errors import AppError, NotFound
 from xueliang.grid import board, geo, service, tours
 from xueliang.grid.config import GridSettings
+from xueliang.grid.errors import refused
 from xueliang.grid.models import CareKind, Incident, TourRunState
 from xueliang.grid.push import grid_event, publish
 from xueliang.grid.schemas import (
@@ -320,7 +321,7 @@ async def get_photo(
     row = await service.photo(session, caller.principal, incident_id, photo_id)
     path = Path(ctx.settings.data_dir) / row.path
     if not path.is_file():
-        raise NotFound("photo not found")
+        raise refused(NotFound, "photo.not_found")
     return FileResponse(path, media_type=row.content_type, headers={"Cache-Control": "private, no-store"})
 
 

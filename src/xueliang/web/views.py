@@ -140,7 +140,9 @@ def mount_web(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False)
     async def console(request: Request) -> Response:
-        return await render(request, "console.html", "console", section="cameras")
+        # the camera map draws the node's base layer: an online tile source's hosts join img-src
+        page = await render(request, "console.html", "console", section="cameras")
+        return grid_pages.with_tile_hosts(request, page)
 
     @app.get("/audit", include_in_schema=False)
     async def audit_page(request: Request) -> Response:

@@ -21,6 +21,18 @@ export class ApiError extends Error {
   }
 }
 
+// Domains' own words for their catalogued refusals (an answer's `key` and `params`, e.g. grid/errors.js):
+// each is fn(body) -> text, or "" where the key is not its own.
+const catalogues = [];
+export function addErrorTexts(fn) { catalogues.push(fn); }
+function catalogued(body) {
+  for (const fn of catalogues) {
+    const text = body && body.key ? fn(body) : "";
+    if (text) return text;
+  }
+  return "";
+}
+
 /** A message for the user: our own words for the codes we know, the server's detail for the rest. */
 function describe(status, code, serverMessage) {
   const known = {
@@ -72,8 +84,9 @@ export async function api(path, { method = "GET", body, query, quiet = false, re
   try { data = await response.json(); } catch { data = null; }
   if (!response.ok) {
     const code = (data && data.code) || "http_error";
-    const err = new ApiError(response.status, code, describe(response.status, code, data && data.message),
-      data && data.message);
+    const err = new ApiError(response.status, code,
+      catalogued(data) || describe(response.status, code, data && data.message), data && data.message);
+    if (data && data.key) { err.key = data.key; err.params = data.params || {}; }
     if (code === "not_logged_in" && redirect) {
       location.assign(loginUrl());
     } else if (!quiet) {

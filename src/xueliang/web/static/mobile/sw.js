@@ -5,7 +5,7 @@
 //   pages         network; offline -> the cached /m/offline page
 //   /m/grid       network first, the last copy (kept with the API answers, so logout deletes it) offline:
 //                 the grid worker's queue (IndexedDB) must be reachable with no signal
-const SHELL_CACHE = "xl-shell-v5";
+const SHELL_CACHE = "xl-shell-v6";
 const API_CACHE = "xl-api";
 const SHELL = [
   "/m/offline",
@@ -16,12 +16,14 @@ const SHELL = [
   "/static/js/alarm-client.js",
   "/static/js/alarm-mobile.js",
   "/static/js/api.js",
+  "/static/js/basemap.js",
   "/static/js/dom.js",
   "/static/js/i18n.js",
   "/static/js/live.js",
   "/static/js/mobile.js",
   "/static/js/player.js",
   "/static/css/grid.css",
+  "/static/js/grid/errors.js",
   "/static/js/grid/gridmap.js",
   "/static/js/grid/mobile.js",
   "/static/js/grid/queue.js",

@@ -8,6 +8,7 @@ import { $, $$, debounce, h } from "../dom.js";
 import { formatClock, formatDateTime, localName, t } from "../i18n.js";
 import { openLive } from "../live.js";
 import { barChart, csvLink } from "./charts.js";
+import "./errors.js"; // the grid's refusals in the reader's language, in api()'s toasts
 import { createGridMap } from "./gridmap.js";
 
 wireCommon();

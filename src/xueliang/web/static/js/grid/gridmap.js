@@ -1,57 +1,15 @@
-// The map of the grid pages, on Leaflet 1.9.4 (static/vendor/leaflet, loaded as a classic script that
-// defines window.L). The base layer comes from the node's tile source (/grid/basemap): by default the
-// node's own offline MBTiles file (drawn from the county's data, so it works with no internet; the
-// phone's service worker keeps the tiles it has seen), or Tianditu, or any XYZ/WMTS URL. Over it the
+// The map of the grid pages, on Leaflet 1.9.4 with the base layer, CRS and controls every map of ours
+// shares (../basemap.js: the node's offline MBTiles file by default, so it works with no internet; the
+// phone's service worker keeps the tiles it has seen; or Tianditu, any XYZ/WMTS URL, Baidu). Over it the
 // county's own GeoJSON (/regions/map: village and grid boundaries, settlements, exits), a route's
 // planned line, numbered checkpoints (done ones filled), the phone's position and accuracy, blind-spot
-// polygons. A click on the map gives [lon, lat] (the route editor). Our data is WGS 84 throughout; for a
-// GCJ-02 or BD-09 source the map's CRS shifts where it is drawn (coords.js, loaded only then).
+// polygons. A click on the map gives [lon, lat] (the route editor).
 
-import { api } from "../api.js";
+import { createLeafletMap, escapeText, fovRing } from "../basemap.js";
 import { t } from "../i18n.js";
 
 const L = window.L;
 const BRAND = "#0f6fd1";
-
-function escapeText(s) {
-  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-}
-
-/** Puts the node's base layer under the map; with none (or offline and never fetched) the county's
- * own boundaries still show on the page's background. */
-async function loadBasemap(map, host) {
-  let cfg = null;
-  try {
-    cfg = await api("/grid/basemap", { quiet: true });
-  } catch {
-    cfg = null;
-  }
-  host.dataset.basemap = (cfg && cfg.source) || "none";
-  if (!cfg || !cfg.layers || !cfg.layers.length) return;
-  if (cfg.crs && cfg.crs !== "wgs84") {
-    const { crsFor } = await import("./coords.js");
-    const center = map.getCenter();
-    const zoom = map.getZoom();
-    map.options.crs = crsFor(L, cfg.crs);
-    map.setView(center, zoom, { reset: true });
-  }
-  host.dataset.crs = cfg.crs || "wgs84";
-  for (const layer of cfg.layers) {
-    const options = {
-      attribution: layer.attribution || "",
-      maxZoom: layer.max_zoom || 19,
-      maxNativeZoom: layer.max_native_zoom || 18,
-      minNativeZoom: layer.min_native_zoom || 0,
-      subdomains: layer.subdomains || "abc",
-      className: "gmap-tiles",
-    };
-    if (layer.bounds) {
-      const [w, s, e, n] = layer.bounds;
-      options.bounds = L.latLngBounds([[s, w], [n, e]]).pad(0.5);
-    }
-    L.tileLayer(layer.url, options).addTo(map).bringToBack();
-  }
-}
 
 // Leaflet-Geoman (static/vendor/leaflet-geoman), loaded with the route editor only.
 let geoman = null;
@@ -75,10 +33,7 @@ function loadGeoman() {
 
 export function createGridMap(host, { onClick, onPlaceClick } = {}) {
   host.classList.add("gmap");
-  const map = L.map(host, { boxZoom: false, zoomSnap: 0.25, attributionControl: true, maxZoom: 19, minZoom: 8 });
-  map.attributionControl.setPrefix("Leaflet");
-  map.attributionControl.addAttribution(t("County base map"));
-  map.setView([31.7, 103.84], 13);
+  const { map, fit: fitBounds } = createLeafletMap(host, { controls: "topleft" });
   const layers = {
     regions: L.layerGroup().addTo(map),
     blind: L.layerGroup().addTo(map),
@@ -89,26 +44,6 @@ export function createGridMap(host, { onClick, onPlaceClick } = {}) {
     points: L.layerGroup().addTo(map),
     me: L.layerGroup().addTo(map),
   };
-  let home = null;
-
-  // "Show everything": back to the last fitted view.
-  const Fit = L.Control.extend({
-    options: { position: "topleft" },
-    onAdd() {
-      const a = L.DomUtil.create("a", "leaflet-bar-part gmap-fit");
-      a.href = "#";
-      a.title = t("Show everything");
-      a.setAttribute("role", "button");
-      a.setAttribute("aria-label", t("Show everything"));
-      a.textContent = "⤢";
-      const bar = L.DomUtil.create("div", "leaflet-bar");
-      bar.append(a);
-      L.DomEvent.on(a, "click", (e) => { L.DomEvent.preventDefault(e); L.DomEvent.stopPropagation(e); if (home) map.fitBounds(home); });
-      L.DomEvent.disableClickPropagation(bar);
-      return bar;
-    },
-  });
-  map.addControl(new Fit());
   // a click while the drawing tool is on belongs to the tool, not to click-to-add
   if (onClick) {
     map.on("click", (e) => {
@@ -117,15 +52,11 @@ export function createGridMap(host, { onClick, onPlaceClick } = {}) {
     });
   }
   let editing = null; // { onLine } once the route editor's drawing tools are on
-  new ResizeObserver(() => map.invalidateSize()).observe(host);
-  loadBasemap(map, host).catch(() => { host.dataset.basemap = "none"; }); // our boundaries still show
 
   /** Fits the view to [[lon, lat], ...]; also the "show everything" view. */
   function fit(points) {
     if (!points || !points.length) return;
-    map.invalidateSize();
-    home = L.latLngBounds(points.map(([lon, lat]) => [lat, lon])).pad(0.08);
-    map.fitBounds(home);
+    fitBounds(L.latLngBounds(points.map(([lon, lat]) => [lat, lon])).pad(0.08));
   }
 
   return {
@@ -229,15 +160,7 @@ export function createGridMap(host, { onClick, onPlaceClick } = {}) {
       layers.cameras.clearLayers();
       for (const cam of cameras) {
         if (cam.lat === null || cam.lat === undefined) continue;
-        const kx = 111320 * Math.cos((cam.lat * Math.PI) / 180);
-        const fov = Math.min(cam.fov_angle || 360, 360);
-        const ring = [[cam.lat, cam.lon]];
-        const steps = Math.max(6, Math.round(fov / 6));
-        for (let i = 0; i <= steps; i += 1) {
-          const a = ((cam.heading - fov / 2 + (fov * i) / steps) * Math.PI) / 180;
-          ring.push([cam.lat + (cam.fov_range * Math.cos(a)) / 110574, cam.lon + (cam.fov_range * Math.sin(a)) / kx]);
-        }
-        L.polygon(fov >= 360 ? ring.slice(1) : ring, { color: "#1971c2", weight: 1, fillOpacity: 0.18, interactive: false })
+        L.polygon(fovRing(cam), { color: "#1971c2", weight: 1, fillOpacity: 0.18, interactive: false })
           .addTo(layers.cameras);
         L.circleMarker([cam.lat, cam.lon], { radius: 4, color: "#fff", weight: 1.5, fillColor: "#1971c2", fillOpacity: 1 })
           .bindTooltip(escapeText(cam.name)).addTo(layers.cameras);

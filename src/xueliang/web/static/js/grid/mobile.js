@@ -6,6 +6,7 @@
 import { api, me, toast, wireCommon } from "../api.js";
 import { $, h } from "../dom.js";
 import { formatDateTime, t } from "../i18n.js";
+import "./errors.js"; // the grid's refusals in the reader's language, in api()'s toasts
 import { createGridMap } from "./gridmap.js";
 import { enqueue, flush, newUuid, remove, waiting } from "./queue.js";
 

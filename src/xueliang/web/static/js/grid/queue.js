@@ -4,6 +4,8 @@
 // resend (an answer lost on the way back) never makes a second record. An incident's photo is uploaded
 // after the incident exists (the sync answer names its id). Items belong to the user who made them.
 
+import { refusalText } from "./errors.js";
+
 const DB_NAME = "xl-grid";
 const STORE = "outbox";
 
@@ -107,7 +109,7 @@ async function doFlush(userId) {
         if (!item) continue;
         if (res.status === "error") {
           item.state = "error";
-          item.error = res.message || res.code;
+          item.error = refusalText(res);
           await put(item);
           out.failed += 1;
         } else if (item.photo) {
@@ -131,7 +133,7 @@ async function doFlush(userId) {
       } else if (r.status >= 400 && r.status < 500 && r.status !== 401 && r.status !== 403) {
         // The photo itself was refused (too large, not an image): the incident is stored; keep the note.
         item.state = "error";
-        item.error = (r.data && r.data.message) || String(r.status);
+        item.error = refusalText(r.data) || String(r.status);
         item.photo = null;
         await put(item);
         out.failed += 1;

@@ -79,7 +79,7 @@ export function renderBar(tile) {
   bar.badge.className = `badge ${masked ? "badge-danger" : "badge-ok"}`;
   bar.badge.textContent = masked ? t("Masked") : lifted ? t("Unmasked (approval #{id})", { id: rec.approval }) : t("Not masked");
   bar.state.textContent = a ? stateText(a) : "";
-  bar.ask.hidden = !masked || (a !== null && (a.state === "pending" || a.state === "approved")) || !bar.form.hidden;
+  bar.ask.hidden = !masked || (a !== null && a.state === "pending") || !bar.form.hidden; // masked outside an approved range: may ask again
 }
 
 /** The parts of a tile's privacy line (made once per tile). */

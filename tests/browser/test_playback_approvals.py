@@ -3,7 +3,8 @@ camera's recording and sees it masked (the masked area of the decoded picture is
 tile to see it unmasked with a reason, and sees the request pending; the county admin approves it on
 /approvals; the operator's tile then plays the approved range unmasked (the area shows the picture),
 through a token bound to the approval that opens nothing outside the approved range, and the use of
-the grant is on the audit trail."""
+the grant is on the audit trail. The camera is also marked sensitive: exporting a marked range needs
+an approval too, which the operator asks for from the evidence panel and uses once it is given."""
 
 from __future__ import annotations
 
@@ -158,6 +159,32 @@ def test_operator_asks_admin_approves_operator_plays_unmasked(
     lifted = [u for u in media if f"/api/v1/playback/{camera}/" in u]
     assert lifted, media
     assert {token_action(u) for u in lifted} == {f"view_recording:approval:{approval}"}
+
+    # A sensitive camera's export needs its own approval: asked from the evidence panel, then used.
+    with client(server, "admin") as admin_api:
+        sensitive = admin_api.put(f"/cameras/{camera}/privacy", json={"sensitive": True})
+        assert sensitive.status_code == 200, sensitive.text
+    op.click("#pb-mark-in")
+    before = op.locator("#pb-clock").inner_text()
+    op.click("#pb-next-key")  # one keyframe (1 s) on
+    expect(op.locator("#pb-clock")).not_to_have_text(before)
+    op.click("#pb-mark-out")
+    op.fill("#pb-reason", "盗窃案 2030-17 证据")
+    op.click("#pb-export")
+    asked = op.locator(".pb-export-ask")
+    asked.locator("button").click()
+    expect(asked).to_have_attribute("data-state", "pending")
+    export_approval = int(asked.get_attribute("data-approval") or 0)
+    with client(server, "admin") as admin_api:
+        decision = {"approve": True, "reason": "同意导出"}
+        decided = admin_api.post(f"/recordings/approvals/{export_approval}/decision", json=decision)
+        assert decided.status_code == 200, decided.text
+    expect(asked).to_have_attribute("data-state", "approved", timeout=15000)
+    op.click("#pb-export")
+    expect(op.locator(".pb-export .badge-ok").first).to_have_text("已完成", timeout=30000)
+    with client(server, "admin") as admin_api:
+        exports = admin_api.get("/recordings/exports").json()
+    assert [(e["camera_id"], e["masked"]) for e in exports] == [(camera, False)], exports
 
     # The token serves the approved range only, and the grant's use is on the audit trail.
     plan = next(u for u in lifted if "/plan.json" in u)

@@ -75,9 +75,14 @@ function askRow(id, range, text) {
     const lo = Date.parse(range.from) / 1000;
     const hi = Date.parse(range.to) / 1000;
     const out = await askApproval(id, "export", range.reason, [lo, hi]).catch(() => null);
-    if (out) { button.disabled = true; button.textContent = t("Asked; a second person must approve."); }
+    if (!out) return;
+    row.dataset.approval = String(out.id);
+    row.dataset.state = out.state;
+    button.hidden = true;
+    state.textContent = t("Asked; a second person must approve.");
   } }, t("Ask for approval"));
-  row.append(h("span", {}, `${cam ? localName(cam) : id}: ${text}`), button);
+  const state = h("span", { class: "pb-ask-state", "aria-live": "polite" });
+  row.append(h("span", {}, `${cam ? localName(cam) : id}: ${text}`), button, state);
   return row;
 }
 

@@ -33,6 +33,7 @@ export async function refreshApprovals() {
   try {
     mine = (await api("/recordings/approvals", { quiet: true })).filter((a) => a.mine);
     for (const tile of S.tiles.values()) applyTo(tile);
+    for (const row of document.querySelectorAll(".pb-export-ask[data-approval]")) showAsked(row);
   } catch { /* shown again at the next poll */ }
   timer = setTimeout(refreshApprovals, mine.some((a) => a.state === "pending") ? POLL_PENDING_MS : POLL_MS);
 }
@@ -63,6 +64,14 @@ function stateText(a) {
     case "denied": return t("Refused by {who}: {reason}", { who: a.decided_by, reason: a.decision_reason });
     default: return t("Request #{id} has lapsed; ask again if you still need it.", { id: a.id });
   }
+}
+
+/** An export request asked from the evidence panel: its state, on its row. */
+function showAsked(row) {
+  const a = mine.find((x) => String(x.id) === row.dataset.approval);
+  if (!a) return;
+  row.dataset.state = a.state;
+  row.querySelector(".pb-ask-state").textContent = a.state === "approved" ? t("Approved: export again to use it.") : stateText(a);
 }
 
 /** The tile's privacy line: masked or not now, the request's state, and the form to ask. */

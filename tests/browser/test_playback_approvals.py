@@ -182,6 +182,7 @@ def test_operator_asks_admin_approves_operator_plays_unmasked(
     expect(asked).to_have_attribute("data-state", "approved", timeout=15000)
     op.click("#pb-export")
     expect(op.locator(".pb-export .badge-ok").first).to_have_text("已完成", timeout=30000)
+    op.screenshot(path=str(artifacts / "browser-playback-export-approved.png"), animations="disabled")
     with client(server, "admin") as admin_api:
         exports = admin_api.get("/recordings/exports").json()
     assert [(e["camera_id"], e["masked"]) for e in exports] == [(camera, False)], exports

@@ -2,9 +2,11 @@
 against one PostgreSQL database and the test simulator.
 
 Live view through a web process reaches the media process that owns the camera (the marker in the
-decoded picture proves which camera); SIGKILL of a media process hands its cameras to the other, and
-the recording shows an explicit gap, not a torn file; with the worker down, an escalation that falls
-due fires when it is back, once. On SQLite a split role is refused in one line with exit code 2."""
+decoded picture proves which camera), also for a viewer who must see a masked camera masked (the owner
+builds the variant: the masked area of the decoded picture is black); SIGKILL of a media process hands
+its cameras to the other, and the recording shows an explicit gap, not a torn file; with the worker
+down, an escalation that falls due fires when it is back, once. On SQLite a split role is refused in
+one line with exit code 2."""
 
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ from tests.support.net import free_port, port_open
 from tests.support.node import Simulator, seed_for_sim
 from tests.support.waits import wait_for
 from xueliang.cli import app as cli_app
+from xueliang.media.plane.masking import masked_id
+from xueliang.media.sim.marker import decode_marker
 from xueliang.seed.demo import DEMO_PASSWORD
 
 pg_only = pytest.mark.skipif(BACKEND != "postgresql", reason="several processes need PostgreSQL")
@@ -191,16 +195,16 @@ def cluster(
             proc.stop()
 
 
-def _decoded_marker(ws_url: str) -> int | None:
-    """The camera number drawn in the first picture of the live WebSocket stream."""
+def _first_picture(ws_url: str) -> Any:
+    """The first decoded picture (RGB, H×W×3) of the live WebSocket stream."""
     import av
     import websockets
-
-    from xueliang.media.sim.marker import decode_marker
 
     async def receive() -> bytes:
         async with websockets.connect(ws_url, max_size=None, compression=None) as ws:
             header = json.loads(await asyncio.wait_for(ws.recv(), 15))
+            while header["type"] == "status":  # a masked variant just started: "starting" first
+                header = json.loads(await asyncio.wait_for(ws.recv(), 15))
             assert header["type"] == "init", header
             data = bytearray()
             for _ in range(2):  # init segment, then the first fragment (starts at a keyframe)
@@ -213,8 +217,18 @@ def _decoded_marker(ws_url: str) -> int | None:
     mp4 = asyncio.run(receive())
     with av.open(io.BytesIO(mp4), "r", format="mp4") as container:
         for frame in container.decode(video=0):
-            return decode_marker(frame.to_ndarray(format="rgb24"))
-    return None
+            return frame.to_ndarray(format="rgb24")
+    raise AssertionError("no picture in the first fragment")
+
+
+# The lower right quarter of the picture (the simulator's textured band runs through it; its marker is
+# top left), and the part of it read back: well inside, clear of the encoder's edge.
+MASK = [[0.5, 0.5], [1.0, 0.5], [1.0, 1.0], [0.5, 1.0]]
+
+
+def _masked_area(picture: Any) -> Any:
+    h, w = picture.shape[:2]
+    return picture[int(h * 0.6) : int(h * 0.95), int(w * 0.6) : int(w * 0.95)]
 
 
 @pg_only
@@ -237,16 +251,44 @@ def test_cameras_shared_out_and_live_view_reaches_the_owner(cluster: Cluster) ->
         c["id"]: int(c["gb_id"][-6:]) for c in admin.get("/api/v1/cameras", params={"enabled": True}).json()
     }
     owners, names = cluster.owners(), cluster.media_names()
-    for camera_id, number in sorted(cams.items())[:2]:
+    operator = cluster.client("web2", "op-qingxi")
+    seen = {c["id"] for c in operator.get("/api/v1/cameras", params={"enabled": True}).json()}
+    originals = {}
+    for camera_id, number in sorted(cams.items(), key=lambda item: item[0] not in seen)[:2]:
         streams = admin.post(f"/api/v1/cameras/{camera_id}/open").json()["streams"]
         owner = cluster.procs[names[owners[camera_id]]]
         assert streams["ws"].startswith(f"{owner.url}/api/v1/live/{camera_id}/ws?token="), streams
-        assert _decoded_marker(streams["ws"].replace("http://", "ws://")) == number
+        originals[camera_id] = _first_picture(streams["ws"].replace("http://", "ws://"))
+        assert decode_marker(originals[camera_id]) == number
         # A player that kept a web process's URL is sent to the owner, token and all.
         hls = httpx.get(
             f"{cluster.procs['web2'].url}/api/v1/live/{camera_id}/hls/index.m3u8?token={streams['token']}"
         )
         assert hls.status_code == 307 and hls.headers["location"].startswith(owner.url), hls.text
+
+    # A masked camera: an operator (masked by default) asking a web process is led to the same owner,
+    # for the masked variant, which the owner starts when the viewer arrives; the admin sees the original.
+    camera_id = min(set(originals) & seen)
+    put = admin.put(f"/api/v1/cameras/{camera_id}/masks", json={"masks": [{"label": "yard", "points": MASK}]})
+    assert put.status_code == 200, put.text
+    owner = cluster.procs[names[owners[camera_id]]]
+    streams = operator.post(f"/api/v1/cameras/{camera_id}/open").json()["streams"]
+    variant = masked_id(camera_id)
+    assert streams["ws"].startswith(f"{owner.url}/api/v1/live/{variant}/ws?token="), streams
+    pictures: list[Any] = []
+
+    def marked() -> bool:  # the whole picture is filled until the owner has read the new mask
+        pictures.append(_first_picture(streams["ws"].replace("http://", "ws://")))
+        return decode_marker(pictures[-1]) == cams[camera_id]  # the unmasked part: the camera's own
+
+    wait_for(marked, 15, "the masked variant with the camera's marker")
+    masked = pictures[-1]
+    assert _masked_area(masked).max() < 40, "the masked area shows through"
+    assert _masked_area(originals[camera_id]).max() > 120  # the admin saw the textured band it hides
+    web1 = cluster.procs["web1"].url
+    hls = httpx.get(f"{web1}/api/v1/live/{variant}/hls/index.m3u8?token={streams['token']}")
+    assert hls.status_code == 307, hls.text
+    assert hls.headers["location"].startswith(f"{owner.url}/api/v1/live/{variant}/hls/")
 
     # The system page's data from any web process covers the whole node.
     system = admin.get("/api/v1/ops/system").json()

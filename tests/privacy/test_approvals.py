@@ -88,8 +88,13 @@ async def test_lifting_a_mask_on_playback_needs_a_second_person(
     )
     assert wrong.status_code == 403 and wrong.json()["code"] == "approval_invalid"
 
-    # Grants expire.
-    clock.advance(4 * 3600 + 1)
+    # Grants expire, and so does what a token opened with one serves (even within the token's life).
+    clock.advance(4 * 3600 - 10)
+    late = await op.post("/api/v1/recordings/playback", json={**playback, "approval": approval["id"]})
+    assert late.status_code == 200 and (await op.get(late.json()["plan"])).status_code == 200
+    clock.advance(11)
+    gone = await op.get(late.json()["plan"])
+    assert gone.status_code == 404 and "expired" in gone.json()["message"], gone.text
     expired = await op.post("/api/v1/recordings/playback", json={**playback, "approval": approval["id"]})
     assert expired.status_code == 403 and "expired" in expired.json()["message"]
     listed = {a["id"]: a for a in (await op.get("/api/v1/recordings/approvals")).json()}

@@ -1,7 +1,9 @@
 """Masked playback: an operator plays a masked camera's recording without an approved lift and gets the
 masked variant (recorded chunks decoded, filled and encoded again per request, their times kept); its
 token opens none of the unmasked routes; the recording on disk keeps the original, which the operator
-sees once a second person approved a lift. An export without a lift is masked the same way."""
+sees once a second person approved a lift, through a token bound to that approval that serves only the
+approved range (a plain token stops opening the camera once it has masks). An export without a lift is
+masked the same way."""
 
 from __future__ import annotations
 
@@ -93,8 +95,11 @@ async def _scenario(app: FastAPI, login: Login, rig: Rig) -> None:
     await rig.start(camera)
     await rig.record(4.0)
     await rig.recorder.stop()
-    assert (await admin.put(f"/api/v1/cameras/{camera}/masks", json=MASK)).status_code == 200
     rng = {"camera_id": camera, "from": iso(rig.wall.now - 30), "to": iso(rig.wall.now + 1)}
+    before = (await op.post("/api/v1/recordings/playback", json=rng)).json()  # no masks yet: plain
+    assert before["masked"] is False and before["approval"] is None
+    assert (await admin.put(f"/api/v1/cameras/{camera}/masks", json=MASK)).status_code == 200
+    assert (await op.get(before["plan"])).status_code == 404  # masked now: its plain token is done
 
     opened = (await op.post("/api/v1/recordings/playback", json=rng)).json()
     assert opened["masked"] is True
@@ -143,3 +148,29 @@ async def _scenario(app: FastAPI, login: Login, rig: Rig) -> None:
     original = (await op.get(lifted["plan"])).json()["segments"][0]
     data = (await op.get(original["init"])).content + (await op.get(original["chunks"][0]["url"])).content
     assert max(float(luma[40:56, 83:].max()) for luma in frames_of(data)) > 200  # the bright square, unmasked
+
+    # The lifted token is bound to the approval: its range, and nothing outside it.
+    assert lifted["approval"] == asked["id"] and lifted["plan"].startswith(f"/api/v1/playback/{camera}/")
+    token = {"token": lifted["token"]}
+    early = {"from": iso(rig.wall.now - 3600), "to": iso(rig.wall.now - 1800), **token}
+    refused = await op.get(f"/api/v1/playback/{camera}/plan.json", params=early)
+    assert refused.status_code == 403 and refused.json()["code"] == "approval_invalid", refused.text
+    seek = await op.get(f"/api/v1/playback/{camera}/at.mp4", params={"t": iso(rig.wall.now - 600), **token})
+    assert seek.status_code == 403
+    segments = (await op.get(lifted["plan"])).json()["segments"]
+    assert len(segments) >= 2
+    first, last = segments[0], segments[-1]
+    narrow = {**rng, "to": iso(first["end"] - 0.2)}  # the first segment only
+    asked2 = (
+        await op.post("/api/v1/recordings/approvals", json={**narrow, "action": "playback", "reason": "案件"})
+    ).json()
+    await admin.post(f"/api/v1/recordings/approvals/{asked2['id']}/decision", json=decision)
+    small = (await op.post("/api/v1/recordings/playback", json={**narrow, "approval": asked2["id"]})).json()
+    mine = {"token": small["token"]}
+    for url in (first["init"], first["chunks"][0]["url"]):
+        assert (await op.get(url.split("?")[0], params=mine)).status_code == 200
+    for url in (last["init"], last["chunks"][-1]["url"]):
+        outside = await op.get(url.split("?")[0], params=mine)
+        assert outside.status_code == 403 and outside.json()["code"] == "approval_invalid", url
+    # The first lifted token still serves its own range.
+    assert (await op.get(lifted["plan"])).status_code == 200

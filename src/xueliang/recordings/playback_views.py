@@ -1,7 +1,8 @@
 """Recorded media for players, `/api/v1/playback/{camera_id}/...`: HLS VOD of a range, the console's plan
 of the same chunks, init segments and chunks, and the GOP at a time (seek). Players cannot send headers,
 so every route takes the stream token that `POST /api/v1/recordings/playback` issued
-(`recordings.access`): a bad token is answered 404, an expired genuine one 401."""
+(`recordings.access`): a bad token is answered 404, an expired genuine one 401. A token opened with an
+approved lift of a masked camera's masks serves only what overlaps the approved range (lifts.py)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,14 @@ from fastapi import APIRouter, Path, Response
 
 from xueliang.accounts.deps import Ctx
 from xueliang.accounts.models import User
-from xueliang.accounts.policy import Permission
 from xueliang.core.bounds import MAX_INT64, PathId, StoredDatetime
 from xueliang.core.clock import as_utc
 from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound
 from xueliang.media import playback
 from xueliang.media.recording.segment_io import audio_path
-from xueliang.recordings import service
-from xueliang.recordings.access import MAX_PLAYBACK, From, To, node_of, token_claims
+from xueliang.recordings import lifts, service
+from xueliang.recordings.access import MAX_PLAYBACK, From, To, node_of
 from xueliang.recordings.models import RecordingSegment
 from xueliang.recordings.remote import RemoteRecordings, remote_for
 from xueliang.recordings.runtime import RecordingsNode
@@ -48,8 +48,10 @@ async def _views(
 @playback_router.get("/{camera_id}/index.m3u8")
 async def vod_playlist(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: str = "") -> Response:
     """HLS VOD of the range: whole GOPs of the recorded files as they lie on disk."""
-    claims = await token_claims(ctx, token, camera_id, Permission.view_recording)
+    claims, lift = await lifts.claims(ctx, token, camera_id)
     lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
+    if lift is not None:
+        lift.check(lo.timestamp(), hi.timestamp(), whole=True)
     views = await _views(ctx, camera_id, lo, hi, claims.user_id)
     target = node_of(ctx).settings.playback_chunk_seconds
     text, _ = playback.render_vod(views, lo.timestamp(), hi.timestamp(), target, f"?token={token}")
@@ -60,8 +62,10 @@ async def vod_playlist(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: str
 async def playback_plan(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: str = "") -> dict[str, Any]:
     """The same chunks as the playlist, with wall-clock times and keyframes, for the console's player
     (which maps tfdt to wall time with each segment's `start` and `media_start`)."""
-    claims = await token_claims(ctx, token, camera_id, Permission.view_recording)
+    claims, lift = await lifts.claims(ctx, token, camera_id)
     lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
+    if lift is not None:
+        lift.check(lo.timestamp(), hi.timestamp(), whole=True)
     views = await _views(ctx, camera_id, lo, hi, claims.user_id)
     node = node_of(ctx)
     target = node.settings.playback_chunk_seconds
@@ -131,8 +135,10 @@ async def _remote(ctx: AppContext, camera_id: int) -> tuple[RemoteRecordings, in
 
 @playback_router.get("/{camera_id}/init/{segment_id}.mp4")
 async def vod_init(ctx: Ctx, camera_id: PathId, segment_id: PathId, token: str = "") -> Response:
-    await token_claims(ctx, token, camera_id, Permission.view_recording)
+    _, lift = await lifts.claims(ctx, token, camera_id)
     view, node = await _segment(ctx, camera_id, segment_id)
+    if lift is not None:
+        lift.check(view.start, view.end, whole=False)
     data = await _read(node, view, 0, view.init_size, await _remote(ctx, camera_id))
     return Response(data, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
 
@@ -141,10 +147,12 @@ async def vod_init(ctx: Ctx, camera_id: PathId, segment_id: PathId, token: str =
 async def vod_chunk(
     ctx: Ctx, camera_id: PathId, segment_id: PathId, first: Offset, last: Offset, token: str = ""
 ) -> Response:
-    await token_claims(ctx, token, camera_id, Permission.view_recording)
+    _, lift = await lifts.claims(ctx, token, camera_id)
     view, node = await _segment(ctx, camera_id, segment_id)
     if not playback.valid_range(view, first, last):
         raise NotFound("no such chunk")
+    if lift is not None:
+        lift.check(*lifts.chunk_times(view, first, last), whole=False)
     data = await _read(node, view, first, last, await _remote(ctx, camera_id))
     return Response(data, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
 
@@ -153,8 +161,10 @@ async def vod_chunk(
 async def vod_audio(ctx: Ctx, camera_id: PathId, segment_id: PathId, token: str = "") -> Response:
     """The sound recorded beside a segment (docs/media-audio.md): an AAC fMP4 on the segment's clock,
     so the player gives it the segment's timestampOffset. 404 when the camera's sound was off."""
-    await token_claims(ctx, token, camera_id, Permission.view_recording)
+    _, lift = await lifts.claims(ctx, token, camera_id)
     view, node = await _segment(ctx, camera_id, segment_id)
+    if lift is not None:
+        lift.check(view.start, view.end, whole=False)
     if await remote_for(ctx, camera_id) is not None:
         raise NotFound("no recorded sound")  # a child node's recordings: the picture only, for now
     try:
@@ -168,8 +178,10 @@ async def vod_audio(ctx: Ctx, camera_id: PathId, segment_id: PathId, token: str 
 async def seek_gop(ctx: Ctx, camera_id: PathId, t: StoredDatetime, token: str = "") -> Response:
     """Seek: the init segment and the GOP holding time `t`, playable on their own (a preview, or the
     first thing a player appends). `X-Start` is the Unix time of the GOP's keyframe."""
-    await token_claims(ctx, token, camera_id, Permission.view_recording)
+    _, lift = await lifts.claims(ctx, token, camera_id)
     at = as_utc(t)
+    if lift is not None:
+        lift.check(at.timestamp(), at.timestamp(), whole=True)
     remote = await _remote(ctx, camera_id)
     if remote is not None:
         view = await remote[0].segment_at(camera_id, at)

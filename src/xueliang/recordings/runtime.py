@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
@@ -35,6 +35,9 @@ from xueliang.recordings.config import RecordingSettings
 from xueliang.recordings.models import ExportState, RecordingExport
 from xueliang.recordings.retention import Busy, Guard, RetentionReport, disk_usage, run_retention
 from xueliang.recordings.store import DbIndex
+
+if TYPE_CHECKING:
+    from xueliang.recordings.lifts import Lift
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,7 @@ class RecordingsNode:
         self._exports: asyncio.Queue[int] | None = None
         self._health_task: asyncio.Task[None] | None = None
         self.rechecked: dict[tuple[int, int, str], float] = {}  # token recheck cache (see views)
+        self.lifts: dict[tuple[int, int, str], Lift] = {}  # grants behind unmasked playback tokens (lifts.py)
 
     # -- app lifespan ----------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ class PlaybackOut(BaseModel):
     hls: str
     plan: str
     masked: bool = False  # the camera's privacy masks are filled (no approved lift): masked_playback.py
+    approval: int | None = None  # the approved lift the token is bound to (recordings/lifts.py)
 
 
 class SegmentOut(BaseModel):

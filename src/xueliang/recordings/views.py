@@ -29,7 +29,7 @@ from xueliang.core.clock import as_utc
 from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound
 from xueliang.media.plane import MediaPlane
-from xueliang.recordings import approvals, service
+from xueliang.recordings import approvals, lifts, service
 from xueliang.recordings import export as exporting
 from xueliang.recordings.access import MAX_PLAYBACK, From, To, issue_token, node_of, token_actor, token_claims
 from xueliang.recordings.approval_models import ApprovalAction
@@ -204,7 +204,7 @@ async def open_playback(body: PlaybackIn, caller: CurrentCaller, session: Sessio
     if masked:
         token, base = issue_masked_token(ctx, caller.user.id, camera.id), f"{MASKED_PREFIX}/{camera.id}"
     else:
-        token = issue_token(ctx, caller.user.id, camera.id, Permission.view_recording)
+        token = lifts.issue(ctx, caller.user.id, camera.id, granted)  # bound to the grant, if any
         base = f"{PLAYBACK_PREFIX}/{camera.id}"
     query = f"from={_q(lo)}&to={_q(hi)}&token={token}"
     return PlaybackOut(
@@ -215,6 +215,7 @@ async def open_playback(body: PlaybackIn, caller: CurrentCaller, session: Sessio
         hls=f"{base}/index.m3u8?{query}",
         plan=f"{base}/plan.json?{query}",
         masked=masked,
+        approval=granted,
     )
 
 

@@ -74,6 +74,7 @@ class PlaneMasks:
         self._polygons: dict[int, Polygons] = {}
         self._used: dict[int, float] = {}  # masked engine id -> monotonic time of the last URL handed out
         self._sweeper: asyncio.Task[None] | None = None
+        self._reloads: set[asyncio.Task[None]] = set()
         self._stills: dict[int, tuple[tuple[int, int, Polygons], Still]] = {}
         self._pool: ThreadPoolExecutor | None = None
         plane.hooks.append(self)
@@ -136,8 +137,27 @@ class PlaneMasks:
         engine = self.plane.engine
         self._used[engine_id] = time.monotonic()
         if not engine.has_camera(engine_id) and engine.has_camera(camera_id):
+            if not self.has_masks(camera_id):
+                self._reload_soon(camera_id)  # drawn through another process since the last sweep
             engine.add_camera(CameraSpec(engine_id, f"{SCHEME}://{camera_id}", f"masked {camera_id}"))
         return engine_id
+
+    def _reload_soon(self, camera_id: int) -> None:
+        """Read one camera's masks now rather than at the next sweep (the variant fills the whole
+        picture until they are known)."""
+
+        async def reload() -> None:
+            try:
+                await self.reload([camera_id])
+            except Exception:  # the sweep tries again
+                log.exception("camera %s: reading its privacy masks failed", camera_id)
+
+        try:
+            task = asyncio.get_running_loop().create_task(reload())
+        except RuntimeError:  # no loop (a synchronous caller): the sweep reads them
+            return
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
 
     def _variant_polygons(self, camera_id: int) -> Polygons:
         """What the masked variant fills: the camera's masks, or the whole picture while they are not

@@ -6,7 +6,11 @@ same short-lived tokens as the plane (one node secret, shared by every process) 
 owner's `media_url` (a path behind the reverse proxy, such as `/m/media-1`, or a full URL). It keeps
 the owners in memory, re-read on every lease NOTIFY and every `every` seconds, so handing out URLs
 costs no statement. `router` answers an HLS or other GET on this process's `/api/v1/live/...` with a
-307 to the owner, for players that kept a web-process URL."""
+307 to the owner, for players that kept a web-process URL.
+
+A viewer who must see a camera masked (cameras/masks.py) is led to the same owner, with URLs and a token
+for the camera's masked variant (`masked_id`, ADR 0012): the owner builds the variant when that token
+first reaches it (`MediaPlane.verify`), since only the process that pulls a camera can mask it."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from xueliang.core.context import AppContext
 from xueliang.core.errors import AppError
 from xueliang.media import tokens
 from xueliang.media.plane.leases import Listener
+from xueliang.media.plane.masking import masked_id, original_id
 from xueliang.media.plane.plane import LIVE_PREFIX
 
 log = logging.getLogger(__name__)
@@ -92,20 +97,29 @@ class OwnerStreams(LiveStreams):
         self.owners = {int(c): Owner(str(o), str(u).rstrip("/"), int(e)) for c, o, u, e in rows}
 
     def owner_url(self, camera_id: int) -> str | None:
-        owner = self.owners.get(camera_id)
+        """The owner's URL of a camera, or of the camera a masked variant's id stands for."""
+        owner = self.owners.get(original_id(camera_id))
         return owner.url if owner is not None else None
 
     def stream_urls(self, user_id: int, camera_id: int) -> dict[str, str]:
         """The plane's URLs, at the owner; none while no media process holds the camera (the player
         says the video service is not running for it yet, and a refresh finds the new owner)."""
+        return self._urls(user_id, camera_id, camera_id)
+
+    def masked_stream_urls(self, user_id: int, camera_id: int) -> dict[str, str]:
+        """The URLs of the camera's masked variant at the camera's owner, which starts the variant when
+        the viewer arrives; none while no media process holds the camera."""
+        return self._urls(user_id, camera_id, masked_id(camera_id))
+
+    def _urls(self, user_id: int, camera_id: int, engine_id: int) -> dict[str, str]:
         base = self.owner_url(camera_id)
         if base is None:
             return {}
         ttl = self.ctx.settings.stream_token_seconds
         token = tokens.issue(
-            self.secret, user_id, camera_id, Permission.view_live.value, ttl, self.ctx.clock.now()
+            self.secret, user_id, engine_id, Permission.view_live.value, ttl, self.ctx.clock.now()
         )
-        path = f"{base}{LIVE_PREFIX}/{camera_id}"
+        path = f"{base}{LIVE_PREFIX}/{engine_id}"
         return {
             "ws": f"{path}/ws?token={token}",
             "hls": f"{path}/hls/index.m3u8?token={token}",

@@ -225,7 +225,13 @@ class MediaPlane(LiveStreams):
         return self.stream_urls(user_id, self.masks.ensure(camera_id))
 
     def verify(self, token: str, camera_id: int) -> tokens.StreamClaims:
-        return tokens.verify(self.secret, token, camera_id, Permission.view_live.value, self.ctx.clock.now())
+        """A genuine token for this engine id; one for a masked variant also starts (or keeps) the
+        variant here when this process pulls its camera: a web process signed it (owner_views.py)."""
+        action = Permission.view_live.value
+        claims = tokens.verify(self.secret, token, camera_id, action, self.ctx.clock.now())
+        if is_masked_id(camera_id) and not is_masked_id(original_id(camera_id)):
+            self.masks.ensure(original_id(camera_id))
+        return claims
 
     async def _recheck(self, claims: tokens.StreamClaims) -> bool:
         """Re-asks the policy, so revoked rights (disabled user, flag cleared, moved region) end streams."""

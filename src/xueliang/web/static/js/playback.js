@@ -5,7 +5,8 @@
 // The page's modules (playback/): state (the shared clock and what is shown), recording (one camera's
 // token and plan of segments and chunks), tile (its MediaSource player, in sync through the clock),
 // clock (ticking, seeking all tiles), timeline, cameras (the picker), controls (day, play, speed),
-// evidence (marks, export, locks), storage (the disk warning).
+// evidence (marks, export, locks), lift (four eyes: asking to see a masked recording unmasked),
+// storage (the disk warning).
 
 import { api, can, wireCommon } from "./api.js";
 import { $ } from "./dom.js";
@@ -14,6 +15,7 @@ import { renderCameras, togglePick } from "./playback/cameras.js";
 import { renderPlay, seekAll, tickAll } from "./playback/clock.js";
 import { wireControls } from "./playback/controls.js";
 import { renderMark, wireEvidence } from "./playback/evidence.js";
+import { refreshApprovals } from "./playback/lift.js";
 import { MAX_TILES, S, setClock } from "./playback/state.js";
 import { refreshStorage } from "./playback/storage.js";
 import { loadTimelines, setView, wireTimeline } from "./playback/timeline.js";
@@ -34,6 +36,7 @@ async function main() {
   setView(start - 1800, 3600);
   renderCameras();
   for (const id of wanted.slice(0, MAX_TILES)) togglePick(id);
+  refreshApprovals(); // four eyes: masked recordings, requests and approved lifts (playback/lift.js)
   renderPlay();
   renderMark();
   refreshStorage();

@@ -4,6 +4,7 @@ import { toast } from "../api.js";
 import { $, clear, h } from "../dom.js";
 import { localName, t } from "../i18n.js";
 import { MAX_TILES, S, now } from "./state.js";
+import { applyTo } from "./lift.js";
 import { Tile } from "./tile.js";
 import { loadTimelines } from "./timeline.js";
 
@@ -38,6 +39,7 @@ export function togglePick(id) {
     const tile = new Tile(S.cameras.find((c) => c.id === id));
     S.tiles.set(id, tile);
     $("#pb-tiles").append(tile.el);
+    applyTo(tile); // an approved lift of its masks, if the user holds one
     tile.seek(now());
   }
   $("#pb-tiles").dataset.count = String(S.picked.length);

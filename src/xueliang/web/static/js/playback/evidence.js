@@ -4,6 +4,7 @@ import { api, toast } from "../api.js";
 import { $, clear, h } from "../dom.js";
 import { formatDateTime, localName, t } from "../i18n.js";
 import { S, clockText, iso, now } from "./state.js";
+import { askApproval, requestFor } from "./lift.js";
 import { loadTimelines } from "./timeline.js";
 
 export function renderMark() {
@@ -50,6 +51,7 @@ function renderExport(exp, row = h("li", { class: "pb-export" })) {
   row.append(h("span", { class: `badge ${exp.state === "ready" ? "badge-ok" : exp.state === "failed" ? "badge-danger" : ""}` }, state),
     h("span", {}, `${cam ? localName(cam) : exp.camera_id} · ${formatDateTime(exp.start)} – ${formatDateTime(exp.end)}`),
     h("span", { class: "pb-export-reason" }, exp.reason));
+  if (exp.masked) row.append(h("span", { class: "badge badge-danger" }, t("Masked")));
   if (exp.state === "failed") row.append(h("span", { class: "pb-export-error" }, exp.error));
   if (exp.state === "ready") {
     const links = h("span", { class: "pb-links" });
@@ -65,13 +67,49 @@ function renderExport(exp, row = h("li", { class: "pb-export" })) {
   return row;
 }
 
+/** A row offering to ask a second person for an (unmasked) export of the range. */
+function askRow(id, range, text) {
+  const cam = S.cameras.find((c) => c.id === id);
+  const row = h("li", { class: "pb-export pb-export-ask" });
+  const button = h("button", { type: "button", class: "btn btn-sm", onclick: async () => {
+    const lo = Date.parse(range.from) / 1000;
+    const hi = Date.parse(range.to) / 1000;
+    const out = await askApproval(id, "export", range.reason, [lo, hi]).catch(() => null);
+    if (!out) return;
+    row.dataset.approval = String(out.id);
+    row.dataset.state = out.state;
+    button.hidden = true;
+    state.textContent = t("Asked; a second person must approve.");
+  } }, t("Ask for approval"));
+  const state = h("span", { class: "pb-ask-state", "aria-live": "polite" });
+  row.append(h("span", {}, `${cam ? localName(cam) : id}: ${text}`), button, state);
+  return row;
+}
+
 async function startExport() {
   const range = markedRange();
   if (!range) return;
+  const lo = Date.parse(range.from) / 1000;
+  const hi = Date.parse(range.to) / 1000;
   for (const id of S.picked) {
-    const exp = await api("/recordings/exports", { method: "POST", body: { camera_id: id, ...range } });
+    // An approved export request covering the range lifts the masks (and lets a sensitive camera export).
+    const granted = requestFor(id, "export", lo, hi);
+    const body = { camera_id: id, ...range };
+    if (granted && granted.state === "approved") body.approval = granted.id;
+    let exp;
+    try {
+      exp = await api("/recordings/exports", { method: "POST", body, quiet: true });
+    } catch (err) {
+      if (err.code === "approval_required" || err.code === "approval_invalid") {
+        $("#pb-exports").prepend(askRow(id, range, t("This export needs a second person's approval.")));
+        continue;
+      }
+      toast(err.message, "error");
+      continue;
+    }
     const row = renderExport(exp);
     $("#pb-exports").prepend(row);
+    if (exp.masked) $("#pb-exports").prepend(askRow(id, range, t("Exported masked. Ask to export it unmasked?")));
     pollExport(exp.id, row);
   }
   toast(t("Export started; it is recorded in the audit trail."), "ok");

@@ -34,5 +34,5 @@ const clockFmt = new Intl.DateTimeFormat("en-GB", {
 });
 export const shortFmt = new Intl.DateTimeFormat("en-GB", { timeZone: timezone, hour: "2-digit", minute: "2-digit", hour12: false });
 
-export const iso = (seconds) => new Date(seconds * 1000).toISOString();
+export const iso = (seconds) => new Date(Math.round(seconds * 1000)).toISOString();
 export const clockText = (seconds) => clockFmt.format(new Date(seconds * 1000));

@@ -8,6 +8,7 @@
 
 import { h } from "../dom.js";
 import { localName, t } from "../i18n.js";
+import { privacyBar, refreshApprovals, renderBar } from "./lift.js";
 import { Recording } from "./recording.js";
 import { DAY, S } from "./state.js";
 
@@ -21,8 +22,10 @@ export class Tile {
     this.video = h("video", { muted: true, playsinline: true, preload: "auto" });
     this.video.muted = true;
     this.status = h("div", { class: "pb-status" }, t("Loading…"));
+    this.privacy = privacyBar(this); // masked or not, and asking a second person to lift the masks
     this.el = h("figure", { class: "pb-tile", dataset: { camera: camera.id } },
-      this.video, this.status, h("figcaption", {}, localName(camera)));
+      this.video, this.status, h("figcaption", {}, localName(camera)), this.privacy);
+    this.recording.onLiftRefused = () => refreshApprovals();
     this.ms = null;
     this.sb = null;
     this.segment = null;
@@ -158,6 +161,7 @@ export class Tile {
           const end = rec.planRange[1];
           if (end >= S.day0 + DAY || end > Date.now() / 1000) break;
           await rec.loadPlan(end);
+          renderBar(this);
           this.next = rec.chunkAt(end);
           if (!this.next) break;
           this.segment = null; // a new plan: re-send init and offset before its first chunk
@@ -181,6 +185,7 @@ export class Tile {
     try {
       const [from, to] = rec.planRange;
       if (wall < from || wall > to - 60) await rec.loadPlan(wall);
+      renderBar(this);
       if (generation !== this.generation) return;
       const pos = rec.chunkAt(wall);
       if (!pos) {

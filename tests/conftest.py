@@ -17,6 +17,7 @@ from tests.support.app import ARTIFACTS, LiveServer, LoggedIn, make_settings
 from tests.support.db import (
     BACKEND,
     Template,
+    drop_databases,
     pg_admin,
     pg_reachable,
     pg_url,
@@ -91,8 +92,7 @@ def make_db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[
 
     yield make
     use_template(None)
-    for name in created:
-        run_async(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    run_async(drop_databases(created))
     template.close()
 
 

@@ -73,13 +73,10 @@ async def test_pushes_reach_the_right_consoles(server: LiveServer) -> None:
         for ws, role in ((qingxi, "operator"), (shimen, "operator"), (tv, "resident")):
             hello = await receive(ws)
             assert hello["type"] == "hello" and hello["user"]["role"] == role
-        loop = asyncio.get_running_loop()
-        pressed = loop.time()
         r = await http.post(API, json={"uuid": new_uuid(), "source": "tv"}, headers=bearer["res-v02"])
         assert r.status_code == 201
         alarm_id = r.json()["alarm"]["id"]
-        console = await next_alarm(qingxi, alarm_id)
-        assert loop.time() - pressed < 1.0
+        console = await next_alarm(qingxi, alarm_id)  # how fast: bench/alarms.py, never a timed assert
         assert (
             console["event"] == "raised"
             and console["alarm"]["household_code"]

@@ -58,6 +58,18 @@ async def pg_admin(sql: str) -> None:
         await conn.close()
 
 
+async def drop_databases(names: list[str], at_once: int = 32) -> None:
+    """Drops the session's databases several at a time: each DROP DATABASE waits for a checkpoint,
+    and waiting ones share it, so a pass that made a hundred databases ends in seconds, not minutes."""
+    gate = asyncio.Semaphore(at_once)
+
+    async def drop(name: str) -> None:
+        async with gate:
+            await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    await asyncio.gather(*(drop(name) for name in names))
+
+
 def pg_url(name: str) -> str:
     return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
 
@@ -97,6 +109,7 @@ class Template:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.url: str | None = None
+        self.retired: list[str] = []  # PostgreSQL databases to drop at the end of the session
 
     def ensure(self) -> str:
         if self.url is None:
@@ -126,14 +139,19 @@ class Template:
         if not run_async(_pg_is_empty(url)):
             return False
         name, template_name = url.rsplit("/", 1)[1], template.rsplit("/", 1)[1]
-        run_async(pg_admin(f'DROP DATABASE "{name}"'))
+        # Renamed out of the way, not dropped: a DROP DATABASE waits for a checkpoint (seconds on a
+        # busy server); the empty one is dropped with the others when the session ends.
+        retired = f"{name}_empty"
+        run_async(pg_admin(f'ALTER DATABASE "{name}" RENAME TO "{retired}"'))
+        self.retired.append(retired)
         run_async(pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
         return True
 
     def close(self) -> None:
-        if self.url is not None and BACKEND != "sqlite":
-            name = self.url.rsplit("/", 1)[1]
-            run_async(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if BACKEND != "sqlite":
+            names = self.retired + ([self.url.rsplit("/", 1)[1]] if self.url is not None else [])
+            run_async(drop_databases(names))
+        self.retired = []
         self.url = None
 
 

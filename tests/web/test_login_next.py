@@ -9,7 +9,6 @@ import re
 from collections.abc import Awaitable, Callable
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
@@ -44,38 +43,37 @@ def form_next(page: str) -> str:
     return html.unescape(found.group(1))
 
 
-@pytest.mark.parametrize("wanted", HOSTILE)
 async def test_login_page_drops_foreign_next(
-    login: Callable[[str], Awaitable[httpx.AsyncClient]], client: httpx.AsyncClient, wanted: str
+    login: Callable[[str], Awaitable[httpx.AsyncClient]], client: httpx.AsyncClient
 ) -> None:
+    """Every hostile `next` against one app (an app per case cost a second each, twice per `make test`)."""
     op = await login("op-qingxi")
-    for terminal, home in (("console", "/"), ("tv", "/tv"), ("mobile", "/m")):
-        r = await op.get("/login", params={"terminal": terminal, "next": wanted})
-        assert r.status_code == 200
-        assert continue_link(r.text) == home, (terminal, wanted)
-        assert form_next(r.text) == ""
-    anonymous = await client.get("/login", params={"next": wanted})
-    assert form_next(anonymous.text) == ""
-    for page in (r.text, anonymous.text):  # no link of the page leaves the site or runs script
-        for href in re.findall(r'href="([^"]*)"', page):
-            target = html.unescape(href)
-            assert target.startswith("/") and target[1:2] not in ("/", "\\"), target
+    for wanted in HOSTILE:
+        for terminal, home in (("console", "/"), ("tv", "/tv"), ("mobile", "/m")):
+            r = await op.get("/login", params={"terminal": terminal, "next": wanted})
+            assert r.status_code == 200
+            assert continue_link(r.text) == home, (terminal, wanted)
+            assert form_next(r.text) == "", wanted
+        anonymous = await client.get("/login", params={"next": wanted})
+        assert form_next(anonymous.text) == "", wanted
+        for page in (r.text, anonymous.text):  # no link of the page leaves the site or runs script
+            for href in re.findall(r'href="([^"]*)"', page):
+                target = html.unescape(href)
+                assert target.startswith("/") and target[1:2] not in ("/", "\\"), (wanted, target)
 
 
 OWN = [("/alarms", "/alarms"), ("/tv/", "/tv/"), ("/audit?x=1", "/audit")]
 
 
-@pytest.mark.parametrize(("wanted", "kept"), OWN)
-async def test_login_page_keeps_own_pages(
-    login: Callable[[str], Awaitable[httpx.AsyncClient]], wanted: str, kept: str
-) -> None:
+async def test_login_page_keeps_own_pages(login: Callable[[str], Awaitable[httpx.AsyncClient]]) -> None:
     op = await login("op-qingxi")
-    r = await op.get("/login", params={"next": wanted})
-    assert continue_link(r.text) == kept
-    assert form_next(r.text) == kept
-    body = {"username": "op-qingxi", "password": "xueliang-demo", "next": wanted}
-    landing = await op.post("/api/v1/auth/login", json=body)
-    assert landing.json()["landing"] == kept  # the page and the API apply one rule
+    for wanted, kept in OWN:
+        r = await op.get("/login", params={"next": wanted})
+        assert continue_link(r.text) == kept, wanted
+        assert form_next(r.text) == kept, wanted
+        body = {"username": "op-qingxi", "password": "xueliang-demo", "next": wanted}
+        landing = await op.post("/api/v1/auth/login", json=body)
+        assert landing.json()["landing"] == kept, wanted  # the page and the API apply one rule
 
 
 async def test_every_page_that_asks_for_a_login_is_a_page_login_returns_to(

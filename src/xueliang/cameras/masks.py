@@ -81,7 +81,9 @@ def _in_force(row: CameraMaskSet) -> bool:
     return row.drawn_at is not None and (row.preset_saved_at is None or row.drawn_at >= row.preset_saved_at)
 
 
-async def stored_sets(session: AsyncSession, camera_ids: Sequence[int] | None = None) -> dict[int, StoredSets]:
+async def stored_sets(
+    session: AsyncSession, camera_ids: Sequence[int] | None = None
+) -> dict[int, StoredSets]:
     """Camera id -> its mask sets, for the given cameras or all that have masks or preset sets."""
     polys = select(CameraMask.camera_id, CameraMask.preset, CameraMask.points).order_by(
         CameraMask.camera_id, CameraMask.id
@@ -98,7 +100,11 @@ async def stored_sets(session: AsyncSession, camera_ids: Sequence[int] | None = 
         if _in_force(row):
             in_force.setdefault(row.camera_id, set()).add(row.preset)
     ids = set(found) | set(in_force)
-    ptz = dict((await session.execute(select(Camera.id, Camera.ptz).where(Camera.id.in_(ids)))).all()) if ids else {}
+    ptz = (
+        dict((await session.execute(select(Camera.id, Camera.ptz).where(Camera.id.in_(ids)))).all())
+        if ids
+        else {}
+    )
     out: dict[int, StoredSets] = {}
     for camera_id in ids:
         by_preset = found.get(camera_id, {})
@@ -166,7 +172,9 @@ async def positions_between(
     """The positions in force over [lo, hi]: the last one at or before `lo`, then those up to `hi`."""
     base = select(CameraPtzPosition).where(CameraPtzPosition.camera_id == camera_id)
     before = await session.scalar(
-        base.where(CameraPtzPosition.at <= lo).order_by(CameraPtzPosition.at.desc(), CameraPtzPosition.id.desc()).limit(1)
+        base.where(CameraPtzPosition.at <= lo)
+        .order_by(CameraPtzPosition.at.desc(), CameraPtzPosition.id.desc())
+        .limit(1)
     )
     during = await session.scalars(
         base.where(CameraPtzPosition.at > lo, CameraPtzPosition.at <= hi).order_by(
@@ -196,7 +204,9 @@ async def record_position(
     )
     if keep is not None:
         await session.execute(
-            delete(CameraPtzPosition).where(CameraPtzPosition.camera_id == camera_id, CameraPtzPosition.id < keep)
+            delete(CameraPtzPosition).where(
+                CameraPtzPosition.camera_id == camera_id, CameraPtzPosition.id < keep
+            )
         )
     return PtzMoved(camera_id, row.id, now, preset)
 

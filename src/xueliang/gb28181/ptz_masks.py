@@ -23,7 +23,9 @@ async def before_command(
     kind, preset = effect(command)
     now = ctx.clock.now()
     if kind in ("move", "call"):
-        event = await masks.record_position(session, camera_id, None, "move" if kind == "move" else "moving", actor, now)
+        event = await masks.record_position(
+            session, camera_id, None, "move" if kind == "move" else "moving", actor, now
+        )
         ctx.events.publish(session, event)
     elif kind == "save":
         await masks.preset_saved(session, camera_id, preset, now)
@@ -32,7 +34,9 @@ async def before_command(
     await ctx.events.delivered(session)
 
 
-async def after_command(ctx: AppContext, session: AsyncSession, camera_id: int, command: str, actor: str) -> None:
+async def after_command(
+    ctx: AppContext, session: AsyncSession, camera_id: int, command: str, actor: str
+) -> None:
     """The device took the command: a preset call leaves the camera at that preset; commits."""
     kind, preset = effect(command)
     if kind != "call":

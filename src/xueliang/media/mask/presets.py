@@ -9,10 +9,11 @@ moved by hand, still on its way to a preset, or at a preset without a set in for
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from xueliang.media.mask.raster import Polygons
+from xueliang.media.mask.raster import Polygons, normalise
 
 FULL_FRAME: Polygons = (((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)),)
 SETTLE_SECONDS = 2.0  # after a preset call is taken: a dome may still be turning, the picture still old
@@ -31,22 +32,29 @@ class Position:
 @dataclass(frozen=True, slots=True)
 class MaskSets:
     """A camera's masks: the default set and, for a PTZ camera, the preset sets in force (a preset
-    missing here has no set, or one drawn before the preset was saved again)."""
+    missing here has no set, or one drawn before the preset was saved again). `masked`: whether it
+    has any area to hide in any set, in force or not (then masked viewers get the masked variant)."""
 
     default: Polygons = ()
     presets: Mapping[int, Polygons] = field(default_factory=dict)
     ptz: bool = False
+    masked: bool = False
 
     def __hash__(self) -> int:
-        return hash((self.default, tuple(sorted(self.presets.items())), self.ptz))
-
-    @property
-    def masked(self) -> bool:
-        """Whether the camera has any area to hide (then masked viewers get the masked variant)."""
-        return bool(self.default) or (self.ptz and any(self.presets.values()))
+        return hash((self.default, tuple(sorted(self.presets.items())), self.ptz, self.masked))
 
 
-def polygons_for(sets: MaskSets, position: Position | None, now: float, settle: float = SETTLE_SECONDS) -> Polygons:
+def mask_sets(
+    default: Iterable[Any], presets: Mapping[int, Iterable[Any]], ptz: bool, masked: bool
+) -> MaskSets:
+    """MaskSets from stored polygons (lists of [x, y]); raises ValueError for a malformed polygon."""
+    sets = {n: normalise(polys) for n, polys in presets.items()} if ptz else {}
+    return MaskSets(normalise(default), sets, ptz, masked)
+
+
+def polygons_for(
+    sets: MaskSets, position: Position | None, now: float, settle: float = SETTLE_SECONDS
+) -> Polygons:
     """What to fill in a picture taken at `now`, the camera last positioned at `position`."""
     if not sets.ptz or position is None:
         return sets.default  # a fixed camera, or a dome none of our commands has moved

@@ -148,7 +148,9 @@ async def test_the_masked_variant_follows_presets_and_fails_closed_after_a_manua
                 ]
 
                 plane = ctx.services.require(MediaPlane)
-                await wait_until(lambda: plane.engine.has_camera(camera_id), 5, "the plane to take the camera")
+                await wait_until(
+                    lambda: plane.engine.has_camera(camera_id), 5, "the plane to take the camera"
+                )
                 variant = plane.masks.ensure(camera_id)
                 frames = Frames()
                 detach = plane.engine.channel(variant).add_listener(frames.push)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts.models import Role
@@ -141,8 +141,13 @@ async def _count(session: AsyncSession, camera_id: int, preset: int | None = Non
 
 async def has_masks(session: AsyncSession, camera_id: int) -> bool:
     """Whether masked viewers get the masked variant: the default set has an area, or (PTZ) any set."""
-    found = (await stored_sets(session, [camera_id])).get(camera_id)
-    return found is not None and found.masked
+    stmt = (
+        select(CameraMask.id)
+        .join(Camera, Camera.id == CameraMask.camera_id)
+        .where(CameraMask.camera_id == camera_id, or_(CameraMask.preset == 0, Camera.ptz))
+        .limit(1)
+    )
+    return await session.scalar(stmt) is not None
 
 
 async def masked_for(session: AsyncSession, p: Principal, camera_id: int) -> bool:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 from sqlalchemy import func, select
 
 from tests.gb28181.sim.support import make_sim

@@ -82,7 +82,7 @@ def test_ptz_commands_are_read_as_moves_calls_saves_or_neither() -> None:
     seen = {action: effect(ptz_cmd(action, 60, 6)) for action in ACTIONS}
     assert seen["preset_call"] == ("call", 6)
     assert seen["preset_set"] == ("save", 6)
-    assert seen["preset_delete"] == ("keep", 0)
+    assert seen["preset_delete"] == ("delete", 6)
     assert seen["stop"] == ("keep", 0)
     for action in ("left", "right", "up", "down", "up_left", "down_right", "zoom_in", "zoom_out"):
         assert seen[action] == ("move", 0), action

@@ -217,8 +217,8 @@ async def record_position(
 
 
 async def preset_saved(session: AsyncSession, camera_id: int, preset: int, now: datetime) -> None:
-    """The preset was saved again on the camera (it may point elsewhere now): its set drawn before
-    is no longer in force until drawn again."""
+    """The preset was saved again or deleted on the camera (it may point elsewhere now, or a call of
+    it may leave the camera where it is): its set drawn before is not in force until drawn again."""
     row = await session.get(CameraMaskSet, (camera_id, preset))
     if row is None:
         session.add(CameraMaskSet(camera_id=camera_id, preset=preset, drawn_at=None, preset_saved_at=now))

@@ -72,8 +72,8 @@ class PtzControl:
 
 def effect(command: str) -> tuple[str, int]:
     """What a PTZCmd (16 hex digits) does to where the camera points: ("call", n) turns it to preset n,
-    ("save", n) stores where it points as preset n, ("move", 0) pans, tilts or zooms it, ("keep", 0)
-    leaves it (stop, preset delete, anything else or malformed)."""
+    ("save", n) stores where it points as preset n, ("delete", n) forgets preset n, ("move", 0) pans,
+    tilts or zooms it, ("keep", 0) leaves it (stop, anything else or malformed)."""
     try:
         raw = bytes.fromhex(command)
     except ValueError:
@@ -85,6 +85,8 @@ def effect(command: str) -> tuple[str, int]:
         return "call", preset
     if code == PRESETS["preset_set"] and preset:
         return "save", preset
+    if code == PRESETS["preset_delete"] and preset:
+        return "delete", preset
     if code < 0x40 and code & 0x3F:
         return "move", 0
     return "keep", 0

@@ -1,7 +1,8 @@
 """Privacy masks follow our PTZ commands (ADR 0012, addendum): before a command goes out, a move or a
 preset call records the camera as "not at a known preset" (its masked variant fills the whole picture
-from then on), and a preset save marks that preset's mask set as drawn for the old view; once the
-device took a preset call, the camera is recorded at that preset and its set applies.
+from then on), and a preset save or delete marks that preset's mask set as drawn for the old view (a
+device may take a call of a preset it no longer has and stay where it is); once the device took a
+preset call, the camera is recorded at that preset and its set applies.
 
 Both call sites (the console's PTZ route and PTZ relayed from an upper platform) go through here, and
 wait for the events to be delivered before the device moves, so the plane of this process switches
@@ -19,7 +20,8 @@ from xueliang.gb28181.ptz import effect
 async def before_command(
     ctx: AppContext, session: AsyncSession, camera_id: int, command: str, actor: str
 ) -> None:
-    """Record what the command is about to do to where the camera points; commits."""
+    """Record what the command is about to do to where the camera points (and lapse the set of a
+    preset saved or deleted); commits."""
     kind, preset = effect(command)
     now = ctx.clock.now()
     if kind in ("move", "call"):
@@ -27,7 +29,7 @@ async def before_command(
             session, camera_id, None, "move" if kind == "move" else "moving", actor, now
         )
         ctx.events.publish(session, event)
-    elif kind == "save":
+    elif kind in ("save", "delete"):
         await masks.preset_saved(session, camera_id, preset, now)
         ctx.events.publish(session, masks.MasksChanged(camera_id))
     await session.commit()

@@ -52,9 +52,15 @@ function panelPresets() {
   } catch { return []; }
 }
 
+/** The preset's set as the server knows it, or undefined when none was ever drawn (a preset saved on
+ * the camera has a row before anyone draws its set). */
+function drawn(n) {
+  return known.sets.find((s) => s.preset === n && s.drawn_at);
+}
+
 function describeSet() {
   if (!known.ptz) return;
-  const set = known.sets.find((s) => s.preset === preset);
+  const set = drawn(preset);
   let text = t("Default set: in force while the platform has not turned the camera to a preset.");
   let warn = false;
   if (preset && !set) {
@@ -80,7 +86,7 @@ function fillPresets() {
   if (preset) numbers.add(preset);
   const options = [h("option", { value: "0" }, t("Default set"))];
   for (const n of [...numbers].sort((a, b) => a - b)) {
-    const set = known.sets.find((s) => s.preset === n);
+    const set = drawn(n);
     const state = !set ? t("no set") : set.in_force ? t("{count} areas", { count: set.areas }) : t("to draw again");
     options.push(h("option", { value: String(n) }, t("Preset {n} ({state})", { n, state })));
   }

@@ -14,7 +14,7 @@ from xueliang.alarms.models import (
     StationConfig,
 )
 from xueliang.audit.models import AuditEvent
-from xueliang.cameras.mask_models import CameraMask, CameraPrivacy
+from xueliang.cameras.mask_models import CameraMask, CameraMaskSet, CameraPrivacy, CameraPtzPosition
 from xueliang.cameras.models import Camera
 from xueliang.core.db import Base
 from xueliang.core.timers import Timer
@@ -80,7 +80,9 @@ __all__ = [
     "Camera",
     "CameraLease",
     "CameraMask",
+    "CameraMaskSet",
     "CameraPrivacy",
+    "CameraPtzPosition",
     "CarePerson",
     "CheckIn",
     "Checkpoint",

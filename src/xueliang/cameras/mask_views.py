@@ -3,20 +3,24 @@ facts its privacy page states. Out of scope answers exactly as a missing camera 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from xueliang.accounts.deps import Ctx, CurrentCaller, Session
 from xueliang.cameras import masks
 from xueliang.cameras.mask_models import CameraMask
 from xueliang.cameras.masks import MasksChanged, PrivacyFacts
+from xueliang.cameras.models import Camera
 from xueliang.core.bounds import PathId
 
 router = APIRouter(tags=["privacy"])
 
 Fraction01 = Annotated[float, Field(ge=0, le=1)]
+# Which set: 0 the camera's default, 1..255 a PTZ camera's preset (ADR 0012, addendum).
+PresetQuery = Annotated[int, Query(ge=0, le=masks.MAX_PRESET)]
 
 
 class MaskIn(BaseModel):
@@ -34,9 +38,26 @@ class MaskOut(BaseModel):
     points: list[tuple[float, float]]
 
 
+class PresetSetOut(BaseModel):
+    preset: int
+    areas: int
+    drawn_at: datetime | None
+    preset_saved_at: datetime | None
+    in_force: bool  # drawn after the preset was last saved on the camera
+
+
+class PositionOut(BaseModel):
+    preset: int | None  # None: moved by hand or on its way (masked viewers see the whole picture filled)
+    at: datetime
+
+
 class MasksOut(BaseModel):
     camera_id: int
+    preset: int = 0  # the set these masks belong to (0: the default)
+    ptz: bool = False
     masks: list[MaskOut]
+    sets: list[PresetSetOut] = []  # a PTZ camera's preset sets
+    position: PositionOut | None = None  # where our last PTZ command left it (None: never moved)
 
 
 class PrivacyIn(BaseModel):
@@ -66,13 +87,27 @@ class PrivacyOut(BaseModel):
     still: str  # the picture, masked for whoever may not see behind the masks
 
 
-def _masks_out(camera_id: int, rows: list[CameraMask]) -> MasksOut:
-    return MasksOut(
-        camera_id=camera_id,
+async def _masks_out(session: Session, camera: Camera, preset: int, rows: list[CameraMask]) -> MasksOut:
+    out = MasksOut(
+        camera_id=camera.id,
+        preset=preset,
+        ptz=camera.ptz,
         masks=[
             MaskOut(id=m.id, label=m.label, points=[(float(x), float(y)) for x, y in m.points]) for m in rows
         ],
     )
+    if camera.ptz:
+        out.sets = [
+            PresetSetOut(
+                preset=s.preset, areas=s.areas, drawn_at=s.drawn_at, preset_saved_at=s.preset_saved_at,
+                in_force=s.in_force,
+            )
+            for s in await masks.preset_sets(session, camera.id)
+        ]  # fmt: skip
+        found = (await masks.latest_positions(session, [camera.id])).get(camera.id)
+        if found is not None:
+            out.position = PositionOut(preset=found[1], at=found[0])
+    return out
 
 
 def privacy_out(facts: PrivacyFacts) -> PrivacyOut:
@@ -98,19 +133,28 @@ def privacy_out(facts: PrivacyFacts) -> PrivacyOut:
 
 
 @router.get("/cameras/{camera_id}/masks", response_model=MasksOut)
-async def get_masks(camera_id: PathId, caller: CurrentCaller, session: Session) -> MasksOut:
-    """The camera's mask polygons (0..1 of the picture), for admins and operators in scope."""
-    camera, rows = await masks.list_masks(session, caller.principal, camera_id)
-    return _masks_out(camera.id, rows)
+async def get_masks(
+    camera_id: PathId, caller: CurrentCaller, session: Session, preset: PresetQuery = 0
+) -> MasksOut:
+    """The polygons (0..1 of the picture) of one of the camera's mask sets (`preset`: 0 the default,
+    1..255 a PTZ camera's preset), its preset sets and where it points, for admins and operators."""
+    camera, rows = await masks.list_masks(session, caller.principal, camera_id, preset)
+    return await _masks_out(session, camera, preset, rows)
 
 
 @router.put("/cameras/{camera_id}/masks", response_model=MasksOut)
 async def put_masks(
-    camera_id: PathId, body: MasksIn, caller: CurrentCaller, ctx: Ctx, session: Session
+    camera_id: PathId,
+    body: MasksIn,
+    caller: CurrentCaller,
+    ctx: Ctx,
+    session: Session,
+    preset: PresetQuery = 0,
 ) -> MasksOut:
-    """Replace the camera's masks (the editor saves the whole drawing); audited as `camera.masks`.
-    Masked viewers' streams follow at once; an unmasked stream of someone who must now see it masked
-    ends at its next re-check."""
+    """Replace one of the camera's mask sets (the editor saves the whole drawing; `preset` as for
+    GET); audited as `camera.masks`. Masked viewers' streams follow at once; an unmasked stream of
+    someone who must now see it masked ends at its next re-check. A preset's set, even empty, is in
+    force for that preset from then on (until the preset is saved again on the camera)."""
     camera, rows = await masks.replace_masks(
         session,
         caller.principal,
@@ -118,11 +162,12 @@ async def put_masks(
         camera_id,
         [(m.label, m.points) for m in body.masks],
         ctx.clock.now(),
+        preset,
     )
     ctx.events.publish(session, MasksChanged(camera.id))
     await session.commit()
     await ctx.events.delivered(session)
-    return _masks_out(camera.id, rows)
+    return await _masks_out(session, camera, preset, rows)
 
 
 @router.get("/cameras/{camera_id}/privacy", response_model=PrivacyOut)

@@ -68,3 +68,25 @@ class PtzControl:
         holder = Holder(user_id, username, now + timedelta(seconds=HOLD_SECONDS))
         self._held[camera_id] = holder
         return True, holder
+
+
+def effect(command: str) -> tuple[str, int]:
+    """What a PTZCmd (16 hex digits) does to where the camera points: ("call", n) turns it to preset n,
+    ("save", n) stores where it points as preset n, ("delete", n) forgets preset n, ("move", 0) pans,
+    tilts or zooms it, ("keep", 0) leaves it (stop, anything else or malformed)."""
+    try:
+        raw = bytes.fromhex(command)
+    except ValueError:
+        return "keep", 0
+    if len(raw) != 8:
+        return "keep", 0
+    code, preset = raw[3], raw[5]
+    if code == PRESETS["preset_call"] and preset:
+        return "call", preset
+    if code == PRESETS["preset_set"] and preset:
+        return "save", preset
+    if code == PRESETS["preset_delete"] and preset:
+        return "delete", preset
+    if code < 0x40 and code & 0x3F:
+        return "move", 0
+    return "keep", 0

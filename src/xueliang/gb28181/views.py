@@ -14,7 +14,7 @@ from xueliang.cameras import service as cameras
 from xueliang.cameras.events import CameraChanged, CameraStatusChanged
 from xueliang.core.bounds import PathId
 from xueliang.core.errors import Conflict, Forbidden, ValidationFailed
-from xueliang.gb28181 import service
+from xueliang.gb28181 import ptz_masks, service
 from xueliang.gb28181.cascade.views import router as cascade_router
 from xueliang.gb28181.config import Gb28181Settings
 from xueliang.gb28181.models import GbChannel, GbDevice
@@ -163,7 +163,8 @@ async def move_camera(
         target_id=camera.id,
         detail={"action": body.action, "speed": body.speed, "preset": body.preset, "command": command},
     )
-    await session.commit()  # audited before it moves
+    # audited, and masks fail closed for a move, before it moves (commits)
+    await ptz_masks.before_command(ctx, session, camera.id, command, caller.user.username)
     device_pk, channel_id = link
     try:
         answer = await platform.device_control(device_pk, channel_id, PTZCmd=command)
@@ -173,4 +174,5 @@ async def move_camera(
         ) from exc
     if answer.status >= 300:
         raise Conflict(f"the device refused the command: {answer.status}", code="device_refused")
+    await ptz_masks.after_command(ctx, session, camera.id, command, caller.user.username)
     return PtzOut(command=command, held_by=holder.username, until=holder.until)

@@ -48,6 +48,7 @@ class RemuxResult:
     files: list[Path] = field(default_factory=list)
     frames: int = 0
     first: float | None = None  # wall time of the first frame written
+    origins: list[float] = field(default_factory=list)  # wall time of each file's time 0
     last: float | None = None  # wall time after the last frame written
 
 
@@ -216,6 +217,7 @@ class _Writer:
         self.origin = wall
         self.last_dts = -1
         self.result.files.append(path)
+        self.result.origins.append(wall)
 
     def _close_output(self) -> None:
         if self.output is not None:

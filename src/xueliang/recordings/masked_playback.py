@@ -4,14 +4,15 @@ seek routes as playback_views.py, serving recorded video with the camera's priva
 sends here whoever plays a masked camera without an approved lift (four eyes, approvals.py).
 
 Its tokens carry their own action (`view_recording_masked`), so a masked token opens none of the
-unmasked routes. Recordings keep the original; nothing masked is stored. Cameras hosted by a child node
-are not masked here (their playback is refused instead, see approvals.py)."""
+unmasked routes. Recordings keep the original; nothing masked is stored. A PTZ camera's frames get the
+mask set in force when they were recorded (the positions our PTZ commands recorded, media/mask/presets).
+Cameras hosted by a child node are not masked here (their playback is refused instead, see approvals.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
@@ -28,7 +29,8 @@ from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound, Unauthorized
 from xueliang.media import playback, tokens
 from xueliang.media.errors import MediaError
-from xueliang.media.mask import Polygons, normalise
+from xueliang.media.mask import Polygons
+from xueliang.media.mask.presets import FULL_FRAME, MaskSets, MaskTimeline, Position, mask_sets
 from xueliang.media.mask.recorded import mask_recorded, masked_codec_string
 from xueliang.recordings import service
 from xueliang.recordings.access import MAX_PLAYBACK, From, To, node_of
@@ -38,7 +40,7 @@ MASKED_PREFIX = "/api/v1/playback/masked"
 MASKED_ACTION = "view_recording_masked"
 router = APIRouter(prefix="/playback/masked", tags=["recordings"])  # under /api/v1 (recordings/views.py)
 Offset = Annotated[int, Path(ge=0, le=MAX_INT64)]
-_INITS: OrderedDict[tuple[int, Polygons], bytes] = OrderedDict()  # (segment, masks) -> masked init
+_INITS: OrderedDict[tuple[int, MaskSets], bytes] = OrderedDict()  # (segment, masks) -> masked init
 
 
 def issue_masked_token(ctx: AppContext, user_id: int, camera_id: int) -> str:
@@ -46,9 +48,9 @@ def issue_masked_token(ctx: AppContext, user_id: int, camera_id: int) -> str:
     return tokens.issue(ctx.secret.encode(), user_id, camera_id, MASKED_ACTION, ttl, ctx.clock.now())
 
 
-async def _check(ctx: AppContext, token: str, camera_id: int) -> Polygons:
+async def _check(ctx: AppContext, token: str, camera_id: int) -> MaskSets:
     """The token is genuine, unexpired, for masked playback of this camera, and its user may still
-    play it back; returns the camera's masks now."""
+    play it back; returns the camera's mask sets now."""
     try:
         claims = tokens.verify(ctx.secret.encode(), token, camera_id, MASKED_ACTION, ctx.clock.now())
     except tokens.TokenExpired as exc:
@@ -61,8 +63,26 @@ async def _check(ctx: AppContext, token: str, camera_id: int) -> Polygons:
             raise NotFound("not found")
         principal = await accounts.principal_for(session, user)
         await cameras.get_camera(session, principal, camera_id, Permission.view_recording)
-        found = await masks.camera_polygons(session, [camera_id])
-    return normalise(found.get(camera_id, []))
+        stored = (await masks.stored_sets(session, [camera_id])).get(camera_id)
+    if stored is None:
+        return MaskSets()  # its masks were removed since the token was issued: nothing to hide
+    try:
+        return mask_sets(stored.default, stored.presets, stored.ptz, stored.masked)
+    except ValueError:  # a malformed stored polygon: hide everything rather than nothing
+        return MaskSets(FULL_FRAME, {}, False, True)
+
+
+async def _timeline(
+    ctx: AppContext, camera_id: int, sets: MaskSets, view: playback.SegmentView
+) -> MaskTimeline:
+    """The sets and, for a PTZ camera, the positions recorded over the segment's time."""
+    if not sets.ptz:
+        return MaskTimeline(sets)
+    lo = datetime.fromtimestamp(view.start, UTC)
+    hi = datetime.fromtimestamp(view.end, UTC)
+    async with ctx.db.read_session() as session:
+        rows = await masks.positions_between(session, camera_id, lo, hi)
+    return MaskTimeline(sets, tuple(Position(at.timestamp(), preset, i) for at, preset, i in rows))
 
 
 async def _views(ctx: AppContext, camera_id: int, lo: datetime, hi: datetime) -> list[playback.SegmentView]:
@@ -80,23 +100,29 @@ async def _segment(ctx: AppContext, camera_id: int, segment_id: int) -> playback
 
 
 def _read_masked(
-    path: Any, view: playback.SegmentView, first: int, last: int, polygons: Polygons
+    path: Any, view: playback.SegmentView, first: int, last: int, timeline: MaskTimeline
 ) -> tuple[bytes, bytes]:
     init = playback.read_range(path, 0, view.init_size)
-    return mask_recorded(init, playback.read_range(path, first, last), polygons)
+
+    def polygons_at(pts: int) -> Polygons:  # the recording's 90 kHz clock -> the frame's Unix time
+        return timeline.at(view.start + (pts - view.media_start) / 90_000)
+
+    at = polygons_at if timeline.sets.ptz else None
+    return mask_recorded(init, playback.read_range(path, first, last), timeline.sets.default, polygons_at=at)
 
 
 async def _masked(
-    ctx: AppContext, view: playback.SegmentView, first: int, last: int, polygons: Polygons
+    ctx: AppContext, camera_id: int, view: playback.SegmentView, first: int, last: int, sets: MaskSets
 ) -> tuple[bytes, bytes]:
     path = node_of(ctx).root / view.path
+    timeline = await _timeline(ctx, camera_id, sets, view)
     try:
-        out = await asyncio.to_thread(_read_masked, path, view, first, last, polygons)
+        out = await asyncio.to_thread(_read_masked, path, view, first, last, timeline)
     except OSError as exc:
         raise NotFound("recording file unavailable") from exc
     except MediaError as exc:
         raise NotFound(f"recording not playable masked: {exc}") from exc
-    _INITS[(view.id, polygons)] = out[0]
+    _INITS[(view.id, sets)] = out[0]
     while len(_INITS) > 256:
         _INITS.popitem(last=False)
     return out
@@ -141,14 +167,14 @@ async def masked_plan(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: str 
 async def masked_init(ctx: Ctx, camera_id: PathId, segment_id: PathId, token: str = "") -> Response:
     """The masked variant's init segment: made by masking the segment's first GOP (libx264 writes the
     same parameter sets for every chunk of one size)."""
-    polygons = await _check(ctx, token, camera_id)
+    sets = await _check(ctx, token, camera_id)
     view = await _segment(ctx, camera_id, segment_id)
-    init = _INITS.get((view.id, polygons))
+    init = _INITS.get((view.id, sets))
     if init is None:
         gop = playback.gop_at(view, view.start)
         if gop is None:
             raise NotFound("not found")
-        init, _ = await _masked(ctx, view, gop.first, gop.last, polygons)
+        init, _ = await _masked(ctx, camera_id, view, gop.first, gop.last, sets)
     return Response(init, media_type="video/mp4", headers={"Cache-Control": "private, no-cache"})
 
 
@@ -156,18 +182,18 @@ async def masked_init(ctx: Ctx, camera_id: PathId, segment_id: PathId, token: st
 async def masked_chunk(
     ctx: Ctx, camera_id: PathId, segment_id: PathId, first: Offset, last: Offset, token: str = ""
 ) -> Response:
-    polygons = await _check(ctx, token, camera_id)
+    sets = await _check(ctx, token, camera_id)
     view = await _segment(ctx, camera_id, segment_id)
     if not playback.valid_range(view, first, last):
         raise NotFound("no such chunk")
-    _, body = await _masked(ctx, view, first, last, polygons)
+    _, body = await _masked(ctx, camera_id, view, first, last, sets)
     return Response(body, media_type="video/mp4", headers={"Cache-Control": "private, no-cache"})
 
 
 @router.get("/{camera_id}/at.mp4")
 async def masked_seek(ctx: Ctx, camera_id: PathId, t: StoredDatetime, token: str = "") -> Response:
     """The masked init segment and GOP holding time `t`; `X-Start` is the keyframe's Unix time."""
-    polygons = await _check(ctx, token, camera_id)
+    sets = await _check(ctx, token, camera_id)
     at = as_utc(t)
     async with ctx.db.read_session() as session:
         row = await service.segment_at(session, camera_id, at)
@@ -175,6 +201,6 @@ async def masked_seek(ctx: Ctx, camera_id: PathId, t: StoredDatetime, token: str
     gop = playback.gop_at(view, at.timestamp()) if view is not None else None
     if view is None or gop is None:
         raise NotFound("no recording at this time")
-    init, body = await _masked(ctx, view, gop.first, gop.last, polygons)
+    init, body = await _masked(ctx, camera_id, view, gop.first, gop.last, sets)
     headers = {"Cache-Control": "private, no-cache", "X-Start": f"{gop.start:.3f}", "X-Segment": str(view.id)}
     return Response(init + body, media_type="video/mp4", headers=headers)

@@ -15,17 +15,19 @@ import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.cameras import masks
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
 from xueliang.core.lifecycle import StartupHook, Stop
 from xueliang.media.engine import CameraStatus, MediaEngine
-from xueliang.media.mask import Polygons, normalise
+from xueliang.media.mask.presets import FULL_FRAME, MaskSets, MaskTimeline, Position, mask_sets
 from xueliang.media.mask.recorded import mask_mp4_file
 from xueliang.media.plane import MediaPlane
 from xueliang.media.recording.recorder import Recorder, StorageEvent, StorageStatus
@@ -287,9 +289,13 @@ class RecordingsNode:
             camera = await session.get(Camera, export.camera_id)
             assert camera is not None
             rows = await service.segments_between(session, camera.id, export.starts_at, export.ends_at)
-            # A masked export (privacy masks, no approved lift): the masks as they are now, filled in.
-            found = await masks.camera_polygons(session, [camera.id]) if export.masked else {}
-        masked = normalise(found.get(camera.id, [])) if export.masked else None
+            # A masked export (privacy masks, no approved lift): the masks as they are now, filled in;
+            # a PTZ camera's frames get the set in force when they were recorded.
+            masked = (
+                await _export_masks(session, camera.id, export.starts_at, export.ends_at)
+                if export.masked
+                else None
+            )
         lo, hi = export.starts_at, export.ends_at
         directory = f"{export.id:06d}-{camera.gb_id}-{lo:%Y%m%dT%H%M%SZ}"
         out_dir = self.exports_root / directory
@@ -312,7 +318,12 @@ class RecordingsNode:
             "created_at": export.created_at.isoformat(),
         }
         if masked is not None:
-            meta["privacy_masks"] = {"masked": True, "areas": len(masked)}
+            sets = masked.sets
+            meta["privacy_masks"] = {
+                "masked": True,
+                "areas": len(sets.default) + sum(len(p) for p in sets.presets.values()),
+                "per_preset": sets.ptz,
+            }
         if self.ctx.settings.role == "worker":  # a run a dead worker left half-done starts afresh
             shutil.rmtree(out_dir, ignore_errors=True)
         busy = Busy(camera.id, lo, hi)
@@ -337,13 +348,15 @@ class RecordingsNode:
         out_dir: Path,
         base: str,
         meta: dict[str, Any],
-        masked: Polygons | None = None,
+        masked: MaskTimeline | None = None,
     ) -> list[dict[str, Any]]:
         out_dir.mkdir(parents=True, exist_ok=False)
         result = exporting.remux(sources, lo, hi, out_dir, base)
         if masked is not None:  # before the manifest: its hashes are of the masked files
-            for path in result.files:
-                mask_mp4_file(path, masked)
+            timeline = masked
+            for path, origin in zip(result.files, result.origins, strict=True):
+                at = (lambda seconds, o=origin: timeline.at(o + seconds)) if timeline.sets.ptz else None
+                mask_mp4_file(path, timeline.sets.default, polygons_at=at)
         key = signing.load_or_create(self.ctx.settings.data_dir)
         manifest = exporting.write_manifest(
             out_dir, result.files, {**meta, **exporting.range_meta(lo, hi, result)}, key
@@ -387,3 +400,19 @@ def install(ctx: AppContext, settings: RecordingSettings) -> list[StartupHook]:
         return node.stop
 
     return [start]
+
+
+async def _export_masks(session: AsyncSession, camera_id: int, lo: datetime, hi: datetime) -> MaskTimeline:
+    """The masks of a masked export: the sets now and, for a PTZ camera, the positions recorded over
+    the range (from a minute before it: the export starts at the keyframe before `lo`)."""
+    stored = (await masks.stored_sets(session, [camera_id])).get(camera_id)
+    if stored is None:
+        return MaskTimeline(MaskSets())
+    try:
+        sets = mask_sets(stored.default, stored.presets, stored.ptz, stored.masked)
+    except ValueError:  # a malformed stored polygon: hide everything rather than nothing
+        return MaskTimeline(MaskSets(FULL_FRAME, {}, False, True))
+    if not sets.ptz:
+        return MaskTimeline(sets)
+    rows = await masks.positions_between(session, camera_id, lo - timedelta(minutes=1), hi)
+    return MaskTimeline(sets, tuple(Position(at.timestamp(), preset, i) for at, preset, i in rows))

@@ -19,6 +19,7 @@ from tests.support.alarms import logins_to
 from tests.support.waits import wait_until
 from xueliang.audit.models import AuditEvent
 from xueliang.cameras.events import CameraStatusChanged
+from xueliang.cameras.mask_models import CameraPtzPosition
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
 from xueliang.core.ids import gb_id
@@ -237,6 +238,11 @@ async def test_cascade_to_an_upper_platform(gb_app: FastAPI) -> None:
             assert r.status_code == 409 and f"upper platform {UPPER_ID}" in r.json()["message"], r.text
             relayed = select(AuditEvent.actor).where(AuditEvent.action == "gb28181.upper.ptz")
             assert await scalar(gb_app, relayed) == f"upper platform {UPPER_ID}"
+            # the upper moved it by hand: its masked picture is filled whole (ADR 0012, addendum)
+            moved = select(CameraPtzPosition.cause).where(
+                CameraPtzPosition.camera_id == ptz_camera, CameraPtzPosition.preset.is_(None)
+            )
+            assert await scalar(gb_app, moved) == "move"
         finally:
             dev.close()
 

@@ -38,7 +38,7 @@ from xueliang.audit.service import Actor
 from xueliang.cameras.events import CameraChanged, CameraStatusChanged
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
-from xueliang.gb28181 import manscdp
+from xueliang.gb28181 import manscdp, ptz_masks
 from xueliang.gb28181 import service as gb_service
 from xueliang.gb28181.cascade import catalog, service
 from xueliang.gb28181.cascade.link import UpperConfig, UpperLink, cancel_all
@@ -617,12 +617,17 @@ class Cascade:
                 target_id=camera.id,
                 detail={"command": command, "channel": channel_id, "upper": config.sip_id},
             )
-            await session.commit()
+            await ptz_masks.before_command(self.ctx, session, camera.id, command, config.actor_name)
+            camera_id = camera.id
         try:
             answer = await self.platform.device_control(gb[0], gb[1], PTZCmd=command)
         except (TimeoutError, ConnectionError, OSError):
             return 503, "Device unavailable"
-        return (200, "OK") if answer.status < 300 else (503, "Device refused")
+        if answer.status >= 300:
+            return 503, "Device refused"
+        async with self.ctx.db.session() as session:
+            await ptz_masks.after_command(self.ctx, session, camera_id, command, config.actor_name)
+        return 200, "OK"
 
     # -- alarms upward -------------------------------------------------------------------------------
     async def _alarm_raised(self, event: AlarmRaised) -> None:

@@ -6,6 +6,7 @@ thread. Recordings keep the original; this runs per request, for viewers who may
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -71,15 +72,20 @@ def _units(params: CodecParams, chunk: bytes) -> list[tuple[AccessUnit, int]]:
 
 
 def mask_recorded(
-    init: bytes, chunk: bytes, polygons: Polygons, config: EncodeConfig | None = None
+    init: bytes,
+    chunk: bytes,
+    polygons: Polygons,
+    config: EncodeConfig | None = None,
+    polygons_at: Callable[[int], Polygons] | None = None,
 ) -> tuple[bytes, bytes]:
-    """(init segment, fragments) of the chunk with the polygons filled: H.264 at the sub-stream size,
+    """(init segment, fragments) of the chunk with the polygons filled (or, given `polygons_at`, those
+    of each picture's presentation time on the recording's 90 kHz clock): H.264 at the sub-stream size,
     one fragment per frame at its original presentation time. Raises MediaError."""
     params = params_of_init(init)
     units = _units(params, chunk)
     if not units or not units[0][0].keyframe:
         raise MediaError("a chunk starts at a keyframe")
-    transcoder = MaskTranscoder(lambda: polygons, config)
+    transcoder = MaskTranscoder(lambda: polygons, config, polygons_at)
     durations = {au.pts: duration for au, duration in units}
     masked: list[AccessUnit] = []
     for au, _ in units:
@@ -116,8 +122,11 @@ def masked_codec_string() -> str:
     return "avc1.42c01e"
 
 
-def mask_mp4_file(path: Path, polygons: Polygons, crf: int = 20) -> int:
-    """Re-encode an MP4 file (an export part) in place with the polygons filled, at its own size and
+def mask_mp4_file(
+    path: Path, polygons: Polygons, crf: int = 20, polygons_at: Callable[[float], Polygons] | None = None
+) -> int:
+    """Re-encode an MP4 file (an export part) in place with the polygons filled (or, given
+    `polygons_at`, those of each picture's time in seconds from the file's start), at its own size and
     times: H.264 (libx264 veryfast, CRF `crf`, faststart). Returns the frames written. Blocking."""
     import av
 
@@ -132,7 +141,9 @@ def mask_mp4_file(path: Path, polygons: Polygons, crf: int = 20) -> int:
             video.codec_context.thread_count = 1
             out: Any = None
             for frame in source.decode(video):
-                masked = fill(frame, polygons)
+                base = frame.time_base or video.time_base
+                seconds = float(frame.pts * base) if frame.pts is not None and base else 0.0
+                masked = fill(frame, polygons_at(seconds) if polygons_at is not None else polygons)
                 if out is None:
                     out = target.add_stream("libx264", rate=25)
                     out.width, out.height, out.pix_fmt = masked.width, masked.height, "yuv420p"

@@ -63,8 +63,16 @@ def fill(frame: Any, polygons: Polygons) -> Any:
 class MaskTranscoder:
     """Access units of the camera in, access units of the masked variant out (H.264)."""
 
-    def __init__(self, polygons_of: Callable[[], Polygons], config: EncodeConfig | None = None) -> None:
+    def __init__(
+        self,
+        polygons_of: Callable[[], Polygons],
+        config: EncodeConfig | None = None,
+        polygons_at: Callable[[int], Polygons] | None = None,
+    ) -> None:
+        """`polygons_of()` gives the polygons of each picture as it is encoded (live); `polygons_at`,
+        when given, those of a picture by its presentation time (recordings: the set then in force)."""
         self._polygons_of = polygons_of
+        self._polygons_at = polygons_at
         self.config = config or EncodeConfig()
         self._decoder: Any = None
         self._codec: Codec | None = None
@@ -151,7 +159,8 @@ class MaskTranscoder:
             if not key:
                 return []  # a new size starts at a keyframe
             self._open_encoder(frame.width, frame.height)
-        masked = fill(frame, self._polygons_of())
+        at = self._polygons_at
+        masked = fill(frame, at(int(frame.pts or 0)) if at is not None else self._polygons_of())
         width, height = self._encoder.width, self._encoder.height
         if (masked.width, masked.height) != (width, height):
             masked = masked.reformat(width=width, height=height, interpolation="BILINEAR")

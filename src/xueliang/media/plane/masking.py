@@ -8,7 +8,11 @@ that decodes, fills and re-encodes. Being an engine camera gives it a channel wi
 live WebSocket, LL-HLS and RTSP re-serve serve it without knowing masks exist. Stream tokens are
 bound to the id they were issued for, so a token for the masked variant never opens the original. The
 variant is added when a masked viewer is given URLs, and removed once nobody has used it for
-`idle_seconds` (its worker thread and decoder go with it)."""
+`idle_seconds` (its worker thread and decoder go with it).
+
+A PTZ camera's variant fills the set of the preset our last PTZ command sent it to, and the whole
+picture while it was moved by hand (media/mask/presets.py decides at each frame); the PTZ routes'
+`PtzMoved` reaches `_moved` before the device is told to move."""
 
 from __future__ import annotations
 
@@ -22,11 +26,12 @@ from typing import TYPE_CHECKING
 
 from xueliang.accounts.policy import Principal
 from xueliang.cameras import masks as camera_masks
-from xueliang.cameras.masks import MasksChanged
+from xueliang.cameras.masks import MasksChanged, PtzMoved
 from xueliang.cameras.models import Camera
 from xueliang.media.engine import CameraSpec, MediaEngine
 from xueliang.media.errors import MediaError
-from xueliang.media.mask import MaskedSource, MaskedSourceConfig, Polygons, normalise
+from xueliang.media.mask import MaskedSource, MaskedSourceConfig, Polygons
+from xueliang.media.mask.presets import FULL_FRAME, MaskSets, Position, mask_sets, polygons_for
 from xueliang.media.mask.source import SCHEME
 from xueliang.media.mask.transcode import masked_still
 from xueliang.media.still import NoPicture, Still, latest_keyframe
@@ -37,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MASKED_BASE = 900_000_000  # variant ids: 9 digits at most, as RTSP URLs take (restream parse_target)
-FULL_FRAME: Polygons = (((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)),)
 
 
 def masked_id(camera_id: int) -> int:
@@ -71,7 +75,8 @@ class PlaneMasks:
         self.idle_seconds = idle_seconds
         self.sweep_every = sweep_every
         self.config = MaskedSourceConfig()
-        self._polygons: dict[int, Polygons] = {}
+        self._sets: dict[int, MaskSets] = {}
+        self._positions: dict[int, Position] = {}  # where our last PTZ command left each camera
         self._used: dict[int, float] = {}  # masked engine id -> monotonic time of the last URL handed out
         self._sweeper: asyncio.Task[None] | None = None
         self._reloads: set[asyncio.Task[None]] = set()
@@ -80,34 +85,61 @@ class PlaneMasks:
         plane.hooks.append(self)
         plane.schemes.register(SCHEME, self._source)
         plane.ctx.events.subscribe(MasksChanged, self._changed)
+        plane.ctx.events.subscribe(PtzMoved, self._moved)
 
     # -- polygons ------------------------------------------------------------------------------------
 
     def polygons(self, camera_id: int) -> Polygons:
-        return self._polygons.get(camera_id, ())
+        """What the camera's masked pictures fill now (empty: nothing, or no masks known here)."""
+        sets = self._sets.get(camera_id)
+        if sets is None:
+            return ()
+        now = self.plane.ctx.clock.now().timestamp()
+        return polygons_for(sets, self._positions.get(camera_id), now)
 
     def has_masks(self, camera_id: int) -> bool:
-        return bool(self._polygons.get(camera_id))
+        sets = self._sets.get(camera_id)
+        return sets is not None and sets.masked
+
+    def _position(self, camera_id: int, position: Position) -> None:
+        """Keep the newer of what we know and `position` (an event and a re-read may cross)."""
+        known = self._positions.get(camera_id)
+        if known is None or (position.at, position.id) >= (known.at, known.id):
+            self._positions[camera_id] = position
 
     async def reload(self, camera_ids: Sequence[int] | None = None) -> None:
-        """Re-read masks from the database (all cameras, or the given ones)."""
+        """Re-read masks and PTZ positions from the database (all cameras, or the given ones)."""
         async with self.plane.ctx.db.read_session() as session:
-            found = await camera_masks.camera_polygons(session, camera_ids)
-        fresh = {camera_id: normalise(polys) for camera_id, polys in found.items()}
+            found = await camera_masks.stored_sets(session, camera_ids)
+            positions = await camera_masks.latest_positions(session, camera_ids)
+        fresh: dict[int, MaskSets] = {}
+        for camera_id, stored in found.items():
+            try:
+                fresh[camera_id] = mask_sets(stored.default, stored.presets, stored.ptz, stored.masked)
+            except ValueError:  # a malformed stored polygon: hide everything rather than nothing
+                log.warning("camera %s: unreadable privacy masks, the whole picture is filled", camera_id)
+                fresh[camera_id] = MaskSets(FULL_FRAME, {}, False, True)
         if camera_ids is None:
-            self._polygons = fresh
+            self._sets = fresh
         else:
             for camera_id in camera_ids:
                 if camera_id in fresh:
-                    self._polygons[camera_id] = fresh[camera_id]
+                    self._sets[camera_id] = fresh[camera_id]
                 else:
-                    self._polygons.pop(camera_id, None)
+                    self._sets.pop(camera_id, None)
+        for camera_id, (at, preset, row_id) in positions.items():
+            self._position(camera_id, Position(at.timestamp(), preset, row_id))
         for camera_id in list(self._stills):
             if camera_ids is None or camera_id in camera_ids:
                 self._stills.pop(camera_id, None)
 
     async def _changed(self, event: MasksChanged) -> None:
         await self.reload([event.camera_id])
+
+    async def _moved(self, event: PtzMoved) -> None:
+        """A PTZ command of this process: the variant's next frame gets the new position's set."""
+        self._position(event.camera_id, Position(event.at.timestamp(), event.preset, event.position_id))
+        self._stills.pop(event.camera_id, None)
 
     # -- who gets what --------------------------------------------------------------------------------
 
@@ -160,9 +192,13 @@ class PlaneMasks:
         task.add_done_callback(self._reloads.discard)
 
     def _variant_polygons(self, camera_id: int) -> Polygons:
-        """What the masked variant fills: the camera's masks, or the whole picture while they are not
-        known here yet (fail closed: a variant exists only because the database said it has masks)."""
-        return self._polygons.get(camera_id) or FULL_FRAME
+        """What the masked variant fills: the set in force for where the camera points, or the whole
+        picture while its masks are not known here yet (fail closed: a variant exists only because
+        the database said it has masks)."""
+        sets = self._sets.get(camera_id)
+        if sets is None or not sets.masked:
+            return FULL_FRAME
+        return self.polygons(camera_id)
 
     def _source(self, url: str, read_timeout: float) -> MaskedSource:
         return MaskedSource(url, self.plane.engine.channel, self._variant_polygons, self.config)
@@ -182,7 +218,7 @@ class PlaneMasks:
         if not self.has_masks(camera_id):
             await self.reload([camera_id])  # drawn in another process since the last sweep
         polygons = self._variant_polygons(camera_id)
-        key = (frag.epoch, frag.index, polygons)
+        key = (frag.epoch, frag.index, polygons)  # a PTZ move changes the polygons: a fresh still
         cached = self._stills.get(camera_id)
         if cached is not None and cached[0] == key:
             return cached[1]

@@ -12,6 +12,7 @@ from xueliang.accounts.deps import Ctx, CurrentCaller, Session
 from xueliang.cameras import masks
 from xueliang.cameras.mask_models import CameraMask
 from xueliang.cameras.masks import MasksChanged, PrivacyFacts
+from xueliang.cameras.remote import remote_for
 from xueliang.core.bounds import PathId
 
 router = APIRouter(tags=["privacy"])
@@ -110,7 +111,12 @@ async def put_masks(
 ) -> MasksOut:
     """Replace the camera's masks (the editor saves the whole drawing); audited as `camera.masks`.
     Masked viewers' streams follow at once; an unmasked stream of someone who must now see it masked
-    ends at its next re-check."""
+    ends at its next re-check. A camera another node owns is drawn there first (its owner applies the
+    drawing or refuses it with its reason: 409); this copy then follows its owner."""
+    if (remote := await remote_for(ctx, camera_id)) is not None:
+        await masks.list_masks(session, caller.principal, camera_id)  # our scope and role first
+        drawn = [{"label": m.label, "points": [list(pt) for pt in m.points]} for m in body.masks]
+        await remote.masks(camera_id, drawn, caller.actor.name)
     camera, rows = await masks.replace_masks(
         session,
         caller.principal,

@@ -28,7 +28,9 @@ from xueliang.alarms.models import Alarm, AlarmEvent, AlarmKind, Mobilization, M
 from xueliang.alarms.push import publish_alarm, task_event
 from xueliang.alarms.service import Press, intake
 from xueliang.audit.service import SYSTEM, Actor
+from xueliang.cameras import masks as camera_masks
 from xueliang.cameras.events import CameraChanged, CameraStatusChanged
+from xueliang.cameras.masks import MasksChanged
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
 from xueliang.federation import apply
@@ -126,6 +128,9 @@ class Link:
     _reported: dict[int, str] = field(default_factory=dict)
     _alarmed: set[str] = field(default_factory=set)
     _notice_cursor: dict[int, int] = field(default_factory=dict)
+    # Each camera's last status this node saw (its engine's, or its child's for a camera hosted below):
+    # every catalog message carries it, so the parent shows an idle relayed camera as its owner does.
+    _status: dict[int, str] = field(default_factory=dict)
 
     @property
     def me(self) -> str:
@@ -167,6 +172,7 @@ class Link:
             self.ctx.events.subscribe(AlarmChanged, self._on_alarm),
             self.ctx.events.subscribe(CameraChanged, self._on_camera),
             self.ctx.events.subscribe(CameraStatusChanged, self._on_camera_status),
+            self.ctx.events.subscribe(MasksChanged, self._on_masks),
         ]
         await self.enqueue_regions()
         await self.enqueue_catalog()
@@ -283,6 +289,9 @@ class Link:
     async def _on_camera_status(self, event: CameraStatusChanged) -> None:
         await self.enqueue_cameras([event.camera_id], event.status)
 
+    async def _on_masks(self, event: MasksChanged) -> None:
+        await self.enqueue_cameras([event.camera_id], None)
+
     async def enqueue_regions(self) -> None:
         """This node's region tree to the parent at each start (before the cameras placed in it)."""
         parent = next((p for p in await self.peers() if p.role == "parent"), None)
@@ -338,10 +347,16 @@ class Link:
                     )
                 )
             ).all()
+            masks = await camera_masks.camera_mask_rows(s, [cam.id for cam, _code in rows])
             bodies = []
             for cam, code in rows:
                 self._reported[cam.id] = cam.gb_id
-                bodies.append((cam.id, apply.camera_body(cam, code, status)))
+                if status is not None:
+                    self._status[cam.id] = status
+                body = apply.camera_body(
+                    cam, code, self._status.get(cam.id), camera_masks.mask_rows_out(masks.get(cam.id, []))
+                )
+                bodies.append((cam.id, body))
             gone = set(camera_ids) - set(
                 (await s.scalars(select(Camera.id).where(Camera.id.in_(camera_ids)))).all()
             )
@@ -850,7 +865,8 @@ class Link:
                     await hub.publish(notice_event(path))
             self._wake.set()  # and further down, to this node's own children
         for camera_id, status, sender in statuses:
-            await self.ctx.events.emit(CameraStatusChanged(camera_id, status, f"node {sender}"))
+            reported = CameraStatusChanged(camera_id, status, f"node {sender}", reported=True)
+            await self.ctx.events.emit(reported)
         return outcomes
 
     async def _push_tasks(self, reader: AsyncSession, alarm: Alarm, event: str) -> None:

@@ -200,3 +200,22 @@ class EditorScope(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("portal_departments.id", ondelete="CASCADE"))
+
+
+class UpstreamCopy(Base):
+    """A row of county content (a department, service, job, product or market) that a node above this
+    one published and this node keeps as a copy (federation, issue 18): its owner edits it, edits here
+    are refused. Content without a row here is this node's own."""
+
+    __tablename__ = "portal_upstream"
+    __table_args__ = (
+        UniqueConstraint("kind", "local_id", name="uq_portal_upstream_local"),
+        UniqueConstraint("kind", "owner", "remote_id", name="uq_portal_upstream_remote"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # department | service | job | product | market
+    local_id: Mapped[int] = mapped_column(Integer)
+    owner: Mapped[str] = mapped_column(String(20))  # the publishing node's GB ID
+    remote_id: Mapped[int] = mapped_column(Integer)  # its id at the owner
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)

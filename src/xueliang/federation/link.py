@@ -33,7 +33,7 @@ from xueliang.cameras.events import CameraChanged, CameraStatusChanged
 from xueliang.cameras.masks import MasksChanged
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
-from xueliang.federation import apply
+from xueliang.federation import apply, content
 from xueliang.federation.config import FederationSettings
 from xueliang.federation.envelope import Envelope, Refused, check, parse, seal, subject
 from xueliang.federation.identity import NodeIdentity, local_gb_id, peer_by_key
@@ -131,6 +131,10 @@ class Link:
     # Each camera's last status this node saw (its engine's, or its child's for a camera hosted below):
     # every catalog message carries it, so the parent shows an idle relayed camera as its owner does.
     _status: dict[int, str] = field(default_factory=dict)
+    # County content sent down: per (child, kind) the newest stamp queued, and the rows queued within
+    # the sweep's margin (content.py), so a round re-sends nothing.
+    _content_cursor: dict[tuple[int, str], datetime | None] = field(default_factory=dict)
+    _content_sent: dict[tuple[int, str], set[tuple[int, str]]] = field(default_factory=dict)
 
     @property
     def me(self) -> str:
@@ -489,6 +493,47 @@ class Link:
                 await self._sweep_withdrawals(s, peer)
             await s.commit()
 
+    async def _sweep_content(self, peers: list[Peer]) -> None:
+        """County content (directory, services, jobs, prices) changed here goes down to every child, as
+        notices do (federation/content.py): each kind from the newest row already queued for it."""
+        children = [p for p in peers if p.role == "child"]
+        if not children:
+            return
+        async with self.ctx.db.session() as s:
+            for peer in children:
+                for kind in content.KINDS:
+                    key = (peer.id, kind)
+                    if key not in self._content_cursor:
+                        last = await s.scalar(
+                            select(OutboxMessage.body)
+                            .where(
+                                OutboxMessage.peer_id == peer.id, OutboxMessage.source == f"content_{kind}"
+                            )
+                            .order_by(OutboxMessage.id.desc())
+                            .limit(1)
+                        )
+                        until = (last or {}).get("until")
+                        self._content_cursor[key] = datetime.fromisoformat(until) if until else None
+                    rows, newest, sent = await content.changed(
+                        s, kind, self._content_cursor[key], self._content_sent.get(key, set())
+                    )
+                    self._content_sent[key] = sent
+                    if newest is None or not rows:
+                        continue
+                    self._content_cursor[key] = newest
+                    for n, body in enumerate(content.batches(kind, rows, newest)):
+                        s.add(
+                            OutboxMessage(
+                                peer_id=peer.id,
+                                kind="content",
+                                source=f"content_{kind}",
+                                source_id=f"{time.time_ns()}:{n}",
+                                body=body,
+                                created_at=self.ctx.clock.now(),
+                            )
+                        )
+            await s.commit()
+
     async def _sweep_withdrawals(self, s: AsyncSession, peer: Peer) -> None:
         """Notices withdrawn here in the last days (sent rows are kept a week) that the child has not
         been told of; the child finds its copy by region, publication time and title."""
@@ -544,6 +589,7 @@ class Link:
                 peers = await self.peers()
                 await self._sweep_alarms(peers)
                 await self._sweep_notices(peers)
+                await self._sweep_content(peers)
                 for peer in peers:
                     while await self._send(peer) >= self.settings.relay_batch:
                         pass
@@ -928,6 +974,8 @@ class Link:
             return await apply.apply_anchor(s, peer, env, now)
         if env.kind == "regions":
             return await apply.apply_regions(s, peer, env)
+        if env.kind == "content":  # county content down (directory, services, jobs, prices)
+            return await content.apply_content(s, peer, env, now)
         if env.kind == "notice":
             outcome, path = await apply.apply_notice(s, peer, env, now)
             if path is not None:

@@ -115,7 +115,7 @@ async def put_masks(
     drawing or refuses it with its reason: 409); this copy then follows its owner."""
     if (remote := await remote_for(ctx, camera_id)) is not None:
         await masks.list_masks(session, caller.principal, camera_id)  # our scope and role first
-        drawn = [{"label": m.label, "points": [list(pt) for pt in m.points]} for m in body.masks]
+        drawn = [{"label": m.label, "points": masks.check_polygon(m.points)} for m in body.masks]  # 422 here
         await remote.masks(camera_id, drawn, caller.actor.name)
     camera, rows = await masks.replace_masks(
         session,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import DateTime, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts.models import Role
@@ -153,10 +153,8 @@ def mask_rows_out(rows: Sequence[CameraMask]) -> list[dict[str, Any]]:
 
 
 def _is_datetime(kind: Any) -> bool:
-    try:
-        return bool(kind.python_type is datetime)
-    except NotImplementedError:
-        return False
+    """Whether a column type stores datetimes (UtcDateTime wraps DateTime: its `impl` says)."""
+    return isinstance(getattr(kind, "impl", kind), DateTime)
 
 
 def mask_rows_in(camera_id: int, items: Sequence[dict[str, Any]], now: datetime) -> list[CameraMask]:

@@ -15,13 +15,15 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Date, DateTime, select
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from xueliang.audit import service as audit
 from xueliang.core.db import Base, database_key
+from xueliang.core.errors import AppError
 from xueliang.federation.apply import node_actor
 from xueliang.federation.envelope import Envelope, Refused
 from xueliang.nodes.models import Node
@@ -70,13 +72,10 @@ def _values(model: type[Base], item: dict[str, Any]) -> dict[str, Any]:
         if column.key in _OWN_KEYS or column.key not in item:
             continue
         value = item[column.key]
-        try:
-            kind = column.type.python_type
-        except NotImplementedError:
-            kind = object
-        if isinstance(value, str) and kind is datetime:
+        kind = getattr(column.type, "impl", column.type)  # UtcDateTime wraps DateTime
+        if isinstance(value, str) and isinstance(kind, DateTime):
             value = datetime.fromisoformat(value)
-        elif isinstance(value, str) and kind is date:
+        elif isinstance(value, str) and isinstance(kind, Date):
             value = date.fromisoformat(value)
         out[column.key] = value
     return out
@@ -156,12 +155,20 @@ async def apply_content(session: AsyncSession, peer: Node, env: Envelope, now: d
         raise Refused(f"unknown content kind {kind!r}")
     items = [dict(item) for item in b["rows"]]
     copier = _Copier(session, peer.gb_id, now)
-    if kind == "price":
-        changed_n = await copier.prices(items)
-    else:
-        changed_n = 0
-        for item in items:
-            changed_n += await copier.row(kind, item)
+    try:  # a row this node cannot take refuses the message, never stalls the link behind it
+        async with session.begin_nested():
+            if kind == "price":
+                changed_n = await copier.prices(items)
+            else:
+                changed_n = 0
+                for item in items:
+                    changed_n += await copier.row(kind, item)
+    except OperationalError:
+        raise  # the database busy: delivered again
+    except (SQLAlchemyError, AppError, AttributeError) as exc:
+        raise Refused(
+            f"message {env.id}: {kind} rows not taken ({type(exc).__name__}: {exc})"[:300]
+        ) from None
     if changed_n:
         await audit.append(
             session, node_actor(peer.gb_id), f"portal.{kind}.copy", at=now, target_type="portal_content",

@@ -293,6 +293,19 @@ class Link:
     async def _on_camera_status(self, event: CameraStatusChanged) -> None:
         await self.enqueue_cameras([event.camera_id], event.status)
 
+    def _known_status(self, camera_id: int) -> str | None:
+        """The camera's last status seen here, or its engine's now (a status reached before this link
+        started listening is not lost)."""
+        if camera_id not in self._status:
+            from xueliang.media.plane import MediaPlane  # the plane is optional here (media off)
+
+            plane = self.ctx.services.get(MediaPlane)
+            if plane is not None and plane.engine.has_camera(camera_id):
+                status = plane.engine.health(camera_id).status.value
+                if status in ("online", "offline"):
+                    self._status[camera_id] = status
+        return self._status.get(camera_id)
+
     async def _on_masks(self, event: MasksChanged) -> None:
         await self.enqueue_cameras([event.camera_id], None)
 
@@ -358,7 +371,7 @@ class Link:
                 if status is not None:
                     self._status[cam.id] = status
                 body = apply.camera_body(
-                    cam, code, self._status.get(cam.id), camera_masks.mask_rows_out(masks.get(cam.id, []))
+                    cam, code, self._known_status(cam.id), camera_masks.mask_rows_out(masks.get(cam.id, []))
                 )
                 bodies.append((cam.id, body))
             gone = set(camera_ids) - set(

@@ -160,9 +160,7 @@ async def apply_content(session: AsyncSession, peer: Node, env: Envelope, now: d
             if kind == "price":
                 changed_n = await copier.prices(items)
             else:
-                changed_n = 0
-                for item in items:
-                    changed_n += await copier.row(kind, item)
+                changed_n, _ids = await copier.rows(kind, items)
     except OperationalError:
         raise  # the database busy: delivered again
     except (SQLAlchemyError, AppError, AttributeError) as exc:
@@ -184,109 +182,157 @@ async def apply_content(session: AsyncSession, peer: Node, env: Envelope, now: d
 
 
 class _Copier:
+    """Copies one message's rows with a few statements for the lot (a first link brings thousands)."""
+
     def __init__(self, session: AsyncSession, owner: str, now: datetime) -> None:
         self.session, self.owner, self.now = session, owner, now
 
-    async def _local(self, kind: str, item: dict[str, Any]) -> Any:
-        """This node's copy of the row: by the owner's id, else the same row seeded here (its code, or
-        for a job its title, employer and posting date), else None."""
-        model = MODELS[kind]
-        remote_id = int(item["remote_id"])
-        local_id = await self.session.scalar(
-            select(UpstreamCopy.local_id).where(
-                UpstreamCopy.kind == kind,
-                UpstreamCopy.owner == self.owner,
-                UpstreamCopy.remote_id == remote_id,
-            )
-        )
-        if local_id is not None:
-            return await self.session.get(model, local_id)
-        found: Any = None
-        if "code" in item:
-            code_column: Any = model.code  # type: ignore[attr-defined]
-            found = await self.session.scalar(select(model).where(code_column == str(item["code"])))
-        elif kind == "job":
-            found = await self.session.scalar(
-                select(PortalJob).where(
-                    PortalJob.title == str(item.get("title", "")),
-                    PortalJob.employer == str(item.get("employer", "")),
-                    PortalJob.date_posted == date.fromisoformat(str(item["date_posted"])),
+    async def _locals(self, kind: str, items: list[dict[str, Any]]) -> dict[int, Any]:
+        """Remote id -> this node's copy: by the owner's id, else the same row seeded here (its code, or
+        for a job its title, employer and posting date); rows with neither are absent."""
+        model: Any = MODELS[kind]
+        remote_ids = [int(item["remote_id"]) for item in items]
+        copies = dict(
+            (
+                await self.session.execute(
+                    select(UpstreamCopy.remote_id, UpstreamCopy.local_id).where(
+                        UpstreamCopy.kind == kind,
+                        UpstreamCopy.owner == self.owner,
+                        UpstreamCopy.remote_id.in_(remote_ids),
+                    )
                 )
-            )
-        return found
-
-    async def _own(self, kind: str, local_id: int, remote_id: int) -> None:
-        row = await self.session.scalar(
-            select(UpstreamCopy).where(UpstreamCopy.kind == kind, UpstreamCopy.local_id == local_id)
+            ).all()
         )
-        if row is None:
-            self.session.add(
-                UpstreamCopy(
-                    kind=kind, local_id=local_id, owner=self.owner, remote_id=remote_id, received_at=self.now
+        rows = {
+            r.id: r for r in (await self.session.scalars(select(model).where(model.id.in_(copies.values()))))
+        }
+        out = {remote: rows[local] for remote, local in copies.items() if local in rows}
+        rest = [item for item in items if int(item["remote_id"]) not in out]
+        if rest and hasattr(model, "code"):
+            codes = [str(item.get("code")) for item in rest]
+            by_code = {
+                r.code: r for r in await self.session.scalars(select(model).where(model.code.in_(codes)))
+            }
+            for item in rest:
+                if str(item.get("code")) in by_code:
+                    out[int(item["remote_id"])] = by_code[str(item.get("code"))]
+        elif rest and kind == "job":
+            titles = [str(item.get("title", "")) for item in rest]
+            jobs = await self.session.scalars(select(PortalJob).where(PortalJob.title.in_(titles)))
+            by_key = {(j.title, j.employer, j.date_posted.isoformat()): j for j in jobs}
+            for item in rest:
+                key = (
+                    str(item.get("title", "")),
+                    str(item.get("employer", "")),
+                    str(item.get("date_posted")),
                 )
-            )
-        elif (row.owner, row.remote_id) != (self.owner, remote_id):
-            row.owner, row.remote_id, row.received_at = self.owner, remote_id, self.now
+                if key in by_key:
+                    out[int(item["remote_id"])] = by_key[key]
+        return out
 
-    async def row(self, kind: str, item: dict[str, Any], extra: dict[str, Any] | None = None) -> int:
-        """Add or update one copy; returns 1 when it changed here."""
-        model = MODELS[kind]
-        values = _values(model, item) | (extra or {})
+    async def rows(self, kind: str, items: list[dict[str, Any]]) -> tuple[int, dict[int, int]]:
+        """Add or update the copies; returns how many changed here and remote id -> local id."""
+        model: Any = MODELS[kind]
+        locals_ = await self._locals(kind, items)
+        departments: dict[str, int] = {}
         if kind in ("service", "job"):
-            code = item.get("department_code")
-            dept = None
-            if code is not None:
-                dept = await self.session.scalar(
-                    select(PortalDepartment.id).where(PortalDepartment.code == code)
-                )
-                if dept is None:
-                    return 0  # its department has not arrived: the next change brings it again
-            values["department_id"] = dept
-        values.pop("updated_at", None)
-        row = await self._local(kind, item)
+            codes = {str(i["department_code"]) for i in items if i.get("department_code") is not None}
+            departments = dict(
+                (
+                    await self.session.execute(
+                        select(PortalDepartment.code, PortalDepartment.id).where(
+                            PortalDepartment.code.in_(codes)
+                        )
+                    )
+                ).all()
+            )
         touched = 0
-        if row is None:
-            if hasattr(model, "updated_at"):
-                values["updated_at"] = self.now
-            row = model(**values)
-            self.session.add(row)
+        fresh: list[tuple[int, Any]] = []
+        for item in items:
+            values = _values(model, item)
+            values.pop("updated_at", None)
+            if kind in ("service", "job"):
+                code = item.get("department_code")
+                if code is not None and str(code) not in departments:
+                    continue  # its department has not arrived: its next change brings it again
+                values["department_id"] = departments[str(code)] if code is not None else None
+            row = locals_.get(int(item["remote_id"]))
+            if row is None:
+                if hasattr(model, "updated_at"):
+                    values["updated_at"] = self.now
+                row = model(**values)
+                self.session.add(row)
+                fresh.append((int(item["remote_id"]), row))
+                touched += 1
+            elif any(getattr(row, k) != v for k, v in values.items()):
+                for k, v in values.items():
+                    setattr(row, k, v)
+                if hasattr(row, "updated_at"):
+                    row.updated_at = self.now  # so this node's own sweep passes it on
+                touched += 1
+        if fresh:
             await self.session.flush()
-            touched = 1
-        elif any(getattr(row, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(row, k, v)
-            if hasattr(row, "updated_at"):
-                row.updated_at = self.now
-            touched = 1
-        await self._own(kind, row.id, int(item["remote_id"]))
-        return touched
+            for remote_id, row in fresh:
+                locals_[remote_id] = row
+        await self._own(kind, {remote: row.id for remote, row in locals_.items()})
+        return touched, {remote: row.id for remote, row in locals_.items()}
+
+    async def _own(self, kind: str, local_ids: dict[int, int]) -> None:
+        """Record the copies as owned above (by this sender), remote id -> local id."""
+        if not local_ids:
+            return
+        known = {
+            r.local_id: r
+            for r in await self.session.scalars(
+                select(UpstreamCopy).where(
+                    UpstreamCopy.kind == kind, UpstreamCopy.local_id.in_(list(local_ids.values()))
+                )
+            )
+        }
+        for remote_id, local_id in local_ids.items():
+            row = known.get(local_id)
+            if row is None:
+                self.session.add(
+                    UpstreamCopy(
+                        kind=kind,
+                        local_id=local_id,
+                        owner=self.owner,
+                        remote_id=remote_id,
+                        received_at=self.now,
+                    )
+                )
+            elif (row.owner, row.remote_id) != (self.owner, remote_id):
+                row.owner, row.remote_id, row.received_at = self.owner, remote_id, self.now
 
     async def prices(self, items: list[dict[str, Any]]) -> int:
-        """Products and markets by code, then each day's prices through the portal's own `set_prices`
-        (so this node's subscribers get their price alerts); unchanged prices are not written again."""
+        """Products and markets, then each day's prices through the portal's own `set_prices` (so this
+        node's subscribers get their price alerts); unchanged prices are not written again."""
+        products = {int(i["product"]["remote_id"]): dict(i["product"]) for i in items}
+        markets = {int(i["market"]["remote_id"]): dict(i["market"]) for i in items}
+        changed_p, product_ids = await self.rows("product", list(products.values()))
+        changed_m, market_ids = await self.rows("market", list(markets.values()))
+        days = {date.fromisoformat(str(i["day"])) for i in items}
+        have = {
+            (p, m, d): fen
+            for p, m, d, fen in (
+                await self.session.execute(
+                    select(
+                        PortalPrice.product_id, PortalPrice.market_id, PortalPrice.day, PortalPrice.price_fen
+                    ).where(PortalPrice.product_id.in_(list(product_ids.values())), PortalPrice.day.in_(days))
+                )
+            ).all()
+        }
         by_day: dict[date, list[portal.NewPrice]] = {}
         for item in items:
-            await self.row("product", dict(item["product"]))
-            await self.row("market", dict(item["market"]))
-            product = await self.session.scalar(
-                select(PortalProduct.id).where(PortalProduct.code == str(item["product"]["code"]))
-            )
-            market = await self.session.scalar(
-                select(PortalMarket.id).where(PortalMarket.code == str(item["market"]["code"]))
-            )
+            product = product_ids.get(int(item["product"]["remote_id"]))
+            market = market_ids.get(int(item["market"]["remote_id"]))
             if product is None or market is None:
                 continue
             day = date.fromisoformat(str(item["day"]))
             price = int(item["price_fen"])
-            have = await self.session.scalar(
-                select(PortalPrice.price_fen).where(
-                    PortalPrice.product_id == product, PortalPrice.market_id == market, PortalPrice.day == day
-                )
-            )
-            if have != price:
+            if have.get((product, market, day)) != price:
                 by_day.setdefault(day, []).append(portal.NewPrice(product, market, price))
+        actor = node_actor(self.owner)
         for day, prices in sorted(by_day.items()):
-            await portal.set_prices(
-                self.session, node_actor(self.owner), day, prices, now=self.now, audit_it=False
-            )
-        return sum(len(p) for p in by_day.values())
+            await portal.set_prices(self.session, actor, day, prices, now=self.now, audit_it=False)
+        return changed_p + changed_m + sum(len(p) for p in by_day.values())

@@ -429,7 +429,7 @@ def test_masks_travel_up_with_the_catalog_and_fail_closed_while_unknown(
         "name_en": "",
         "lat": 31.5,
         "lon": 103.6,
-        "kind": "fixed",
+        "kind": "settlement",
         "region_code": SHANGPING,
         "remote_id": 99999,
         "status": None,

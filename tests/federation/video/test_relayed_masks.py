@@ -11,6 +11,7 @@ import asyncio
 import io
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 
 import av
@@ -51,7 +52,7 @@ def query(node: FedNode, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 
 
 def health(node: FedNode, username: str, camera_id: int) -> dict[str, Any]:
-    with node.client(username) as c:
+    with closing(node.client(username)) as c:
         r = c.get("/api/v1/cameras/health")
         assert r.status_code == 200, r.text
         return next((h for h in r.json() if h["camera_id"] == camera_id), {})
@@ -93,14 +94,14 @@ def test_an_idle_relayed_camera_shows_its_owners_status(pair: Federation) -> Non
 def test_the_township_operator_sees_the_village_camera_masked(pair: Federation) -> None:
     town, village = pair["township"], pair["village"]
     camera_id = pair.camera_ids[1]
-    with village.client("admin") as admin:
+    with closing(village.client("admin")) as admin:
         r = admin.put(
             f"/api/v1/cameras/{camera_id}/masks", json={"masks": [{"label": "院子", "points": MASK}]}
         )
         assert r.status_code == 200, r.text
     wait_for(lambda: [m[0] for m in masks_at(town, camera_id)] == ["院子"], 20, "the masks at the township")
 
-    with town.client("op-qingxi") as op:
+    with closing(town.client("op-qingxi")) as op:
         r = op.post(f"/api/v1/cameras/{camera_id}/open")
         assert r.status_code == 200, r.text
         url = r.json()["streams"]["ws"]
@@ -120,7 +121,7 @@ def test_a_mask_edit_at_the_township_is_applied_by_the_owner_or_refused(pair: Fe
     town, village = pair["township"], pair["village"]
     camera_id = pair.camera_ids[1]
     drawn = {"masks": [{"label": "窗户", "points": [[0.0, 0.6], [0.3, 0.6], [0.3, 1.0]]}]}
-    with town.client("op-qingxi") as op:
+    with closing(town.client("op-qingxi")) as op:
         r = op.put(f"/api/v1/cameras/{camera_id}/masks", json=drawn)
         assert r.status_code == 200, r.text
         assert [m[0] for m in masks_at(village, camera_id)] == ["窗户"]  # applied by the owner first

@@ -501,6 +501,12 @@ def test_county_content_reaches_every_node_below_and_is_owned_above(
         (job,) = village.query("SELECT id FROM portal_jobs WHERE title = '村级护林员'")[0]
         r = editor.post(f"/api/v1/portal/admin/jobs/{job}/unpublish")
         assert r.status_code == 409 and "owned above" in r.json()["message"], r.text
+        r = editor.post(  # nor overwritten by an import
+            "/api/v1/portal/admin/import/departments",
+            content=json.dumps([{"code": dept_code, "name": "导入改的"}]),
+            headers={"Content-Type": "application/json"},
+        )
+        assert r.status_code == 422 and "owned above" in r.text, r.text
     assert at(village)[0] == "县人社局（新址）"
 
 

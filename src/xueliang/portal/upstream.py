@@ -30,6 +30,15 @@ async def owner_of(session: AsyncSession, kind: str, local_ids: Iterable[int]) -
     return owner
 
 
+async def owned_ids(session: AsyncSession, kind: str) -> set[int]:
+    """Ids of this kind's rows that are copies of content published above."""
+    rows = await session.scalars(select(UpstreamCopy.local_id).where(UpstreamCopy.kind == kind))
+    return set(rows.all())
+
+
+OWNED_ABOVE = "owned above: published by a node above; edit it there"
+
+
 async def refuse_if_owned_above(session: AsyncSession, kind: str, *local_ids: int) -> None:
     """Raise Conflict (409) when the content was published by a node above: it is edited there."""
     owner = await owner_of(session, kind, local_ids)

@@ -1019,14 +1019,16 @@ class Link:
             await asyncio.sleep(self.settings.anchor_interval_s)
 
     async def prune(self) -> None:
-        """Sent outbox rows older than a week go, but for each peer's newest alarm row (where the sweep
-        resumes); inbox rows go once older than the clock window, past which a replay is refused anyway."""
+        """Sent outbox rows older than a week go, but for each peer's newest alarm row and content row of
+        each kind (where the sweeps resume); inbox rows go once older than the clock window, past which a
+        replay is refused anyway."""
         now = self.ctx.clock.now()
         async with self.ctx.db.session() as s:
+            resumes = ["alarm_event", *(f"content_{kind}" for kind in content.KINDS)]  # sweeps' cursors
             keep = (
                 select(func.max(OutboxMessage.id))
-                .where(OutboxMessage.source == "alarm_event")
-                .group_by(OutboxMessage.peer_id)
+                .where(OutboxMessage.source.in_(resumes))
+                .group_by(OutboxMessage.peer_id, OutboxMessage.source)
             )
             await s.execute(
                 delete(OutboxMessage).where(

@@ -11,6 +11,7 @@ here, so this node's own sweep passes it on to its children in turn."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from xueliang.core.errors import AppError
 from xueliang.federation.apply import node_actor
 from xueliang.federation.envelope import Envelope, Refused
 from xueliang.nodes.models import Node
+from xueliang.notify.hub import Hub
 from xueliang.portal import service as portal
 from xueliang.portal.models import (
     PortalDepartment,
@@ -37,6 +39,7 @@ from xueliang.portal.models import (
     PortalService,
     UpstreamCopy,
 )
+from xueliang.portal.push import alerts_event
 
 KINDS = ("department", "service", "job", "price")  # in this order: a service names its department
 ROWS_PER_MESSAGE = 100  # a message stays well under the nats-server's 1 MB payload
@@ -48,6 +51,7 @@ MODELS: dict[str, type[Base]] = {
     "product": PortalProduct,
     "market": PortalMarket,
 }
+_announcing: set[asyncio.Task[None]] = set()
 _OWN_KEYS = frozenset({"id", "department_id", "product_id", "market_id"})  # this node's ids
 
 
@@ -147,7 +151,9 @@ def batches(kind: str, rows: Sequence[dict[str, Any]], until: datetime) -> list[
 # ---- applied -------------------------------------------------------------------------------------
 
 
-async def apply_content(session: AsyncSession, peer: Node, env: Envelope, now: datetime) -> str:
+async def apply_content(
+    session: AsyncSession, peer: Node, env: Envelope, now: datetime, hub: Hub | None = None
+) -> str:
     """Copy the parent's rows here (added, or changed where they differ), each recorded as owned above."""
     b = env.body
     kind = str(b["kind"])
@@ -178,6 +184,14 @@ async def apply_content(session: AsyncSession, peer: Node, env: Envelope, now: d
             portal.content_changed_key(key)
 
         sa_event.listen(session.sync_session, "after_commit", invalidate, once=True)
+    if copier.alerts and hub is not None:  # this node's subscribers' price alerts: their banners' counts
+
+        def announce(_s: Session) -> None:
+            task = asyncio.get_running_loop().create_task(hub.publish(alerts_event()))
+            _announcing.add(task)
+            task.add_done_callback(_announcing.discard)
+
+        sa_event.listen(session.sync_session, "after_commit", announce, once=True)
     return f"{kind}: {len(items)} rows, {changed_n} changed"
 
 
@@ -186,6 +200,7 @@ class _Copier:
 
     def __init__(self, session: AsyncSession, owner: str, now: datetime) -> None:
         self.session, self.owner, self.now = session, owner, now
+        self.alerts = 0  # price alerts made for this node's subscribers
 
     async def _locals(self, kind: str, items: list[dict[str, Any]]) -> dict[int, Any]:
         """Remote id -> this node's copy: by the owner's id, else the same row seeded here (its code, or
@@ -334,5 +349,8 @@ class _Copier:
                 by_day.setdefault(day, []).append(portal.NewPrice(product, market, price))
         actor = node_actor(self.owner)
         for day, prices in sorted(by_day.items()):
-            await portal.set_prices(self.session, actor, day, prices, now=self.now, audit_it=False)
+            _written, alerts = await portal.set_prices(
+                self.session, actor, day, prices, now=self.now, audit_it=False
+            )
+            self.alerts += alerts
         return changed_p + changed_m + sum(len(p) for p in by_day.values())

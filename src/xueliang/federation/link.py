@@ -988,7 +988,7 @@ class Link:
         if env.kind == "regions":
             return await apply.apply_regions(s, peer, env)
         if env.kind == "content":  # county content down (directory, services, jobs, prices)
-            return await content.apply_content(s, peer, env, now)
+            return await content.apply_content(s, peer, env, now, self.ctx.services.get(Hub))
         if env.kind == "notice":
             outcome, path = await apply.apply_notice(s, peer, env, now)
             if path is not None:

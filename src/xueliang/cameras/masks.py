@@ -137,6 +137,12 @@ async def replace_masks(
 _NOT_CARRIED = frozenset({"id", "camera_id"})  # this node's own keys; everything else travels
 
 
+def _carried(column: Any) -> bool:
+    """Whether a column travels: not this node's own keys, nor another row's id here (a foreign key
+    means nothing at another node; without it a row applies to every case, which masks more, not less)."""
+    return column.key not in _NOT_CARRIED and not column.foreign_keys
+
+
 def mask_rows_out(rows: Sequence[CameraMask]) -> list[dict[str, Any]]:
     """The rows as plain JSON, column by column, so columns added later (a preset, a schedule) travel
     without this function knowing them."""
@@ -144,7 +150,7 @@ def mask_rows_out(rows: Sequence[CameraMask]) -> list[dict[str, Any]]:
     for row in rows:
         item: dict[str, Any] = {}
         for column in CameraMask.__table__.columns:
-            if column.key in _NOT_CARRIED:
+            if not _carried(column):
                 continue
             value = getattr(row, column.key)
             item[column.key] = value.isoformat() if isinstance(value, datetime) else value
@@ -160,7 +166,7 @@ def _is_datetime(kind: Any) -> bool:
 def mask_rows_in(camera_id: int, items: Sequence[dict[str, Any]], now: datetime) -> list[CameraMask]:
     """Rows for this node's copy of a camera from `mask_rows_out` of its owner: columns this node
     does not have are dropped, dates parsed, polygons checked as an editor's are (ValidationFailed)."""
-    columns = {c.key: c for c in CameraMask.__table__.columns if c.key not in _NOT_CARRIED}
+    columns = {c.key: c for c in CameraMask.__table__.columns if _carried(c)}
     rows = []
     for item in items:
         values: dict[str, Any] = {}

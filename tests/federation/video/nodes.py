@@ -173,7 +173,7 @@ def start(
                 node_gb_id=gb[name],
                 nats_port=free_port(),
                 leaf_port=free_port(),
-                relay_interval_s=0.2 if link else 5.0,
+                relay_interval_s=5.0,
             ),
         )
         loop_box: list[asyncio.AbstractEventLoop] = []
@@ -181,6 +181,8 @@ def start(
         async def remember(_ctx: AppContext, box: list[asyncio.AbstractEventLoop] = loop_box) -> None:
             box.append(asyncio.get_running_loop())
 
+        if link:  # the catalog up at once, as a real node's relay sends it
+            settings.federation.relay_interval_s = 0.2
         app = create_app(settings, migrate_on_start=False, extra_hooks=[remember])
         plane = app.state.ctx.services.require(MediaPlane)
         plane.engine.config = dataclasses.replace(plane.engine.config, demand_linger=linger)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from xueliang.cameras.mask_models import CameraMask
-from xueliang.cameras.masks import mask_rows_in, mask_rows_out
+from xueliang.cameras.mask_rows import mask_rows_in, mask_rows_out
 from xueliang.core.errors import ValidationFailed
 
 AT = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)

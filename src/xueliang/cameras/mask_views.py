@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field
 
 from xueliang.accounts.deps import Ctx, CurrentCaller, Session
 from xueliang.cameras import masks
+from xueliang.cameras import remote as remote_cameras
 from xueliang.cameras.mask_models import CameraMask
 from xueliang.cameras.masks import MasksChanged, PrivacyFacts
-from xueliang.cameras.remote import remote_for
 from xueliang.core.bounds import PathId
 
 router = APIRouter(tags=["privacy"])
@@ -111,12 +111,13 @@ async def put_masks(
 ) -> MasksOut:
     """Replace the camera's masks (the editor saves the whole drawing); audited as `camera.masks`.
     Masked viewers' streams follow at once; an unmasked stream of someone who must now see it masked
-    ends at its next re-check. A camera another node owns is drawn there first (its owner applies the
-    drawing or refuses it with its reason: 409); this copy then follows its owner."""
-    if (remote := await remote_for(ctx, camera_id)) is not None:
+    ends at its next re-check."""
+    # A camera another node owns is drawn there first: its owner applies the drawing or refuses it with
+    # its reason (409); this copy then follows its owner (federation, ADR 0019).
+    if (owner := await remote_cameras.remote_for(ctx, camera_id)) is not None:
         await masks.list_masks(session, caller.principal, camera_id)  # our scope and role first
         drawn = [{"label": m.label, "points": masks.check_polygon(m.points)} for m in body.masks]  # 422 here
-        await remote.masks(camera_id, drawn, caller.actor.name)
+        await owner.masks(camera_id, drawn, caller.actor.name)
     camera, rows = await masks.replace_masks(
         session,
         caller.principal,

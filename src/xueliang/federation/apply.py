@@ -27,7 +27,7 @@ from xueliang.alarms.service import Press, build_alarm, intake, record_opened
 from xueliang.audit import service as audit
 from xueliang.audit.models import AuditEvent
 from xueliang.audit.service import Actor
-from xueliang.cameras import masks as camera_masks
+from xueliang.cameras import mask_rows
 from xueliang.cameras.events import CameraChanged
 from xueliang.cameras.mask_models import CameraMask
 from xueliang.cameras.masks import MasksChanged
@@ -105,7 +105,7 @@ def camera_body(
     cam: Camera, region_code: str, status: str | None, masks: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """The camera as its parent keeps it: its fields, its last known status and its privacy masks
-    (every row, `camera_masks.mask_rows_out`), so the parent masks it for its viewers as the owner does."""
+    (every row, `mask_rows.mask_rows_out`), so the parent masks it for its viewers as the owner does."""
     body: dict[str, Any] = {name: getattr(cam, name) for name in CAMERA_FIELDS}
     body.update({"kind": cam.kind.value, "region_code": region_code, "remote_id": cam.id, "status": status})
     body["masks"] = masks or []
@@ -126,13 +126,13 @@ async def _apply_masks(
 ) -> bool:
     """Make this copy's masks the owner's (None: the owner did not say; the whole picture stands in
     unless masks are known here). Returns whether they changed; a change is audited as the node."""
-    existing = (await camera_masks.camera_mask_rows(session, [cam.id])).get(cam.id, [])
+    existing = (await mask_rows.camera_mask_rows(session, [cam.id])).get(cam.id, [])
     if items is None:
         if existing:
             return False
         items = [{**UNKNOWN_MASKS, "created_by": f"node:{peer.gb_id}", "created_at": now.isoformat()}]
-    fresh = camera_masks.mask_rows_in(cam.id, items, now)  # read before anything was written
-    if camera_masks.mask_rows_out(existing) == camera_masks.mask_rows_out(fresh):
+    fresh = mask_rows.mask_rows_in(cam.id, items, now)  # read before anything was written
+    if mask_rows.mask_rows_out(existing) == mask_rows.mask_rows_out(fresh):
         return False
     await session.execute(delete(CameraMask).where(CameraMask.camera_id == cam.id))
     session.add_all(fresh)
@@ -309,7 +309,7 @@ async def apply_camera(
     masks = list(b["masks"]) if isinstance(b.get("masks"), list) else None
     if masks is not None:  # unreadable masks refuse the message before anything is written
         try:
-            camera_masks.mask_rows_in(0, masks, now)
+            mask_rows.mask_rows_in(0, masks, now)
         except ValidationFailed as exc:
             raise Refused(f"camera {b['gb_id']}: unreadable masks ({exc.message})") from None
     values = {name: b[name] for name in CAMERA_FIELDS if name in b}

@@ -28,7 +28,7 @@ from xueliang.alarms.models import Alarm, AlarmEvent, AlarmKind, Mobilization, M
 from xueliang.alarms.push import publish_alarm, task_event
 from xueliang.alarms.service import Press, intake
 from xueliang.audit.service import SYSTEM, Actor
-from xueliang.cameras import masks as camera_masks
+from xueliang.cameras import mask_rows
 from xueliang.cameras.events import CameraChanged, CameraStatusChanged
 from xueliang.cameras.masks import MasksChanged
 from xueliang.cameras.models import Camera
@@ -364,14 +364,14 @@ class Link:
                     )
                 )
             ).all()
-            masks = await camera_masks.camera_mask_rows(s, [cam.id for cam, _code in rows])
+            masks = await mask_rows.camera_mask_rows(s, [cam.id for cam, _code in rows])
             bodies = []
             for cam, code in rows:
                 self._reported[cam.id] = cam.gb_id
                 if status is not None:
                     self._status[cam.id] = status
                 body = apply.camera_body(
-                    cam, code, self._known_status(cam.id), camera_masks.mask_rows_out(masks.get(cam.id, []))
+                    cam, code, self._known_status(cam.id), mask_rows.mask_rows_out(masks.get(cam.id, []))
                 )
                 bodies.append((cam.id, body))
             gone = set(camera_ids) - set(

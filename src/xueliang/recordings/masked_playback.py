@@ -4,9 +4,8 @@ seek routes as playback_views.py, serving recorded video with the camera's priva
 sends here whoever plays a masked camera without an approved lift (four eyes, approvals.py).
 
 Its tokens carry their own action (`view_recording_masked`), so a masked token opens none of the
-unmasked routes. Recordings keep the original; nothing masked is stored. A camera hosted by a child
-node (federation) is masked here too, with the masks its owner sent up: its segments are read from the
-child (recordings/remote.py, audited there for our user) and masked in this node."""
+unmasked routes. Recordings keep the original; nothing masked is stored. Cameras hosted by a child node
+are not masked here (their playback is refused instead, see approvals.py)."""
 
 from __future__ import annotations
 
@@ -34,13 +33,12 @@ from xueliang.media.mask.recorded import mask_recorded, masked_codec_string
 from xueliang.recordings import service
 from xueliang.recordings.access import MAX_PLAYBACK, From, To, node_of
 from xueliang.recordings.models import RecordingSegment
-from xueliang.recordings.remote import remote_for
 
 MASKED_PREFIX = "/api/v1/playback/masked"
 MASKED_ACTION = "view_recording_masked"
 router = APIRouter(prefix="/playback/masked", tags=["recordings"])  # under /api/v1 (recordings/views.py)
 Offset = Annotated[int, Path(ge=0, le=MAX_INT64)]
-_INITS: OrderedDict[tuple[int, int, Polygons], bytes] = OrderedDict()  # (camera, segment, masks) -> init
+_INITS: OrderedDict[tuple[int, Polygons], bytes] = OrderedDict()  # (segment, masks) -> masked init
 
 
 def issue_masked_token(ctx: AppContext, user_id: int, camera_id: int) -> str:
@@ -49,12 +47,8 @@ def issue_masked_token(ctx: AppContext, user_id: int, camera_id: int) -> str:
 
 
 async def _check(ctx: AppContext, token: str, camera_id: int) -> Polygons:
-    return (await _checked(ctx, token, camera_id))[0]
-
-
-async def _checked(ctx: AppContext, token: str, camera_id: int) -> tuple[Polygons, str]:
     """The token is genuine, unexpired, for masked playback of this camera, and its user may still
-    play it back; returns the camera's masks now and the user's name."""
+    play it back; returns the camera's masks now."""
     try:
         claims = tokens.verify(ctx.secret.encode(), token, camera_id, MASKED_ACTION, ctx.clock.now())
     except tokens.TokenExpired as exc:
@@ -68,27 +62,16 @@ async def _checked(ctx: AppContext, token: str, camera_id: int) -> tuple[Polygon
         principal = await accounts.principal_for(session, user)
         await cameras.get_camera(session, principal, camera_id, Permission.view_recording)
         found = await masks.camera_polygons(session, [camera_id])
-    return normalise(found.get(camera_id, [])), user.username
+    return normalise(found.get(camera_id, []))
 
 
-async def _views(
-    ctx: AppContext, camera_id: int, lo: datetime, hi: datetime, user: str
-) -> list[playback.SegmentView]:
-    remote = await remote_for(ctx, camera_id)
-    if remote is not None:  # hosted by a child node: its segments, audited there for our user
-        return await remote.views(camera_id, lo, hi, user)
+async def _views(ctx: AppContext, camera_id: int, lo: datetime, hi: datetime) -> list[playback.SegmentView]:
     async with ctx.db.read_session() as session:
         rows = await service.segments_between(session, camera_id, lo, hi)
     return [service.view_of(r) for r in rows]
 
 
 async def _segment(ctx: AppContext, camera_id: int, segment_id: int) -> playback.SegmentView:
-    remote = await remote_for(ctx, camera_id)
-    if remote is not None:
-        found = await remote.segment(camera_id, segment_id)
-        if found is None:
-            raise NotFound("not found")
-        return found
     async with ctx.db.read_session() as session:
         row = await session.get(RecordingSegment, segment_id)
     if row is None or row.camera_id != camera_id or row.frames == 0:
@@ -104,22 +87,16 @@ def _read_masked(
 
 
 async def _masked(
-    ctx: AppContext, camera_id: int, view: playback.SegmentView, first: int, last: int, polygons: Polygons
+    ctx: AppContext, view: playback.SegmentView, first: int, last: int, polygons: Polygons
 ) -> tuple[bytes, bytes]:
-    remote = await remote_for(ctx, camera_id)
+    path = node_of(ctx).root / view.path
     try:
-        if remote is not None:  # the child reads its file; the masks are filled here
-            init = await remote.read(camera_id, view.id, 0, view.init_size)
-            body = await remote.read(camera_id, view.id, first, last)
-            out = await asyncio.to_thread(mask_recorded, init, body, polygons)
-        else:
-            path = node_of(ctx).root / view.path
-            out = await asyncio.to_thread(_read_masked, path, view, first, last, polygons)
+        out = await asyncio.to_thread(_read_masked, path, view, first, last, polygons)
     except OSError as exc:
         raise NotFound("recording file unavailable") from exc
     except MediaError as exc:
         raise NotFound(f"recording not playable masked: {exc}") from exc
-    _INITS[(camera_id, view.id, polygons)] = out[0]
+    _INITS[(view.id, polygons)] = out[0]
     while len(_INITS) > 256:
         _INITS.popitem(last=False)
     return out
@@ -127,9 +104,9 @@ async def _masked(
 
 @router.get("/{camera_id}/index.m3u8")
 async def masked_playlist(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: str = "") -> Response:
-    _, user = await _checked(ctx, token, camera_id)
+    await _check(ctx, token, camera_id)
     lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
-    views = await _views(ctx, camera_id, lo, hi, user)
+    views = await _views(ctx, camera_id, lo, hi)
     target = node_of(ctx).settings.playback_chunk_seconds
     text, _ = playback.render_vod(views, lo.timestamp(), hi.timestamp(), target, f"?token={token}")
     return Response(text, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache"})
@@ -138,13 +115,13 @@ async def masked_playlist(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: 
 @router.get("/{camera_id}/plan.json")
 async def masked_plan(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: str = "") -> dict[str, Any]:
     """The plan of playback_views.py, for the masked variant (H.264 at the sub-stream size)."""
-    _, user = await _checked(ctx, token, camera_id)
+    await _check(ctx, token, camera_id)
     lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
     target = node_of(ctx).settings.playback_chunk_seconds
     base = f"{MASKED_PREFIX}/{camera_id}"
     codec = masked_codec_string()
     segments = []
-    for view in await _views(ctx, camera_id, lo, hi, user):
+    for view in await _views(ctx, camera_id, lo, hi):
         chunks = playback.segment_chunks(view, target, lo.timestamp(), hi.timestamp())
         if not chunks:
             continue
@@ -166,12 +143,12 @@ async def masked_init(ctx: Ctx, camera_id: PathId, segment_id: PathId, token: st
     same parameter sets for every chunk of one size)."""
     polygons = await _check(ctx, token, camera_id)
     view = await _segment(ctx, camera_id, segment_id)
-    init = _INITS.get((camera_id, view.id, polygons))
+    init = _INITS.get((view.id, polygons))
     if init is None:
         gop = playback.gop_at(view, view.start)
         if gop is None:
             raise NotFound("not found")
-        init, _ = await _masked(ctx, camera_id, view, gop.first, gop.last, polygons)
+        init, _ = await _masked(ctx, view, gop.first, gop.last, polygons)
     return Response(init, media_type="video/mp4", headers={"Cache-Control": "private, no-cache"})
 
 
@@ -183,7 +160,7 @@ async def masked_chunk(
     view = await _segment(ctx, camera_id, segment_id)
     if not playback.valid_range(view, first, last):
         raise NotFound("no such chunk")
-    _, body = await _masked(ctx, camera_id, view, first, last, polygons)
+    _, body = await _masked(ctx, view, first, last, polygons)
     return Response(body, media_type="video/mp4", headers={"Cache-Control": "private, no-cache"})
 
 
@@ -192,16 +169,12 @@ async def masked_seek(ctx: Ctx, camera_id: PathId, t: StoredDatetime, token: str
     """The masked init segment and GOP holding time `t`; `X-Start` is the keyframe's Unix time."""
     polygons = await _check(ctx, token, camera_id)
     at = as_utc(t)
-    remote = await remote_for(ctx, camera_id)
-    if remote is not None:
-        view = await remote.segment_at(camera_id, at)
-    else:
-        async with ctx.db.read_session() as session:
-            row = await service.segment_at(session, camera_id, at)
-        view = service.view_of(row) if row is not None else None
+    async with ctx.db.read_session() as session:
+        row = await service.segment_at(session, camera_id, at)
+    view = service.view_of(row) if row is not None else None
     gop = playback.gop_at(view, at.timestamp()) if view is not None else None
     if view is None or gop is None:
         raise NotFound("no recording at this time")
-    init, body = await _masked(ctx, camera_id, view, gop.first, gop.last, polygons)
+    init, body = await _masked(ctx, view, gop.first, gop.last, polygons)
     headers = {"Cache-Control": "private, no-cache", "X-Start": f"{gop.start:.3f}", "X-Segment": str(view.id)}
     return Response(init + body, media_type="video/mp4", headers=headers)

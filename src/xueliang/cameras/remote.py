@@ -26,9 +26,9 @@ class RemoteCameras:
     async def delete(self, camera_id: int, user: str) -> None:
         raise NotImplementedError
 
-    async def masks(self, camera_id: int, masks: list[dict[str, Any]], user: str) -> None:
-        """Replace the camera's privacy masks at the owner (`{label, points}` each); raises an AppError
-        with the owner's reason when refused."""
+    async def masks(self, camera_id: int, masks: list[dict[str, Any]], user: str, preset: int = 0) -> None:
+        """Replace one of the camera's mask sets at the owner (`{label, points}` each; `preset` 0: the
+        default set); raises an AppError with the owner's reason when refused."""
         raise NotImplementedError
 
     async def statuses(self, camera_ids: Sequence[int]) -> dict[int, tuple[str, str]]:

@@ -51,8 +51,8 @@ class ChildCameras(ChildHosted, RemoteCameras):
     async def delete(self, camera_id: int, user: str) -> None:
         await self._ask(camera_id, "camera.delete", user=user)
 
-    async def masks(self, camera_id: int, masks: list[dict[str, Any]], user: str) -> None:
-        await self._ask(camera_id, "camera.masks", masks=masks, user=user)
+    async def masks(self, camera_id: int, masks: list[dict[str, Any]], user: str, preset: int = 0) -> None:
+        await self._ask(camera_id, "camera.masks", masks=masks, user=user, preset=preset)
 
     async def statuses(self, camera_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         """The status each owner last reported (kept by the link's catalog apply, apply.py)."""
@@ -91,7 +91,7 @@ async def answer(
         elif op == "camera.delete":
             await below.delete(camera_id, relayed)
         elif op == "camera.masks":
-            await below.masks(camera_id, list(message["masks"]), relayed)
+            await below.masks(camera_id, list(message["masks"]), relayed, int(message.get("preset", 0)))
         return
     async with ctx.db.session() as session:
         if op == "camera.update":
@@ -105,6 +105,8 @@ async def answer(
             ctx.events.publish(session, CameraChanged(camera_id))
         elif op == "camera.masks":  # the owner's own rules (polygons checked, audited as the node for Y)
             drawn = [(str(m.get("label", "")), list(m["points"])) for m in message["masks"]]
+            if int(message.get("preset", 0)) != 0:
+                raise NotFound("this node keeps one mask set per camera (no preset sets)")
             await camera_masks.replace_masks(session, principal, actor, camera_id, drawn, ctx.clock.now())
             ctx.events.publish(session, MasksChanged(camera_id))
         else:

@@ -2,7 +2,8 @@
 
 A parent keeps the last status a child reported for each camera it hosts (an idle relayed camera shows
 it, not "starting"); a child keeps which of its portal rows are copies of content published above
-(edits there are refused: the owner edits them). Relayed cameras already known get a whole-picture
+(edits there are refused: the owner edits them); the content tables get an index on their change
+time for the sweep that sends them down. Relayed cameras already known get a whole-picture
 mask until their owner says its masks (fail closed: a parent had no masks of a child's cameras).
 
 Revision ID: 0017
@@ -47,6 +48,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("kind", "local_id", name="uq_portal_upstream_local"),
         sa.UniqueConstraint("kind", "owner", "remote_id", name="uq_portal_upstream_remote"),
     )
+    # The content sweep (federation/content.py) reads each kind by its change time.
+    op.create_index("ix_portal_departments_updated_at", "portal_departments", ["updated_at"])
+    op.create_index("ix_portal_services_updated_at", "portal_services", ["updated_at"])
+    op.create_index("ix_portal_jobs_updated_at", "portal_jobs", ["updated_at"])
+    op.create_index("ix_portal_prices_published_at", "portal_prices", ["published_at"])
     cameras = sa.table("cameras", sa.column("id", sa.Integer()), sa.column("host_node_id", sa.Integer()))
     masks = sa.table(
         "camera_masks",
@@ -78,5 +84,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(sa.text("DELETE FROM camera_masks WHERE created_by = 'migration 0017'"))
+    for index, table in (
+        ("ix_portal_prices_published_at", "portal_prices"),
+        ("ix_portal_jobs_updated_at", "portal_jobs"),
+        ("ix_portal_services_updated_at", "portal_services"),
+        ("ix_portal_departments_updated_at", "portal_departments"),
+    ):
+        op.drop_index(index, table_name=table)
     op.drop_table("portal_upstream")
     op.drop_table("federation_camera_status")

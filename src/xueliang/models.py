@@ -18,7 +18,13 @@ from xueliang.cameras.mask_models import CameraMask, CameraMaskSet, CameraPrivac
 from xueliang.cameras.models import Camera
 from xueliang.core.db import Base
 from xueliang.core.timers import Timer
-from xueliang.federation.models import AuditAnchor, InboxMessage, NodeInvite, OutboxMessage
+from xueliang.federation.models import (
+    AuditAnchor,
+    InboxMessage,
+    NodeInvite,
+    OutboxMessage,
+    RemoteCameraStatus,
+)
 from xueliang.gb28181.cascade.models import GbUpper, GbUpperAlarm, GbUpperChannel
 from xueliang.gb28181.models import GbChannel, GbDevice
 from xueliang.grid.models import (
@@ -63,6 +69,7 @@ from xueliang.portal.models import (
     PortalService,
     PriceAlert,
     PriceSubscription,
+    UpstreamCopy,
 )
 from xueliang.recordings.approval_models import PrivacyApproval
 from xueliang.recordings.models import EvidenceLock, RecordingExport, RecordingGap, RecordingSegment
@@ -138,11 +145,13 @@ __all__ = [
     "RecordingGap",
     "RecordingSegment",
     "Region",
+    "RemoteCameraStatus",
     "RouteRun",
     "StationConfig",
     "Timer",
     "TourMark",
     "TourRun",
+    "UpstreamCopy",
     "User",
     "Visit",
 ]

@@ -7,6 +7,7 @@ down, the link-down alarm and convergence after a ten-minute cut (a controlled c
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
@@ -390,11 +391,130 @@ def test_audit_verify_reports_deleted_newest_rows_against_the_parents_anchor(
     assert rc == 1 and "newest audit rows were deleted" in out and f"anchor at row {head}" in out, out
 
 
+def _masks_of(node: Node, camera_gb: str) -> list[tuple[str, str, str]]:
+    return node.query(
+        "SELECT m.label, m.points, m.created_by FROM camera_masks m JOIN cameras c ON c.id = m.camera_id "
+        "WHERE c.gb_id = ? ORDER BY m.id",
+        camera_gb,
+    )
+
+
+def test_masks_travel_up_with_the_catalog_and_fail_closed_while_unknown(
+    chain: tuple[Node, Node, Node, FaultProxy],
+) -> None:
+    county, town, village, _proxy = chain
+    cam_id, cam_gb = village.query(
+        "SELECT c.id, c.gb_id FROM cameras c JOIN regions r ON r.id = c.region_id WHERE r.code = ? "
+        "ORDER BY c.id LIMIT 1",
+        SHANGPING,
+    )[0]
+    drawn = [{"label": "王家窗户", "points": [[0.5, 0.5], [1.0, 0.5], [1.0, 1.0], [0.5, 1.0]]}]
+    with closing(village.client("admin")) as admin:
+        r = admin.put(f"/api/v1/cameras/{cam_id}/masks", json={"masks": drawn})
+        assert r.status_code == 200, r.text
+    want = _masks_of(village, cam_gb)
+    assert [row[0] for row in want] == ["王家窗户"]
+    # Every column of the rows travels (who drew it included), to the township and on to the county.
+    wait_for(lambda: _masks_of(town, cam_gb) == want, 15, "the village's masks at the township")
+    wait_for(lambda: _masks_of(county, cam_gb) == want, 15, "the village's masks at the county")
+    assert town.query(
+        "SELECT count(*) FROM audit_events WHERE action = 'camera.masks' AND actor = ?", f"node:{village.gb}"
+    ) == [(1,)]
+
+    # A camera message that says nothing of masks (a node of an older version): the whole picture is
+    # masked at the parent until its owner's masks are known.
+    body = {
+        "gb_id": "51322300001329999999",
+        "name": "上坪村旧版",
+        "name_en": "",
+        "lat": 31.5,
+        "lon": 103.6,
+        "kind": "settlement",
+        "region_code": SHANGPING,
+        "remote_id": 99999,
+        "status": None,
+    }
+    subj = f"xl.{town.gb}.{village.gb}.camera"
+    data, headers = _envelope(village, town.gb, body, kind="camera")
+    asyncio.run(_publish(town, subj, data, headers))
+    wait_for(lambda: bool(_masks_of(town, body["gb_id"])), 10, "the unknown camera at the township")
+    ((label, points, _by),) = _masks_of(town, body["gb_id"])
+    assert "not yet known" in label and json.loads(points) == [[0, 0], [1, 0], [1, 1], [0, 1]]
+    data, headers = _envelope(village, town.gb, {**body, "masks": []}, kind="camera")  # now it says: none
+    asyncio.run(_publish(town, subj, data, headers))
+    wait_for(lambda: _masks_of(town, body["gb_id"]) == [], 10, "the owner's word (no masks) at the township")
+
+
+def test_county_content_reaches_every_node_below_and_is_owned_above(
+    chain: tuple[Node, Node, Node, FaultProxy],
+) -> None:
+    county, town, village, _proxy = chain
+    dept_id, dept_code = county.query("SELECT id, code FROM portal_departments ORDER BY id LIMIT 1")[0]
+    job_id = county.query("SELECT id FROM portal_jobs WHERE published = 1 ORDER BY id LIMIT 1")[0][0]
+    product, market, day = county.query(
+        "SELECT product_id, market_id, max(day) FROM portal_prices GROUP BY product_id, market_id "
+        "ORDER BY product_id, market_id LIMIT 1"
+    )[0]
+    product_code = county.query("SELECT code FROM portal_products WHERE id = ?", product)[0][0]
+    with closing(county.client("editor")) as editor:
+        r = editor.patch(f"/api/v1/portal/admin/departments/{dept_id}", json={"name": "县人社局（新址）"})
+        assert r.status_code == 200, r.text
+        r = editor.patch(f"/api/v1/portal/admin/jobs/{job_id}", json={"title": "县城保安（急招）"})
+        assert r.status_code == 200, r.text
+        r = editor.post(
+            "/api/v1/portal/admin/prices",
+            json={"day": day, "items": [{"product_id": product, "market_id": market, "price": 12.34}]},
+        )
+        assert r.status_code == 200, r.text
+        r = editor.post(
+            "/api/v1/portal/admin/jobs",
+            json={"title": "村级护林员", "employer": "县林业局", "city": "松潘", "date_posted": day,
+                  "valid_through": "2099-01-01T00:00:00+00:00", "published": True},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+
+    def at(node: Node) -> tuple[Any, ...]:
+        name = node.query("SELECT name FROM portal_departments WHERE code = ?", dept_code)
+        jobs = node.query(
+            "SELECT count(*) FROM portal_jobs WHERE title IN ('县城保安（急招）', '村级护林员')"
+        )
+        price = node.query(
+            "SELECT p.price_fen FROM portal_prices p JOIN portal_products d ON d.id = p.product_id "
+            "WHERE d.code = ? AND p.day = ? ORDER BY p.price_fen",
+            product_code,
+            day,
+        )
+        return name[0][0] if name else None, jobs[0][0], [f for (f,) in price]
+
+    # Two hops down: the township passes the county's content on to the village.
+    wait_for(lambda: at(town)[:2] == ("县人社局（新址）", 2), 20, "the county's content at the township")
+    wait_for(lambda: at(village)[:2] == ("县人社局（新址）", 2), 20, "the county's content at the village")
+    assert 1234 in at(village)[2]
+    # The village TV reads it like its own content.
+    with closing(village.client("editor")) as editor:
+        (mine,) = village.query("SELECT id FROM portal_departments WHERE code = ?", dept_code)[0]
+        r = editor.get(f"/api/v1/portal/departments/{mine}")
+        assert r.status_code == 200 and r.json()["name"] == "县人社局（新址）", r.text
+        # Owned above: refused at the village, with the reason, and nothing changed.
+        r = editor.patch(f"/api/v1/portal/admin/departments/{mine}", json={"name": "村里改的"})
+        assert r.status_code == 409 and r.json()["code"] == "owned_above", r.text
+        (job,) = village.query("SELECT id FROM portal_jobs WHERE title = '村级护林员'")[0]
+        r = editor.post(f"/api/v1/portal/admin/jobs/{job}/unpublish")
+        assert r.status_code == 409 and "owned above" in r.json()["message"], r.text
+        r = editor.post(  # nor overwritten by an import
+            "/api/v1/portal/admin/import/departments",
+            content=json.dumps([{"code": dept_code, "name": "导入改的"}]),
+            headers={"Content-Type": "application/json"},
+        )
+        assert r.status_code == 422 and "owned above" in r.text, r.text
+    assert at(village)[0] == "县人社局（新址）"
+
+
 def _envelope(
-    node: Node, to: str, body: dict[str, Any], key_dir: Path | None = None
+    node: Node, to: str, body: dict[str, Any], key_dir: Path | None = None, kind: str = "alarm"
 ) -> tuple[bytes, dict[str, str]]:
     identity = NodeIdentity.load(node.gb, key_dir or node.root)
-    env = Envelope(f"test-{uuid.uuid4()}", node.gb, to, "alarm", datetime.now(UTC), body)
+    env = Envelope(f"test-{uuid.uuid4()}", node.gb, to, kind, datetime.now(UTC), body)
     return seal(identity, env)
 
 

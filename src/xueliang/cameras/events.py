@@ -19,8 +19,10 @@ class CameraChanged(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class CameraStatusChanged(DomainEvent):
-    """A camera's stream went `online` or `offline` (emitted by the media plane as it sees it)."""
+    """A camera's stream went `online` or `offline` (emitted by the media plane as it sees it, or by the
+    federation as the child node that hosts the camera reported it: `reported`)."""
 
     camera_id: int
     status: str
     reason: str
+    reported: bool = False

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from xueliang.accounts.deps import Ctx, CurrentCaller, Session
 from xueliang.cameras import masks
+from xueliang.cameras import remote as remote_cameras
 from xueliang.cameras.mask_models import CameraMask
 from xueliang.cameras.masks import MasksChanged, PrivacyFacts
 from xueliang.cameras.models import Camera
@@ -155,6 +156,12 @@ async def put_masks(
     GET); audited as `camera.masks`. Masked viewers' streams follow at once; an unmasked stream of
     someone who must now see it masked ends at its next re-check. A preset's set, even empty, is in
     force for that preset from then on (until the preset is saved again on the camera)."""
+    # A camera another node owns is drawn there first: its owner applies the drawing or refuses it with
+    # its reason (409); this copy then follows its owner (federation, ADR 0019).
+    if (owner := await remote_cameras.remote_for(ctx, camera_id)) is not None:
+        await masks.list_masks(session, caller.principal, camera_id, preset)  # our scope and role first
+        drawn = [{"label": m.label, "points": masks.check_polygon(m.points)} for m in body.masks]  # 422 here
+        await owner.masks(camera_id, drawn, caller.actor.name, preset)
     camera, rows = await masks.replace_masks(
         session,
         caller.principal,

@@ -6,6 +6,7 @@ registered under this class, so cameras imports no federation (ADR 0003, 0006)."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from xueliang.core.context import AppContext
@@ -24,6 +25,15 @@ class RemoteCameras:
 
     async def delete(self, camera_id: int, user: str) -> None:
         raise NotImplementedError
+
+    async def masks(self, camera_id: int, masks: list[dict[str, Any]], user: str, preset: int = 0) -> None:
+        """Replace one of the camera's mask sets at the owner (`{label, points}` each; `preset` 0: the
+        default set); raises an AppError with the owner's reason when refused."""
+        raise NotImplementedError
+
+    async def statuses(self, camera_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """The last status each camera's owner reported, with who said it (camera id -> (status, who))."""
+        return {}
 
 
 async def remote_for(ctx: AppContext, camera_id: int) -> RemoteCameras | None:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.accounts.models import Role
@@ -27,13 +27,16 @@ from xueliang.alarms.service import Press, build_alarm, intake, record_opened
 from xueliang.audit import service as audit
 from xueliang.audit.models import AuditEvent
 from xueliang.audit.service import Actor
+from xueliang.cameras import mask_rows
 from xueliang.cameras.events import CameraChanged
+from xueliang.cameras.mask_models import CameraMask
+from xueliang.cameras.masks import MasksChanged
 from xueliang.cameras.models import Camera, CameraKind
 from xueliang.core import timers
 from xueliang.core.context import AppContext
-from xueliang.core.errors import AppError
+from xueliang.core.errors import AppError, ValidationFailed
 from xueliang.federation.envelope import Envelope, Refused
-from xueliang.federation.models import AuditAnchor
+from xueliang.federation.models import AuditAnchor, RemoteCameraStatus
 from xueliang.nodes.models import Node
 from xueliang.portal.models import PortalNotice
 from xueliang.regions.models import Region, RegionLevel
@@ -98,10 +101,47 @@ CAMERA_FIELDS = (
 )
 
 
-def camera_body(cam: Camera, region_code: str, status: str | None) -> dict[str, Any]:
+def camera_body(
+    cam: Camera, region_code: str, status: str | None, masks: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The camera as its parent keeps it: its fields, its last known status and its privacy masks
+    (every row, `mask_rows.mask_rows_out`), so the parent masks it for its viewers as the owner does."""
     body: dict[str, Any] = {name: getattr(cam, name) for name in CAMERA_FIELDS}
     body.update({"kind": cam.kind.value, "region_code": region_code, "remote_id": cam.id, "status": status})
+    body["masks"] = masks or []
     return body
+
+
+# Stands for the masks of a relayed camera while its owner has not said them (a message of a node that
+# sends none): the whole picture, so a masked viewer here sees nothing until the owner's masks arrive.
+UNKNOWN_MASKS_LABEL = "待所属节点告知遮挡区域 / masks not yet known from the owner node"
+UNKNOWN_MASKS: dict[str, Any] = {
+    "label": UNKNOWN_MASKS_LABEL,
+    "points": [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]],
+}
+
+
+async def _apply_masks(
+    session: AsyncSession, peer: Node, cam: Camera, items: list[dict[str, Any]] | None, now: datetime
+) -> bool:
+    """Make this copy's masks the owner's (None: the owner did not say; the whole picture stands in
+    unless masks are known here). Returns whether they changed; a change is audited as the node."""
+    existing = (await mask_rows.camera_mask_rows(session, [cam.id])).get(cam.id, [])
+    if items is None:
+        if existing:
+            return False
+        items = [{**UNKNOWN_MASKS, "created_by": f"node:{peer.gb_id}", "created_at": now.isoformat()}]
+    fresh = mask_rows.mask_rows_in(cam.id, items, now)  # read before anything was written
+    if mask_rows.mask_rows_out(existing) == mask_rows.mask_rows_out(fresh):
+        return False
+    await session.execute(delete(CameraMask).where(CameraMask.camera_id == cam.id))
+    session.add_all(fresh)
+    await audit.append(
+        session, node_actor(peer.gb_id), "camera.masks", at=now, target_type="camera", target_id=cam.id,
+        detail={"gb_id": cam.gb_id, "before": len(existing), "after": len(fresh), "via": peer.gb_id,
+                "labels": [m.label for m in fresh]},
+    )  # fmt: skip
+    return True
 
 
 # ---- applied -----------------------------------------------------------------------------------
@@ -266,6 +306,12 @@ async def apply_camera(
     if cam is not None and cam.host_node_id is None and cam.node_id is not None and cam.node_id != peer.id:
         pass  # seeded here as another node's: the hosting peer's word wins below
     remote_id = int(b["remote_id"])
+    masks = list(b["masks"]) if isinstance(b.get("masks"), list) else None
+    if masks is not None:  # unreadable masks refuse the message before anything is written
+        try:
+            mask_rows.mask_rows_in(0, masks, now)
+        except ValidationFailed as exc:
+            raise Refused(f"camera {b['gb_id']}: unreadable masks ({exc.message})") from None
     values = {name: b[name] for name in CAMERA_FIELDS if name in b}
     # The child records its own cameras; the parent never does: recording here too would keep the
     # camera pulled over the link all the time (defeating on-demand) and store it twice.
@@ -284,9 +330,27 @@ async def apply_camera(
         for key, value in values.items():
             setattr(cam, key, value)
     await session.flush()
+    if await _apply_masks(session, peer, cam, masks, now):
+        ctx.events.publish(session, MasksChanged(cam.id))
     ctx.events.publish(session, CameraChanged(cam.id))
-    status = b.get("status")
-    return "applied", (cam.id, str(status)) if status in ("online", "offline") else None
+    return "applied", await _reported_status(session, cam.id, b.get("status"), now)
+
+
+async def _reported_status(
+    session: AsyncSession, camera_id: int, status: object, now: datetime
+) -> tuple[int, str] | None:
+    """Keep the owner's word on the camera's status; returns it when it changed (to be announced)."""
+    if status not in ("online", "offline"):
+        return None
+    row = await session.get(RemoteCameraStatus, camera_id)
+    if row is None:
+        session.add(RemoteCameraStatus(camera_id=camera_id, status=str(status), reason="", reported_at=now))
+    elif row.status == status:
+        row.reported_at = now
+        return None
+    else:
+        row.status, row.reported_at = str(status), now
+    return camera_id, str(status)
 
 
 async def _delete_camera(ctx: AppContext, session: AsyncSession, peer: Node, gb: str, now: datetime) -> str:

@@ -28,10 +28,12 @@ from xueliang.alarms.models import Alarm, AlarmEvent, AlarmKind, Mobilization, M
 from xueliang.alarms.push import publish_alarm, task_event
 from xueliang.alarms.service import Press, intake
 from xueliang.audit.service import SYSTEM, Actor
+from xueliang.cameras import mask_rows
 from xueliang.cameras.events import CameraChanged, CameraStatusChanged
+from xueliang.cameras.masks import MasksChanged
 from xueliang.cameras.models import Camera
 from xueliang.core.context import AppContext
-from xueliang.federation import apply
+from xueliang.federation import apply, content
 from xueliang.federation.config import FederationSettings
 from xueliang.federation.envelope import Envelope, Refused, check, parse, seal, subject
 from xueliang.federation.identity import NodeIdentity, local_gb_id, peer_by_key
@@ -126,6 +128,13 @@ class Link:
     _reported: dict[int, str] = field(default_factory=dict)
     _alarmed: set[str] = field(default_factory=set)
     _notice_cursor: dict[int, int] = field(default_factory=dict)
+    # Each camera's last status this node saw (its engine's, or its child's for a camera hosted below):
+    # every catalog message carries it, so the parent shows an idle relayed camera as its owner does.
+    _status: dict[int, str] = field(default_factory=dict)
+    # County content sent down: per (child, kind) the newest stamp queued, and the rows queued within
+    # the sweep's margin (content.py), so a round re-sends nothing.
+    _content_cursor: dict[tuple[int, str], datetime | None] = field(default_factory=dict)
+    _content_sent: dict[tuple[int, str], set[tuple[int, str]]] = field(default_factory=dict)
 
     @property
     def me(self) -> str:
@@ -167,6 +176,7 @@ class Link:
             self.ctx.events.subscribe(AlarmChanged, self._on_alarm),
             self.ctx.events.subscribe(CameraChanged, self._on_camera),
             self.ctx.events.subscribe(CameraStatusChanged, self._on_camera_status),
+            self.ctx.events.subscribe(MasksChanged, self._on_masks),
         ]
         await self.enqueue_regions()
         await self.enqueue_catalog()
@@ -298,6 +308,22 @@ class Link:
     async def _on_camera_status(self, event: CameraStatusChanged) -> None:
         await self.enqueue_cameras([event.camera_id], event.status)
 
+    def _known_status(self, camera_id: int) -> str | None:
+        """The camera's last status seen here, or its engine's now (a status reached before this link
+        started listening is not lost)."""
+        if camera_id not in self._status:
+            from xueliang.media.plane import MediaPlane  # the plane is optional here (media off)
+
+            plane = self.ctx.services.get(MediaPlane)
+            if plane is not None and plane.engine.has_camera(camera_id):
+                status = plane.engine.health(camera_id).status.value
+                if status in ("online", "offline"):
+                    self._status[camera_id] = status
+        return self._status.get(camera_id)
+
+    async def _on_masks(self, event: MasksChanged) -> None:
+        await self.enqueue_cameras([event.camera_id], None)
+
     async def enqueue_regions(self) -> None:
         """This node's region tree to the parent at each start (before the cameras placed in it)."""
         parent = next((p for p in await self.peers() if p.role == "parent"), None)
@@ -353,10 +379,16 @@ class Link:
                     )
                 )
             ).all()
+            masks = await mask_rows.camera_mask_rows(s, [cam.id for cam, _code in rows])
             bodies = []
             for cam, code in rows:
                 self._reported[cam.id] = cam.gb_id
-                bodies.append((cam.id, apply.camera_body(cam, code, status)))
+                if status is not None:
+                    self._status[cam.id] = status
+                body = apply.camera_body(
+                    cam, code, self._known_status(cam.id), mask_rows.mask_rows_out(masks.get(cam.id, []))
+                )
+                bodies.append((cam.id, body))
             gone = set(camera_ids) - set(
                 (await s.scalars(select(Camera.id).where(Camera.id.in_(camera_ids)))).all()
             )
@@ -489,6 +521,47 @@ class Link:
                 await self._sweep_withdrawals(s, peer)
             await s.commit()
 
+    async def _sweep_content(self, peers: list[Peer]) -> None:
+        """County content (directory, services, jobs, prices) changed here goes down to every child, as
+        notices do (federation/content.py): each kind from the newest row already queued for it."""
+        children = [p for p in peers if p.role == "child"]
+        if not children:
+            return
+        async with self.ctx.db.session() as s:
+            for peer in children:
+                for kind in content.KINDS:
+                    key = (peer.id, kind)
+                    if key not in self._content_cursor:
+                        last = await s.scalar(
+                            select(OutboxMessage.body)
+                            .where(
+                                OutboxMessage.peer_id == peer.id, OutboxMessage.source == f"content_{kind}"
+                            )
+                            .order_by(OutboxMessage.id.desc())
+                            .limit(1)
+                        )
+                        until = (last or {}).get("until")
+                        self._content_cursor[key] = datetime.fromisoformat(until) if until else None
+                    rows, newest, sent = await content.changed(
+                        s, kind, self._content_cursor[key], self._content_sent.get(key, set())
+                    )
+                    self._content_sent[key] = sent
+                    if newest is None or not rows:
+                        continue
+                    self._content_cursor[key] = newest
+                    for n, body in enumerate(content.batches(kind, rows, newest)):
+                        s.add(
+                            OutboxMessage(
+                                peer_id=peer.id,
+                                kind="content",
+                                source=f"content_{kind}",
+                                source_id=f"{time.time_ns()}:{n}",
+                                body=body,
+                                created_at=self.ctx.clock.now(),
+                            )
+                        )
+            await s.commit()
+
     async def _sweep_withdrawals(self, s: AsyncSession, peer: Peer) -> None:
         """Notices withdrawn here in the last days (sent rows are kept a week) that the child has not
         been told of; the child finds its copy by region, publication time and title."""
@@ -544,6 +617,7 @@ class Link:
                 peers = await self.peers()
                 await self._sweep_alarms(peers)
                 await self._sweep_notices(peers)
+                await self._sweep_content(peers)
                 for peer in peers:
                     while await self._send(peer) >= self.settings.relay_batch:
                         pass
@@ -865,7 +939,8 @@ class Link:
                     await hub.publish(notice_event(path))
             self._wake.set()  # and further down, to this node's own children
         for camera_id, status, sender in statuses:
-            await self.ctx.events.emit(CameraStatusChanged(camera_id, status, f"node {sender}"))
+            reported = CameraStatusChanged(camera_id, status, f"node {sender}", reported=True)
+            await self.ctx.events.emit(reported)
         return outcomes
 
     async def _push_tasks(self, reader: AsyncSession, alarm: Alarm, event: str) -> None:
@@ -927,6 +1002,8 @@ class Link:
             return await apply.apply_anchor(s, peer, env, now)
         if env.kind == "regions":
             return await apply.apply_regions(s, peer, env)
+        if env.kind == "content":  # county content down (directory, services, jobs, prices)
+            return await content.apply_content(s, peer, env, now, self.ctx.services.get(Hub))
         if env.kind == "notice":
             outcome, path = await apply.apply_notice(s, peer, env, now)
             if path is not None:
@@ -957,14 +1034,16 @@ class Link:
             await asyncio.sleep(self.settings.anchor_interval_s)
 
     async def prune(self) -> None:
-        """Sent outbox rows older than a week go, but for each peer's newest alarm row (where the sweep
-        resumes); inbox rows go once older than the clock window, past which a replay is refused anyway."""
+        """Sent outbox rows older than a week go, but for each peer's newest alarm row and content row of
+        each kind (where the sweeps resume); inbox rows go once older than the clock window, past which a
+        replay is refused anyway."""
         now = self.ctx.clock.now()
         async with self.ctx.db.session() as s:
+            resumes = ["alarm_event", *(f"content_{kind}" for kind in content.KINDS)]  # sweeps' cursors
             keep = (
                 select(func.max(OutboxMessage.id))
-                .where(OutboxMessage.source == "alarm_event")
-                .group_by(OutboxMessage.peer_id)
+                .where(OutboxMessage.source.in_(resumes))
+                .group_by(OutboxMessage.peer_id, OutboxMessage.source)
             )
             await s.execute(
                 delete(OutboxMessage).where(

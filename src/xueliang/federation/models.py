@@ -69,3 +69,15 @@ class AuditAnchor(Base):
     head_hash: Mapped[str] = mapped_column(String(64))
     anchored_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
+
+
+class RemoteCameraStatus(Base):
+    """The last status a child node reported for a camera it hosts. Nothing pulls an idle relayed camera
+    here, so this is what it shows while nobody watches, also after a restart of this node."""
+
+    __tablename__ = "federation_camera_status"
+
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))

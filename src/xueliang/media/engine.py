@@ -166,6 +166,7 @@ class _Camera:
     hls_detach: Callable[[], None] | None = None
     hls_used: float = 0.0
     audio: AudioChannel | None = None  # the camera's sound, when its spec asks for it (options["audio"])
+    pulling: bool = False  # a source session is open (an on-demand camera: someone consumes it)
 
 
 NO_DEMAND = "on demand: no viewers"
@@ -269,7 +270,11 @@ class MediaEngine:
         while True:
             if camera.spec.on_demand:
                 await self._demand(camera.channel)
-            delivered, reason = await self._session(camera)
+            camera.pulling = True
+            try:
+                delivered, reason = await self._session(camera)
+            finally:
+                camera.pulling = False
             camera.channel.set_online(False, reason)
             if reason == NO_DEMAND:  # nobody watches: not a fault, no backoff, the status stays
                 camera.reason, failures = reason, -1
@@ -390,6 +395,16 @@ class MediaEngine:
         event = HealthEvent(camera.spec.camera_id, status, reason, camera.since, camera.reconnects)
         for subscription in list(self._subscribers):
             subscription._put(event)
+
+    def report_status(self, camera_id: int, status: CameraStatus, reason: str) -> bool:
+        """The status an on-demand camera's owner reported (a camera of a child node), shown while the
+        engine does not pull it: an idle relayed camera then reads as its owner sees it, not "starting".
+        Ignored while a session is open (the engine's own status is the live one); returns whether taken."""
+        camera = self._cameras.get(camera_id)
+        if camera is None or not camera.spec.on_demand or camera.pulling:
+            return False
+        self._set_status(camera, status, reason)
+        return True
 
     def subscribe(self) -> HealthSubscription:
         """Health events from now on (status changes only); iterate with `async for`, then `close()`."""

@@ -23,7 +23,7 @@ from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
 from xueliang.core.errors import ValidationFailed
 from xueliang.portal import schemas as s
-from xueliang.portal import service
+from xueliang.portal import service, upstream
 from xueliang.portal.models import PortalDepartment, PortalJob, PortalMarket, PortalProduct, PortalService
 from xueliang.portal.policy import EditorReach, may_edit_department
 
@@ -204,6 +204,7 @@ async def run(
 
     if kind == "prices":
         return await _prices(session, actor, rows, now=now)
+    owned = await upstream.owned_ids(session, kind.removesuffix("s"))  # copies of content from above
 
     seen: set[Any] = set()
     errors = list(errors)
@@ -217,6 +218,9 @@ async def run(
                     existing is not None and not may_edit_department(reach, existing.id)
                 ):
                     errors.append(RowError(line, f"department {model.code!r}: outside what you may change"))
+                    continue
+                if existing is not None and existing.id in owned:
+                    errors.append(RowError(line, f"department {model.code!r}: {upstream.OWNED_ABOVE}"))
                     continue
                 key: Any = model.code
             elif kind == "services":
@@ -274,6 +278,8 @@ async def run(
             current = have.get(model.code)
             if current is not None and not may_edit_department(reach, current.department_id):
                 raise ImportRejected([RowError(line, f"service {model.code!r}: outside what you may change")])
+            if current is not None and current.id in owned:
+                raise ImportRejected([RowError(line, f"service {model.code!r}: {upstream.OWNED_ABOVE}")])
             if current is None:
                 session.add(PortalService(**model.model_dump(), updated_at=now))
                 created += 1
@@ -283,7 +289,7 @@ async def run(
                 current.updated_at = now
                 updated += 1
     else:
-        for _, model in checked:
+        for line, model in checked:
             assert isinstance(model, s.JobIn)
             found = (
                 await session.scalars(
@@ -295,6 +301,8 @@ async def run(
                     )
                 )
             ).first()
+            if found is not None and found.id in owned:
+                raise ImportRejected([RowError(line, f"job {model.title!r}: {upstream.OWNED_ABOVE}")])
             values = model.model_dump()
             values["job_type"] = values.pop("type")
             if found is None:
@@ -323,6 +331,7 @@ async def _prices(
 ) -> s.ImportResult:
     """CSV columns: day, product (code), market (code), price (yuan)."""
     prods = {p.code: p.id for p in await session.scalars(select(PortalProduct))}
+    owned = await upstream.owned_ids(session, "product")  # the county's products: priced above
     mkts = {m.code: m.id for m in await session.scalars(select(PortalMarket))}
     errors: list[RowError] = []
     by_day: dict[date, dict[tuple[int, int], service.NewPrice]] = {}
@@ -338,6 +347,8 @@ async def _prices(
         product = prods.get(str(row.get("product", "")))
         if product is None:
             problems.append(f"product: unknown code {row.get('product')!r}")
+        elif product in owned:
+            problems.append(f"product {row.get('product')!r}: {upstream.OWNED_ABOVE}")
         market = mkts.get(str(row.get("market", "")))
         if market is None:
             problems.append(f"market: unknown code {row.get('market')!r}")

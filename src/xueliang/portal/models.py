@@ -28,7 +28,7 @@ class PortalDepartment(Base):
     hours: Mapped[str] = mapped_column(String(200), default="")
     duties: Mapped[str] = mapped_column(Text, default="")
     duties_en: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)  # content sweep
 
 
 class PortalService(Base):
@@ -52,7 +52,7 @@ class PortalService(Base):
     phone: Mapped[str] = mapped_column(String(64), default="")
     online_url: Mapped[str] = mapped_column(String(500), default="")
     published: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)  # content sweep
 
 
 class PortalJob(Base):
@@ -77,7 +77,7 @@ class PortalJob(Base):
     date_posted: Mapped[date] = mapped_column(Date)
     valid_through: Mapped[datetime] = mapped_column(UtcDateTime)
     published: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)  # content sweep
 
 
 class PortalProduct(Base):
@@ -114,7 +114,7 @@ class PortalPrice(Base):
     market_id: Mapped[int] = mapped_column(ForeignKey("portal_markets.id", ondelete="CASCADE"))
     day: Mapped[date] = mapped_column(Date)
     price_fen: Mapped[int] = mapped_column(Integer)
-    published_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)  # content sweep
 
 
 class PriceSubscription(Base):
@@ -200,3 +200,22 @@ class EditorScope(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("portal_departments.id", ondelete="CASCADE"))
+
+
+class UpstreamCopy(Base):
+    """A row of county content (a department, service, job, product or market) that a node above this
+    one published and this node keeps as a copy (federation, issue 18): its owner edits it, edits here
+    are refused. Content without a row here is this node's own."""
+
+    __tablename__ = "portal_upstream"
+    __table_args__ = (
+        UniqueConstraint("kind", "local_id", name="uq_portal_upstream_local"),
+        UniqueConstraint("kind", "owner", "remote_id", name="uq_portal_upstream_remote"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # department | service | job | product | market
+    local_id: Mapped[int] = mapped_column(Integer)
+    owner: Mapped[str] = mapped_column(String(20))  # the publishing node's GB ID
+    remote_id: Mapped[int] = mapped_column(Integer)  # its id at the owner
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)

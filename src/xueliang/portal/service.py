@@ -21,6 +21,7 @@ from xueliang.audit.service import Actor
 from xueliang.core.db import database_key
 from xueliang.core.errors import Conflict, NotFound, ValidationFailed
 from xueliang.portal import schemas as s
+from xueliang.portal import upstream
 from xueliang.portal.models import (
     EditorScope,
     NoticeRead,
@@ -113,6 +114,13 @@ def content_changed(session: AsyncSession) -> None:
     from xueliang.portal.search import CACHE
 
     CACHE.invalidate(database_key(session))
+
+
+def content_changed_key(key: str) -> None:
+    """`content_changed` for the database `key` (`database_key`), from code that holds no session."""
+    from xueliang.portal.search import CACHE
+
+    CACHE.invalidate(key)
 
 
 # -- departments -------------------------------------------------------------------------------------
@@ -220,6 +228,7 @@ async def update_department(
     now: datetime,
 ) -> PortalDepartment:
     dept = await editable_department(session, reach, department_id)
+    await upstream.refuse_if_owned_above(session, "department", dept.id)
     changes = patch.model_dump(exclude_unset=True)
     for name, value in changes.items():
         if value is not None:  # null is "no change", as for services: these columns hold no nulls
@@ -373,6 +382,7 @@ async def update_service(
     now: datetime,
 ) -> PortalService:
     row = await editable_service(session, reach, service_id)
+    await upstream.refuse_if_owned_above(session, "service", row.id)
     changes = patch.model_dump(exclude_unset=True)
     if changes.get("department_id") is not None:
         await editable_department(session, reach, changes["department_id"])
@@ -396,6 +406,7 @@ async def publish_service(
     now: datetime,
 ) -> PortalService:
     row = await editable_service(session, reach, service_id)
+    await upstream.refuse_if_owned_above(session, "service", row.id)
     row.published = published
     row.updated_at = now
     action = "portal.service.publish" if published else "portal.service.unpublish"
@@ -520,6 +531,7 @@ async def update_job(
     session: AsyncSession, reach: EditorReach, actor: Actor, job_id: int, patch: s.JobPatch, *, now: datetime
 ) -> PortalJob:
     row = await editable_job(session, reach, job_id)
+    await upstream.refuse_if_owned_above(session, "job", row.id)
     changes = _job_columns(patch.model_dump(exclude_unset=True))
     for name, value in changes.items():
         if value is not None or name in ("salary_min", "salary_max"):
@@ -535,6 +547,7 @@ async def publish_job(
     session: AsyncSession, reach: EditorReach, actor: Actor, job_id: int, published: bool, *, now: datetime
 ) -> PortalJob:
     row = await editable_job(session, reach, job_id)
+    await upstream.refuse_if_owned_above(session, "job", row.id)
     row.published = published
     row.updated_at = now
     action = "portal.job.publish" if published else "portal.job.unpublish"

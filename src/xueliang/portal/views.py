@@ -18,7 +18,7 @@ from xueliang.accounts.policy import Permission
 from xueliang.core.bounds import PathId, QueryId
 from xueliang.core.errors import ValidationFailed
 from xueliang.notify.hub import Event, Hub
-from xueliang.portal import imports, push, service
+from xueliang.portal import imports, push, service, upstream
 from xueliang.portal import schemas as s
 from xueliang.portal.policy import EditorReach, editor_reach
 
@@ -558,6 +558,7 @@ async def publish_prices(
     if not reach.county:
         raise ValidationFailed("prices are published by county-wide editors", code="forbidden_scope")
     items = [service.NewPrice(i.product_id, i.market_id, service.fen(i.price)) for i in body.items]
+    await upstream.refuse_if_owned_above(session, "product", *(i.product_id for i in items))  # the county's
     written, alerts = await service.set_prices(session, caller.actor, body.day, items, now=ctx.clock.now())
     await session.commit()
     if alerts:

@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +30,8 @@ from xueliang.core.context import AppContext
 from xueliang.core.db import Database
 from xueliang.federation.config import FederationSettings
 from xueliang.federation.identity import NodeIdentity
+from xueliang.federation.link import Link
+from xueliang.federation.natsd import LeafRemote, leaf_password, save_leaf
 from xueliang.federation.video.child import VideoUplink
 from xueliang.federation.video.parent import VideoLinks
 from xueliang.media.config import MediaSettings
@@ -136,11 +139,13 @@ def start(
     linger: float = 0.3,
     recheck: float = 0.2,
     recording: Sequence[str] = (),
+    link: bool = False,
 ) -> Federation:
     """Seed once, copy per node, join them top-down in `names` order, enable the simulator cameras
     `numbers` (all others off) and start the servers; `linger` is each engine's `demand_linger`,
     `recheck` how often a parent re-reads its children's rows; the nodes named in `recording` record
-    their cameras (flush every 0.2 s)."""
+    their cameras (flush every 0.2 s); `link` joins the message link as well (enrolled rows, the child's
+    leaf credentials): the catalog, its masks and statuses then flow up as in a real federation."""
     base.mkdir(parents=True, exist_ok=True)
     seed = base / "seed.db"
     seed_database(f"sqlite+aiosqlite:///{seed}", rtsp_base=f"rtsp://127.0.0.1:{sim_port}")
@@ -177,6 +182,8 @@ def start(
         async def remember(_ctx: AppContext, box: list[asyncio.AbstractEventLoop] = loop_box) -> None:
             box.append(asyncio.get_running_loop())
 
+        if link:  # the catalog up at once, as a real node's relay sends it
+            settings.federation.relay_interval_s = 0.2
         app = create_app(settings, migrate_on_start=False, extra_hooks=[remember])
         plane = app.state.ctx.services.require(MediaPlane)
         plane.engine.config = dataclasses.replace(plane.engine.config, demand_linger=linger)
@@ -196,6 +203,8 @@ def start(
                 values: dict[str, Any] = {"public_key": keys[peer]}
                 if peer == parent:
                     values["base_url"] = nodes[peer].url
+                if link:
+                    values["enrolled_at"] = datetime.now(UTC)
                 await session.execute(update(Node).where(Node.gb_id == gb[peer]).values(**values))
             await session.execute(update(Camera).values(enabled=False))
             for camera_id in camera_ids.values():
@@ -211,6 +220,17 @@ def start(
                 await session.execute(update(Camera).where(Camera.id == camera_id).values(**values))
 
         node.write(join)
+        if link and parent is not None:  # what `xueliang node join` leaves: the leaf credentials
+            above = nodes[parent]
+            save_leaf(
+                node.data_dir,
+                LeafRemote(
+                    "127.0.0.1",
+                    above.ctx.services.require(Link).settings.leaf_port,
+                    gb[name],
+                    leaf_password(above.ctx.secret, gb[name], keys[name]),
+                ),
+            )
     for node in nodes.values():
         node.server.start()
     return Federation(nodes, gb, camera_ids)

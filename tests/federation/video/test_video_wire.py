@@ -77,3 +77,29 @@ async def test_an_on_demand_camera_is_pulled_only_while_watched(clip: list[Acces
         assert engine.health(1).status is CameraStatus.online  # idle, not offline
         channel.open_viewer()
         await wait_until(lambda: camera.opens.get(1) == 2, what="the next viewer to open it again")
+
+
+async def test_an_idle_on_demand_camera_takes_its_owners_status_a_pulled_one_its_own(
+    clip: list[AccessUnit],
+) -> None:
+    camera = ScriptedCamera({1: clip})
+    config = dataclasses.replace(EngineConfig(), demand_linger=0.2)
+    async with MediaEngine(camera.open, config) as engine:
+        channel = engine.add_camera(CameraSpec(1, "node://x/1", on_demand=True))
+        engine.add_camera(CameraSpec(2, "rtsp://pulled/2"))
+        assert engine.health(1).status is CameraStatus.starting
+        assert engine.report_status(1, CameraStatus.offline, "node x: reported")  # idle: taken
+        assert (engine.health(1).status, engine.health(1).reason) == (
+            CameraStatus.offline,
+            "node x: reported",
+        )
+        assert not engine.report_status(2, CameraStatus.offline, "node x")  # not on demand: its own
+        viewer = channel.open_viewer()
+        await wait_until(lambda: engine.health(1).reason == "receiving", what="the camera pulled")
+        assert engine.health(1).status is CameraStatus.online
+        assert not engine.report_status(1, CameraStatus.offline, "node x: stale")  # pulled: the live one
+        assert engine.health(1).status is CameraStatus.online
+        viewer.close()
+        await wait_until(lambda: engine.health(1).reason == NO_DEMAND, what="the session to end")
+        assert engine.report_status(1, CameraStatus.offline, "node x: reported")
+        assert engine.health(1).status is CameraStatus.offline

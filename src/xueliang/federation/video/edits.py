@@ -5,6 +5,7 @@ asked on, like playback. The parent's copy then follows the owner's catalog mess
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -12,17 +13,22 @@ from sqlalchemy import select
 from xueliang.accounts.models import Role
 from xueliang.accounts.policy import Principal
 from xueliang.audit.service import Actor
+from xueliang.cameras import masks as camera_masks
 from xueliang.cameras import service as cameras
 from xueliang.cameras.events import CameraChanged
+from xueliang.cameras.masks import MasksChanged
+from xueliang.cameras.models import Camera
 from xueliang.cameras.remote import RemoteCameras
 from xueliang.core.context import AppContext
 from xueliang.core.errors import Conflict, NotFound
 from xueliang.federation import identity
+from xueliang.federation.models import RemoteCameraStatus
 from xueliang.federation.video.parent import ChildHosted, RemoteRefused
 from xueliang.media.errors import MediaConnectionError
+from xueliang.nodes.models import Node
 from xueliang.regions.models import Region
 
-OPS = ("camera.update", "camera.delete")
+OPS = ("camera.update", "camera.delete", "camera.masks")
 
 
 class ChildCameras(ChildHosted, RemoteCameras):
@@ -44,6 +50,22 @@ class ChildCameras(ChildHosted, RemoteCameras):
 
     async def delete(self, camera_id: int, user: str) -> None:
         await self._ask(camera_id, "camera.delete", user=user)
+
+    async def masks(self, camera_id: int, masks: list[dict[str, Any]], user: str, preset: int = 0) -> None:
+        await self._ask(camera_id, "camera.masks", masks=masks, user=user, preset=preset)
+
+    async def statuses(self, camera_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """The status each owner last reported (kept by the link's catalog apply, apply.py)."""
+        async with self.ctx.db.read_session() as session:
+            rows = (
+                await session.execute(
+                    select(RemoteCameraStatus.camera_id, RemoteCameraStatus.status, Node.gb_id)
+                    .join(Camera, Camera.id == RemoteCameraStatus.camera_id)
+                    .join(Node, Node.id == Camera.host_node_id)
+                    .where(RemoteCameraStatus.camera_id.in_(list(camera_ids)))
+                )
+            ).all()
+        return {camera_id: (status, f"node {gb_id}") for camera_id, status, gb_id in rows}
 
 
 async def answer(
@@ -68,6 +90,8 @@ async def answer(
             await below.update(camera_id, dict(message["fields"]), relayed)
         elif op == "camera.delete":
             await below.delete(camera_id, relayed)
+        elif op == "camera.masks":
+            await below.masks(camera_id, list(message["masks"]), relayed, int(message.get("preset", 0)))
         return
     async with ctx.db.session() as session:
         if op == "camera.update":
@@ -79,6 +103,13 @@ async def answer(
         elif op == "camera.delete":
             await cameras.delete_camera(session, principal, actor, camera_id, ctx.clock.now())
             ctx.events.publish(session, CameraChanged(camera_id))
+        elif op == "camera.masks":  # the owner's own rules (polygons checked, audited as the node for Y)
+            drawn = [(str(m.get("label", "")), list(m["points"])) for m in message["masks"]]
+            preset = int(message.get("preset", 0))
+            await camera_masks.replace_masks(
+                session, principal, actor, camera_id, drawn, ctx.clock.now(), preset
+            )
+            ctx.events.publish(session, MasksChanged(camera_id))
         else:
             raise NotFound(f"unknown request {op!r}")
         await session.commit()

@@ -31,6 +31,7 @@ from xueliang.media.config import MediaSettings
 from xueliang.media.engine import CameraSpec, EngineConfig, HealthEvent, MediaEngine
 from xueliang.media.live import LiveGateway, LiveSession
 from xueliang.media.plane.masking import PlaneMasks, is_masked_id, original_id
+from xueliang.media.plane.relayed import RelayedStatus
 from xueliang.media.plane.rtsp import PlaneRtspAccess
 from xueliang.media.recording.recorder import StorageEvent
 from xueliang.media.restream import RestreamConfig, RtspRestreamer
@@ -99,6 +100,7 @@ class MediaPlane(LiveStreams):
         self._watch_task: Any = None
         self.schemes = SourceSchemes()  # gb28181:// and other schemes a domain serves (sources.py)
         self.masks = PlaneMasks(self)  # privacy masks: masked variants, masked stills (masking.py)
+        self.relayed = RelayedStatus(self)  # idle `node://` cameras show their owner's status (relayed.py)
         self._deliveries: set[asyncio.Task[None]] = set()
         self.stills = StillCache(self.engine.channel)  # tiles' pictures (still_views.py)
         self.still_audits: dict[tuple[int, int], datetime] = {}  # (user, camera) -> last camera.still
@@ -165,7 +167,8 @@ class MediaPlane(LiveStreams):
         self.recent_events.append(event)
         if isinstance(event, HealthEvent):
             status = CameraStatusChanged(event.camera_id, str(event.status.value), event.reason)
-            await self.ctx.events.emit(status)
+            if not self.relayed.echo(event):  # an owner's report applied here was announced already
+                await self.ctx.events.emit(status)
             if self.on_status is not None:
                 await self.on_status(event.camera_id, status.status, event.reason)
         for listener in list(self.status_listeners):

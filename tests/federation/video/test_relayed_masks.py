@@ -1,0 +1,151 @@
+"""A village camera seen through its township (two real nodes joined by the message link and the video
+link, the village pulling the simulator): its privacy masks, drawn at the village, reach the township
+with the catalog and the township's operator gets the masked picture (the masked region filled, the
+camera's marker intact); an edit of them at the township is applied by the village or refused with its
+reason; while nobody watches, the township shows the camera as the village reports it, not "starting",
+and the engine's live status while it is pulled."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from typing import Any
+
+import av
+import pytest
+from tests.federation.video import nodes
+from tests.federation.video.nodes import Federation, FedNode
+from tests.support.node import Simulator
+from tests.support.waits import wait_for
+from websockets.asyncio.client import connect
+
+from xueliang.media.plane.masking import masked_id
+from xueliang.media.sim.marker import decode_marker
+
+MASK = [[0.5, 0.5], [1.0, 0.5], [1.0, 1.0], [0.5, 1.0]]  # the lower right quarter; the marker is top left
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory, simulator: Simulator) -> Iterator[Federation]:
+    fed = nodes.start(
+        tmp_path_factory.mktemp("relayed-masks"),
+        simulator.port,
+        names=("township", "village"),
+        link=True,
+    )
+    try:
+        wait_for(
+            lambda: (
+                fed["village"].gb_id in fed["township"].links.links and fed["village"].uplink.state.connected
+            ),
+            30,
+            "the village's video link to the township",
+        )
+        yield fed
+    finally:
+        nodes.stop(fed)
+
+
+def query(node: FedNode, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(node.db_url.removeprefix("sqlite+aiosqlite:///"), timeout=10) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def health(node: FedNode, username: str, camera_id: int) -> dict[str, Any]:
+    with closing(node.client(username)) as c:
+        r = c.get("/api/v1/cameras/health")
+        assert r.status_code == 200, r.text
+        return next((h for h in r.json() if h["camera_id"] == camera_id), {})
+
+
+def masks_at(node: FedNode, camera_id: int) -> list[tuple[str, str]]:
+    return [(label, points) for label, points in query(
+        node, "SELECT label, points FROM camera_masks WHERE camera_id = ? ORDER BY id", camera_id
+    )]  # fmt: skip
+
+
+async def frames(url: str, count: int) -> list[Any]:
+    chunks: list[bytes] = []
+    async with connect(url, max_size=None) as ws:
+        while len(chunks) < count + 1:  # the init segment, then fragments
+            message = await asyncio.wait_for(ws.recv(), 20)
+            if isinstance(message, bytes):
+                chunks.append(message)
+    with av.open(io.BytesIO(b"".join(chunks)), "r") as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def test_an_idle_relayed_camera_shows_its_owners_status(pair: Federation) -> None:
+    town = pair["township"]
+    camera_id = pair.camera_ids[1]
+    wait_for(
+        lambda: health(town, "op-qingxi", camera_id).get("status") == "online",
+        30,
+        "the village's report of its camera at the township",
+    )
+    idle = health(town, "op-qingxi", camera_id)
+    assert "reported by the owner node" in idle["reason"] and pair["village"].gb_id in idle["reason"]
+    assert idle["viewers"] == 0 and idle["fps"] == 0  # nothing is pulled across the link for it
+    assert query(town, "SELECT status FROM federation_camera_status WHERE camera_id = ?", camera_id) == [
+        ("online",)
+    ]
+
+
+def test_the_township_operator_sees_the_village_camera_masked(pair: Federation) -> None:
+    town, village = pair["township"], pair["village"]
+    camera_id = pair.camera_ids[1]
+    with closing(village.client("admin")) as admin:
+        r = admin.put(
+            f"/api/v1/cameras/{camera_id}/masks", json={"masks": [{"label": "院子", "points": MASK}]}
+        )
+        assert r.status_code == 200, r.text
+    wait_for(lambda: [m[0] for m in masks_at(town, camera_id)] == ["院子"], 20, "the masks at the township")
+
+    with closing(town.client("op-qingxi")) as op:
+        r = op.post(f"/api/v1/cameras/{camera_id}/open")
+        assert r.status_code == 200, r.text
+        url = r.json()["streams"]["ws"]
+    assert f"/api/v1/live/{masked_id(camera_id)}/ws?" in url  # the masked variant, made here
+    pictures = asyncio.run(frames(town.url.replace("http://", "ws://") + url, 25))
+    assert len(pictures) >= 20
+    for rgb in pictures:
+        height, width = rgb.shape[:2]
+        hidden = rgb[int(height * 0.52) :, int(width * 0.52) :]
+        assert float(hidden.max()) < 40 and float(hidden.std()) < 4, "the mask is not filled"
+        assert decode_marker(rgb) == 1, "the unmasked part lost the village camera's marker"
+    live = health(town, "op-qingxi", camera_id)
+    assert live["status"] == "online" and live["reason"] == "receiving"  # the engine's own, while pulled
+
+
+def test_a_mask_edit_at_the_township_is_applied_by_the_owner_or_refused(pair: Federation) -> None:
+    town, village = pair["township"], pair["village"]
+    camera_id = pair.camera_ids[1]
+    drawn = {"masks": [{"label": "窗户", "points": [[0.0, 0.6], [0.3, 0.6], [0.3, 1.0]]}]}
+    with closing(town.client("op-qingxi")) as op:
+        r = op.put(f"/api/v1/cameras/{camera_id}/masks", json=drawn)
+        assert r.status_code == 200, r.text
+        assert [m[0] for m in masks_at(village, camera_id)] == ["窗户"]  # applied by the owner first
+        actor = query(
+            village,
+            "SELECT actor FROM audit_events WHERE action = 'camera.masks' AND target_id = ? "
+            "ORDER BY seq DESC",
+            str(camera_id),
+        )[0][0]
+        assert actor == f"node {town.gb_id} for op-qingxi"
+        wait_for(lambda: [m[0] for m in masks_at(town, camera_id)] == ["窗户"], 20, "the owner's copy here")
+        r = op.put(  # no area: ours to refuse (422), the owner is not asked
+            f"/api/v1/cameras/{camera_id}/masks",
+            json={"masks": [{"points": [[0.1, 0.1], [0.2, 0.2], [0.3, 0.3]]}]},
+        )
+        assert r.status_code == 422, r.text
+
+        other = pair.camera_ids[2]  # gone at the owner, not yet known here: refused with its reason
+        query(village, "UPDATE cameras SET region_id = (SELECT id FROM regions WHERE code = '513223102') "
+              "WHERE id = ?", other)  # fmt: skip
+        r = op.put(f"/api/v1/cameras/{other}/masks", json=drawn)
+        assert r.status_code == 409, r.text
+        assert village.gb_id in r.json()["message"] and "not found" in r.json()["message"], r.text
+        assert masks_at(town, other) == []

@@ -13,7 +13,16 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from tests.gb28181.device import FakeDevice
-from tests.gb28181.support import DOMAIN, PLATFORM_ID, SHARED, admin_client, platform, scalar, until
+from tests.gb28181.support import (
+    DOMAIN,
+    PLATFORM_ID,
+    QUICK_EXPIRY,
+    SHARED,
+    admin_client,
+    platform,
+    scalar,
+    until,
+)
 from tests.support.bitstreams import encode_clip
 from tests.support.waits import wait_until
 from xueliang.alarms.models import Alarm, AlarmKind
@@ -30,6 +39,7 @@ from xueliang.media.frames import AccessUnit, Codec, CodecParams
 from xueliang.regions.models import Region
 
 
+@pytest.mark.parametrize("gb_app", [QUICK_EXPIRY], indirect=True, ids=["quick-expiry"])
 async def test_device_registers_gives_its_catalog_becomes_cameras_raises_alarm_and_goes_offline(
     gb_app: FastAPI,
 ) -> None:

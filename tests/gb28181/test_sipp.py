@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from tests.gb28181.support import DOMAIN, PLATFORM_ID, admin_client, platform, scalar, until
+from tests.gb28181.support import DOMAIN, PLATFORM_ID, QUICK_EXPIRY, admin_client, platform, scalar, until
 from tests.support.net import free_port
 from xueliang.alarms.models import Alarm, AlarmKind
 from xueliang.cameras.models import Camera
@@ -31,6 +31,7 @@ PASSWORD = "sipp-device-pw"
 
 
 @pytest.mark.skipif(SIPP is None, reason="sipp is not installed (scripts/system-deps.sh: sip-tester)")
+@pytest.mark.parametrize("gb_app", [QUICK_EXPIRY], indirect=True, ids=["quick-expiry"])
 async def test_sipp_device_registers_answers_catalog_raises_alarm_and_goes_offline(
     gb_app: FastAPI, tmp_path: Path
 ) -> None:

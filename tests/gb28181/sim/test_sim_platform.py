@@ -12,7 +12,16 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from tests.gb28181.sim.support import make_sim, marker_now
-from tests.gb28181.support import PLATFORM_ID, SHARED, admin_client, gb_settings, platform, scalar, until
+from tests.gb28181.support import (
+    PLATFORM_ID,
+    QUICK_EXPIRY,
+    SHARED,
+    admin_client,
+    gb_settings,
+    platform,
+    scalar,
+    until,
+)
 from tests.support.app import make_settings
 from tests.support.waits import wait_until
 from xueliang.alarms.models import Alarm
@@ -37,7 +46,9 @@ async def test_a_simulated_camera_is_pulled_recorded_turned_alarmed_and_goes_off
     settings = make_settings(
         sim_url,
         tmp_path,
-        gb28181=gb_settings(keepalive_misses=5),  # 2.5 s: a loaded machine's stall is no outage
+        gb28181=gb_settings(
+            **QUICK_EXPIRY, keepalive_misses=5
+        ),  # 2.5 s: a loaded machine's stall is no outage
         media=MediaSettings(rtsp_port=0),
         recording=RecordingSettings(segment_seconds=1.0),
     )

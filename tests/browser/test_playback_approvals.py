@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,12 +20,10 @@ import pytest
 from playwright.sync_api import Page, Request, expect
 
 from tests.support.app import LiveServer, make_settings
-from tests.support.browser import NewPage
-from tests.support.clips import encode_clip
+from tests.support.browser import NewPage, log_in_context
 from tests.support.db import seed_database
-from tests.support.recordings import Rig, Wall, run_async
+from tests.support.recordings import record_recent
 from xueliang.app import create_app
-from xueliang.media.recording.recorder import RecorderConfig
 from xueliang.seed.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -73,28 +70,13 @@ def client(server: LiveServer, username: str) -> Iterator[httpx.Client]:
 
 
 def record(server: LiveServer, camera: int) -> float:
-    """4 s of the camera recorded into the server's recordings folder, ending a second ago; returns
-    the start (Unix time)."""
+    """4 s of the camera in the server's recordings folder, ending a second ago (its start, Unix time)."""
     settings = server.app_settings  # type: ignore[attr-defined]
-    clip = encode_clip(frames=50, gop=25, width=160, height=96, camera_index=1)
-    start = time.time() - 5
-
-    async def go() -> None:
-        rig = Rig(str(settings.database_url), settings.data_dir / "recordings", clip, Wall(start),
-                  RecorderConfig(segment_seconds=2.0))  # fmt: skip
-        await rig.start(camera)
-        await rig.record(4.0)
-        await rig.close()
-
-    run_async(go)
-    return start
+    return record_recent(str(settings.database_url), settings.data_dir / "recordings", camera)
 
 
 def log_in(page: Page, server: LiveServer, username: str) -> None:
-    r = page.request.post(
-        f"{server.url}/api/v1/auth/login", data={"username": username, "password": DEMO_PASSWORD}
-    )
-    assert r.ok, r.text()
+    log_in_context(page, server.url, username)
 
 
 def token_action(url: str) -> str:

@@ -136,3 +136,10 @@ def shown_camera(page: Page, selector: str) -> tuple[int | None, float]:
     rgba = np.frombuffer(base64.b64decode(corner["b64"]), dtype=np.uint8).reshape(h, w, 4)
     frame[:h, :w] = rgba[..., :3]
     return decode_marker(frame), float(corner["t"])
+
+
+def log_in_context(page: Page, base_url: str, username: str, password: str = DEMO_PASSWORD) -> None:
+    """A session cookie for the page's browser context through the API (the login form has its own
+    tests), for tests about what comes after."""
+    r = page.request.post(f"{base_url}/api/v1/auth/login", data={"username": username, "password": password})
+    assert r.ok, r.text()

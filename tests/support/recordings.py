@@ -8,6 +8,7 @@ import dataclasses
 import io
 import itertools
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -171,3 +172,21 @@ def decode(source: Path | bytes) -> Decoded:
     assert times, "no frame decoded"
     steps = sorted(b - a for a, b in itertools.pairwise(times)) or [0.04]
     return Decoded(len(times), keys, times[0], times[-1], steps[len(steps) // 2])
+
+
+def record_recent(database_url: str, recordings: Path, camera: int) -> float:
+    """4 s of `camera` (the marker clip: a bright block that crosses the masks the tests draw) recorded
+    into `recordings`, ending a second ago, for pages that play it back; returns the start (Unix time)."""
+    from tests.support.clips import encode_clip  # PyAV encoding, only for the tests that record
+
+    clip = encode_clip(frames=50, gop=25, width=160, height=96, camera_index=1)
+    start = time.time() - 5
+
+    async def go() -> None:
+        rig = Rig(database_url, recordings, clip, Wall(start), RecorderConfig(segment_seconds=2.0))
+        await rig.start(camera)
+        await rig.record(4.0)
+        await rig.close()
+
+    run_async(go)
+    return start

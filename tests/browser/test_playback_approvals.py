@@ -9,9 +9,9 @@ an approval too, which the operator asks for from the evidence panel and uses on
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,12 +19,11 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Request, expect
 
-from tests.support.app import LiveServer, make_settings
+from tests.support.app import LiveServer, logged_in_client, make_settings
 from tests.support.browser import NewPage, log_in_context
 from tests.support.db import seed_database
 from tests.support.recordings import record_recent
 from xueliang.app import create_app
-from xueliang.seed.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -60,13 +59,8 @@ def server(make_db_url: Callable[[], str], tmp_path: Path) -> Iterator[LiveServe
     live.stop()
 
 
-@contextmanager
-def client(server: LiveServer, username: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{server.url}/api/v1", timeout=15) as c:
-        r = c.post("/auth/login", json={"username": username, "password": DEMO_PASSWORD})
-        assert r.status_code == 200, r.text
-        c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        yield c
+def client(server: LiveServer, username: str) -> contextlib.AbstractContextManager[httpx.Client]:
+    return logged_in_client(f"{server.url}/api/v1", username)
 
 
 def record(server: LiveServer, camera: int) -> float:

@@ -6,6 +6,8 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -29,6 +31,16 @@ def make_settings(url: str, data_dir: Path, **extra: object) -> Settings:
     extra.setdefault("media", MediaSettings(enabled=False))
     extra.setdefault("alarms", AlarmSettings(mqtt_enabled=False, pg_bridge=False))
     return Settings(database_url=url, data_dir=data_dir, secret_key="test-secret-" + "x" * 32, **extra)  # type: ignore[arg-type]
+
+
+@contextmanager
+def logged_in_client(api_url: str, username: str, password: str = DEMO_PASSWORD) -> Iterator[httpx.Client]:
+    """A blocking API client (base `api_url`: `<server>/api/v1`) with a session and the CSRF header."""
+    with httpx.Client(base_url=api_url, timeout=15) as c:
+        r = c.post("/auth/login", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        yield c
 
 
 class LoggedIn:

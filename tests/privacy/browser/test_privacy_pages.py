@@ -6,19 +6,18 @@ recording on the console's playback page: the player gets the masked variant (th
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.app import LiveServer, make_settings
+from tests.support.app import LiveServer, logged_in_client, make_settings
 from tests.support.browser import NewPage, log_in_context
 from tests.support.recordings import record_recent
 from xueliang.app import create_app
-from xueliang.seed.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -33,13 +32,8 @@ def server(privacy_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     live.stop()
 
 
-@contextmanager
-def client(server: LiveServer, username: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{server.url}/api/v1", timeout=15) as c:
-        r = c.post("/auth/login", json={"username": username, "password": DEMO_PASSWORD})
-        assert r.status_code == 200, r.text
-        c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        yield c
+def client(server: LiveServer, username: str) -> contextlib.AbstractContextManager[httpx.Client]:
+    return logged_in_client(f"{server.url}/api/v1", username)
 
 
 # The brightest grey (0..255) inside the drawn triangle (0.6,0.5)-(0.9,0.5)-(0.9,0.9) of the playback tile's

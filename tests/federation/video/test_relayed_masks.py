@@ -1,9 +1,11 @@
 """A village camera seen through its township (two real nodes joined by the message link and the video
-link, the village pulling the simulator): its privacy masks, drawn at the village, reach the township
-with the catalog and the township's operator gets the masked picture (the masked region filled, the
-camera's marker intact); an edit of them at the township is applied by the village or refused with its
-reason; while nobody watches, the township shows the camera as the village reports it, not "starting",
-and the engine's live status while it is pulled."""
+link, the village pulling the simulator and recording): its privacy masks, drawn at the village, reach
+the township with the catalog and the township's operator gets the masked picture (the masked region
+filled, the camera's marker intact), live and played back from the village's recording (masked at the
+township; a relayed PTZ camera filled whole, as the village's PTZ positions are not known here); an
+edit of them at the township is applied by the village or refused with its reason; while nobody
+watches, the township shows the camera as the village reports it, not "starting", and the engine's
+live status while it is pulled."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import io
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import av
@@ -34,6 +37,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory, simulator: Simulator) -> Iter
         tmp_path_factory.mktemp("relayed-masks"),
         simulator.port,
         names=("township", "village"),
+        recording=("village",),
         link=True,
     )
     try:
@@ -118,6 +122,69 @@ def test_the_township_operator_sees_the_village_camera_masked(pair: Federation) 
         assert decode_marker(rgb) == 1, "the unmasked part lost the village camera's marker"
     live = health(town, "op-qingxi", camera_id)
     assert live["status"] == "online" and live["reason"] == "receiving"  # the engine's own, while pulled
+
+
+def played_back_masked(town: FedNode, camera_id: int) -> list[Any]:
+    """The township operator's masked playback of the village camera's recent recording: one chunk's
+    pictures, decoded."""
+    span = {"from": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+            "to": (datetime.now(UTC) + timedelta(minutes=1)).isoformat()}  # fmt: skip
+    with closing(town.client("op-qingxi")) as op:
+
+        def keyframes() -> bool:
+            r = op.get(f"/api/v1/cameras/{camera_id}/timeline", params=span)
+            return r.status_code == 200 and bool(r.json()["keyframes"])
+
+        wait_for(keyframes, 20, "the village's recording at the township")
+        r = op.post("/api/v1/recordings/playback", json={"camera_id": camera_id, **span})
+        assert r.status_code == 200 and r.json()["masked"] is True, r.text
+        plan = op.get(r.json()["plan"])
+        assert plan.status_code == 200 and plan.json()["segments"], plan.text  # the village's segments
+        segment = plan.json()["segments"][0]
+        init, chunk = op.get(segment["init"]), op.get(segment["chunks"][0]["url"])
+        assert init.status_code == chunk.status_code == 200, chunk.text
+    with av.open(io.BytesIO(init.content + chunk.content), "r") as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def ptz_at(node: FedNode, camera_id: int) -> bool:
+    return bool(query(node, "SELECT ptz FROM cameras WHERE id = ?", camera_id)[0][0])
+
+
+def set_ptz(pair: Federation, camera_id: int, ptz: bool) -> None:
+    """Flag the camera PTZ or not at its owner, the village; the township's copy follows the catalog."""
+    with closing(pair["village"].client("admin")) as admin:
+        r = admin.patch(f"/api/v1/cameras/{camera_id}", json={"ptz": ptz})
+        assert r.status_code == 200, r.text
+    wait_for(lambda: ptz_at(pair["township"], camera_id) is ptz, 20, "the village's PTZ flag at the township")
+
+
+def test_a_relayed_ptz_camera_plays_back_filled_whole(pair: Federation) -> None:
+    town = pair["township"]
+    camera_id = pair.camera_ids[1]
+    assert ptz_at(town, camera_id)  # the simulator's camera 1 is a dome (tests/support/sim.py)
+    pictures = played_back_masked(town, camera_id)
+    assert pictures
+    for rgb in pictures:  # where the dome pointed is the village's to know: nothing is shown here
+        assert float(rgb.max()) < 40 and float(rgb.std()) < 4, "a relayed PTZ picture is not filled whole"
+
+
+def test_the_township_operator_plays_the_village_recording_back_masked(pair: Federation) -> None:
+    town, village = pair["township"], pair["village"]
+    camera_id = pair.camera_ids[1]
+    set_ptz(pair, camera_id, False)  # a fixed camera: its default set, masked at the township
+    try:
+        pictures = played_back_masked(town, camera_id)
+    finally:
+        set_ptz(pair, camera_id, True)
+    assert pictures
+    for rgb in pictures:  # read from the village's file, masked at the township
+        height, width = rgb.shape[:2]
+        hidden = rgb[int(height * 0.52) :, int(width * 0.52) :]
+        assert float(hidden.max()) < 40 and float(hidden.std()) < 4, "the mask is not filled"
+        assert decode_marker(rgb) == 1, "the unmasked part lost the village camera's marker"
+    viewers = query(village, "SELECT actor FROM audit_events WHERE action = 'recording.view'")
+    assert (f"node {town.gb_id} for op-qingxi",) in viewers  # the child audits our user's view
 
 
 def test_a_mask_edit_at_the_township_is_applied_by_the_owner_or_refused(pair: Federation) -> None:

@@ -9,8 +9,9 @@ mask set in force when they were recorded (the positions our PTZ commands record
 
 A camera hosted by a child node (federation, `node://`) is masked here too, with the masks its owner
 sent up: its segments are read from the child (recordings/remote.py, audited there for our user) and
-filled in this node. We do not have the child's PTZ positions, so a relayed PTZ camera is filled whole
-(fail closed, docs/privacy.md "Limits")."""
+filled in this node. A relayed PTZ camera's sets in force and positions are the child's: it sends
+them up with each chunk (`RemoteRecordings.mask_timeline`); a child that cannot say has the whole
+picture filled (fail closed, docs/privacy.md "Limits")."""
 
 from __future__ import annotations
 
@@ -145,11 +146,16 @@ async def _read_remote(
     last: int,
     sets: MaskSets,
 ) -> tuple[bytes, bytes]:
-    """A child's chunk masked here. Its PTZ positions are the child's and not known here, so a relayed
-    PTZ camera is filled whole rather than with a set that may belong to another preset."""
+    """A child's chunk masked here. A PTZ camera's sets in force and positions are the child's: asked
+    of it for the segment's time; a child that cannot say (or no longer calls it PTZ) has the whole
+    picture filled rather than a set that may belong to another preset."""
     init = await remote.read(camera_id, view.id, 0, view.init_size)
     body = await remote.read(camera_id, view.id, first, last)
-    timeline = MaskTimeline(_WHOLE if sets.ptz else sets)
+    timeline = MaskTimeline(sets)
+    if sets.ptz:
+        lo, hi = datetime.fromtimestamp(view.start, UTC), datetime.fromtimestamp(view.end, UTC)
+        owner = await remote.mask_timeline(camera_id, lo, hi)
+        timeline = owner if owner is not None and owner.sets.ptz else MaskTimeline(_WHOLE)
     return await asyncio.to_thread(_fill, init, body, view, timeline)
 
 

@@ -2,7 +2,7 @@
 link, the village pulling the simulator and recording): its privacy masks, drawn at the village, reach
 the township with the catalog and the township's operator gets the masked picture (the masked region
 filled, the camera's marker intact), live and played back from the village's recording (masked at the
-township; a relayed PTZ camera filled whole, as the village's PTZ positions are not known here); an
+township; a relayed dome with the set in force where the village's PTZ commands left it); an
 edit of them at the township is applied by the village or refused with its reason; while nobody
 watches, the township shows the camera as the village reports it, not "starting", and the engine's
 live status while it is pulled."""
@@ -147,44 +147,56 @@ def played_back_masked(town: FedNode, camera_id: int) -> list[Any]:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
 
-def ptz_at(node: FedNode, camera_id: int) -> bool:
-    return bool(query(node, "SELECT ptz FROM cameras WHERE id = ?", camera_id)[0][0])
-
-
-def set_ptz(pair: Federation, camera_id: int, ptz: bool) -> None:
-    """Flag the camera PTZ or not at its owner, the village; the township's copy follows the catalog."""
-    with closing(pair["village"].client("admin")) as admin:
-        r = admin.patch(f"/api/v1/cameras/{camera_id}", json={"ptz": ptz})
-        assert r.status_code == 200, r.text
-    wait_for(lambda: ptz_at(pair["township"], camera_id) is ptz, 20, "the village's PTZ flag at the township")
-
-
-def test_a_relayed_ptz_camera_plays_back_filled_whole(pair: Federation) -> None:
-    town = pair["township"]
-    camera_id = pair.camera_ids[1]
-    assert ptz_at(town, camera_id)  # the simulator's camera 1 is a dome (tests/support/sim.py)
-    pictures = played_back_masked(town, camera_id)
-    assert pictures
-    for rgb in pictures:  # where the dome pointed is the village's to know: nothing is shown here
-        assert float(rgb.max()) < 40 and float(rgb.std()) < 4, "a relayed PTZ picture is not filled whole"
+def filled(area: Any) -> bool:
+    return float(area.max()) < 40 and float(area.std()) < 4
 
 
 def test_the_township_operator_plays_the_village_recording_back_masked(pair: Federation) -> None:
     town, village = pair["township"], pair["village"]
-    camera_id = pair.camera_ids[1]
-    set_ptz(pair, camera_id, False)  # a fixed camera: its default set, masked at the township
-    try:
-        pictures = played_back_masked(town, camera_id)
-    finally:
-        set_ptz(pair, camera_id, True)
+    camera_id = pair.camera_ids[1]  # a dome (tests/support/sim.py) that no PTZ command has moved
+    pictures = played_back_masked(town, camera_id)
     assert pictures
-    for rgb in pictures:  # read from the village's file, masked at the township
+    for rgb in pictures:  # read from the village's file, masked at the township with the default set
         height, width = rgb.shape[:2]
-        hidden = rgb[int(height * 0.52) :, int(width * 0.52) :]
-        assert float(hidden.max()) < 40 and float(hidden.std()) < 4, "the mask is not filled"
+        assert filled(rgb[int(height * 0.52) :, int(width * 0.52) :]), "the mask is not filled"
+        assert not filled(rgb[int(height * 0.52) :, : int(width * 0.48)])  # the lower left is shown
         assert decode_marker(rgb) == 1, "the unmasked part lost the village camera's marker"
     viewers = query(village, "SELECT actor FROM audit_events WHERE action = 'recording.view'")
     assert (f"node {town.gb_id} for op-qingxi",) in viewers  # the child audits our user's view
+
+
+def test_a_relayed_dome_is_masked_with_the_set_in_force_at_the_owner(pair: Federation) -> None:
+    town, village = pair["township"], pair["village"]
+    camera_id = pair.camera_ids[1]
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    moved = "INSERT INTO camera_ptz_positions (camera_id, at, preset, cause, actor) VALUES (?, ?, ?, ?, '')"
+    try:  # positions only the village's PTZ commands recorded: moved by hand an hour ago, nothing shown
+        query(village, moved, camera_id, hour_ago, None, "move")
+        for rgb in played_back_masked(town, camera_id):
+            assert filled(rgb), "a dome moved by hand is not filled whole"
+
+        with closing(
+            village.client("admin")
+        ) as admin:  # then sent to preset 6, whose set hides the lower left
+            r = admin.put(
+                f"/api/v1/cameras/{camera_id}/masks",
+                params={"preset": 6},
+                json={
+                    "masks": [{"label": "邻居", "points": [[0.0, 0.5], [0.5, 0.5], [0.5, 1.0], [0.0, 1.0]]}]
+                },
+            )
+            assert r.status_code == 200, r.text
+        query(village, moved.replace("?, ?, ?, ?", "?, datetime(?, '+1 second'), ?, ?"), camera_id,
+              hour_ago, 6, "preset_call")  # fmt: skip
+        for rgb in played_back_masked(town, camera_id):
+            height, width = rgb.shape[:2]
+            assert filled(rgb[int(height * 0.52) :, : int(width * 0.48)]), "preset 6's set is not filled"
+            assert not filled(rgb[int(height * 0.52) :, int(width * 0.52) :])  # the default set is not
+            assert decode_marker(rgb) == 1
+    finally:
+        query(village, "DELETE FROM camera_ptz_positions WHERE camera_id = ?", camera_id)
+        query(village, "DELETE FROM camera_masks WHERE camera_id = ? AND preset = 6", camera_id)
+        query(village, "DELETE FROM camera_mask_sets WHERE camera_id = ?", camera_id)
 
 
 def test_a_mask_edit_at_the_township_is_applied_by_the_owner_or_refused(pair: Federation) -> None:

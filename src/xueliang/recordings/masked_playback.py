@@ -6,7 +6,12 @@ sends here whoever plays a masked camera without an approved lift (four eyes, ap
 Its tokens carry their own action (`view_recording_masked`), so a masked token opens none of the
 unmasked routes. Recordings keep the original; nothing masked is stored. A PTZ camera's frames get the
 mask set in force when they were recorded (the positions our PTZ commands recorded, media/mask/presets).
-Cameras hosted by a child node are not masked here (their playback is refused instead, see approvals.py)."""
+
+A camera hosted by a child node (federation, `node://`) is masked here too, with the masks its owner
+sent up: its segments are read from the child (recordings/remote.py, audited there for our user) and
+filled in this node. A relayed PTZ camera's sets in force and positions are the child's: it sends
+them up with each chunk (`RemoteRecordings.mask_timeline`); a child that cannot say has the whole
+picture filled (fail closed, docs/privacy.md "Limits")."""
 
 from __future__ import annotations
 
@@ -35,12 +40,14 @@ from xueliang.media.mask.recorded import mask_recorded, masked_codec_string
 from xueliang.recordings import service
 from xueliang.recordings.access import MAX_PLAYBACK, From, To, node_of
 from xueliang.recordings.models import RecordingSegment
+from xueliang.recordings.remote import RemoteRecordings, remote_for
 
 MASKED_PREFIX = "/api/v1/playback/masked"
 MASKED_ACTION = "view_recording_masked"
 router = APIRouter(prefix="/playback/masked", tags=["recordings"])  # under /api/v1 (recordings/views.py)
 Offset = Annotated[int, Path(ge=0, le=MAX_INT64)]
-_INITS: OrderedDict[tuple[int, MaskSets], bytes] = OrderedDict()  # (segment, masks) -> masked init
+_INITS: OrderedDict[tuple[int, int, MaskSets], bytes] = OrderedDict()  # (camera, segment, masks) -> init
+_WHOLE = MaskSets(FULL_FRAME, {}, False, True)  # every picture filled
 
 
 def issue_masked_token(ctx: AppContext, user_id: int, camera_id: int) -> str:
@@ -49,8 +56,12 @@ def issue_masked_token(ctx: AppContext, user_id: int, camera_id: int) -> str:
 
 
 async def _check(ctx: AppContext, token: str, camera_id: int) -> MaskSets:
+    return (await _checked(ctx, token, camera_id))[0]
+
+
+async def _checked(ctx: AppContext, token: str, camera_id: int) -> tuple[MaskSets, str]:
     """The token is genuine, unexpired, for masked playback of this camera, and its user may still
-    play it back; returns the camera's mask sets now."""
+    play it back; returns the camera's mask sets now and the user's name (for a child's audit)."""
     try:
         claims = tokens.verify(ctx.secret.encode(), token, camera_id, MASKED_ACTION, ctx.clock.now())
     except tokens.TokenExpired as exc:
@@ -65,11 +76,11 @@ async def _check(ctx: AppContext, token: str, camera_id: int) -> MaskSets:
         await cameras.get_camera(session, principal, camera_id, Permission.view_recording)
         stored = (await masks.stored_sets(session, [camera_id])).get(camera_id)
     if stored is None:
-        return MaskSets()  # its masks were removed since the token was issued: nothing to hide
+        return MaskSets(), user.username  # its masks were removed since the token was issued
     try:
-        return mask_sets(stored.default, stored.presets, stored.ptz, stored.masked)
+        return mask_sets(stored.default, stored.presets, stored.ptz, stored.masked), user.username
     except ValueError:  # a malformed stored polygon: hide everything rather than nothing
-        return MaskSets(FULL_FRAME, {}, False, True)
+        return _WHOLE, user.username
 
 
 async def _timeline(
@@ -85,13 +96,24 @@ async def _timeline(
     return MaskTimeline(sets, tuple(Position(at.timestamp(), preset, i) for at, preset, i in rows))
 
 
-async def _views(ctx: AppContext, camera_id: int, lo: datetime, hi: datetime) -> list[playback.SegmentView]:
+async def _views(
+    ctx: AppContext, camera_id: int, lo: datetime, hi: datetime, user: str
+) -> list[playback.SegmentView]:
+    remote = await remote_for(ctx, camera_id)
+    if remote is not None:  # hosted by a child node: its segments, audited there for our user
+        return await remote.views(camera_id, lo, hi, user)
     async with ctx.db.read_session() as session:
         rows = await service.segments_between(session, camera_id, lo, hi)
     return [service.view_of(r) for r in rows]
 
 
 async def _segment(ctx: AppContext, camera_id: int, segment_id: int) -> playback.SegmentView:
+    remote = await remote_for(ctx, camera_id)
+    if remote is not None:  # the child's segment ids, handed back to it
+        found = await remote.segment(camera_id, segment_id)
+        if found is None:
+            raise NotFound("not found")
+        return found
     async with ctx.db.read_session() as session:
         row = await session.get(RecordingSegment, segment_id)
     if row is None or row.camera_id != camera_id or row.frames == 0:
@@ -103,26 +125,56 @@ def _read_masked(
     path: Any, view: playback.SegmentView, first: int, last: int, timeline: MaskTimeline
 ) -> tuple[bytes, bytes]:
     init = playback.read_range(path, 0, view.init_size)
+    return _fill(init, playback.read_range(path, first, last), view, timeline)
 
+
+def _fill(
+    init: bytes, body: bytes, view: playback.SegmentView, timeline: MaskTimeline
+) -> tuple[bytes, bytes]:
     def polygons_at(pts: int) -> Polygons:  # the recording's 90 kHz clock -> the frame's Unix time
         return timeline.at(view.start + (pts - view.media_start) / 90_000)
 
     at = polygons_at if timeline.sets.ptz else None
-    return mask_recorded(init, playback.read_range(path, first, last), timeline.sets.default, polygons_at=at)
+    return mask_recorded(init, body, timeline.sets.default, polygons_at=at)
+
+
+async def _read_remote(
+    remote: RemoteRecordings,
+    camera_id: int,
+    view: playback.SegmentView,
+    first: int,
+    last: int,
+    sets: MaskSets,
+) -> tuple[bytes, bytes]:
+    """A child's chunk masked here. A PTZ camera's sets in force and positions are the child's: asked
+    of it for the segment's time; a child that cannot say (or no longer calls it PTZ) has the whole
+    picture filled rather than a set that may belong to another preset."""
+    init = await remote.read(camera_id, view.id, 0, view.init_size)
+    body = await remote.read(camera_id, view.id, first, last)
+    timeline = MaskTimeline(sets)
+    if sets.ptz:
+        lo, hi = datetime.fromtimestamp(view.start, UTC), datetime.fromtimestamp(view.end, UTC)
+        owner = await remote.mask_timeline(camera_id, lo, hi)
+        timeline = owner if owner is not None and owner.sets.ptz else MaskTimeline(_WHOLE)
+    return await asyncio.to_thread(_fill, init, body, view, timeline)
 
 
 async def _masked(
     ctx: AppContext, camera_id: int, view: playback.SegmentView, first: int, last: int, sets: MaskSets
 ) -> tuple[bytes, bytes]:
-    path = node_of(ctx).root / view.path
-    timeline = await _timeline(ctx, camera_id, sets, view)
+    remote = await remote_for(ctx, camera_id)
     try:
-        out = await asyncio.to_thread(_read_masked, path, view, first, last, timeline)
+        if remote is not None:  # the child reads its file; the masks are filled here
+            out = await _read_remote(remote, camera_id, view, first, last, sets)
+        else:
+            path = node_of(ctx).root / view.path
+            timeline = await _timeline(ctx, camera_id, sets, view)
+            out = await asyncio.to_thread(_read_masked, path, view, first, last, timeline)
     except OSError as exc:
         raise NotFound("recording file unavailable") from exc
     except MediaError as exc:
         raise NotFound(f"recording not playable masked: {exc}") from exc
-    _INITS[(view.id, sets)] = out[0]
+    _INITS[(camera_id, view.id, sets)] = out[0]
     while len(_INITS) > 256:
         _INITS.popitem(last=False)
     return out
@@ -130,9 +182,9 @@ async def _masked(
 
 @router.get("/{camera_id}/index.m3u8")
 async def masked_playlist(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: str = "") -> Response:
-    await _check(ctx, token, camera_id)
+    _, user = await _checked(ctx, token, camera_id)
     lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
-    views = await _views(ctx, camera_id, lo, hi)
+    views = await _views(ctx, camera_id, lo, hi, user)
     target = node_of(ctx).settings.playback_chunk_seconds
     text, _ = playback.render_vod(views, lo.timestamp(), hi.timestamp(), target, f"?token={token}")
     return Response(text, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache"})
@@ -141,13 +193,13 @@ async def masked_playlist(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: 
 @router.get("/{camera_id}/plan.json")
 async def masked_plan(ctx: Ctx, camera_id: PathId, lo: From, hi: To, token: str = "") -> dict[str, Any]:
     """The plan of playback_views.py, for the masked variant (H.264 at the sub-stream size)."""
-    await _check(ctx, token, camera_id)
+    _, user = await _checked(ctx, token, camera_id)
     lo, hi = service.check_range(lo, hi, MAX_PLAYBACK)
     target = node_of(ctx).settings.playback_chunk_seconds
     base = f"{MASKED_PREFIX}/{camera_id}"
     codec = masked_codec_string()
     segments = []
-    for view in await _views(ctx, camera_id, lo, hi):
+    for view in await _views(ctx, camera_id, lo, hi, user):
         chunks = playback.segment_chunks(view, target, lo.timestamp(), hi.timestamp())
         if not chunks:
             continue
@@ -169,7 +221,7 @@ async def masked_init(ctx: Ctx, camera_id: PathId, segment_id: PathId, token: st
     same parameter sets for every chunk of one size)."""
     sets = await _check(ctx, token, camera_id)
     view = await _segment(ctx, camera_id, segment_id)
-    init = _INITS.get((view.id, sets))
+    init = _INITS.get((camera_id, view.id, sets))
     if init is None:
         gop = playback.gop_at(view, view.start)
         if gop is None:
@@ -195,9 +247,13 @@ async def masked_seek(ctx: Ctx, camera_id: PathId, t: StoredDatetime, token: str
     """The masked init segment and GOP holding time `t`; `X-Start` is the keyframe's Unix time."""
     sets = await _check(ctx, token, camera_id)
     at = as_utc(t)
-    async with ctx.db.read_session() as session:
-        row = await service.segment_at(session, camera_id, at)
-    view = service.view_of(row) if row is not None else None
+    remote = await remote_for(ctx, camera_id)
+    if remote is not None:
+        view = await remote.segment_at(camera_id, at)
+    else:
+        async with ctx.db.read_session() as session:
+            row = await service.segment_at(session, camera_id, at)
+        view = service.view_of(row) if row is not None else None
     gop = playback.gop_at(view, at.timestamp()) if view is not None else None
     if view is None or gop is None:
         raise NotFound("no recording at this time")

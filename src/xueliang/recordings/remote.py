@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from xueliang.core.context import AppContext
+from xueliang.media.mask.presets import MaskTimeline
 from xueliang.media.playback import SegmentView
 
 
@@ -37,6 +38,12 @@ class RemoteRecordings:
     async def read(self, camera_id: int, segment_id: int, first: int, last: int) -> bytes:
         """Bytes [first, last) of the segment's file (the init segment, or whole GOPs)."""
         raise NotImplementedError
+
+    async def mask_timeline(self, camera_id: int, lo: datetime, hi: datetime) -> MaskTimeline | None:
+        """The keeper's mask sets of the camera and the PTZ positions its commands recorded over [lo, hi]
+        (on its clock, as its segments' times), for masking a PTZ camera's recording here; None when it
+        cannot say (then the whole picture is filled)."""
+        return None
 
 
 async def remote_for(ctx: AppContext, camera_id: int) -> RemoteRecordings | None:

@@ -1,9 +1,11 @@
 """A village camera seen through its township (two real nodes joined by the message link and the video
-link, the village pulling the simulator): its privacy masks, drawn at the village, reach the township
-with the catalog and the township's operator gets the masked picture (the masked region filled, the
-camera's marker intact); an edit of them at the township is applied by the village or refused with its
-reason; while nobody watches, the township shows the camera as the village reports it, not "starting",
-and the engine's live status while it is pulled."""
+link, the village pulling the simulator and recording): its privacy masks, drawn at the village, reach
+the township with the catalog and the township's operator gets the masked picture (the masked region
+filled, the camera's marker intact), live and played back from the village's recording (masked at the
+township; a relayed dome with the set in force where the village's PTZ commands left it); an
+edit of them at the township is applied by the village or refused with its reason; while nobody
+watches, the township shows the camera as the village reports it, not "starting", and the engine's
+live status while it is pulled."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import io
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import av
@@ -34,6 +37,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory, simulator: Simulator) -> Iter
         tmp_path_factory.mktemp("relayed-masks"),
         simulator.port,
         names=("township", "village"),
+        recording=("village",),
         link=True,
     )
     try:
@@ -118,6 +122,81 @@ def test_the_township_operator_sees_the_village_camera_masked(pair: Federation) 
         assert decode_marker(rgb) == 1, "the unmasked part lost the village camera's marker"
     live = health(town, "op-qingxi", camera_id)
     assert live["status"] == "online" and live["reason"] == "receiving"  # the engine's own, while pulled
+
+
+def played_back_masked(town: FedNode, camera_id: int) -> list[Any]:
+    """The township operator's masked playback of the village camera's recent recording: one chunk's
+    pictures, decoded."""
+    span = {"from": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+            "to": (datetime.now(UTC) + timedelta(minutes=1)).isoformat()}  # fmt: skip
+    with closing(town.client("op-qingxi")) as op:
+
+        def keyframes() -> bool:
+            r = op.get(f"/api/v1/cameras/{camera_id}/timeline", params=span)
+            return r.status_code == 200 and bool(r.json()["keyframes"])
+
+        wait_for(keyframes, 20, "the village's recording at the township")
+        r = op.post("/api/v1/recordings/playback", json={"camera_id": camera_id, **span})
+        assert r.status_code == 200 and r.json()["masked"] is True, r.text
+        plan = op.get(r.json()["plan"])
+        assert plan.status_code == 200 and plan.json()["segments"], plan.text  # the village's segments
+        segment = plan.json()["segments"][0]
+        init, chunk = op.get(segment["init"]), op.get(segment["chunks"][0]["url"])
+        assert init.status_code == chunk.status_code == 200, chunk.text
+    with av.open(io.BytesIO(init.content + chunk.content), "r") as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def filled(area: Any) -> bool:
+    return float(area.max()) < 40 and float(area.std()) < 4
+
+
+def test_the_township_operator_plays_the_village_recording_back_masked(pair: Federation) -> None:
+    town, village = pair["township"], pair["village"]
+    camera_id = pair.camera_ids[1]  # a dome (tests/support/sim.py) that no PTZ command has moved
+    pictures = played_back_masked(town, camera_id)
+    assert pictures
+    for rgb in pictures:  # read from the village's file, masked at the township with the default set
+        height, width = rgb.shape[:2]
+        assert filled(rgb[int(height * 0.52) :, int(width * 0.52) :]), "the mask is not filled"
+        assert not filled(rgb[int(height * 0.52) :, : int(width * 0.48)])  # the lower left is shown
+        assert decode_marker(rgb) == 1, "the unmasked part lost the village camera's marker"
+    viewers = query(village, "SELECT actor FROM audit_events WHERE action = 'recording.view'")
+    assert (f"node {town.gb_id} for op-qingxi",) in viewers  # the child audits our user's view
+
+
+def test_a_relayed_dome_is_masked_with_the_set_in_force_at_the_owner(pair: Federation) -> None:
+    town, village = pair["township"], pair["village"]
+    camera_id = pair.camera_ids[1]
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    moved = "INSERT INTO camera_ptz_positions (camera_id, at, preset, cause, actor) VALUES (?, ?, ?, ?, '')"
+    try:  # positions only the village's PTZ commands recorded: moved by hand an hour ago, nothing shown
+        query(village, moved, camera_id, hour_ago, None, "move")
+        for rgb in played_back_masked(town, camera_id):
+            assert filled(rgb), "a dome moved by hand is not filled whole"
+
+        with closing(
+            village.client("admin")
+        ) as admin:  # then sent to preset 6, whose set hides the lower left
+            r = admin.put(
+                f"/api/v1/cameras/{camera_id}/masks",
+                params={"preset": 6},
+                json={
+                    "masks": [{"label": "邻居", "points": [[0.0, 0.5], [0.5, 0.5], [0.5, 1.0], [0.0, 1.0]]}]
+                },
+            )
+            assert r.status_code == 200, r.text
+        query(village, moved.replace("?, ?, ?, ?", "?, datetime(?, '+1 second'), ?, ?"), camera_id,
+              hour_ago, 6, "preset_call")  # fmt: skip
+        for rgb in played_back_masked(town, camera_id):
+            height, width = rgb.shape[:2]
+            assert filled(rgb[int(height * 0.52) :, : int(width * 0.48)]), "preset 6's set is not filled"
+            assert not filled(rgb[int(height * 0.52) :, int(width * 0.52) :])  # the default set is not
+            assert decode_marker(rgb) == 1
+    finally:
+        query(village, "DELETE FROM camera_ptz_positions WHERE camera_id = ?", camera_id)
+        query(village, "DELETE FROM camera_masks WHERE camera_id = ? AND preset = 6", camera_id)
+        query(village, "DELETE FROM camera_mask_sets WHERE camera_id = ?", camera_id)
 
 
 def test_a_mask_edit_at_the_township_is_applied_by_the_owner_or_refused(pair: Federation) -> None:

@@ -1,7 +1,8 @@
 """Video through the parent, end to end on three real nodes (county, township 清溪镇, village 上坪村):
 a county operator plays a village camera through two hops and the simulator's marker is read from
-the picture; ten county viewers make one stream on each link; a node key outside the subtree is
-refused; a revoked child's open link is closed at once."""
+the picture, and plays it back masked with the village's PTZ set in force; ten county viewers make
+one stream on each link; a node key outside the subtree is refused; a revoked child's open link is
+closed at once."""
 
 from __future__ import annotations
 
@@ -182,6 +183,68 @@ def test_county_operator_plays_back_a_village_recording_through_two_hops(fed: Fe
         e.actor for e in audits(fed["village"], "recording.view")
     }
     assert "admin" in {e.actor for e in audits(fed["county"], "recording.view")}
+
+
+def sql(node: FedNode, statement: str, *params: Any) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(node.db_url.removeprefix("sqlite+aiosqlite:///"), timeout=10) as conn:
+        return conn.execute(statement, params).fetchall()
+
+
+def test_a_village_dome_plays_back_masked_at_the_county_with_the_villages_preset_set(fed: Federation) -> None:
+    """Masked at the county, the set in force where the village's PTZ commands left the dome: asked of
+    the village through the township (mask_timeline, two hops)."""
+    county, village = fed["county"], fed["village"]
+    camera_id = fed.camera_ids[1]
+    assert sql(county, "SELECT ptz FROM cameras WHERE id = ?", camera_id) == [(1,)]  # a dome in the seed
+    now = datetime.now(UTC)
+    at = (now - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    lower_left = "[[0.0, 0.5], [0.5, 0.5], [0.5, 1.0], [0.0, 1.0]]"
+    mask = (
+        "INSERT INTO camera_masks (camera_id, preset, label, points, created_by, created_at) "
+        "VALUES (?, ?, '', ?, '', ?)"
+    )
+    try:
+        sql(county, mask, camera_id, 0, "[[0.5, 0.5], [1.0, 0.5], [1.0, 1.0], [0.5, 1.0]]", at)  # masked here
+        sql(village, mask, camera_id, 6, lower_left, at)  # the village's set for preset 6, in force
+        sql(village, "INSERT INTO camera_mask_sets (camera_id, preset, drawn_at, drawn_by) "
+            "VALUES (?, 6, ?, '')", camera_id, at)  # fmt: skip
+        sql(village, "INSERT INTO camera_ptz_positions (camera_id, at, preset, cause, actor) "
+            "VALUES (?, ?, 6, 'preset_call', '')", camera_id, at)  # fmt: skip
+        span = {
+            "from": (now - timedelta(minutes=5)).isoformat(),
+            "to": (now + timedelta(minutes=1)).isoformat(),
+        }
+        client = county.client("admin")
+        try:
+            wait_for(
+                lambda: bool(
+                    client.get(f"/api/v1/cameras/{camera_id}/timeline", params=span).json()["keyframes"]
+                ),
+                20,
+                "the village's recording at the county",
+            )
+            r = client.post("/api/v1/recordings/playback", json={"camera_id": camera_id, **span})
+            assert r.status_code == 200 and r.json()["masked"] is True, r.text
+            segment = client.get(r.json()["plan"]).json()["segments"][0]
+            init, chunk = client.get(segment["init"]), client.get(segment["chunks"][0]["url"])
+            assert init.status_code == chunk.status_code == 200, chunk.text
+        finally:
+            client.close()
+        with av.open(io.BytesIO(init.content + chunk.content), "r") as container:
+            pictures = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        assert pictures
+        for rgb in pictures:
+            height, width = rgb.shape[:2]
+            lower_left_area = rgb[int(height * 0.52) :, : int(width * 0.48)]
+            lower_right_area = rgb[int(height * 0.52) :, int(width * 0.52) :]
+            assert float(lower_left_area.max()) < 40 and float(lower_left_area.std()) < 4  # preset 6's set
+            assert float(lower_right_area.std()) >= 4  # not the county copy's default set: not in force there
+            assert decode_marker(rgb) == 1
+    finally:
+        sql(county, "DELETE FROM camera_masks WHERE camera_id = ?", camera_id)
+        sql(village, "DELETE FROM camera_masks WHERE camera_id = ?", camera_id)
+        sql(village, "DELETE FROM camera_mask_sets WHERE camera_id = ?", camera_id)
+        sql(village, "DELETE FROM camera_ptz_positions WHERE camera_id = ?", camera_id)
 
 
 def camera_row(node: FedNode, camera_id: int) -> Camera | None:

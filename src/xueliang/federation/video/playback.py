@@ -10,7 +10,11 @@ Child: `answer` runs a request as the parent node would be allowed to: a princip
 node's region (an operator's rights, never more), so a camera outside the parent's subtree is "not
 found" exactly as for a user out of scope. Opening a range (timeline, segments) is audited as
 `recording.view` by "node X for its user Y"; the byte reads that follow are not audited one by one. A
-camera this node itself has from its own child is asked of that child in turn (two hops)."""
+camera this node itself has from its own child is asked of that child in turn (two hops).
+
+`mask_timeline` carries a PTZ camera's mask sets and recorded positions up, so the parent masks the
+child's recording of a dome with the set in force at each frame's time (the parent has neither: its
+copy's sets are not marked in force, and the child's PTZ commands are the child's)."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from xueliang.accounts.models import Role
 from xueliang.accounts.policy import Permission, Principal
 from xueliang.audit import service as audit
 from xueliang.audit.service import Actor
+from xueliang.cameras import masks
 from xueliang.cameras import service as cameras
 from xueliang.core.context import AppContext
 from xueliang.core.errors import NotFound
@@ -32,6 +37,7 @@ from xueliang.federation import identity
 from xueliang.federation.video.parent import ChildHosted, RemoteRefused
 from xueliang.media import playback
 from xueliang.media.errors import MediaConnectionError
+from xueliang.media.mask.presets import MaskTimeline, Position, mask_sets
 from xueliang.media.playback import SegmentView
 from xueliang.recordings import service
 from xueliang.recordings.access import node_of
@@ -48,6 +54,30 @@ def view_from(data: dict[str, Any]) -> SegmentView:
 
 def view_to(view: SegmentView) -> dict[str, Any]:
     return dataclasses.asdict(view)
+
+
+def timeline_from(data: dict[str, Any]) -> MaskTimeline:
+    """The owner's answer to `mask_timeline`; raises ValueError, KeyError or TypeError if malformed."""
+    presets = {int(n): polys for n, polys in data["presets"].items()}
+    sets = mask_sets(data["default"], presets, bool(data["ptz"]), bool(data["masked"]))
+    positions = [
+        Position(float(at), None if preset is None else int(preset), int(row_id))
+        for at, preset, row_id in data["positions"]
+    ]
+    return MaskTimeline(sets, tuple(sorted(positions, key=lambda p: (p.at, p.id))))
+
+
+async def _timeline_data(ctx: AppContext, camera_id: int, lo: datetime, hi: datetime) -> dict[str, Any]:
+    async with ctx.db.read_session() as session:
+        stored = (await masks.stored_sets(session, [camera_id])).get(camera_id)
+        rows = await masks.positions_between(session, camera_id, lo, hi) if stored and stored.ptz else []
+    return {
+        "ptz": bool(stored and stored.ptz),
+        "default": stored.default if stored else [],
+        "presets": {str(n): polys for n, polys in stored.presets.items()} if stored else {},
+        "masked": bool(stored and stored.masked),
+        "positions": [[at.timestamp(), preset, row_id] for at, preset, row_id in rows],
+    }
 
 
 class ChildRecordings(ChildHosted, RemoteRecordings):
@@ -87,6 +117,16 @@ class ChildRecordings(ChildHosted, RemoteRecordings):
         if not isinstance(data, bytes):
             raise NotFound("recording file unavailable")
         return data
+
+    async def mask_timeline_data(self, camera_id: int, lo: datetime, hi: datetime) -> Any:
+        return await self._ask(camera_id, "mask_timeline", lo=lo.isoformat(), hi=hi.isoformat())
+
+    async def mask_timeline(self, camera_id: int, lo: datetime, hi: datetime) -> MaskTimeline | None:
+        """None when the child cannot say (an older node, a lost link, a malformed answer)."""
+        try:
+            return timeline_from(await self.mask_timeline_data(camera_id, lo, hi))
+        except (NotFound, ValueError, KeyError, TypeError, AttributeError):
+            return None
 
 
 async def _principal(ctx: AppContext, parent_gb: str) -> Principal | None:
@@ -167,6 +207,9 @@ async def answer(
         async with ctx.db.read_session() as session:
             found = await service.segment_at(session, camera_id, datetime.fromisoformat(message["at"]))
         return view_to(service.view_of(found)) if found is not None else None
+    if op == "mask_timeline":
+        lo, hi = datetime.fromisoformat(message["lo"]), datetime.fromisoformat(message["hi"])
+        return await _timeline_data(ctx, camera_id, lo, hi)
     raise NotFound(f"unknown request {op!r}")
 
 
@@ -185,6 +228,9 @@ async def _forward(
     if op == "segment_at":
         view = await below.segment_at(camera_id, datetime.fromisoformat(message["at"]))
         return view_to(view) if view is not None else None
+    if op == "mask_timeline":
+        lo, hi = datetime.fromisoformat(message["lo"]), datetime.fromisoformat(message["hi"])
+        return await below.mask_timeline_data(camera_id, lo, hi)
     if op == "read":
         return await below.read(
             camera_id, int(message["segment"]), int(message["first"]), int(message["last"])

@@ -65,6 +65,9 @@ class PtzMoved(DomainEvent):
     preset: int | None
 
 
+RELAYED_SCHEME = "node://"  # a camera another node hosts (federation/video)
+
+
 @dataclass(frozen=True, slots=True)
 class StoredSets:
     """A camera's stored masks: its default set, the preset sets in force (a PTZ camera's, drawn after
@@ -75,6 +78,7 @@ class StoredSets:
     default: list[Any]
     presets: dict[int, list[Any]]
     masked: bool
+    relayed: bool = False  # hosted by a child node (`node://`): its PTZ positions are the child's
 
 
 def _in_force(row: CameraMaskSet) -> bool:
@@ -100,18 +104,27 @@ async def stored_sets(
         if _in_force(row):
             in_force.setdefault(row.camera_id, set()).add(row.preset)
     ids = set(found) | set(in_force)
-    ptz = (
-        dict((await session.execute(select(Camera.id, Camera.ptz).where(Camera.id.in_(ids)))).all())
+    facts = (
+        {
+            camera_id: (ptz, url)
+            for camera_id, ptz, url in (
+                await session.execute(
+                    select(Camera.id, Camera.ptz, Camera.stream_url).where(Camera.id.in_(ids))
+                )
+            ).all()
+        }
         if ids
         else {}
     )
     out: dict[int, StoredSets] = {}
     for camera_id in ids:
         by_preset = found.get(camera_id, {})
-        is_ptz = bool(ptz.get(camera_id))
+        is_ptz, url = facts.get(camera_id, (False, ""))
+        is_ptz = bool(is_ptz)
         presets = {n: by_preset.get(n, []) for n in in_force.get(camera_id, set())} if is_ptz else {}
         masked = bool(by_preset.get(0)) or (is_ptz and any(by_preset.get(n) for n in by_preset if n))
-        out[camera_id] = StoredSets(is_ptz, by_preset.get(0, []), presets, masked)
+        relayed = (url or "").startswith(RELAYED_SCHEME)
+        out[camera_id] = StoredSets(is_ptz, by_preset.get(0, []), presets, masked, relayed)
     return out
 
 

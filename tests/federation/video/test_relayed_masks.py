@@ -98,16 +98,24 @@ def test_an_idle_relayed_camera_shows_its_owners_status(pair: Federation) -> Non
     ]
 
 
-def test_the_township_operator_sees_the_village_camera_masked(pair: Federation) -> None:
-    town, village = pair["township"], pair["village"]
-    camera_id = pair.camera_ids[1]
-    with closing(village.client("admin")) as admin:
+def _draw_at_the_village(pair: Federation, camera_id: int, **patch: Any) -> None:
+    with closing(pair["village"].client("admin")) as admin:
+        if patch:
+            r = admin.patch(f"/api/v1/cameras/{camera_id}", json=patch)
+            assert r.status_code == 200, r.text
         r = admin.put(
             f"/api/v1/cameras/{camera_id}/masks", json={"masks": [{"label": "院子", "points": MASK}]}
         )
         assert r.status_code == 200, r.text
-    wait_for(lambda: [m[0] for m in masks_at(town, camera_id)] == ["院子"], 20, "the masks at the township")
+    wait_for(
+        lambda: [m[0] for m in masks_at(pair["township"], camera_id)] == ["院子"],
+        20,
+        "the masks at the township",
+    )
 
+
+def _masked_live_at_the_township(pair: Federation, camera_id: int) -> list[Any]:
+    town = pair["township"]
     with closing(town.client("op-qingxi")) as op:
         r = op.post(f"/api/v1/cameras/{camera_id}/open")
         assert r.status_code == 200, r.text
@@ -115,13 +123,38 @@ def test_the_township_operator_sees_the_village_camera_masked(pair: Federation) 
     assert f"/api/v1/live/{masked_id(camera_id)}/ws?" in url  # the masked variant, made here
     pictures = asyncio.run(frames(town.url.replace("http://", "ws://") + url, 25))
     assert len(pictures) >= 20
-    for rgb in pictures:
+    return pictures
+
+
+def test_the_township_operator_sees_the_village_camera_masked(pair: Federation) -> None:
+    town = pair["township"]
+    # A fixed camera: its masks as drawn at the village, the rest of the picture intact.
+    fixed = pair.camera_ids[2]
+    _draw_at_the_village(pair, fixed, ptz=False)
+    wait_for(
+        lambda: query(town, "SELECT ptz FROM cameras WHERE id = ?", fixed) == [(0,)],
+        20,
+        "fixed at the township",
+    )
+    for rgb in _masked_live_at_the_township(pair, fixed):
         height, width = rgb.shape[:2]
         hidden = rgb[int(height * 0.52) :, int(width * 0.52) :]
         assert float(hidden.max()) < 40 and float(hidden.std()) < 4, "the mask is not filled"
-        assert decode_marker(rgb) == 1, "the unmasked part lost the village camera's marker"
-    live = health(town, "op-qingxi", camera_id)
+        assert decode_marker(rgb) == 2, "the unmasked part lost the village camera's marker"
+    live = health(town, "op-qingxi", fixed)
     assert live["status"] == "online" and live["reason"] == "receiving"  # the engine's own, while pulled
+
+    # A dome: where it points is known at the village only (its PTZ positions stay there), so live at
+    # the township it is filled whole rather than masked with a set that may no longer fit.
+    dome = pair.camera_ids[1]
+    _draw_at_the_village(pair, dome)
+    for rgb in _masked_live_at_the_township(pair, dome):
+        assert float(rgb.max()) < 40, "a relayed masked dome must be filled whole at the parent"
+
+    with closing(pair["village"].client("admin")) as admin:  # camera 2 as it was, for the tests below
+        assert admin.put(f"/api/v1/cameras/{fixed}/masks", json={"masks": []}).status_code == 200
+        assert admin.patch(f"/api/v1/cameras/{fixed}", json={"ptz": True}).status_code == 200
+    wait_for(lambda: masks_at(town, fixed) == [], 20, "camera 2's masks gone at the township")
 
 
 def played_back_masked(town: FedNode, camera_id: int) -> list[Any]:

@@ -114,6 +114,11 @@ class PlaneMasks:
             positions = await camera_masks.latest_positions(session, camera_ids)
         fresh: dict[int, MaskSets] = {}
         for camera_id, stored in found.items():
+            if stored.ptz and stored.relayed and stored.masked:
+                # Where a child's dome points is known at the child only (its positions stay there, and
+                # its own viewers get its preset's set): filled whole here, never a stale default set.
+                fresh[camera_id] = MaskSets(FULL_FRAME, {}, False, True)
+                continue
             try:
                 fresh[camera_id] = mask_sets(stored.default, stored.presets, stored.ptz, stored.masked)
             except ValueError:  # a malformed stored polygon: hide everything rather than nothing

@@ -5,8 +5,10 @@ after the first request is found."""
 
 from __future__ import annotations
 
+import inspect
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +143,31 @@ async def test_refusals_left_to_fastapi_keep_their_answers_and_late_routes_are_f
 
         assert (await c.get("/api/v1/portal/late-route")).json() == {"found": "yes"}
     assert app.url_path_for("late") == "/api/v1/portal/late-route"
+
+
+def _sync_calls(dependant: Any) -> Iterator[str]:
+    for sub in dependant.dependencies:
+        call = sub.call
+        if call is not None and not (
+            inspect.iscoroutinefunction(call)
+            or inspect.isasyncgenfunction(call)
+            or inspect.isgeneratorfunction(call)
+        ):
+            yield f"{call.__module__}.{call.__qualname__}"
+        yield from _sync_calls(sub)
+
+
+def test_no_route_runs_a_dependency_or_endpoint_on_a_worker_thread() -> None:
+    """FastAPI runs a plain `def` dependency or endpoint on a worker thread: a hand-off per request that
+    costs more than most of them do (accounts/deps.py ctx_dependency)."""
+    app = _app("all", "sqlite+aiosqlite:///unused.db")
+    found = set()
+    for leaf in _all_leaves(app):
+        dependant = getattr(leaf.route, "dependant", None)
+        if dependant is None:
+            continue
+        found |= {(leaf.path_format, name) for name in _sync_calls(dependant)}
+        call = dependant.call
+        if call is not None and not (inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call)):
+            found.add((leaf.path_format, f"endpoint {call.__qualname__}"))
+    assert not found, sorted(found)[:10]

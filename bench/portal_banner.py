@@ -7,7 +7,8 @@ A fresh database (SQLite in a temporary folder, or `--database-url`) gets the de
 resident users with their households spread over the ten villages, each with a bearer session, and a
 history of notices (county, township and village ones, some urgent) with read receipts. The app runs in
 this process (httpx over ASGI), so the time measured is the server's own: routing, caller, queries,
-JSON. First a closed loop (one poll at a time, every household once): the server time and CPU per poll,
+JSON. First a closed loop (one poll at a time, every household once; then the TV's pages and the
+trivial route one at a time, 100 households each): the server time and CPU per poll and per page,
 which hold on a busy machine too. Then an open loop: every TV polls once per `--interval` seconds, the
 polls spread evenly, a fifth of them also marking their urgent notices read as a TV does when OK is
 pressed, each sending the ETag it last got (`--no-etag`: the old full poll); the TV's list pages and a
@@ -245,6 +246,19 @@ async def run(
             closed["repeat_not_modified"] = not_modified
             times.clear()
             not_modified = 0
+            # the TV's pages and the trivial route one at a time, each by 100 households: the server's
+            # own time per page without queueing for a shared CPU
+            closed["pages"] = {}
+            for path in [*PAGES, TRIVIAL]:
+                one_page: list[float] = []
+                cpu = time.process_time()
+                for token in tokens[:100]:
+                    await timed(path, token, one_page)
+                closed["pages"][path] = {
+                    "p50_ms": round(statistics.median(one_page), 2),
+                    "p95_ms": round(percentile(one_page, 0.95), 2),
+                    "cpu_ms": round((time.process_time() - cpu) * 1000 / len(one_page), 2),
+                }
             await asyncio.sleep(6)  # the session cache forgets them, as between two real polls
             rate = len(tokens) / interval
             started = time.perf_counter()

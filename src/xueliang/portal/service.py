@@ -240,12 +240,6 @@ async def update_department(
 # -- services ----------------------------------------------------------------------------------------
 
 
-async def _department_names(session: AsyncSession) -> dict[int, tuple[str, str]]:
-    """Department id -> (name, English name): a service names its department in the caller's locale."""
-    rows = await session.execute(select(PortalDepartment.id, PortalDepartment.name, PortalDepartment.name_en))
-    return {i: (n, en) for i, n, en in rows.all()}
-
-
 def _brief(row: PortalService, departments: dict[int, tuple[str, str]]) -> s.ServiceBrief:
     name, name_en = departments.get(row.department_id, ("", ""))
     return s.ServiceBrief(
@@ -306,9 +300,17 @@ async def list_services(
     if q:
         stmt = stmt.where(PortalService.title.like(_like(q), escape="\\"))
     total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-    rows = await session.scalars(stmt.order_by(PortalService.code).limit(limit).offset(offset))
-    names = await _department_names(session)
-    return s.Page(items=[_brief(r, names) for r in rows], total=total)
+    rows = (
+        await session.execute(  # with the department's names in the same query, not all 60 read apart
+            stmt.add_columns(PortalDepartment.name, PortalDepartment.name_en)
+            .outerjoin(PortalDepartment, PortalDepartment.id == PortalService.department_id)
+            .order_by(PortalService.code)
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    items = [_brief(r, {r.department_id: (name or "", name_en or "")}) for r, name, name_en in rows]
+    return s.Page(items=items, total=total)
 
 
 async def categories(session: AsyncSession) -> list[s.CategoryOut]:

@@ -26,6 +26,7 @@ from typing import Any
 
 import hospital_booking  # the bench folder's own modules (it is sys.path[0] when run as a script)
 import portal_banner
+from asgi_client import AsgiClient
 
 from xueliang.alarms.config import AlarmSettings
 from xueliang.app import create_app
@@ -35,51 +36,6 @@ from xueliang.seed.demo import DEMO_PASSWORD
 
 ROUTES = [portal_banner.TRIVIAL, "/api/v1/portal/banner", *portal_banner.PAGES]
 PER_ROUND = 100
-
-
-async def call(app: Any, method: str, path: str, token: str | None, body: bytes = b"", **extra: str) -> Any:
-    """One request through the whole app (middleware, routing, dependencies); returns (status, body)."""
-    route, _, query = path.partition("?")
-    headers = [(b"host", b"bench"), (b"content-length", str(len(body)).encode())]
-    if body:
-        headers.append((b"content-type", b"application/json"))
-    if token:
-        headers.append((b"authorization", f"Bearer {token}".encode()))
-    headers += [(k.replace("_", "-").encode(), v.encode()) for k, v in extra.items()]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": route,
-        "raw_path": route.encode(),
-        "query_string": query.encode(),
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("bench", 80),
-        "state": {},
-    }
-    answer: dict[str, Any] = {"body": b""}
-    delivered = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if delivered:
-            await asyncio.Event().wait()  # the client never goes away mid-request here
-        delivered = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            answer["status"] = message["status"]
-            answer["headers"] = dict(message["headers"])
-        elif message["type"] == "http.response.body":
-            answer["body"] += message.get("body", b"")
-
-    await app(scope, receive, send)
-    return answer
 
 
 def settings(url: str, work: Path) -> Settings:
@@ -109,21 +65,21 @@ async def portal_costs(work: Path, rounds: int) -> dict[str, list[float]]:
     tokens = await portal_banner.prepare(url, 100, 60)
     app = create_app(settings(url, work), migrate_on_start=False)
     async with app.router.lifespan_context(app):
-        first = await call(app, "GET", "/api/v1/portal/banner", tokens[0])
-        tag = first["headers"][b"etag"].decode()
+        client = AsgiClient(app)
+        auth = {"authorization": f"Bearer {tokens[0]}"}
         for path in ROUTES:
-            answer = await call(app, "GET", path, tokens[0])
-            assert answer["status"] == 200, (path, answer["status"])
-        again = await call(app, "GET", "/api/v1/portal/banner", tokens[0], if_none_match=tag)
-        assert again["status"] == 304, again
+            answer = await client.get(path, headers=auth)
+            assert answer.status_code == 200, (path, answer.status_code)
+        tagged = {
+            **auth,
+            "if-none-match": (await client.get("/api/v1/portal/banner", headers=auth)).headers["etag"],
+        }
+        assert (await client.get("/api/v1/portal/banner", headers=tagged)).status_code == 304
 
         async def routes() -> Any:
             for path in ROUTES:
-                yield path.split("?")[0], lambda path=path: call(app, "GET", path, tokens[0])
-            yield (
-                "/api/v1/portal/banner (304)",
-                lambda: call(app, "GET", "/api/v1/portal/banner", tokens[0], if_none_match=tag),
-            )
+                yield path.split("?")[0], lambda path=path: client.get(path, headers=auth)
+            yield "/api/v1/portal/banner (304)", lambda: client.get("/api/v1/portal/banner", headers=tagged)
 
         return await measure(rounds, routes)
 
@@ -133,10 +89,11 @@ async def booking_costs(work: Path, rounds: int) -> dict[str, list[float]]:
     ids = await hospital_booking.prepare(url, 1, 1)
     app = create_app(settings(url, work), migrate_on_start=False)
     async with app.router.lifespan_context(app):
-        login = json.dumps({"username": "res-v01", "password": DEMO_PASSWORD}).encode()
-        token = json.loads((await call(app, "POST", "/api/v1/auth/token", None, login))["body"])[
-            "access_token"
-        ]
+        client = AsgiClient(app)
+        login = await client.post(
+            "/api/v1/auth/token", json={"username": "res-v01", "password": DEMO_PASSWORD}
+        )
+        auth = {"authorization": f"Bearer {login.json()['access_token']}"}
         n = 0
 
         def attempt() -> Any:
@@ -148,11 +105,11 @@ async def booking_costs(work: Path, rounds: int) -> dict[str, list[float]]:
                 "id_number": hospital_booking.id_number(n),
                 "phone": "13800000000",
             }
-            return call(app, "POST", "/api/v1/hospital/bookings", token, json.dumps(body).encode())
+            return client.post("/api/v1/hospital/bookings", json=body, headers=auth)
 
-        assert (await attempt())["status"] == 201  # the session's last place; every later one is refused
+        assert (await attempt()).status_code == 201  # the session's last place; every later one is refused
         refused = await attempt()
-        assert refused["status"] == 409 and b"session_full" in refused["body"], refused
+        assert refused.status_code == 409 and refused.json()["code"] == "session_full", refused.text
 
         async def one() -> Any:
             yield "POST /api/v1/hospital/bookings (409 session_full)", attempt

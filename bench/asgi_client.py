@@ -35,6 +35,12 @@ class AsgiClient:
         self.app = app
         self.client = client
 
+    async def __aenter__(self) -> AsgiClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None
+
     async def get(self, path: str, *, headers: dict[str, str] | None = None) -> Answer:
         return await self.request("GET", path, headers=headers)
 

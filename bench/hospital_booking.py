@@ -33,6 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from asgi_client import AsgiClient
 from sqlalchemy import delete, func, select, update
 
 from xueliang.core import migrate
@@ -48,10 +49,6 @@ from xueliang.hospital.models import (
 )
 from xueliang.seed.demo import DEMO_PASSWORD
 from xueliang.seed.load import seed_demo
-
-# httpx's ASGI transport tries `import sniffio` on every request (not installed here): a failed import
-# searches sys.path each time, ~0.3 ms of the bench's own CPU per request that no server pays.
-sys.modules.setdefault("sniffio", None)  # type: ignore[assignment]
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 RESIDENTS = [f"res-v{n:02d}" for n in range(1, 11)]
@@ -178,7 +175,7 @@ class Tally:
         self.by_answer.setdefault(key, []).append(latency)
 
 
-async def drive(c: httpx.AsyncClient, args: argparse.Namespace, ids: list[int], tally: Tally) -> float:
+async def drive(c: Any, args: argparse.Namespace, ids: list[int], tally: Tally) -> float:
     """Open loop: attempt n starts at n / rate seconds whatever the answers so far; returns the wall time."""
     tokens = []
     for user in RESIDENTS:
@@ -261,8 +258,9 @@ async def serve_and_drive(
 async def inproc_and_drive(
     url: str, work: Path, args: argparse.Namespace, ids: list[int], tally: Tally
 ) -> tuple[float, float]:
-    """Mode inproc: the app of `serve` (create_app, same settings) called in this process through ASGI,
-    no sockets: the latency is the server's own time, queueing for the write turn included."""
+    """Mode inproc: the app of `serve` (create_app, same settings) called in this process through ASGI
+    (bench/asgi_client.py), no sockets: the latency is the server's own time, queueing for the write
+    turn included."""
     from xueliang.alarms.config import AlarmSettings
     from xueliang.app import create_app
     from xueliang.config import Settings
@@ -276,12 +274,10 @@ async def inproc_and_drive(
         alarms=AlarmSettings(mqtt_enabled=False),
     )
     app = create_app(settings, migrate_on_start=False)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=30) as c:
-            cpu0 = time.process_time()
-            wall = await drive(c, args, ids, tally)
-            return wall, time.process_time() - cpu0
+    async with app.router.lifespan_context(app), AsgiClient(app) as c:
+        cpu0 = time.process_time()
+        wall = await drive(c, args, ids, tally)
+        return wall, time.process_time() - cpu0
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:

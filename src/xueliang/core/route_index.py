@@ -4,11 +4,12 @@ FastAPI 0.165 keeps each included router as a branch and, for every request, tri
 every branch in order, and again inside the branch it picked: a request for the hospital's routes
 tried ~255 path regexes first, 0.5 ms of CPU, more than its own work. This index flattens the same
 routes once, in the same order, and files each under the literal path segments before its first
-parameter (at most four: `/api/v1/<domain>/<collection>`). A request then tries only the routes that
-could match its path, still in FastAPI's order, and the first full match is handled exactly as FastAPI's router
-would handle it (the same scope keys, the same per-route handler, so dependencies, body limits and
-exception handlers are unchanged). Every other outcome - no route, a 405, the slash redirect, a route
-kind the index does not handle itself - goes to FastAPI's router, so its answers stay its own.
+parameter (at most four: `/api/v1/<domain>/<collection>`). A request then tries only the routes
+that could match its path, still in FastAPI's order, and the first full match is handled exactly as
+FastAPI's router would handle it (the same scope keys, the same per-route handler, so dependencies,
+body limits and exception handlers are unchanged). Every other outcome - no route, a 405, the slash
+redirect, a route kind the index does not handle itself - goes to FastAPI's router, so its answers
+stay its own.
 
 FastAPI is pinned (pyproject.toml); tests/api/test_route_index.py checks that the index picks the
 route FastAPI picks for every route of the app."""

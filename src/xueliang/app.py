@@ -18,7 +18,7 @@ from xueliang.alarms import runtime as alarms_runtime
 from xueliang.alarms.push import station_notice_event
 from xueliang.api import API_PREFIX, ERROR_RESPONSES, api_router, install_error_handlers
 from xueliang.config import Settings
-from xueliang.core import http_guard, migrate
+from xueliang.core import http_guard, migrate, route_index
 from xueliang.core.clock import Clock, SystemClock
 from xueliang.core.context import AppContext
 from xueliang.core.db import Database
@@ -108,6 +108,7 @@ def create_app(
     app.state.startup_hooks = hooks
 
     mount_web(app)
+    route_index.install(app)  # last: a request tries only its path's routes (core/route_index.py)
     return app
 
 

@@ -249,12 +249,6 @@ async def update_department(
 # -- services ----------------------------------------------------------------------------------------
 
 
-async def _department_names(session: AsyncSession) -> dict[int, tuple[str, str]]:
-    """Department id -> (name, English name): a service names its department in the caller's locale."""
-    rows = await session.execute(select(PortalDepartment.id, PortalDepartment.name, PortalDepartment.name_en))
-    return {i: (n, en) for i, n, en in rows.all()}
-
-
 def _brief(row: PortalService, departments: dict[int, tuple[str, str]]) -> s.ServiceBrief:
     name, name_en = departments.get(row.department_id, ("", ""))
     return s.ServiceBrief(
@@ -315,9 +309,17 @@ async def list_services(
     if q:
         stmt = stmt.where(PortalService.title.like(_like(q), escape="\\"))
     total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-    rows = await session.scalars(stmt.order_by(PortalService.code).limit(limit).offset(offset))
-    names = await _department_names(session)
-    return s.Page(items=[_brief(r, names) for r in rows], total=total)
+    rows = (
+        await session.execute(  # with the department's names in the same query, not all 60 read apart
+            stmt.add_columns(PortalDepartment.name, PortalDepartment.name_en)
+            .outerjoin(PortalDepartment, PortalDepartment.id == PortalService.department_id)
+            .order_by(PortalService.code)
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    items = [_brief(r, {r.department_id: (name or "", name_en or "")}) for r, name, name_en in rows]
+    return s.Page(items=items, total=total)
 
 
 async def categories(session: AsyncSession) -> list[s.CategoryOut]:
@@ -994,14 +996,23 @@ async def notices_for(
     if unread is True:
         stmt = stmt.where(_unread(p))
     total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-    rows = list(
-        await session.scalars(
-            stmt.order_by(PortalNotice.published_at.desc(), PortalNotice.id.desc())
+    read = (
+        select(NoticeRead.id)
+        .where(NoticeRead.notice_id == PortalNotice.id, NoticeRead.user_id == p.user_id)
+        .exists()
+    )
+    rows = (
+        await session.execute(  # with the region's name and the caller's read flag: one query, not three
+            stmt.add_columns(Region.name, read)
+            .outerjoin(Region, Region.id == PortalNotice.region_id)
+            .order_by(PortalNotice.published_at.desc(), PortalNotice.id.desc())
             .limit(limit)
             .offset(offset)
         )
+    ).all()
+    return s.Page(
+        items=[_notice_out(n, name or "", bool(was_read)) for n, name, was_read in rows], total=total
     )
-    return s.Page(items=await _outs(session, p, rows), total=total)
 
 
 async def urgent_for(session: AsyncSession, p: Principal) -> list[s.NoticeOut]:

@@ -5,6 +5,7 @@ login page of the same terminal, so a TV never shows a mouse-only form."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,18 @@ def _script_json(data: dict[str, Any]) -> Markup:
     text = json.dumps(data, ensure_ascii=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Markup(text)  # noqa: S704 - escaped above; no markup can end the script element
+
+
+@functools.cache
+def _catalog_json(locale: str) -> str:
+    return str(_script_json(i18n.js_catalog(locale)))
+
+
+def _boot_json(boot: dict[str, Any], locale: str) -> Markup:
+    """`boot` plus the locale's `messages` catalog as one JSON object. The catalog (1,000+ messages)
+    is serialised once per locale, not on every page load, where it was 0.5 ms of each."""
+    head = str(_script_json(boot))
+    return Markup(f'{head[:-1]}, "messages": {_catalog_json(locale)}}}')  # noqa: S704 - both escaped
 
 
 def alarm_workflow() -> dict[str, Any]:
@@ -104,7 +117,6 @@ def mount_web(app: FastAPI) -> None:
             }
         boot = {
             "locale": locale,
-            "messages": i18n.js_catalog(locale),
             "me": me,
             "csrf": caller.auth.csrf_token if caller else "",
             "timezone": ctx.settings.timezone,
@@ -120,7 +132,7 @@ def mount_web(app: FastAPI) -> None:
             "csrf_token": boot["csrf"],
             "gettext": tr.gettext,
             "ngettext": tr.ngettext,
-            "boot_json": _script_json(boot),
+            "boot_json": _boot_json(boot, locale),
             **extra,
         }
         response = templates.TemplateResponse(request, template, context)

@@ -37,12 +37,15 @@ lint: $(STAMP)
 # a few long ones the PostgreSQL pass takes (`pg_pass`) so that the two passes end together.
 # It fails if any step fails; a failed pass leaves pytest's exit status in var/test-runs/<pass>.rc (make
 # itself only says 2), which .ci/run reads to tell "no tests collected" (5) apart.
+# Browser tests that use a database run in both passes when a pass runs alone, in the PostgreSQL one
+# only under `make test` (BROWSER_ONCE=1; tests/conftest.py says why).
+BROWSER_ONCE ?= 0
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider --durations=25
 TEST_VAR := var/test-runs
 
 test-sqlite: $(STAMP) test-cache
 	@mkdir -p $(TEST_VAR); rm -f $(TEST_VAR)/sqlite.rc
-	XUELIANG_TEST_DB=sqlite $(PYTEST) --basetemp=$(TEST_VAR)/sqlite -m "not pg_pass" \
+	XUELIANG_TEST_DB=sqlite XUELIANG_TEST_BROWSER_ONCE=$(BROWSER_ONCE) $(PYTEST) --basetemp=$(TEST_VAR)/sqlite -m "not pg_pass" \
 	  || { rc=$$?; echo $$rc > $(TEST_VAR)/sqlite.rc; exit $$rc; }
 
 test-postgres: $(STAMP) test-cache
@@ -56,7 +59,7 @@ test-cache: $(STAMP)
 
 test: $(STAMP) system-deps
 	@rm -f $(TEST_VAR)/*.rc
-	@$(MAKE) --no-print-directory -k -j3 --output-sync=target lint test-sqlite test-postgres
+	@$(MAKE) --no-print-directory -k -j3 --output-sync=target BROWSER_ONCE=1 lint test-sqlite test-postgres
 
 # Refresh the translation catalogs after changing UI strings (then translate the new zh_CN entries).
 i18n: $(STAMP)

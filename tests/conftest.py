@@ -5,6 +5,7 @@ a whole node (simulator + platform with the media engine). The helpers they use 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -52,6 +53,11 @@ IN_THE_POSTGRESQL_PASS = (
     "tests/e2e/test_rtsp_transport.py",
     "tests/media/test_audio_outputs.py",
 )
+# The browser tests that use a database run once too, in the PostgreSQL pass (the production backend):
+# they test pages, scripts and what a person sees, through the same API whose every route the two
+# passes test on both backends. Running them twice cost about 100 s of the 2 cores' time, the most of
+# any group, and the two passes then end together. `make test-sqlite` alone still runs them.
+BROWSER_TESTS_ONCE = os.environ.get("XUELIANG_TEST_BROWSER_ONCE") == "1"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -63,6 +69,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     the PostgreSQL pass runs those and leaves the others out (`-m "not nodb or pg_pass"`)."""
     for item in items:
         if "make_db_url" in getattr(item, "fixturenames", ()):
+            if BROWSER_TESTS_ONCE and item.get_closest_marker("browser") is not None:
+                item.add_marker(pytest.mark.pg_pass)
             continue
         if getattr(getattr(item, "module", None), "BACKEND", None) is not None:
             continue

@@ -18,15 +18,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from xueliang.alarms import mobilization
 from xueliang.alarms.events import AlarmChanged
+from xueliang.alarms.intake import announce, store_presses
 from xueliang.alarms.models import Alarm, AlarmEvent, AlarmKind, Mobilization, MobilizationTask
 from xueliang.alarms.push import publish_alarm, task_event
-from xueliang.alarms.service import Press, intake
+from xueliang.alarms.service import IntakeResult, Press, intake
 from xueliang.audit.service import SYSTEM, Actor
 from xueliang.cameras.events import CameraChanged, CameraStatusChanged
 from xueliang.cameras.models import Camera
@@ -34,7 +35,7 @@ from xueliang.core.context import AppContext
 from xueliang.federation import apply
 from xueliang.federation.config import FederationSettings
 from xueliang.federation.envelope import Envelope, Refused, check, parse, seal, subject
-from xueliang.federation.identity import NodeIdentity, local_gb_id, peer_by_key
+from xueliang.federation.identity import NodeIdentity, local_gb_id, peers_by_key
 from xueliang.federation.models import InboxMessage, OutboxMessage
 from xueliang.federation.natsd import (
     NatsServer,
@@ -57,6 +58,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STREAM = "XL_IN"
 SWEEP_MARGIN = 50  # alarm events committed out of id order (PostgreSQL) are still found
+SWEEP_LIMIT = 2000  # alarm events looked at per peer and sweep
+INBOX_BATCH = 200  # messages fetched and applied in one transaction (the alarm intake's group size)
 REGIONS_PER_MESSAGE = 500  # a county's tree in messages well under the nats-server's 1 MB payload
 RETRIES_IN_PLACE = 5  # a failed inbox message is tried again before JetStream redelivers it
 
@@ -126,6 +129,7 @@ class Link:
     _reported: dict[int, str] = field(default_factory=dict)
     _alarmed: set[str] = field(default_factory=set)
     _notice_cursor: dict[int, int] = field(default_factory=dict)
+    _confirmed: dict[str, float] = field(default_factory=dict)  # when each link last worked (monotonic)
 
     @property
     def me(self) -> str:
@@ -379,6 +383,7 @@ class Link:
                     )
                     self._alarm_cursor[peer.id] = int(last) if last else 0
                 floor = max(self._alarm_cursor[peer.id] - SWEEP_MARGIN, 0)
+                head = await s.scalar(select(func.max(AlarmEvent.id)))  # before the query: see below
                 q = (
                     select(AlarmEvent, Alarm, Region.code)
                     .join(Alarm, Alarm.id == AlarmEvent.alarm_id)
@@ -390,11 +395,16 @@ class Link:
                         Alarm.kind != AlarmKind.link_down,  # each end raises its own
                     )
                     .order_by(AlarmEvent.id)
-                    .limit(2000)
+                    .limit(SWEEP_LIMIT)
                 )
                 if peer.role == "child":
                     q = q.where(Alarm.region_path.startswith(peer.region_path))
                 rows = (await s.execute(q)).all()
+                if len(rows) < SWEEP_LIMIT:
+                    # Every event up to `head` that concerns the peer is in `rows`: the cursor moves past
+                    # the ones that do not (the peer's own, another child's), so the next sweep does not
+                    # scan them again (a catch-up of thousands made each sweep read them all).
+                    self._alarm_cursor[peer.id] = max(self._alarm_cursor[peer.id], head or 0)
                 if not rows:
                     continue
                 ids = [str(ev.id) for ev, _a, _c in rows]
@@ -615,13 +625,19 @@ class Link:
                     subject(peer.gb_id, self.me, row.kind), data, headers=headers, wait_stall=5.0
                 )
                 futures.append((row.id, fut))
-            results = await asyncio.gather(
-                *(asyncio.wait_for(fut, 5.0) for _id, fut in futures), return_exceptions=True
-            )
-            for (row_id, _fut), result in zip(futures, results, strict=True):
-                if isinstance(result, BaseException):
-                    raise result
-                sent.append(row_id)
+            if futures:  # one wait for the window (a wait_for per publish made a task each)
+                await asyncio.wait([fut for _id, fut in futures], timeout=5.0)
+            failure: BaseException | None = None
+            for row_id, fut in futures:
+                if not fut.done():
+                    fut.cancel()
+                    failure = failure or TimeoutError("no acknowledgement from the stream")
+                elif fut.exception() is not None:  # retrieved, so never logged as unretrieved
+                    failure = failure or fut.exception()
+                elif failure is None:
+                    sent.append(row_id)
+            if failure is not None:
+                raise failure
         except Exception as exc:
             state.last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             state.connected_since = None
@@ -640,8 +656,13 @@ class Link:
                 if state.connected_since is None and len(sent) == len(rows):
                     state.connected_since = now
                     state.last_error = ""
-        if not rows:
-            await self._ping(peer)
+        if sent:
+            self._confirmed[peer.gb_id] = time.monotonic()
+        if not rows and (
+            state.connected_since is None
+            or time.monotonic() - self._confirmed.get(peer.gb_id, 0.0) >= self.settings.relay_interval_s
+        ):
+            await self._ping(peer)  # an idle link, checked once per interval (not on every wake-up)
         return len(sent) if len(sent) == len(rows) else 0
 
     async def _ping(self, peer: Peer) -> None:
@@ -660,6 +681,7 @@ class Link:
                 f"{type(exc).__name__}: {exc}" if str(exc) else f"{type(exc).__name__}: no answer"
             )
             return
+        self._confirmed[peer.gb_id] = time.monotonic()
         if state.connected_since is None:
             state.connected_since = self.ctx.clock.now()
             state.last_error = ""
@@ -674,7 +696,7 @@ class Link:
                 if sub is None:
                     sub = await self.js.pull_subscribe(f"xl.{self.me}.>", durable="apply", stream=STREAM)
                 try:
-                    msgs = await sub.fetch(100, timeout=1.0)
+                    msgs = await sub.fetch(INBOX_BATCH, timeout=1.0)
                 except TimeoutError:
                     continue
                 # A message that failed (a busy database) is tried again here, before anything after
@@ -707,88 +729,31 @@ class Link:
         return (await self.receive_batch([(subj, data, headers)]))[0]
 
     async def receive_batch(self, items: list[tuple[str, bytes, dict[str, str]]]) -> list[str]:
-        """Check and apply messages in one transaction (one commit, one fsync, for a batch of the
-        stream); each outcome is "refused: ..." (acknowledged, nothing applied), "failed: ..." (to be
-        delivered again) or what was done. A batch that fails is taken again one message at a time."""
+        """Check and apply a fetched batch in one transaction: the senders read once, the batch's new
+        alarms opened through the alarms domain's group-commit work, every other change and every
+        inbox row in the same commit (one fsync for the batch). Each outcome is "refused: ..."
+        (acknowledged, nothing applied), "failed: ..." (to be delivered again) or what was done. A
+        batch that fails is taken again one message at a time, each on the plain path."""
         now = self.ctx.clock.now()
         outcomes = [""] * len(items)
-        checked: list[tuple[int, Envelope, Node]] = []
         pushes: list[tuple[int, str]] = []
         statuses: list[tuple[int, str, str]] = []
         notices: list[str] = []  # region paths of notices passed down: this node's TVs are nudged
         counted: list[PeerState] = []
+        results: list[IntakeResult] = []
         try:
             async with self.ctx.db.session() as s:
-                peers: dict[str, Node | None] = {}
-                for i, (subj, data, headers) in enumerate(items):
-                    parts = subj.split(".")
-                    sender = parts[2] if len(parts) >= 4 else ""
-                    try:
-                        env = parse(data)
-                        if env.sender not in peers:
-                            peers[env.sender] = await peer_by_key(s, env.sender)
-                        peer = peers[env.sender]
-                        check(
-                            env,
-                            data,
-                            headers,
-                            me=self.me,
-                            subject_sender=sender,
-                            public_key_hex=peer.public_key if peer else None,
-                            now=now,
-                            max_skew=timedelta(seconds=self.settings.max_skew_s),
-                        )
-                        assert peer is not None
-                        checked.append((i, env, peer))
-                    except Refused as exc:
-                        self._refused(sender, str(exc))
-                        outcomes[i] = f"refused: {exc}"
+                checked = await self._checked(s, items, now, outcomes)
                 ids = [env.id[:80] for _i, env, _p in checked if env.kind != "ping"]
                 seen = set(
                     (await s.scalars(select(InboxMessage.msg_id).where(InboxMessage.msg_id.in_(ids)))).all()
                     if ids
                     else ()
                 )
-                presses: dict[str, tuple[Press, Actor]] = {}
-                fresh_alarms = [
-                    (env, peer)
-                    for _i, env, peer in checked
-                    if env.kind == "alarm"
-                    and env.id[:80] not in seen
-                    and isinstance(env.body.get("uuid"), str)
-                ]
-                if fresh_alarms:  # two statements for the batch, not two per message
-                    uuids = {str(env.body["uuid"]) for env, _p in fresh_alarms}
-                    codes = {str(env.body.get("region_code")) for env, _p in fresh_alarms}
-                    known = set((await s.scalars(select(Alarm.uuid).where(Alarm.uuid.in_(uuids)))).all())
-                    region_ids = dict(
-                        (await s.execute(select(Region.code, Region.id).where(Region.code.in_(codes)))).all()
-                    )
-                    for env, peer in fresh_alarms:
-                        uid = str(env.body["uuid"])
-                        if uid in known or uid in presses:
-                            continue
-                        try:
-                            press = apply.press_from(
-                                peer, env, region_ids.get(str(env.body.get("region_code")))
-                            )
-                        except (ValueError, KeyError, TypeError):
-                            press = None  # refused below, when the message is applied
-                        if press is not None:
-                            presses[uid] = (press, apply.node_actor(peer.gb_id))
-                peer_ids = {gb: node.id for gb, node in peers.items() if node is not None}
-                await s.rollback()
-            opened = set(presses)
-            if presses:  # new alarms first, in one group commit; their later changes follow below
-                await apply.open_alarms(self.ctx, list(presses.values()))
-            async with self.ctx.db.session() as s:
-                fresh = {gb: await s.get(Node, node_id) for gb, node_id in peer_ids.items()}
-                checked = [(i, env, node) for i, env, _old in checked if (node := fresh.get(env.sender))]
-                seen = set(
-                    (await s.scalars(select(InboxMessage.msg_id).where(InboxMessage.msg_id.in_(ids)))).all()
-                    if ids
-                    else ()
-                )
+                if len(items) > 1:  # new alarms first, together; their later changes follow below
+                    results = await self._open_alarms(s, checked, seen, now)
+                opened = {r.alarm.uuid for r in results if r.created}
+                rows: list[dict[str, Any]] = []
                 for i, env, peer in checked:
                     state = self.states.setdefault(peer.gb_id, PeerState(peer.gb_id, "peer"))
                     peer.last_seen_at = now
@@ -809,17 +774,19 @@ class Link:
                         self._refused(peer.gb_id, str(exc))
                         outcomes[i] = f"refused: {exc}"
                         continue
-                    s.add(
-                        InboxMessage(
-                            msg_id=msg_id,
-                            peer_id=peer.id,
-                            kind=env.kind[:32],
-                            applied_at=now,
-                            outcome=outcome[:200],
-                        )
+                    rows.append(
+                        {
+                            "msg_id": msg_id,
+                            "peer_id": peer.id,
+                            "kind": env.kind[:32],
+                            "applied_at": now,
+                            "outcome": outcome[:200],
+                        }
                     )
                     outcomes[i] = outcome
                     counted.append(state)
+                if rows:
+                    await s.execute(insert(InboxMessage), rows)
                 await s.commit()
         except Exception as exc:
             if len(items) > 1:
@@ -835,6 +802,7 @@ class Link:
             return [f"failed: {type(exc).__name__}: {exc}"]
         for state in counted:
             state.received += 1
+        await announce(self.ctx, results)  # the new alarms to the consoles, then the other changes
         if pushes:
             async with self.ctx.db.read_session() as reader:
                 for alarm_id, event in pushes:
@@ -852,6 +820,82 @@ class Link:
         for camera_id, status, sender in statuses:
             await self.ctx.events.emit(CameraStatusChanged(camera_id, status, f"node {sender}"))
         return outcomes
+
+    async def _checked(
+        self,
+        s: AsyncSession,
+        items: list[tuple[str, bytes, dict[str, str]]],
+        now: datetime,
+        outcomes: list[str],
+    ) -> list[tuple[int, Envelope, Node]]:
+        """The batch's messages that are signed by an enrolled, unrevoked peer through its own subject
+        (its senders read in one statement, from the database: a revocation by the CLI counts at once);
+        the others are refused in `outcomes`."""
+        parsed: list[tuple[int, str, Envelope | Refused]] = []
+        for i, (subj, data, _headers) in enumerate(items):
+            parts = subj.split(".")
+            try:
+                parsed.append((i, parts[2] if len(parts) >= 4 else "", parse(data)))
+            except Refused as exc:
+                parsed.append((i, parts[2] if len(parts) >= 4 else "", exc))
+        senders = {env.sender for _i, _s, env in parsed if isinstance(env, Envelope)}
+        peers = await peers_by_key(s, senders) if senders else {}
+        checked: list[tuple[int, Envelope, Node]] = []
+        for i, sender, env in parsed:
+            try:
+                if isinstance(env, Refused):
+                    raise env
+                peer = peers.get(env.sender)
+                check(
+                    env,
+                    items[i][1],
+                    items[i][2],
+                    me=self.me,
+                    subject_sender=sender,
+                    public_key_hex=peer.public_key if peer else None,
+                    now=now,
+                    max_skew=timedelta(seconds=self.settings.max_skew_s),
+                )
+                assert peer is not None
+                checked.append((i, env, peer))
+            except Refused as exc:
+                self._refused(sender, str(exc))
+                outcomes[i] = f"refused: {exc}"
+        return checked
+
+    async def _open_alarms(
+        self, s: AsyncSession, checked: list[tuple[int, Envelope, Node]], seen: set[str], now: datetime
+    ) -> list[IntakeResult]:
+        """The batch's alarms not known here, opened in this transaction by the alarms domain's batch
+        work (routing, cameras, escalation timers, one audit link for the lot); two statements find
+        them, none per message."""
+        fresh = [
+            (env, peer)
+            for _i, env, peer in checked
+            if env.kind == "alarm" and env.id[:80] not in seen and isinstance(env.body.get("uuid"), str)
+        ]
+        if not fresh:
+            return []
+        uuids = {str(env.body["uuid"]) for env, _p in fresh}
+        codes = {str(env.body.get("region_code")) for env, _p in fresh}
+        known = set((await s.scalars(select(Alarm.uuid).where(Alarm.uuid.in_(uuids)))).all())
+        region_ids = dict(
+            (await s.execute(select(Region.code, Region.id).where(Region.code.in_(codes)))).all()
+        )
+        presses: dict[str, tuple[Press, Actor]] = {}
+        for env, peer in fresh:
+            uid = str(env.body["uuid"])
+            if uid in known or uid in presses:
+                continue
+            try:
+                press = apply.press_from(peer, env, region_ids.get(str(env.body.get("region_code"))))
+            except (ValueError, KeyError, TypeError):
+                press = None  # refused below, when the message is applied
+            if press is not None:
+                presses[uid] = (press, apply.node_actor(peer.gb_id))
+        if not presses:
+            return []
+        return await store_presses(s, list(presses.values()), now)
 
     async def _push_tasks(self, reader: AsyncSession, alarm: Alarm, event: str) -> None:
         mob = await reader.scalar(select(Mobilization).where(Mobilization.alarm_id == alarm.id))

@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 STREAM = "XL_IN"
 SWEEP_MARGIN = 50  # alarm events committed out of id order (PostgreSQL) are still found
 SWEEP_LIMIT = 2000  # alarm events looked at per peer and sweep
+PEERS_TTL_S = 1.0  # the peers list is read again after this long (or at once after `kick`)
 INBOX_BATCH = 200  # messages fetched and applied in one transaction (the alarm intake's group size)
 REGIONS_PER_MESSAGE = 500  # a county's tree in messages well under the nats-server's 1 MB payload
 RETRIES_IN_PLACE = 5  # a failed inbox message is tried again before JetStream redelivers it
@@ -130,6 +131,7 @@ class Link:
     _alarmed: set[str] = field(default_factory=set)
     _notice_cursor: dict[int, int] = field(default_factory=dict)
     _confirmed: dict[str, float] = field(default_factory=dict)  # when each link last worked (monotonic)
+    _peers: tuple[float, list[Peer]] | None = None  # when read (monotonic), and the list
 
     @property
     def me(self) -> str:
@@ -197,7 +199,7 @@ class Link:
         self._write_status()
 
     async def _server_config(self) -> ServerConfig:
-        peers = await self.peers()
+        peers = await self.peers(fresh=True)
         async with self.ctx.db.read_session() as s:
             keys = dict(
                 (
@@ -242,8 +244,14 @@ class Link:
 
     # ---- peers -----------------------------------------------------------------------------------
 
-    async def peers(self) -> list[Peer]:
-        """The enrolled, unrevoked parent and children of this node."""
+    async def peers(self, fresh: bool = False) -> list[Peer]:
+        """The enrolled, unrevoked parent and children of this node, read at most once per `PEERS_TTL_S`
+        (every relay round and catalog event asked: two statements each, per camera in a catalog sync).
+        A revocation takes effect at once where it matters: the inbox checks each batch's senders in the
+        database, and the nats-server's configuration is made with `fresh` (the revoked child's leaf
+        user gone); `kick` forgets the list."""
+        if not fresh and self._peers is not None and time.monotonic() - self._peers[0] < PEERS_TTL_S:
+            return self._peers[1]
         async with self.ctx.db.read_session() as s:
             local = await s.scalar(select(Node).where(Node.gb_id == self.me))
             if local is None:
@@ -268,10 +276,12 @@ class Link:
             assert node.enrolled_at is not None
             out.append(Peer(node.id, node.gb_id, role, path, node.enrolled_at))
             self.states.setdefault(node.gb_id, PeerState(node.gb_id, role))
+        self._peers = (time.monotonic(), out)
         return out
 
     async def kick(self) -> None:
         """The set of peers changed (enrolled or revoked): a new server configuration, the relay woken."""
+        self._peers = None
         if self.server is not None:
             await self.server.restart()
         self._wake.set()
@@ -370,7 +380,11 @@ class Link:
 
     async def _sweep_alarms(self, peers: list[Peer]) -> None:
         """Alarm events not yet in the outbox, for each peer they concern: the alarm's history is
-        committed with the alarm, so this finds what an after-commit event could have missed."""
+        committed with the alarm, so this finds what an after-commit event could have missed. One scan
+        for all peers (a county has hundreds of children: not a query per child and round), from the
+        lowest cursor less a margin; each peer takes the events past its own cursor that concern it."""
+        if not peers:
+            return
         me = self.me
         async with self.ctx.db.session() as s:
             for peer in peers:
@@ -382,46 +396,53 @@ class Link:
                         .limit(1)
                     )
                     self._alarm_cursor[peer.id] = int(last) if last else 0
-                floor = max(self._alarm_cursor[peer.id] - SWEEP_MARGIN, 0)
-                head = await s.scalar(select(func.max(AlarmEvent.id)))  # before the query: see below
-                q = (
+            floor = max(min(self._alarm_cursor[p.id] for p in peers) - SWEEP_MARGIN, 0)
+            head = await s.scalar(select(func.max(AlarmEvent.id)))  # before the scan: see below
+            rows = (
+                await s.execute(
                     select(AlarmEvent, Alarm, Region.code)
                     .join(Alarm, Alarm.id == AlarmEvent.alarm_id)
                     .join(Region, Region.id == Alarm.region_id)
                     .where(
                         AlarmEvent.id > floor,
-                        AlarmEvent.at >= peer.enrolled_at,
-                        AlarmEvent.actor != f"node:{peer.gb_id}",
+                        AlarmEvent.at >= min(p.enrolled_at for p in peers),
                         Alarm.kind != AlarmKind.link_down,  # each end raises its own
                     )
                     .order_by(AlarmEvent.id)
                     .limit(SWEEP_LIMIT)
                 )
-                if peer.role == "child":
-                    q = q.where(Alarm.region_path.startswith(peer.region_path))
-                rows = (await s.execute(q)).all()
-                if len(rows) < SWEEP_LIMIT:
-                    # Every event up to `head` that concerns the peer is in `rows`: the cursor moves past
-                    # the ones that do not (the peer's own, another child's), so the next sweep does not
-                    # scan them again (a catch-up of thousands made each sweep read them all).
-                    self._alarm_cursor[peer.id] = max(self._alarm_cursor[peer.id], head or 0)
-                if not rows:
-                    continue
-                ids = [str(ev.id) for ev, _a, _c in rows]
+            ).all()
+            # Scanned up to here: with fewer rows than the limit, every event up to `head` was seen,
+            # so each cursor moves past the events that do not concern its peer (a catch-up of
+            # thousands from one child made every sweep read them all again).
+            scanned = (head or 0) if len(rows) < SWEEP_LIMIT else rows[-1][0].id
+            wanted: list[tuple[Peer, AlarmEvent, Alarm, str]] = []
+            for peer in peers:
+                start = max(self._alarm_cursor[peer.id] - SWEEP_MARGIN, 0)
+                own = f"node:{peer.gb_id}"
+                wanted += [
+                    (peer, ev, alarm, code)
+                    for ev, alarm, code in rows
+                    if ev.id > start
+                    and ev.at >= peer.enrolled_at
+                    and ev.actor != own
+                    and (peer.role != "child" or alarm.region_path.startswith(peer.region_path))
+                ]
+                self._alarm_cursor[peer.id] = max(self._alarm_cursor[peer.id], scanned)
+            if wanted:
                 have = set(
                     (
-                        await s.scalars(
-                            select(OutboxMessage.source_id).where(
-                                OutboxMessage.peer_id == peer.id,
+                        await s.execute(
+                            select(OutboxMessage.peer_id, OutboxMessage.source_id).where(
                                 OutboxMessage.source == "alarm_event",
-                                OutboxMessage.source_id.in_(ids),
+                                OutboxMessage.source_id.in_({str(ev.id) for _p, ev, _a, _c in wanted}),
                             )
                         )
                     ).all()
                 )
                 now = self.ctx.clock.now()
-                for ev, alarm, code in rows:
-                    if str(ev.id) in have:
+                for peer, ev, alarm, code in wanted:
+                    if (peer.id, str(ev.id)) in have:
                         continue
                     s.add(
                         OutboxMessage(
@@ -433,7 +454,6 @@ class Link:
                             created_at=now,
                         )
                     )
-                self._alarm_cursor[peer.id] = max(self._alarm_cursor[peer.id], rows[-1][0].id)
             await s.commit()
 
     async def _sweep_notices(self, peers: list[Peer]) -> None:
@@ -539,9 +559,12 @@ class Link:
                 peers = await self.peers()
                 await self._sweep_alarms(peers)
                 await self._sweep_notices(peers)
+                waiting = await self._waiting()
                 for peer in peers:
-                    while await self._send(peer) >= self.settings.relay_batch:
-                        pass
+                    if peer.id in waiting:
+                        while await self._send(peer) >= self.settings.relay_batch:
+                            pass
+                await self._ping_idle([p for p in peers if p.id not in waiting])
                 await self.watch_links(peers)
             except Exception:
                 log.exception("federation relay round failed")
@@ -555,7 +578,7 @@ class Link:
         for peer in peers:
             state = self.states[peer.gb_id]
             if state.connected_since is not None:
-                self._last_ok[peer.gb_id] = now
+                self._last_ok.setdefault(peer.gb_id, now)
                 self._alarmed.discard(peer.gb_id)
                 continue
             since = self._last_ok.setdefault(peer.gb_id, now)
@@ -657,13 +680,42 @@ class Link:
                     state.connected_since = now
                     state.last_error = ""
         if sent:
-            self._confirmed[peer.gb_id] = time.monotonic()
-        if not rows and (
-            state.connected_since is None
-            or time.monotonic() - self._confirmed.get(peer.gb_id, 0.0) >= self.settings.relay_interval_s
-        ):
-            await self._ping(peer)  # an idle link, checked once per interval (not on every wake-up)
+            self._worked(peer.gb_id)
         return len(sent) if len(sent) == len(rows) else 0
+
+    def _worked(self, gb: str) -> None:
+        """The link to `gb` worked just now (a send or heartbeat acknowledged, a message received): the
+        link-down watch counts an outage from here, whenever the failure is noticed."""
+        self._confirmed[gb] = time.monotonic()
+        self._last_ok[gb] = self.ctx.clock.now()
+
+    async def _waiting(self) -> set[int]:
+        """The peers with unsent rows, in one statement (not one per peer and round: a county has
+        hundreds of children, most of them idle)."""
+        async with self.ctx.db.read_session() as s:
+            return set(
+                (
+                    await s.scalars(
+                        select(OutboxMessage.peer_id).where(OutboxMessage.sent_at.is_(None)).distinct()
+                    )
+                ).all()
+            )
+
+    async def _ping_idle(self, idle: list[Peer]) -> None:
+        """Idle links are checked with a heartbeat: one that is down at each round, one that works every
+        sixth of `link_down_after_s` (a message received from the peer counts as well: a county's
+        hundreds of children are not pinged every second); all at once, so a black-holed link's
+        timeout does not hold up the others."""
+        every = max(self.settings.relay_interval_s, self.settings.link_down_after_s / 6)
+        now = time.monotonic()
+        due = [
+            p
+            for p in idle
+            if self.states[p.gb_id].connected_since is None
+            or now - self._confirmed.get(p.gb_id, 0.0) >= every
+        ]
+        if due:
+            await asyncio.gather(*(self._ping(p) for p in due))
 
     async def _ping(self, peer: Peer) -> None:
         """An idle link is checked with a heartbeat (not kept: its id is fresh, the peer drops it)."""
@@ -681,7 +733,7 @@ class Link:
                 f"{type(exc).__name__}: {exc}" if str(exc) else f"{type(exc).__name__}: no answer"
             )
             return
-        self._confirmed[peer.gb_id] = time.monotonic()
+        self._worked(peer.gb_id)
         if state.connected_since is None:
             state.connected_since = self.ctx.clock.now()
             state.last_error = ""
@@ -758,6 +810,7 @@ class Link:
                     state = self.states.setdefault(peer.gb_id, PeerState(peer.gb_id, "peer"))
                     peer.last_seen_at = now
                     state.last_received_at = now
+                    self._worked(peer.gb_id)
                     msg_id = env.id[:80]
                     if env.kind == "ping":
                         outcomes[i] = "ping"

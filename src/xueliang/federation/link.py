@@ -132,6 +132,7 @@ class Link:
     _notice_cursor: dict[int, int] = field(default_factory=dict)
     _confirmed: dict[str, float] = field(default_factory=dict)  # when each link last worked (monotonic)
     _peers: tuple[float, list[Peer]] | None = None  # when read (monotonic), and the list
+    _status_at: float = 0.0  # when the status file was last written (monotonic)
 
     @property
     def me(self) -> str:
@@ -196,7 +197,7 @@ class Link:
                 await self.nc.close()
         if self.server is not None:
             await self.server.stop()
-        self._write_status()
+        self._write_status(force=True)
 
     async def _server_config(self) -> ServerConfig:
         peers = await self.peers(fresh=True)
@@ -398,11 +399,10 @@ class Link:
                     self._alarm_cursor[peer.id] = int(last) if last else 0
             floor = max(min(self._alarm_cursor[p.id] for p in peers) - SWEEP_MARGIN, 0)
             head = await s.scalar(select(func.max(AlarmEvent.id)))  # before the scan: see below
-            rows = (
+            rows = (  # plain columns: most events of a catch-up concern no peer (they came from one)
                 await s.execute(
-                    select(AlarmEvent, Alarm, Region.code)
+                    select(AlarmEvent.id, AlarmEvent.actor, AlarmEvent.at, Alarm.region_path)
                     .join(Alarm, Alarm.id == AlarmEvent.alarm_id)
-                    .join(Region, Region.id == Alarm.region_id)
                     .where(
                         AlarmEvent.id > floor,
                         AlarmEvent.at >= min(p.enrolled_at for p in peers),
@@ -415,35 +415,48 @@ class Link:
             # Scanned up to here: with fewer rows than the limit, every event up to `head` was seen,
             # so each cursor moves past the events that do not concern its peer (a catch-up of
             # thousands from one child made every sweep read them all again).
-            scanned = (head or 0) if len(rows) < SWEEP_LIMIT else rows[-1][0].id
-            wanted: list[tuple[Peer, AlarmEvent, Alarm, str]] = []
+            scanned = (head or 0) if len(rows) < SWEEP_LIMIT else rows[-1][0]
+            wanted: list[tuple[Peer, int]] = []
             for peer in peers:
                 start = max(self._alarm_cursor[peer.id] - SWEEP_MARGIN, 0)
                 own = f"node:{peer.gb_id}"
                 wanted += [
-                    (peer, ev, alarm, code)
-                    for ev, alarm, code in rows
-                    if ev.id > start
-                    and ev.at >= peer.enrolled_at
-                    and ev.actor != own
-                    and (peer.role != "child" or alarm.region_path.startswith(peer.region_path))
+                    (peer, event_id)
+                    for event_id, actor, at, region_path in rows
+                    if event_id > start
+                    and at >= peer.enrolled_at
+                    and actor != own
+                    and (peer.role != "child" or region_path.startswith(peer.region_path))
                 ]
                 self._alarm_cursor[peer.id] = max(self._alarm_cursor[peer.id], scanned)
             if wanted:
+                event_ids = {event_id for _p, event_id in wanted}
                 have = set(
                     (
                         await s.execute(
                             select(OutboxMessage.peer_id, OutboxMessage.source_id).where(
                                 OutboxMessage.source == "alarm_event",
-                                OutboxMessage.source_id.in_({str(ev.id) for _p, ev, _a, _c in wanted}),
+                                OutboxMessage.source_id.in_([str(i) for i in event_ids]),
                             )
                         )
                     ).all()
                 )
+                full = {
+                    ev.id: (ev, alarm, code)
+                    for ev, alarm, code in (
+                        await s.execute(
+                            select(AlarmEvent, Alarm, Region.code)
+                            .join(Alarm, Alarm.id == AlarmEvent.alarm_id)
+                            .join(Region, Region.id == Alarm.region_id)
+                            .where(AlarmEvent.id.in_(event_ids))
+                        )
+                    ).all()
+                }
                 now = self.ctx.clock.now()
-                for peer, ev, alarm, code in wanted:
-                    if (peer.id, str(ev.id)) in have:
+                for peer, event_id in wanted:
+                    if (peer.id, str(event_id)) in have or event_id not in full:
                         continue
+                    ev, alarm, code = full[event_id]
                     s.add(
                         OutboxMessage(
                             peer_id=peer.id,
@@ -1092,7 +1105,11 @@ class Link:
 
     # ---- status ----------------------------------------------------------------------------------
 
-    def _write_status(self) -> None:
+    def _write_status(self, force: bool = False) -> None:
+        """At most once per relay interval (a busy link wakes the relay for every batch), and at stop."""
+        if not force and time.monotonic() - self._status_at < self.settings.relay_interval_s:
+            return
+        self._status_at = time.monotonic()
         path = status_file(self.data_dir)
         with contextlib.suppress(OSError):
             path.parent.mkdir(parents=True, exist_ok=True)

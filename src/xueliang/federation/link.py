@@ -131,6 +131,7 @@ class Link:
     _alarmed: set[str] = field(default_factory=set)
     _notice_cursor: dict[int, int] = field(default_factory=dict)
     _confirmed: dict[str, float] = field(default_factory=dict)  # when each link last worked (monotonic)
+    _pinged: dict[str, float] = field(default_factory=dict)  # when each idle link was last pinged
     _peers: tuple[float, list[Peer]] | None = None  # when read (monotonic), and the list
     _status_at: float = 0.0  # when the status file was last written (monotonic)
 
@@ -634,16 +635,19 @@ class Link:
                 await publish_alarm(self.ctx, s, result.alarm, [result.event])
 
     async def _send(self, peer: Peer) -> int:
-        """Send the peer's oldest unsent rows in order; stop at the first that is not acknowledged."""
+        """Send the peer's oldest unsent rows in order; stop at the first that is not acknowledged. A
+        link that is down is tried with its oldest row only (not a window signed again at each round);
+        once that goes through, the relay goes on at once with full windows."""
         assert self.js is not None and self.identity is not None
         state = self.states[peer.gb_id]
+        down = state.connected_since is None
         async with self.ctx.db.read_session() as s:
             rows = (
                 await s.scalars(
                     select(OutboxMessage)
                     .where(OutboxMessage.peer_id == peer.id, OutboxMessage.sent_at.is_(None))
                     .order_by(OutboxMessage.id)
-                    .limit(self.settings.relay_batch)
+                    .limit(1 if down else self.settings.relay_batch)
                 )
             ).all()
         sent: list[int] = []
@@ -692,6 +696,7 @@ class Link:
                 if state.connected_since is None and len(sent) == len(rows):
                     state.connected_since = now
                     state.last_error = ""
+                    self._wake.set()  # the probe went through: the rest follows without waiting
         if sent:
             self._worked(peer.gb_id)
         return len(sent) if len(sent) == len(rows) else 0
@@ -715,18 +720,19 @@ class Link:
             )
 
     async def _ping_idle(self, idle: list[Peer]) -> None:
-        """Idle links are checked with a heartbeat: one that is down at each round, one that works every
-        sixth of `link_down_after_s` (a message received from the peer counts as well: a county's
-        hundreds of children are not pinged every second); all at once, so a black-holed link's
-        timeout does not hold up the others."""
+        """Idle links are checked with a heartbeat every sixth of `link_down_after_s` (a message received
+        from the peer counts as one), working or not: a county's hundreds of children, some of them
+        offline, are not pinged every second. A link with rows to send is tried at every round anyway.
+        All at once, so a black-holed link's timeout does not hold up the others."""
         every = max(self.settings.relay_interval_s, self.settings.link_down_after_s / 6)
         now = time.monotonic()
         due = [
             p
             for p in idle
-            if self.states[p.gb_id].connected_since is None
-            or now - self._confirmed.get(p.gb_id, 0.0) >= every
+            if now - max(self._confirmed.get(p.gb_id, 0.0), self._pinged.get(p.gb_id, 0.0)) >= every
         ]
+        for p in due:
+            self._pinged[p.gb_id] = now
         if due:
             await asyncio.gather(*(self._ping(p) for p in due))
 

@@ -358,8 +358,9 @@ class Publishers:
                     break
                 except Exception as exc:
                     if time.perf_counter() - t0 > 60:
-                        log = (self.root / "leaf" / child.gb / "nats.log").read_text()[-1500:]
-                        raise RuntimeError(f"leaf child {i} did not reach the parent: {exc!r}\n{log}") from None
+                        log = (self.root / "leaf" / child.gb / "nats.log").read_text()[-1000:]
+                        what = f"leaf child {i} did not reach the parent: {exc!r}"
+                        raise RuntimeError(f"{what}\n{log}") from exc
                     await asyncio.sleep(0.1)
         return time.perf_counter() - t0
 
@@ -388,6 +389,10 @@ class Publishers:
 # ---- phases --------------------------------------------------------------------------------------
 
 
+def progress(what: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {what}", file=sys.stderr, flush=True)
+
+
 def count(node: Node, sql: str) -> int:
     return int(node.query(sql)[0][0])
 
@@ -400,6 +405,7 @@ async def catalog(parent: Node, pubs: Publishers, children: list[Child], cameras
         msgs.append((i, child, "regions", {"regions": [region]}))
         msgs += [(i, child, "camera", camera(child, i, j)) for j in range(cameras)]
     want = before + len(children) * cameras
+    progress(f"catalog: {len(msgs)} messages")
     with Meter(parent) as m:
         t0 = time.perf_counter()
         await pubs.send(msgs)
@@ -441,6 +447,7 @@ async def storm(parent: Node, pubs: Publishers, children: list[Child]) -> dict[s
 
     reader = asyncio.create_task(read())
     msgs = [(i, child, "alarm", alarm(child)) for i, child in enumerate(children)]
+    progress(f"storm: {len(msgs)} alarms")
     with Meter(parent) as m:
         published = await pubs.send(msgs)
         t0 = min(published.values())
@@ -468,6 +475,7 @@ async def joins(
     child's own data dir (the CLI runs its own event loop: in a thread here)."""
     times: list[float] = []
     back: list[float] = []
+    progress(f"enrollment: {len(spare)} joins")
     for k, child in enumerate(spare):
         rc, code = await asyncio.to_thread(parent.cli, "node", "invite", "--region", child.code)
         assert rc == 0, code

@@ -134,6 +134,7 @@ class Link:
     _pinged: dict[str, float] = field(default_factory=dict)  # when each idle link was last pinged
     _peers: tuple[float, list[Peer]] | None = None  # when read (monotonic), and the list
     _status_at: float = 0.0  # when the status file was last written (monotonic)
+    _notices_at: float = 0.0  # when notices were last swept (monotonic)
 
     @property
     def me(self) -> str:
@@ -417,18 +418,26 @@ class Link:
             # so each cursor moves past the events that do not concern its peer (a catch-up of
             # thousands from one child made every sweep read them all again).
             scanned = (head or 0) if len(rows) < SWEEP_LIMIT else rows[-1][0]
-            wanted: list[tuple[Peer, int]] = []
+            # A child takes the events in its subtree: found through the event's path, one look-up per
+            # level (not a test per child and event: a county's storm from a thousand villages).
+            children: dict[str, list[Peer]] = {}
+            others: list[Peer] = []
             for peer in peers:
-                start = max(self._alarm_cursor[peer.id] - SWEEP_MARGIN, 0)
-                own = f"node:{peer.gb_id}"
+                (children.setdefault(peer.region_path, []) if peer.role == "child" else others).append(peer)
+            start = {p.id: max(self._alarm_cursor[p.id] - SWEEP_MARGIN, 0) for p in peers}
+            wanted: list[tuple[Peer, int]] = []
+            for event_id, actor, at, region_path in rows:
+                concerned = list(others)
+                end = region_path.find("/")
+                while end != -1:
+                    concerned += children.get(region_path[: end + 1], ())
+                    end = region_path.find("/", end + 1)
                 wanted += [
                     (peer, event_id)
-                    for event_id, actor, at, region_path in rows
-                    if event_id > start
-                    and at >= peer.enrolled_at
-                    and actor != own
-                    and (peer.role != "child" or region_path.startswith(peer.region_path))
+                    for peer in concerned
+                    if event_id > start[peer.id] and at >= peer.enrolled_at and actor != f"node:{peer.gb_id}"
                 ]
+            for peer in peers:
                 self._alarm_cursor[peer.id] = max(self._alarm_cursor[peer.id], scanned)
             if wanted:
                 event_ids = {event_id for _p, event_id in wanted}
@@ -572,7 +581,11 @@ class Link:
             try:
                 peers = await self.peers()
                 await self._sweep_alarms(peers)
-                await self._sweep_notices(peers)
+                if time.monotonic() - self._notices_at >= self.settings.relay_interval_s:
+                    # Once per interval, not at every wake-up: alarms wake the relay for each batch,
+                    # and this sweep costs statements per child.
+                    self._notices_at = time.monotonic()
+                    await self._sweep_notices(peers)
                 waiting = await self._waiting()
                 for peer in peers:
                     if peer.id in waiting:

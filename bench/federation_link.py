@@ -1,6 +1,7 @@
 """The federation link (issue 18): two real nodes (Qingxi township, Shangping village), each with its own
 SQLite file, data dir and nats-server, the village's leaf link through a TCP proxy, enrolled with
-`xueliang node invite/join`.
+`xueliang node invite/join`. Each node is a `xueliang serve` process of its own, as on its own machine
+(`--in-process`: both under uvicorn in threads of this process, sharing one interpreter, as before).
 
 1. Added latency of the hop: a duty officer raises alarms at the village, one at a time; each one's
    `raised` push is timed on a village console WebSocket and on the township station's console
@@ -9,7 +10,7 @@ SQLite file, data dir and nats-server, the village's leaf link through a TCP pro
 2. Catch-up: the link is cut, `--queued` alarms are raised at the village (queued in its outbox),
    the link comes back; events/s until the township has applied them all. Goal: >= 1,000/s.
 
-    .venv/bin/python bench/federation_link.py [--presses 200] [--queued 10000]
+    .venv/bin/python bench/federation_link.py [--presses 200] [--queued 10000] [--in-process]
 
 Prints one JSON object."""
 
@@ -139,6 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--presses", type=int, default=200)
     parser.add_argument("--queued", type=int, default=10000)
+    parser.add_argument("--in-process", action="store_true", help="both nodes in this process (threads)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
@@ -149,12 +151,13 @@ def main() -> None:
         proxy = FaultProxy(town.leaf_port).start()
         town.leaf_advertise = f"127.0.0.1:{proxy.port}"
         town.write_config()
-        town.start()
+        launch = Node.start if args.in_process else Node.spawn
+        launch(town)
         try:
             _rc, code = town.cli("node", "invite")
             rc, out = village.cli("node", "join", town.url, code.strip())
             assert rc == 0, out
-            village.start()
+            launch(village)
             deadline = time.monotonic() + 30
             while not town.query("SELECT count(*) FROM cameras WHERE host_node_id IS NOT NULL")[0][0]:
                 if time.monotonic() > deadline:
@@ -162,6 +165,8 @@ def main() -> None:
                 time.sleep(0.1)
             result = {
                 "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
+                "nodes": "threads of one process" if args.in_process else "a process each",
+                "load_1min_at_start": os.getloadavg()[0],
                 "latency": asyncio.run(latency(town, village, args.presses)),
                 "catch_up": asyncio.run(catch_up(town, village, proxy, args.queued)),
             }

@@ -122,14 +122,28 @@ class IntakeBatcher:
         self.presses += len(live)
         for item, result in zip(live, results, strict=True):
             item.future.set_result(result)
-        announced: dict[int, tuple[Alarm, str]] = {}  # first change per alarm, in batch order
-        for result in results:
-            if result.event:
-                announced.setdefault(result.alarm.id, (result.alarm, result.event))
-        if announced:
-            async with self.ctx.db.read_session() as reader:
-                for alarm, event in announced.values():
-                    await publish_alarm(self.ctx, reader, alarm, [event])
+        await announce(self.ctx, results)
+
+
+async def store_presses(
+    session: AsyncSession, items: list[tuple[Press, Actor]], now: datetime
+) -> list[IntakeResult]:
+    """The group commit's work inside the caller's transaction, for a caller that must commit other
+    rows with the alarms (the federation inbox: a peer's batch and its inbox rows in one commit). The
+    caller commits, then calls `announce`; a unique-constraint race raises IntegrityError."""
+    return await _store_batch(session, items, now)
+
+
+async def announce(ctx: AppContext, results: list[IntakeResult]) -> None:
+    """After the commit: each alarm's first change in the batch, in order, to the consoles."""
+    announced: dict[int, tuple[Alarm, str]] = {}
+    for result in results:
+        if result.event:
+            announced.setdefault(result.alarm.id, (result.alarm, result.event))
+    if announced:
+        async with ctx.db.read_session() as reader:
+            for alarm, event in announced.values():
+                await publish_alarm(ctx, reader, alarm, [event])
 
 
 async def _store_batch(

@@ -9,7 +9,6 @@ the outbox knows not to send them back to where they came from."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -20,10 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xueliang.accounts.models import Role
 from xueliang.accounts.policy import Principal
 from xueliang.alarms import escalation, mobilization
-from xueliang.alarms.intake import IntakeBatcher, ready
 from xueliang.alarms.models import Alarm, AlarmEvent, AlarmKind, AlarmState
-from xueliang.alarms.push import publish_alarm
-from xueliang.alarms.service import Press, build_alarm, intake, record_opened
+from xueliang.alarms.service import Press, build_alarm, record_opened
 from xueliang.audit import service as audit
 from xueliang.audit.models import AuditEvent
 from xueliang.audit.service import Actor
@@ -165,21 +162,6 @@ def press_from(peer: Node, env: Envelope, region_id: int | None) -> Press | None
         note=str(b.get("note", ""))[:2000],
         detail={"origin": b.get("origin", peer.gb_id), "via": peer.gb_id},
     )
-
-
-async def open_alarms(ctx: AppContext, presses: list[tuple[Press, Actor]]) -> None:
-    """Open peers' alarms through the alarms domain's group commit (one transaction for the lot, and
-    the consoles pushed), in order. The UUID makes this safe to repeat: if the message's own
-    transaction then fails, its redelivery finds the alarm and opens nothing."""
-    batcher = ctx.services.get(IntakeBatcher)
-    if batcher is not None:
-        await asyncio.gather(*(batcher.submit(ready(press), actor) for press, actor in presses))
-        return
-    for press, actor in presses:
-        async with ctx.db.session() as session:
-            result = await intake(session, press, actor, ctx.clock.now())
-            if result.event:
-                await publish_alarm(ctx, session, result.alarm, [result.event])
 
 
 async def apply_alarm(

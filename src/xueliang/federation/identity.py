@@ -6,6 +6,7 @@ lives at `<data_dir>/node/node_ed25519.pem` (0600) and is made on first use."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,10 +48,16 @@ class NodeIdentity:
         return self.key.sign(data)
 
 
+@functools.lru_cache(maxsize=4096)
+def _public_key(public_key_hex: str) -> Ed25519PublicKey:
+    """Peers' keys, parsed once (a province's 1,000 children fit; an unknown key is refused before)."""
+    return Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex))
+
+
 def verify(public_key_hex: str, data: bytes, signature: bytes) -> bool:
     """True only for a valid signature by that key; a malformed key or signature is False."""
     try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex)).verify(signature, data)
+        _public_key(public_key_hex).verify(signature, data)
     except (InvalidSignature, ValueError):
         return False
     return True
@@ -62,6 +69,12 @@ async def peer_by_key(session: AsyncSession, gb_id: str) -> Node | None:
     if node is None or node.public_key is None or node.revoked_at is not None:
         return None
     return node
+
+
+async def peers_by_key(session: AsyncSession, gb_ids: set[str]) -> dict[str, Node]:
+    """`peer_by_key` for a batch's senders in one statement."""
+    rows = await session.scalars(select(Node).where(Node.gb_id.in_(gb_ids)))
+    return {n.gb_id: n for n in rows if n.public_key is not None and n.revoked_at is None}
 
 
 async def local_gb_id(session: AsyncSession, configured: str = "") -> str:

@@ -18,15 +18,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from xueliang.alarms import mobilization
 from xueliang.alarms.events import AlarmChanged
+from xueliang.alarms.intake import announce, store_presses
 from xueliang.alarms.models import Alarm, AlarmEvent, AlarmKind, Mobilization, MobilizationTask
 from xueliang.alarms.push import publish_alarm, task_event
-from xueliang.alarms.service import Press, intake
+from xueliang.alarms.service import IntakeResult, Press, intake
 from xueliang.audit.service import SYSTEM, Actor
 from xueliang.cameras import mask_rows
 from xueliang.cameras.events import CameraChanged, CameraStatusChanged
@@ -36,7 +37,7 @@ from xueliang.core.context import AppContext
 from xueliang.federation import apply, content
 from xueliang.federation.config import FederationSettings
 from xueliang.federation.envelope import Envelope, Refused, check, parse, seal, subject
-from xueliang.federation.identity import NodeIdentity, local_gb_id, peer_by_key
+from xueliang.federation.identity import NodeIdentity, local_gb_id, peers_by_key
 from xueliang.federation.models import InboxMessage, OutboxMessage
 from xueliang.federation.natsd import (
     NatsServer,
@@ -59,6 +60,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STREAM = "XL_IN"
 SWEEP_MARGIN = 50  # alarm events committed out of id order (PostgreSQL) are still found
+SWEEP_LIMIT = 2000  # alarm events looked at per peer and sweep
+PEERS_TTL_S = 1.0  # the peers list is read again after this long (or at once after `kick`)
+INBOX_BATCH = 200  # messages fetched and applied in one transaction (the alarm intake's group size)
 REGIONS_PER_MESSAGE = 500  # a county's tree in messages well under the nats-server's 1 MB payload
 RETRIES_IN_PLACE = 5  # a failed inbox message is tried again before JetStream redelivers it
 
@@ -135,6 +139,11 @@ class Link:
     # the sweep's margin (content.py), so a round re-sends nothing.
     _content_cursor: dict[tuple[int, str], datetime | None] = field(default_factory=dict)
     _content_sent: dict[tuple[int, str], set[tuple[int, str]]] = field(default_factory=dict)
+    _confirmed: dict[str, float] = field(default_factory=dict)  # when each link last worked (monotonic)
+    _pinged: dict[str, float] = field(default_factory=dict)  # when each idle link was last pinged
+    _peers: tuple[float, list[Peer]] | None = None  # when read (monotonic), and the list
+    _status_at: float = 0.0  # when the status file was last written (monotonic)
+    _notices_at: float = 0.0  # when notices were last swept (monotonic)
 
     @property
     def me(self) -> str:
@@ -200,10 +209,10 @@ class Link:
                 await self.nc.close()
         if self.server is not None:
             await self.server.stop()
-        self._write_status()
+        self._write_status(force=True)
 
     async def _server_config(self) -> ServerConfig:
-        peers = await self.peers()
+        peers = await self.peers(fresh=True)
         async with self.ctx.db.read_session() as s:
             keys = dict(
                 (
@@ -263,8 +272,14 @@ class Link:
 
     # ---- peers -----------------------------------------------------------------------------------
 
-    async def peers(self) -> list[Peer]:
-        """The enrolled, unrevoked parent and children of this node."""
+    async def peers(self, fresh: bool = False) -> list[Peer]:
+        """The enrolled, unrevoked parent and children of this node, read at most once per `PEERS_TTL_S`
+        (every relay round and catalog event asked: two statements each, per camera in a catalog sync).
+        A revocation takes effect at once where it matters: the inbox checks each batch's senders in the
+        database, and the nats-server's configuration is made with `fresh` (the revoked child's leaf
+        user gone); `kick` forgets the list."""
+        if not fresh and self._peers is not None and time.monotonic() - self._peers[0] < PEERS_TTL_S:
+            return self._peers[1]
         async with self.ctx.db.read_session() as s:
             local = await s.scalar(select(Node).where(Node.gb_id == self.me))
             if local is None:
@@ -289,10 +304,12 @@ class Link:
             assert node.enrolled_at is not None
             out.append(Peer(node.id, node.gb_id, role, path, node.enrolled_at))
             self.states.setdefault(node.gb_id, PeerState(node.gb_id, role))
+        self._peers = (time.monotonic(), out)
         return out
 
     async def kick(self) -> None:
         """The set of peers changed (enrolled or revoked): a new server configuration, the relay woken."""
+        self._peers = None
         if self.server is not None:
             await self.server.restart()
         self._wake.set()
@@ -413,7 +430,11 @@ class Link:
 
     async def _sweep_alarms(self, peers: list[Peer]) -> None:
         """Alarm events not yet in the outbox, for each peer they concern: the alarm's history is
-        committed with the alarm, so this finds what an after-commit event could have missed."""
+        committed with the alarm, so this finds what an after-commit event could have missed. One scan
+        for all peers (a county has hundreds of children: not a query per child and round), from the
+        lowest cursor less a margin; each peer takes the events past its own cursor that concern it."""
+        if not peers:
+            return
         me = self.me
         async with self.ctx.db.session() as s:
             for peer in peers:
@@ -425,41 +446,74 @@ class Link:
                         .limit(1)
                     )
                     self._alarm_cursor[peer.id] = int(last) if last else 0
-                floor = max(self._alarm_cursor[peer.id] - SWEEP_MARGIN, 0)
-                q = (
-                    select(AlarmEvent, Alarm, Region.code)
+            floor = max(min(self._alarm_cursor[p.id] for p in peers) - SWEEP_MARGIN, 0)
+            head = await s.scalar(select(func.max(AlarmEvent.id)))  # before the scan: see below
+            rows = (  # plain columns: most events of a catch-up concern no peer (they came from one)
+                await s.execute(
+                    select(AlarmEvent.id, AlarmEvent.actor, AlarmEvent.at, Alarm.region_path)
                     .join(Alarm, Alarm.id == AlarmEvent.alarm_id)
-                    .join(Region, Region.id == Alarm.region_id)
                     .where(
                         AlarmEvent.id > floor,
-                        AlarmEvent.at >= peer.enrolled_at,
-                        AlarmEvent.actor != f"node:{peer.gb_id}",
+                        AlarmEvent.at >= min(p.enrolled_at for p in peers),
                         Alarm.kind != AlarmKind.link_down,  # each end raises its own
                     )
                     .order_by(AlarmEvent.id)
-                    .limit(2000)
+                    .limit(SWEEP_LIMIT)
                 )
-                if peer.role == "child":
-                    q = q.where(Alarm.region_path.startswith(peer.region_path))
-                rows = (await s.execute(q)).all()
-                if not rows:
-                    continue
-                ids = [str(ev.id) for ev, _a, _c in rows]
+            ).all()
+            # Scanned up to here: with fewer rows than the limit, every event up to `head` was seen,
+            # so each cursor moves past the events that do not concern its peer (a catch-up of
+            # thousands from one child made every sweep read them all again).
+            scanned = (head or 0) if len(rows) < SWEEP_LIMIT else rows[-1][0]
+            # A child takes the events in its subtree: found through the event's path, one look-up per
+            # level (not a test per child and event: a county's storm from a thousand villages).
+            children: dict[str, list[Peer]] = {}
+            others: list[Peer] = []
+            for peer in peers:
+                (children.setdefault(peer.region_path, []) if peer.role == "child" else others).append(peer)
+            start = {p.id: max(self._alarm_cursor[p.id] - SWEEP_MARGIN, 0) for p in peers}
+            wanted: list[tuple[Peer, int]] = []
+            for event_id, actor, at, region_path in rows:
+                concerned = list(others)
+                end = region_path.find("/")
+                while end != -1:
+                    concerned += children.get(region_path[: end + 1], ())
+                    end = region_path.find("/", end + 1)
+                wanted += [
+                    (peer, event_id)
+                    for peer in concerned
+                    if event_id > start[peer.id] and at >= peer.enrolled_at and actor != f"node:{peer.gb_id}"
+                ]
+            for peer in peers:
+                self._alarm_cursor[peer.id] = max(self._alarm_cursor[peer.id], scanned)
+            if wanted:
+                event_ids = {event_id for _p, event_id in wanted}
                 have = set(
                     (
-                        await s.scalars(
-                            select(OutboxMessage.source_id).where(
-                                OutboxMessage.peer_id == peer.id,
+                        await s.execute(
+                            select(OutboxMessage.peer_id, OutboxMessage.source_id).where(
                                 OutboxMessage.source == "alarm_event",
-                                OutboxMessage.source_id.in_(ids),
+                                OutboxMessage.source_id.in_([str(i) for i in event_ids]),
                             )
                         )
                     ).all()
                 )
+                full = {
+                    ev.id: (ev, alarm, code)
+                    for ev, alarm, code in (
+                        await s.execute(
+                            select(AlarmEvent, Alarm, Region.code)
+                            .join(Alarm, Alarm.id == AlarmEvent.alarm_id)
+                            .join(Region, Region.id == Alarm.region_id)
+                            .where(AlarmEvent.id.in_(event_ids))
+                        )
+                    ).all()
+                }
                 now = self.ctx.clock.now()
-                for ev, alarm, code in rows:
-                    if str(ev.id) in have:
+                for peer, event_id in wanted:
+                    if (peer.id, str(event_id)) in have or event_id not in full:
                         continue
+                    ev, alarm, code = full[event_id]
                     s.add(
                         OutboxMessage(
                             peer_id=peer.id,
@@ -470,7 +524,6 @@ class Link:
                             created_at=now,
                         )
                     )
-                self._alarm_cursor[peer.id] = max(self._alarm_cursor[peer.id], rows[-1][0].id)
             await s.commit()
 
     async def _sweep_notices(self, peers: list[Peer]) -> None:
@@ -616,11 +669,18 @@ class Link:
             try:
                 peers = await self.peers()
                 await self._sweep_alarms(peers)
-                await self._sweep_notices(peers)
-                await self._sweep_content(peers)
+                if time.monotonic() - self._notices_at >= self.settings.relay_interval_s:
+                    # Once per interval, not at every wake-up: alarms wake the relay for each batch,
+                    # and these sweeps cost statements per child.
+                    self._notices_at = time.monotonic()
+                    await self._sweep_notices(peers)
+                    await self._sweep_content(peers)
+                waiting = await self._waiting()
                 for peer in peers:
-                    while await self._send(peer) >= self.settings.relay_batch:
-                        pass
+                    if peer.id in waiting:
+                        while await self._send(peer) >= self.settings.relay_batch:
+                            pass
+                await self._ping_idle([p for p in peers if p.id not in waiting])
                 await self.watch_links(peers)
             except Exception:
                 log.exception("federation relay round failed")
@@ -634,7 +694,7 @@ class Link:
         for peer in peers:
             state = self.states[peer.gb_id]
             if state.connected_since is not None:
-                self._last_ok[peer.gb_id] = now
+                self._last_ok.setdefault(peer.gb_id, now)
                 self._alarmed.discard(peer.gb_id)
                 continue
             since = self._last_ok.setdefault(peer.gb_id, now)
@@ -677,16 +737,19 @@ class Link:
                 await publish_alarm(self.ctx, s, result.alarm, [result.event])
 
     async def _send(self, peer: Peer) -> int:
-        """Send the peer's oldest unsent rows in order; stop at the first that is not acknowledged."""
+        """Send the peer's oldest unsent rows in order; stop at the first that is not acknowledged. A
+        link that is down is tried with its oldest row only (not a window signed again at each round);
+        once that goes through, the relay goes on at once with full windows."""
         assert self.js is not None and self.identity is not None
         state = self.states[peer.gb_id]
+        down = state.connected_since is None
         async with self.ctx.db.read_session() as s:
             rows = (
                 await s.scalars(
                     select(OutboxMessage)
                     .where(OutboxMessage.peer_id == peer.id, OutboxMessage.sent_at.is_(None))
                     .order_by(OutboxMessage.id)
-                    .limit(self.settings.relay_batch)
+                    .limit(1 if down else self.settings.relay_batch)
                 )
             ).all()
         sent: list[int] = []
@@ -704,13 +767,19 @@ class Link:
                     subject(peer.gb_id, self.me, row.kind), data, headers=headers, wait_stall=5.0
                 )
                 futures.append((row.id, fut))
-            results = await asyncio.gather(
-                *(asyncio.wait_for(fut, 5.0) for _id, fut in futures), return_exceptions=True
-            )
-            for (row_id, _fut), result in zip(futures, results, strict=True):
-                if isinstance(result, BaseException):
-                    raise result
-                sent.append(row_id)
+            if futures:  # one wait for the window (a wait_for per publish made a task each)
+                await asyncio.wait([fut for _id, fut in futures], timeout=5.0)
+            failure: BaseException | None = None
+            for row_id, fut in futures:
+                if not fut.done():
+                    fut.cancel()
+                    failure = failure or TimeoutError("no acknowledgement from the stream")
+                elif fut.exception() is not None:  # retrieved, so never logged as unretrieved
+                    failure = failure or fut.exception()
+                elif failure is None:
+                    sent.append(row_id)
+            if failure is not None:
+                raise failure
         except Exception as exc:
             state.last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             state.connected_since = None
@@ -729,9 +798,45 @@ class Link:
                 if state.connected_since is None and len(sent) == len(rows):
                     state.connected_since = now
                     state.last_error = ""
-        if not rows:
-            await self._ping(peer)
+                    self._wake.set()  # the probe went through: the rest follows without waiting
+        if sent:
+            self._worked(peer.gb_id)
         return len(sent) if len(sent) == len(rows) else 0
+
+    def _worked(self, gb: str) -> None:
+        """The link to `gb` worked just now (a send or heartbeat acknowledged, a message received): the
+        link-down watch counts an outage from here, whenever the failure is noticed."""
+        self._confirmed[gb] = time.monotonic()
+        self._last_ok[gb] = self.ctx.clock.now()
+
+    async def _waiting(self) -> set[int]:
+        """The peers with unsent rows, in one statement (not one per peer and round: a county has
+        hundreds of children, most of them idle)."""
+        async with self.ctx.db.read_session() as s:
+            return set(
+                (
+                    await s.scalars(
+                        select(OutboxMessage.peer_id).where(OutboxMessage.sent_at.is_(None)).distinct()
+                    )
+                ).all()
+            )
+
+    async def _ping_idle(self, idle: list[Peer]) -> None:
+        """Idle links are checked with a heartbeat every sixth of `link_down_after_s` (a message received
+        from the peer counts as one), working or not: a county's hundreds of children, some of them
+        offline, are not pinged every second. A link with rows to send is tried at every round anyway.
+        All at once, so a black-holed link's timeout does not hold up the others."""
+        every = max(self.settings.relay_interval_s, self.settings.link_down_after_s / 6)
+        now = time.monotonic()
+        due = [
+            p
+            for p in idle
+            if now - max(self._confirmed.get(p.gb_id, 0.0), self._pinged.get(p.gb_id, 0.0)) >= every
+        ]
+        for p in due:
+            self._pinged[p.gb_id] = now
+        if due:
+            await asyncio.gather(*(self._ping(p) for p in due))
 
     async def _ping(self, peer: Peer) -> None:
         """An idle link is checked with a heartbeat (not kept: its id is fresh, the peer drops it)."""
@@ -749,6 +854,7 @@ class Link:
                 f"{type(exc).__name__}: {exc}" if str(exc) else f"{type(exc).__name__}: no answer"
             )
             return
+        self._worked(peer.gb_id)
         if state.connected_since is None:
             state.connected_since = self.ctx.clock.now()
             state.last_error = ""
@@ -763,7 +869,7 @@ class Link:
                 if sub is None:
                     sub = await self.js.pull_subscribe(f"xl.{self.me}.>", durable="apply", stream=STREAM)
                 try:
-                    msgs = await sub.fetch(100, timeout=1.0)
+                    msgs = await sub.fetch(INBOX_BATCH, timeout=1.0)
                 except TimeoutError:
                     continue
                 # A message that failed (a busy database) is tried again here, before anything after
@@ -796,92 +902,36 @@ class Link:
         return (await self.receive_batch([(subj, data, headers)]))[0]
 
     async def receive_batch(self, items: list[tuple[str, bytes, dict[str, str]]]) -> list[str]:
-        """Check and apply messages in one transaction (one commit, one fsync, for a batch of the
-        stream); each outcome is "refused: ..." (acknowledged, nothing applied), "failed: ..." (to be
-        delivered again) or what was done. A batch that fails is taken again one message at a time."""
+        """Check and apply a fetched batch in one transaction: the senders read once, the batch's new
+        alarms opened through the alarms domain's group-commit work, every other change and every
+        inbox row in the same commit (one fsync for the batch). Each outcome is "refused: ..."
+        (acknowledged, nothing applied), "failed: ..." (to be delivered again) or what was done. A
+        batch that fails is taken again one message at a time, each on the plain path."""
         now = self.ctx.clock.now()
         outcomes = [""] * len(items)
-        checked: list[tuple[int, Envelope, Node]] = []
         pushes: list[tuple[int, str]] = []
         statuses: list[tuple[int, str, str]] = []
         notices: list[str] = []  # region paths of notices passed down: this node's TVs are nudged
         counted: list[PeerState] = []
+        results: list[IntakeResult] = []
         try:
             async with self.ctx.db.session() as s:
-                peers: dict[str, Node | None] = {}
-                for i, (subj, data, headers) in enumerate(items):
-                    parts = subj.split(".")
-                    sender = parts[2] if len(parts) >= 4 else ""
-                    try:
-                        env = parse(data)
-                        if env.sender not in peers:
-                            peers[env.sender] = await peer_by_key(s, env.sender)
-                        peer = peers[env.sender]
-                        check(
-                            env,
-                            data,
-                            headers,
-                            me=self.me,
-                            subject_sender=sender,
-                            public_key_hex=peer.public_key if peer else None,
-                            now=now,
-                            max_skew=timedelta(seconds=self.settings.max_skew_s),
-                        )
-                        assert peer is not None
-                        checked.append((i, env, peer))
-                    except Refused as exc:
-                        self._refused(sender, str(exc))
-                        outcomes[i] = f"refused: {exc}"
+                checked = await self._checked(s, items, now, outcomes)
                 ids = [env.id[:80] for _i, env, _p in checked if env.kind != "ping"]
                 seen = set(
                     (await s.scalars(select(InboxMessage.msg_id).where(InboxMessage.msg_id.in_(ids)))).all()
                     if ids
                     else ()
                 )
-                presses: dict[str, tuple[Press, Actor]] = {}
-                fresh_alarms = [
-                    (env, peer)
-                    for _i, env, peer in checked
-                    if env.kind == "alarm"
-                    and env.id[:80] not in seen
-                    and isinstance(env.body.get("uuid"), str)
-                ]
-                if fresh_alarms:  # two statements for the batch, not two per message
-                    uuids = {str(env.body["uuid"]) for env, _p in fresh_alarms}
-                    codes = {str(env.body.get("region_code")) for env, _p in fresh_alarms}
-                    known = set((await s.scalars(select(Alarm.uuid).where(Alarm.uuid.in_(uuids)))).all())
-                    region_ids = dict(
-                        (await s.execute(select(Region.code, Region.id).where(Region.code.in_(codes)))).all()
-                    )
-                    for env, peer in fresh_alarms:
-                        uid = str(env.body["uuid"])
-                        if uid in known or uid in presses:
-                            continue
-                        try:
-                            press = apply.press_from(
-                                peer, env, region_ids.get(str(env.body.get("region_code")))
-                            )
-                        except (ValueError, KeyError, TypeError):
-                            press = None  # refused below, when the message is applied
-                        if press is not None:
-                            presses[uid] = (press, apply.node_actor(peer.gb_id))
-                peer_ids = {gb: node.id for gb, node in peers.items() if node is not None}
-                await s.rollback()
-            opened = set(presses)
-            if presses:  # new alarms first, in one group commit; their later changes follow below
-                await apply.open_alarms(self.ctx, list(presses.values()))
-            async with self.ctx.db.session() as s:
-                fresh = {gb: await s.get(Node, node_id) for gb, node_id in peer_ids.items()}
-                checked = [(i, env, node) for i, env, _old in checked if (node := fresh.get(env.sender))]
-                seen = set(
-                    (await s.scalars(select(InboxMessage.msg_id).where(InboxMessage.msg_id.in_(ids)))).all()
-                    if ids
-                    else ()
-                )
+                if len(items) > 1:  # new alarms first, together; their later changes follow below
+                    results = await self._open_alarms(s, checked, seen, now)
+                opened = {r.alarm.uuid for r in results if r.created}
+                rows: list[dict[str, Any]] = []
                 for i, env, peer in checked:
                     state = self.states.setdefault(peer.gb_id, PeerState(peer.gb_id, "peer"))
                     peer.last_seen_at = now
                     state.last_received_at = now
+                    self._worked(peer.gb_id)
                     msg_id = env.id[:80]
                     if env.kind == "ping":
                         outcomes[i] = "ping"
@@ -898,17 +948,19 @@ class Link:
                         self._refused(peer.gb_id, str(exc))
                         outcomes[i] = f"refused: {exc}"
                         continue
-                    s.add(
-                        InboxMessage(
-                            msg_id=msg_id,
-                            peer_id=peer.id,
-                            kind=env.kind[:32],
-                            applied_at=now,
-                            outcome=outcome[:200],
-                        )
+                    rows.append(
+                        {
+                            "msg_id": msg_id,
+                            "peer_id": peer.id,
+                            "kind": env.kind[:32],
+                            "applied_at": now,
+                            "outcome": outcome[:200],
+                        }
                     )
                     outcomes[i] = outcome
                     counted.append(state)
+                if rows:
+                    await s.execute(insert(InboxMessage), rows)
                 await s.commit()
         except Exception as exc:
             if len(items) > 1:
@@ -924,6 +976,7 @@ class Link:
             return [f"failed: {type(exc).__name__}: {exc}"]
         for state in counted:
             state.received += 1
+        await announce(self.ctx, results)  # the new alarms to the consoles, then the other changes
         if pushes:
             async with self.ctx.db.read_session() as reader:
                 for alarm_id, event in pushes:
@@ -942,6 +995,82 @@ class Link:
             reported = CameraStatusChanged(camera_id, status, f"node {sender}", reported=True)
             await self.ctx.events.emit(reported)
         return outcomes
+
+    async def _checked(
+        self,
+        s: AsyncSession,
+        items: list[tuple[str, bytes, dict[str, str]]],
+        now: datetime,
+        outcomes: list[str],
+    ) -> list[tuple[int, Envelope, Node]]:
+        """The batch's messages that are signed by an enrolled, unrevoked peer through its own subject
+        (its senders read in one statement, from the database: a revocation by the CLI counts at once);
+        the others are refused in `outcomes`."""
+        parsed: list[tuple[int, str, Envelope | Refused]] = []
+        for i, (subj, data, _headers) in enumerate(items):
+            parts = subj.split(".")
+            try:
+                parsed.append((i, parts[2] if len(parts) >= 4 else "", parse(data)))
+            except Refused as exc:
+                parsed.append((i, parts[2] if len(parts) >= 4 else "", exc))
+        senders = {env.sender for _i, _s, env in parsed if isinstance(env, Envelope)}
+        peers = await peers_by_key(s, senders) if senders else {}
+        checked: list[tuple[int, Envelope, Node]] = []
+        for i, sender, env in parsed:
+            try:
+                if isinstance(env, Refused):
+                    raise env
+                peer = peers.get(env.sender)
+                check(
+                    env,
+                    items[i][1],
+                    items[i][2],
+                    me=self.me,
+                    subject_sender=sender,
+                    public_key_hex=peer.public_key if peer else None,
+                    now=now,
+                    max_skew=timedelta(seconds=self.settings.max_skew_s),
+                )
+                assert peer is not None
+                checked.append((i, env, peer))
+            except Refused as exc:
+                self._refused(sender, str(exc))
+                outcomes[i] = f"refused: {exc}"
+        return checked
+
+    async def _open_alarms(
+        self, s: AsyncSession, checked: list[tuple[int, Envelope, Node]], seen: set[str], now: datetime
+    ) -> list[IntakeResult]:
+        """The batch's alarms not known here, opened in this transaction by the alarms domain's batch
+        work (routing, cameras, escalation timers, one audit link for the lot); two statements find
+        them, none per message."""
+        fresh = [
+            (env, peer)
+            for _i, env, peer in checked
+            if env.kind == "alarm" and env.id[:80] not in seen and isinstance(env.body.get("uuid"), str)
+        ]
+        if not fresh:
+            return []
+        uuids = {str(env.body["uuid"]) for env, _p in fresh}
+        codes = {str(env.body.get("region_code")) for env, _p in fresh}
+        known = set((await s.scalars(select(Alarm.uuid).where(Alarm.uuid.in_(uuids)))).all())
+        region_ids = dict(
+            (await s.execute(select(Region.code, Region.id).where(Region.code.in_(codes)))).all()
+        )
+        presses: dict[str, tuple[Press, Actor]] = {}
+        for env, peer in fresh:
+            uid = str(env.body["uuid"])
+            if uid in known or uid in presses:
+                continue
+            try:
+                press = apply.press_from(peer, env, region_ids.get(str(env.body.get("region_code"))))
+            except (ValueError, KeyError, TypeError):
+                press = None  # refused below, when the message is applied
+            if press is not None:
+                presses[uid] = (press, apply.node_actor(peer.gb_id))
+        if not presses:
+            return []
+        return await store_presses(s, list(presses.values()), now)
 
     async def _push_tasks(self, reader: AsyncSession, alarm: Alarm, event: str) -> None:
         mob = await reader.scalar(select(Mobilization).where(Mobilization.alarm_id == alarm.id))
@@ -1089,7 +1218,11 @@ class Link:
 
     # ---- status ----------------------------------------------------------------------------------
 
-    def _write_status(self) -> None:
+    def _write_status(self, force: bool = False) -> None:
+        """At most once per relay interval (a busy link wakes the relay for every batch), and at stop."""
+        if not force and time.monotonic() - self._status_at < self.settings.relay_interval_s:
+            return
+        self._status_at = time.monotonic()
         path = status_file(self.data_dir)
         with contextlib.suppress(OSError):
             path.parent.mkdir(parents=True, exist_ok=True)

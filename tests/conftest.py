@@ -47,12 +47,7 @@ def pytest_report_header() -> str:
 # end at about the same time (the Makefile's `-m` expressions; the durations are in the passes' output).
 # (Not every test marked nodb is free of the backend: tests/federation seeds its nodes through
 # tests/support/db.py, which follows XUELIANG_TEST_DB, so it stays in the SQLite pass.)
-IN_THE_POSTGRESQL_PASS = (
-    "tests/media/test_rtsp_interop.py",
-    "tests/e2e/test_gstreamer_cameras.py",
-    "tests/e2e/test_rtsp_transport.py",
-    "tests/media/test_audio_outputs.py",
-)
+IN_THE_POSTGRESQL_PASS: tuple[str, ...] = ()  # none now: the browser tests (below) balance the passes
 # The browser tests that use a database run once too, in the PostgreSQL pass (the production backend):
 # they test pages, scripts and what a person sees, through the same API whose every route the two
 # passes test on both backends. Running them twice cost about 100 s of the 2 cores' time, the most of

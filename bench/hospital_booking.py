@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from asgi_client import AsgiClient
+from cpu_wait import cpu_wait_ms, open_schedstat
 from sqlalchemy import delete, func, select, update
 
 from xueliang.core import migrate
@@ -149,20 +150,6 @@ async def check(url: str, ids: list[int]) -> dict[str, int]:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_wait_ms(fd: int | None) -> float:
-    """How long this thread has waited for a CPU so far (ms), from the kernel's schedstat. Subtracted
-    from a request's wall time it leaves the time the server itself took: its own work, its database
-    and its queueing behind its own requests, but not the time other processes held the CPUs."""
-    return 0.0 if fd is None else int(os.pread(fd, 64, 0).split()[1]) / 1e6
-
-
-def open_schedstat() -> int | None:
-    try:
-        return os.open("/proc/thread-self/schedstat", os.O_RDONLY)
-    except OSError:
-        return None
 
 
 def pct(values: list[float], q: float) -> float:

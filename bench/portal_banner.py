@@ -35,6 +35,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from asgi_client import AsgiClient
+from cpu_wait import cpu_wait_ms, open_schedstat
 from sqlalchemy import insert, select
 
 from xueliang.accounts import passwords
@@ -159,20 +160,6 @@ PAGES = {  # what the TV's home and list screens load, besides the banner
 }
 PAGE_RATE = 10.0  # page loads per second during the open loop (and as many of the trivial route)
 TRIVIAL = "/api/v1/me"  # the same routing, caller and JSON, no query of its own: the yardstick
-
-
-def cpu_wait_ms(fd: int | None) -> float:
-    """How long this thread has waited for a CPU so far (ms), from the kernel's schedstat. Subtracted
-    from a request's wall time it leaves the time the server itself took: its own work, its database
-    and its queueing behind its own requests, but not the time other processes held the CPUs."""
-    return 0.0 if fd is None else int(os.pread(fd, 64, 0).split()[1]) / 1e6
-
-
-def open_schedstat() -> int | None:
-    try:
-        return os.open("/proc/thread-self/schedstat", os.O_RDONLY)
-    except OSError:
-        return None
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Page, Request, expect
 
 from tests.support.app import LiveServer, logged_in_client, make_settings
-from tests.support.browser import NewPage, log_in_context
+from tests.support.browser import PLAYBACK_TRIANGLE_MAX, NewPage, log_in_context
 from tests.support.db import seed_database
 from tests.support.recordings import record_recent
 from xueliang.app import create_app
@@ -31,19 +31,7 @@ pytestmark = pytest.mark.browser
 # it (-1 while there is no picture): black while masked, the clip's picture (grey 90 and the moving
 # block) once the mask is lifted.
 MASK = [[0.6, 0.5], [0.9, 0.5], [0.9, 0.9]]
-AREA_MAX = """() => {
-    const v = document.querySelector('.pb-tile video');
-    if (!v || v.readyState < 2 || !v.videoWidth) return -1;  // no picture (yet): the tile (re)loads
-    const c = document.createElement('canvas');
-    c.width = v.videoWidth; c.height = v.videoHeight;
-    const g = c.getContext('2d');
-    g.drawImage(v, 0, 0);
-    const x0 = Math.ceil(c.width * 0.8), y0 = Math.ceil(c.height * 0.53);
-    const px = g.getImageData(x0, y0, Math.floor(c.width * 0.07), Math.floor(c.height * 0.06)).data;
-    let max = 0;
-    for (let i = 0; i < px.length; i += 4) max = Math.max(max, px[i], px[i + 1], px[i + 2]);
-    return max;
-}"""
+AREA_MAX = PLAYBACK_TRIANGLE_MAX
 PLAYING = "() => { const v = document.querySelector('.pb-tile video'); return v && v.readyState >= 2; }"
 
 

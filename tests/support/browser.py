@@ -143,3 +143,21 @@ def log_in_context(page: Page, base_url: str, username: str, password: str = DEM
     tests), for tests about what comes after."""
     r = page.request.post(f"{base_url}/api/v1/auth/login", data={"username": username, "password": password})
     assert r.ok, r.text()
+
+
+# The brightest grey (0..255) in a box well inside the triangle (0.6,0.5)-(0.9,0.5)-(0.9,0.9) of the
+# playback tile's picture (-1 while there is no picture): black while masked, the test clip's grey (90)
+# and its moving block once shown. Clear of the encoder's edge.
+PLAYBACK_TRIANGLE_MAX = """() => {
+    const v = document.querySelector('.pb-tile video');
+    if (!v || v.readyState < 2 || !v.videoWidth) return -1;  // no picture (yet): the tile (re)loads
+    const c = document.createElement('canvas');
+    c.width = v.videoWidth; c.height = v.videoHeight;
+    const g = c.getContext('2d');
+    g.drawImage(v, 0, 0);
+    const x0 = Math.ceil(c.width * 0.8), y0 = Math.ceil(c.height * 0.53);
+    const px = g.getImageData(x0, y0, Math.floor(c.width * 0.07), Math.floor(c.height * 0.06)).data;
+    let max = 0;
+    for (let i = 0; i < px.length; i += 4) max = Math.max(max, px[i], px[i + 1], px[i + 2]);
+    return max;
+}"""

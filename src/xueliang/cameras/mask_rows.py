@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xueliang.cameras.mask_models import CameraMask
 from xueliang.cameras.masks import check_polygon
+from xueliang.core.row_json import row_out, values_in
 
 _NOT_CARRIED = frozenset({"id", "camera_id"})  # this node's own keys; everything else travels
 
@@ -27,39 +28,16 @@ def _carried(column: Any) -> bool:
 
 
 def mask_rows_out(rows: Sequence[CameraMask]) -> list[dict[str, Any]]:
-    """The rows as plain JSON, column by column, so columns added later (a preset, a schedule) travel
-    without this function knowing them."""
-    out: list[dict[str, Any]] = []
-    for row in rows:
-        item: dict[str, Any] = {}
-        for column in CameraMask.__table__.columns:
-            if not _carried(column):
-                continue
-            value = getattr(row, column.key)
-            item[column.key] = value.isoformat() if isinstance(value, datetime) else value
-        out.append(item)
-    return out
-
-
-def _is_datetime(kind: Any) -> bool:
-    """Whether a column type stores datetimes (UtcDateTime wraps DateTime: its `impl` says)."""
-    return isinstance(getattr(kind, "impl", kind), DateTime)
+    """The rows as plain JSON, column by column (core/row_json.py)."""
+    return [row_out(row, _carried) for row in rows]
 
 
 def mask_rows_in(camera_id: int, items: Sequence[dict[str, Any]], now: datetime) -> list[CameraMask]:
     """Rows for this node's copy of a camera from `mask_rows_out` of its owner: columns this node
     does not have are dropped, dates parsed, polygons checked as an editor's are (ValidationFailed)."""
-    columns = {c.key: c for c in CameraMask.__table__.columns if _carried(c)}
     rows = []
     for item in items:
-        values: dict[str, Any] = {}
-        for key, value in dict(item).items():
-            column = columns.get(key)
-            if column is None:
-                continue
-            if _is_datetime(column.type):
-                value = datetime.fromisoformat(value) if isinstance(value, str) else None
-            values[key] = value
+        values = values_in(CameraMask, dict(item), _carried)
         values["points"] = check_polygon(values.get("points") or [])
         values["label"] = str(values.get("label") or "")[:100]
         values["created_by"] = str(values.get("created_by") or "")[:64]

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, DateTime, select
 from sqlalchemy import event as sa_event
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from xueliang.audit import service as audit
 from xueliang.core.db import Base, database_key
 from xueliang.core.errors import AppError
+from xueliang.core.row_json import row_out, values_in
 from xueliang.federation.apply import node_actor
 from xueliang.federation.envelope import Envelope, Refused
 from xueliang.nodes.models import Node
@@ -58,31 +59,17 @@ _OWN_KEYS = frozenset({"id", "department_id", "product_id", "market_id"})  # thi
 # ---- rows as plain JSON, column by column -------------------------------------------------------
 
 
+def _own(column: Any) -> bool:
+    return column.key not in _OWN_KEYS
+
+
 def plain(row: Base) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for column in row.__table__.columns:
-        if column.key in _OWN_KEYS:
-            continue
-        value = getattr(row, column.key)
-        out[column.key] = value.isoformat() if isinstance(value, (date, datetime)) else value
-    out["remote_id"] = row.id  # type: ignore[attr-defined]
-    return out
+    return {**row_out(row, _own), "remote_id": row.id}  # type: ignore[attr-defined]
 
 
 def _values(model: type[Base], item: dict[str, Any]) -> dict[str, Any]:
     """The columns of `model` found in `item`, dates parsed; unknown keys (a newer sender's) dropped."""
-    out: dict[str, Any] = {}
-    for column in model.__table__.columns:
-        if column.key in _OWN_KEYS or column.key not in item:
-            continue
-        value = item[column.key]
-        kind = getattr(column.type, "impl", column.type)  # UtcDateTime wraps DateTime
-        if isinstance(value, str) and isinstance(kind, DateTime):
-            value = datetime.fromisoformat(value)
-        elif isinstance(value, str) and isinstance(kind, Date):
-            value = date.fromisoformat(value)
-        out[column.key] = value
-    return out
+    return values_in(model, item, _own)
 
 
 # ---- sent ----------------------------------------------------------------------------------------
